@@ -1,0 +1,3 @@
+from cmdbctl.cli.main import main
+
+main()

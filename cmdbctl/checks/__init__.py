@@ -1,0 +1,34 @@
+"""The registry of checks.
+
+A document check is `check(doc, kinds) -> findings` and runs once per file (in worker
+processes, cached by blob id); a sanity check runs only on documents their schema
+accepts. An estate check is `check(entries, kinds) -> findings` over the whole index.
+A new check is a module here plus one line below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from cmdbctl.checks import changes, integrity, schema, slas
+from cmdbctl.document import Document, Entry
+from cmdbctl.findings import Finding
+from cmdbctl.kinds import KindRegistry
+
+DocumentCheck = Callable[[Document, KindRegistry], list[Finding]]
+EstateCheck = Callable[[Sequence[Entry], KindRegistry], list[Finding]]
+
+SANITY_CHECKS: tuple[DocumentCheck, ...] = (changes.check, slas.check)
+ESTATE_CHECKS: tuple[EstateCheck, ...] = (integrity.check,)
+
+
+def check_document(doc: Document, kinds: KindRegistry) -> list[Finding]:
+    findings = schema.check(doc, kinds)
+    if not findings:
+        for sanity in SANITY_CHECKS:
+            findings.extend(sanity(doc, kinds))
+    return findings
+
+
+def check_estate(entries: Sequence[Entry], kinds: KindRegistry) -> list[Finding]:
+    return [f for estate_check in ESTATE_CHECKS for f in estate_check(entries, kinds)]

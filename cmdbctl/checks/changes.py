@@ -1,0 +1,66 @@
+"""Sanity of a change request that needs no git and no policy.
+
+Codes: `change.window-order` (the window ends before it starts),
+`change.approvals-missing` (an approved-or-later change without an approving decision),
+`change.rejection-missing` (rejected without a rejecting decision, warning),
+`change.review-missing` (a reviewed or closed emergency change without its
+post-implementation review), `change.rollback-record-missing` (rolled back without a
+rollback record, warning).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cmdbctl.document import Document
+from cmdbctl.findings import Finding
+from cmdbctl.kinds import KindRegistry
+
+_APPROVED_OR_LATER = frozenset({"approved", "implemented", "reviewed", "closed"})
+
+
+def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
+    if doc.kind != "ChangeRequest":
+        return []
+    spec = doc.spec
+    findings: list[Finding] = []
+    status = spec.get("status")
+    decisions = [a.get("decision") for a in spec.get("approvals") or []]
+    window = spec.get("window")
+    if isinstance(window, dict) and "start" in window and "end" in window:
+        start, end = _instant(window["start"]), _instant(window["end"])
+        if start and end and end <= start:
+            findings.append(Finding(
+                doc.path, "change.window-order",
+                f"window ends ({window['end']}) before it starts ({window['start']})",
+                pointer="/spec/window/end"))
+    if status in _APPROVED_OR_LATER and "approve" not in decisions:
+        findings.append(Finding(
+            doc.path, "change.approvals-missing",
+            f"change is {status} but records no approval",
+            pointer="/spec/status",
+            hint="approvals are recorded with `cmdbctl approve`; set status back to submitted"))
+    if status == "rejected" and "reject" not in decisions:
+        findings.append(Finding(
+            doc.path, "change.rejection-missing", "change is rejected but records no rejection",
+            severity="warning", pointer="/spec/status",
+            hint="record it with `cmdbctl approve --reject`"))
+    if spec.get("type") == "emergency" and status in ("reviewed", "closed") \
+            and not spec.get("review"):
+        findings.append(Finding(
+            doc.path, "change.review-missing",
+            f"emergency change is {status} without its post-implementation review",
+            pointer="/spec/status", hint="add spec.review {by, at, outcome, notes}"))
+    if status == "rolled-back" and not spec.get("rollback"):
+        findings.append(Finding(
+            doc.path, "change.rollback-record-missing",
+            "change is rolled-back but has no rollback record", severity="warning",
+            pointer="/spec/status", hint="`cmdbctl rollback` writes spec.rollback"))
+    return findings
+
+
+def _instant(text: object) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return None

@@ -1,0 +1,65 @@
+"""Integrity check across the estate: unique ids, file names, references.
+
+Codes: `id.duplicate`, `id.file-name`, `ref.dangling` (no document has the id),
+`ref.kind` (the id names a document of a kind the field does not allow). Reference
+fields are whatever the schemas mark with `x-cmdb-ref`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from cmdbctl.document import Entry, ref_field
+from cmdbctl.findings import Finding
+from cmdbctl.kinds import KindRegistry
+
+# Suggestions cost a scan of every id; past this many dangling references, skip them.
+_MAX_SUGGESTIONS = 50
+
+
+def check(entries: Sequence[Entry], kinds: KindRegistry) -> list[Finding]:
+    findings: list[Finding] = []
+    by_id: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        if entry.id is not None:
+            by_id[entry.id].append(entry)
+    for entry in entries:
+        if entry.id is None:
+            continue
+        others = [e.path for e in by_id[entry.id] if e is not entry]
+        if others:
+            findings.append(Finding(
+                entry.path, "id.duplicate",
+                f"id {entry.id!r} is also used by {', '.join(others)}",
+                pointer="/metadata/id", hint="ids are unique across the repository, never reused"))
+        if PurePosixPath(entry.path).stem != entry.id:
+            findings.append(Finding(
+                entry.path, "id.file-name",
+                f"file name does not match id {entry.id!r}", pointer="/metadata/id",
+                hint=f"rename the file to {entry.id}.yaml"))
+    suggestions = 0
+    for entry in entries:
+        for ref in entry.refs:
+            field = ref_field(kinds, entry, ref)
+            targets = by_id.get(ref.target)
+            if not targets:
+                hint = None
+                if suggestions < _MAX_SUGGESTIONS:
+                    suggestions += 1
+                    close = difflib.get_close_matches(ref.target, by_id.keys(), n=1)
+                    hint = f"did you mean {close[0]!r}?" if close else None
+                findings.append(Finding(
+                    entry.path, "ref.dangling",
+                    f"{ref.target!r} refers to no document (expected {field.describe()})",
+                    pointer=ref.pointer, hint=hint))
+                continue
+            target = targets[0]
+            if target.kind is not None and not kinds.allows(field, target.kind):
+                findings.append(Finding(
+                    entry.path, "ref.kind",
+                    f"{ref.target!r} is a {target.kind}, but this field refers to "
+                    f"{field.describe()}", pointer=ref.pointer))
+    return findings

@@ -1,0 +1,99 @@
+"""What every command shares: `--repo`, `--format`, colour, progress, error handling."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from cmdbctl.errors import CommandError
+from cmdbctl.findings import Finding
+from cmdbctl.reporters import REPORTERS
+from cmdbctl.reporters.text import summary_line
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+repo_option = click.option(
+    "--repo", type=click.Path(file_okay=False), default=None, metavar="DIR",
+    help="The CMDB repository (default: the one around the current directory).")
+
+
+def format_option(choices: Sequence[str] = tuple(REPORTERS)) -> Callable[[F], F]:
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(choices)), default="text", show_default=True,
+        help="text for people; json for scripts; github for workflow annotations; "
+             "sarif for code-scanning dashboards.")
+
+
+def use_color(stream: Any) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
+
+
+def show_progress(fmt: str) -> bool:
+    """Progress goes to a terminal's stderr; never into CI logs or machine output."""
+    return fmt == "text" and sys.stderr.isatty() and not os.environ.get("CI")
+
+
+class ProgressBar:
+    """A progress bar on stderr, created once the number of items is known."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._bar: Any = None
+
+    def __call__(self, total: int) -> Callable[[int], None]:
+        self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+        self._bar.__enter__()
+        return self._bar.update
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+@contextmanager
+def progress_bar(fmt: str, label: str) -> Iterator[ProgressBar | None]:
+    bar = ProgressBar(label) if show_progress(fmt) else None
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def report(findings: Sequence[Finding], summary: dict[str, int], fmt: str) -> None:
+    out = click.get_text_stream("stdout")
+    REPORTERS[fmt](findings, summary, out, use_color(out))
+    out.flush()
+    if fmt == "text":
+        click.echo(summary_line(summary), err=True)
+
+
+def handle_errors(command: F) -> F:
+    """Turn CommandError into exit 2 with its message; an unexpected error is a bug."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CommandError as exc:
+            click.echo(f"cmdbctl: error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"  hint: {exc.hint}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception:
+            click.echo("cmdbctl: internal error: this is a bug in cmdbctl; please report it "
+                       "with the traceback below.", err=True)
+            traceback.print_exc()
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]

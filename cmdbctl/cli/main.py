@@ -1,0 +1,37 @@
+"""`cmdbctl`: the entry point and its command list."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cmdbctl import __version__
+from cmdbctl.cli.init import init
+from cmdbctl.cli.validate import validate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="cmdbctl")
+def cli() -> None:
+    """A CMDB kept as code.
+
+    Configuration items, SLAs, change requests and the rules that govern them are YAML
+    files in a Git repository (inventory/, changes/, policies/, schemas/). cmdbctl checks
+    them in CI and on your machine.
+
+    Exit status: 0 clean (warnings alone are clean), 1 findings or a refusal on the
+    merits, 2 the command could not run.
+    """
+
+
+cli.add_command(validate)
+cli.add_command(init)
+
+
+def main() -> None:
+    cli(prog_name="cmdbctl")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Bytes → plain data, on the fast path where possible, with positions on demand.
+
+`load` is the one entry every command uses, for work-tree files and git blobs alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cmdbctl.findings import Finding
+from cmdbctl.loading import fast, positions
+from cmdbctl.loading.source import decode
+
+
+@dataclass(slots=True)
+class Loaded:
+    """One file: its data when it is a readable mapping, else the findings why not."""
+
+    path: str
+    text: str | None
+    data: dict[str, Any] | None
+    findings: list[Finding] = field(default_factory=list)
+
+
+def load(path: str, raw: bytes) -> Loaded:
+    text = decode(path, raw)
+    if isinstance(text, Finding):
+        return Loaded(path, None, None, [text])
+    data = fast.parse(text)
+    if data is not None:
+        return Loaded(path, text, data)
+    parsed = positions.parse(path, text)
+    if isinstance(parsed, list):
+        return Loaded(path, text, None, parsed)
+    if parsed.data is None:
+        return Loaded(path, text, None, [Finding(
+            path, "document.empty", "file holds no document", line=1, column=1,
+            hint="write a document (apiVersion, kind, metadata, spec) or remove the file")])
+    if not isinstance(parsed.data, dict):
+        return Loaded(path, text, None, [Finding(
+            path, "document.not-mapping",
+            f"a document must be a mapping (apiVersion, kind, metadata, spec), "
+            f"not a {type(parsed.data).__name__}", line=1, column=1)])
+    return Loaded(path, text, parsed.data)
+
+
+def locate(text: str | None, findings: Sequence[Finding]) -> list[Finding]:
+    """Fill in line and column of findings that carry only a pointer."""
+    if all(f.line is not None for f in findings):
+        return list(findings)
+    root = None
+    if text is not None:
+        parsed = positions.parse(findings[0].path, text)
+        root = parsed.root if isinstance(parsed, positions.Parsed) else None
+    return positions.locate_all(root, findings)

@@ -1,0 +1,204 @@
+"""The position-keeping parse: ruamel.yaml round-trip, the one place it reads documents.
+
+It is the canonical parser: every syntax and hostile-input finding comes from here, and
+it turns a finding's JSON pointer into a line and column. The fast path (`fast.py`)
+sends every file it is not sure of here, so a finding is the same whichever path found it.
+Semantics are YAML 1.2 with timestamps left as strings (JSON Schema checks them as text).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from cmdbctl.findings import Finding, pointer, pointer_parts
+
+_STANDARD_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "map", "seq", "int", "float", "bool", "null")
+)
+# Nodes allowed beyond one per character of text: more can only come from aliases
+# expanding the same subtree again and again (a "billion laughs" alias bomb).
+_NODE_SLACK = 10_000
+
+
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor that keeps timestamps as the text the user wrote."""
+
+
+_Constructor.add_constructor(
+    "tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node)
+)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A document parsed with positions: its plain data and the ruamel tree."""
+
+    data: Any
+    root: Any
+
+
+class _TooManyNodes(Exception):
+    pass
+
+
+def parse(path: str, text: str) -> Parsed | list[Finding]:
+    """Parse one single-document YAML file; findings when it is not safe plain data."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            documents = _yaml().load_all(text)
+            root = next(documents, None)
+            if next(documents, None) is not None:
+                return [_second_document(path, text)]
+    except MarkedYAMLError as exc:
+        return [_syntax_finding(path, exc)]
+    except YAMLError as exc:
+        return [Finding(path, "yaml.syntax", f"invalid YAML: {exc}", line=1, column=1)]
+    except RecursionError:
+        return [Finding(path, "yaml.too-deep", "document nests too deeply to be read",
+                        line=1, column=1, hint="flatten the structure")]
+    problems: list[Finding] = []
+    budget = [len(text) + _NODE_SLACK]
+    try:
+        data = _plain(root, [], path, problems, budget)
+    except _TooManyNodes:
+        return [Finding(path, "yaml.alias-bomb",
+                        "aliases expand this document far beyond its size (an alias bomb)",
+                        line=1, column=1, hint="write the values out instead of using aliases")]
+    except RecursionError:
+        return [Finding(path, "yaml.too-deep", "document nests too deeply to be read",
+                        line=1, column=1, hint="flatten the structure")]
+    if problems:
+        return locate_all(root, problems)
+    return Parsed(data, root)
+
+
+def _plain(node: Any, at: list[str | int], path: str, problems: list[Finding],
+           budget: list[int]) -> Any:
+    """Convert ruamel's objects into dict/list/str/int/float/bool/None."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooManyNodes
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if isinstance(node, TaggedScalar):
+        if tag == "tag:yaml.org,2002:str":
+            return str(node.value)
+        problems.append(_tag_finding(path, at, tag))
+        return None
+    if tag is not None and tag not in _STANDARD_TAGS:
+        problems.append(_tag_finding(path, at, tag))
+        return None
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if not isinstance(key, str):
+                problems.append(Finding(
+                    path, "yaml.key-type",
+                    f"mapping key {key!r} is not a string; quote it",
+                    pointer=pointer(at)))
+                continue
+            out[key] = _plain(value, [*at, key], path, problems, budget)
+        return out
+    if isinstance(node, CommentedSeq):
+        return [_plain(v, [*at, i], path, problems, budget) for i, v in enumerate(node)]
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    problems.append(_tag_finding(path, at, type(node).__name__))
+    return None
+
+
+def _tag_finding(path: str, at: list[str | int], tag: str | None) -> Finding:
+    shown = (tag or "?").replace("tag:yaml.org,2002:", "!!")
+    return Finding(
+        path, "yaml.tag", f"tag {shown} is not allowed; documents are plain data",
+        pointer=pointer(at), hint="remove the tag; cmdbctl never constructs tagged objects")
+
+
+def _syntax_finding(path: str, exc: MarkedYAMLError) -> Finding:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    if "duplicate key" in problem:
+        key = re.search(r'duplicate key "(.*?)"', problem)
+        name = key.group(1) if key else "?"
+        return Finding(path, "yaml.duplicate-key", f'key "{name}" appears more than once',
+                       line=line, column=column, hint="keep one of the entries")
+    context = f" ({exc.context})" if exc.context else ""
+    return Finding(path, "yaml.syntax", f"invalid YAML: {problem}{context}",
+                   line=line, column=column)
+
+
+_DOC_START = re.compile(r"^---(\s|$)", re.MULTILINE)
+
+
+def _second_document(path: str, text: str) -> Finding:
+    starts = [m.start() for m in _DOC_START.finditer(text)]
+    line = 1
+    if starts:
+        # A first `---` after nothing but comments opens the first document, not the second.
+        leading = all(not ln.strip() or ln.lstrip().startswith("#")
+                      for ln in text[: starts[0]].splitlines())
+        second = starts[1] if leading and len(starts) > 1 else starts[0]
+        line = text.count("\n", 0, second) + 1
+    return Finding(path, "yaml.multiple-documents",
+                   "file holds more than one YAML document; keep one document per file",
+                   line=line, column=1, hint="split it into one file per document, named <id>.yaml")
+
+
+def locate(root: Any, ptr: str) -> tuple[int, int]:
+    """Line and column (1-based) of the node a pointer names, or of its nearest ancestor.
+
+    A scalar value is located at the value; a mapping or sequence at its key or dash.
+    """
+    line, column = (root.lc.line + 1, root.lc.col + 1) if hasattr(root, "lc") else (1, 1)
+    node = root
+    for token in pointer_parts(ptr):
+        if isinstance(node, CommentedMap) and token in node:
+            child = node[token]
+            kl, kc = node.lc.key(token)
+            if isinstance(child, (CommentedMap, CommentedSeq)):
+                line, column = kl + 1, kc + 1
+            else:
+                vl, vc = node.lc.value(token)
+                line, column = vl + 1, vc + 1
+            node = child
+        elif isinstance(node, CommentedSeq) and token.isdigit() and int(token) < len(node):
+            il, ic = node.lc.item(int(token))
+            line, column = il + 1, ic + 1
+            node = node[int(token)]
+        else:
+            break
+    return line, column
+
+
+def locate_all(root: Any, findings: Iterable[Finding]) -> list[Finding]:
+    """Give every finding without a position the position of its pointer."""
+    out = []
+    for f in findings:
+        if f.line is None:
+            line, column = locate(root, f.pointer) if root is not None else (1, 1)
+            f = f.at(line, column)
+        out.append(f)
+    return out

@@ -1,0 +1,46 @@
+"""Bytes → text, refusing what a YAML document must not be.
+
+Huge files, binary files and non-UTF-8 text become findings with a location, before any
+parser sees them.
+"""
+
+from __future__ import annotations
+
+from cmdbctl.findings import Finding
+
+# A CI document is a few hundred bytes; a megabyte is a generated blob or an attack.
+MAX_FILE_BYTES = 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
+
+
+def decode(path: str, raw: bytes) -> str | Finding:
+    """Return the text of a document file, or the finding that says why it has none."""
+    if len(raw) > MAX_FILE_BYTES:
+        return Finding(
+            path, "file.too-large",
+            f"file is larger than {MAX_FILE_BYTES:,} bytes, the most a document may be",
+            line=1, column=1, hint="split the document, or move bulk data out of the CMDB",
+        )
+    if b"\x00" in raw:
+        line, column = _line_col(raw, raw.index(b"\x00"))
+        return Finding(
+            path, "file.binary", "file is binary (it contains a NUL byte), not a YAML document",
+            line=line, column=column, hint="remove the file or move it out of the CMDB folders",
+        )
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM):]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_col(raw, exc.start)
+        return Finding(
+            path, "file.encoding",
+            f"file is not valid UTF-8: byte 0x{raw[exc.start]:02x} cannot be decoded",
+            line=line, column=column, hint="save the file as UTF-8",
+        )
+
+
+def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
+    line = raw.count(b"\n", 0, offset) + 1
+    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+    return line, column

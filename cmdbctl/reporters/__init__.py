@@ -1,0 +1,22 @@
+"""One module per output format, all rendering the same findings.
+
+A reporter is `render(findings, summary, out, color) -> None`; `REPORTERS` is the
+literal registry the CLI offers as `--format` choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from cmdbctl.findings import Finding
+from cmdbctl.reporters import github, json, sarif, text
+
+Reporter = Callable[[Sequence[Finding], dict[str, int], TextIO, bool], None]
+
+REPORTERS: dict[str, Reporter] = {
+    "text": text.render,
+    "json": json.render,
+    "github": github.render,
+    "sarif": sarif.render,
+}

@@ -1,0 +1,32 @@
+"""`path:line:col: severity code: message`, the form editors and CI logs link."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+import click
+
+from cmdbctl.findings import Finding
+
+_COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
+
+
+def render(findings: Sequence[Finding], summary: dict[str, int], out: TextIO,
+           color: bool) -> None:
+    for f in findings:
+        where = f"{f.path}:{f.line or 1}:{f.column or 1}:"
+        severity = click.style(f.severity, fg=_COLOURS[f.severity], bold=True) if color \
+            else f.severity
+        code = click.style(f.code, dim=True) if color else f.code
+        out.write(f"{click.style(where, bold=True) if color else where} {severity} {code}: "
+                  f"{f.message}\n")
+        if f.hint:
+            out.write(f"    hint: {f.hint}\n")
+
+
+def summary_line(summary: dict[str, int]) -> str:
+    parts = [f"{summary[k]} {k if summary[k] != 1 else k[:-1]}"
+             for k in ("errors", "warnings", "infos") if summary.get(k)]
+    checked = f"{summary['files']} file{'s' if summary['files'] != 1 else ''}"
+    return f"{', '.join(parts)} in {checked}" if parts else f"{checked} valid"
