@@ -1,7 +1,8 @@
 """Sanity of a change request that needs no git and no policy.
 
 Codes: `change.window-order` (the window ends before it starts),
-`change.approvals-missing` (an approved-or-later change without an approving decision),
+`change.approvals-missing` (an approved-or-later change, other than a pre-approved
+standard one, without an approving decision),
 `change.rejection-missing` (rejected without a rejecting decision, warning),
 `change.review-missing` (a reviewed or closed emergency change without its
 post-implementation review), `change.rollback-record-missing` (rolled back without a
@@ -34,7 +35,9 @@ def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
                 doc.path, "change.window-order",
                 f"window ends ({window['end']}) before it starts ({window['start']})",
                 pointer="/spec/window/end"))
-    if status in _APPROVED_OR_LATER and "approve" not in decisions:
+    # Standard changes are pre-approved by definition (ITIL); others need a decision.
+    if status in _APPROVED_OR_LATER and spec.get("type") != "standard" \
+            and "approve" not in decisions:
         findings.append(Finding(
             doc.path, "change.approvals-missing",
             f"change is {status} but records no approval",
