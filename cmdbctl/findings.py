@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
@@ -58,6 +58,20 @@ def pointer_parts(ptr: str) -> list[str]:
     if not ptr:
         return []
     return [t.replace("~1", "/").replace("~0", "~") for t in ptr.split("/")[1:]]
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a command hands its reporter: findings, a summary, and command-specific data.
+
+    `details` holds what a command adds to its JSON beside findings and summary (the
+    gate's change verdicts, for example); every reporter may use or ignore it.
+    """
+
+    command: str
+    findings: Sequence[Finding]
+    summary: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def summarize(findings: Sequence[Finding], files: int) -> dict[str, int]:

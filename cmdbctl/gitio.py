@@ -98,12 +98,19 @@ class BlobReader:
                                       env=_env())
 
     def read(self, blob: str) -> bytes:
+        data = self.read_optional(blob)
+        if data is None:
+            raise CommandError(f"object {blob} is not in the repository")
+        return data
+
+    def read_optional(self, name: str) -> bytes | None:
+        """A blob by id or `<rev>:<path>`; None when there is no such object."""
         assert self._proc.stdin and self._proc.stdout
-        self._proc.stdin.write(blob.encode() + b"\n")
+        self._proc.stdin.write(name.encode() + b"\n")
         self._proc.stdin.flush()
         header = self._proc.stdout.readline().split()
         if len(header) < 3 or header[1] != b"blob":
-            raise CommandError(f"object {blob} is not in the repository")
+            return None
         data = self._proc.stdout.read(int(header[2]))
         self._proc.stdout.read(1)  # the newline after the content
         return data
@@ -139,3 +146,169 @@ def current_identity(root: Path) -> Identity:
                            'set one with git config user.name "..." and user.email "..."')
     name, _, rest = text.partition("<")
     return Identity(name.strip(), rest.partition(">")[0].strip())
+
+
+def is_shallow(root: Path) -> bool:
+    return run(root, "rev-parse", "--is-shallow-repository").strip() == "true"
+
+
+def remotes(root: Path) -> list[str]:
+    return run(root, "remote").split()
+
+
+def merge_base(root: Path, base: str, head: str) -> str | None:
+    proc = subprocess.run(["git", "merge-base", base, head], cwd=root, capture_output=True,
+                          env=_env())
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def deepen(root: Path, remote: str, depth: int) -> None:
+    run(root, "fetch", "--quiet", f"--deepen={depth}", remote)
+
+
+def history_base(root: Path, base: str, head: str) -> str:
+    """The merge base of `base` and `head`, deepening a shallow clone until it is there.
+
+    Never guesses: without the merge base, a verdict could miss commits.
+    """
+    found = merge_base(root, base, head)
+    if found:
+        return found
+    if not is_shallow(root):
+        raise CommandError(f"{base!r} and {head!r} share no history",
+                           "pass --base the branch this one will be merged into")
+    remote = (remotes(root) or [None])[0]
+    if remote is None:
+        raise CommandError(
+            "this clone is shallow and the merge base of "
+            f"{base!r} and {head!r} is not in it",
+            "fetch the history first: git fetch --unshallow (or --deepen=100) origin")
+    depth = 50
+    while is_shallow(root):
+        deepen(root, remote, depth)
+        found = merge_base(root, base, head)
+        if found:
+            return found
+        depth *= 2
+    found = merge_base(root, base, head)
+    if not found:
+        raise CommandError(f"{base!r} and {head!r} share no history")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    status: str  # A added, M modified, D deleted, R renamed (git's letters)
+    old_path: str | None
+    new_path: str | None
+    old_blob: str | None
+    new_blob: str | None
+
+    @property
+    def path(self) -> str:
+        return self.new_path or self.old_path or ""
+
+
+_NULL = "0" * 40
+
+
+def diff_tree(root: Path, old: str, new: str, folders: Sequence[str]) -> list[FileChange]:
+    """Files changed between two revisions under `folders`, renames detected."""
+    out = run_bytes(root, "diff-tree", "-r", "-z", "-M", "--no-commit-id", "--raw", old, new,
+                    "--", *folders)
+    fields = out.split(b"\0")
+    changes: list[FileChange] = []
+    i = 0
+    while i < len(fields) - 1:
+        meta = fields[i].decode().lstrip(":").split()
+        status = meta[4][0]
+        old_blob = None if meta[2] == _NULL else meta[2]
+        new_blob = None if meta[3] == _NULL else meta[3]
+        if status in "RC":
+            old_path, new_path = fields[i + 1].decode(), fields[i + 2].decode()
+            i += 3
+        else:
+            old_path = new_path = fields[i + 1].decode()
+            i += 2
+        if status == "A":
+            old_path = None
+        if status == "D":
+            new_path = None
+        changes.append(FileChange(status, old_path, new_path, old_blob, new_blob))
+    return changes
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    sha: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    committer_email: str
+    date: str
+    subject: str
+    trailers: dict[str, list[str]]
+
+
+_LOG_FORMAT = "%H%x1f%P%x1f%an%x1f%ae%x1f%ce%x1f%aI%x1f%s%x1f%(trailers:unfold,only)%x1e"
+
+
+def log(root: Path, rev_range: str, paths: Sequence[str] = (),
+        first_parent: bool = False, reverse: bool = False) -> list[Commit]:
+    args = ["log", f"--format={_LOG_FORMAT}", "--topo-order"]
+    if first_parent:
+        args.append("--first-parent")
+    if reverse:
+        args.append("--reverse")
+    out = run(root, *args, rev_range, "--", *paths)
+    commits = []
+    for record in out.split("\x1e"):
+        record = record.strip("\n")
+        if not record:
+            continue
+        sha, parents, an, ae, ce, date, subject, trailer_text = record.split("\x1f")
+        trailers: dict[str, list[str]] = {}
+        for line in trailer_text.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                trailers.setdefault(key.strip().lower(), []).append(value.strip())
+        commits.append(Commit(sha, tuple(parents.split()), an, ae.lower(), ce.lower(), date,
+                              subject, trailers))
+    return commits
+
+
+def changed_paths(root: Path, commit: Commit) -> list[str]:
+    """Paths a commit changed against its first parent (all of them for a root commit)."""
+    args = ["diff-tree", "-r", "-z", "--no-commit-id", "--name-only", "-M"]
+    if not commit.parents:
+        args.append("--root")
+    out = run_bytes(root, *args, commit.sha)
+    return [p.decode() for p in out.split(b"\0") if p]
+
+
+def blob_at(root: Path, rev: str, path: str) -> bytes | None:
+    proc = subprocess.run(["git", "cat-file", "blob", f"{rev}:{path}"], cwd=root,
+                          capture_output=True, env=_env())
+    return proc.stdout if proc.returncode == 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    good: bool
+    principal: str | None  # the allowed-signers principal (an email) that signed
+    detail: str
+
+
+def verify_commit(root: Path, sha: str, allowed_signers: Path) -> Signature:
+    """Verify a commit's signature with git's own machinery against an allowed-signers file."""
+    proc = subprocess.run(
+        ["git", "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}", "verify-commit",
+         "--raw", sha], cwd=root, capture_output=True, env=_env())
+    text = (proc.stderr + proc.stdout).decode("utf-8", "replace")
+    principal = None
+    for line in text.splitlines():
+        # ssh-keygen: 'Good "git" signature for bob@example.com with ED25519 key SHA256:...'
+        if line.startswith('Good "git" signature for '):
+            principal = line[len('Good "git" signature for '):].split(" with ")[0].strip()
+    return Signature(proc.returncode == 0 and principal is not None, principal,
+                     text.strip().splitlines()[0] if text.strip() else "no signature")

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from cmdbctl.errors import CommandError
-from cmdbctl.findings import Finding
+from cmdbctl.findings import Report
 from cmdbctl.reporters import REPORTERS
 from cmdbctl.reporters.text import summary_line
 
@@ -68,12 +68,12 @@ def progress_bar(fmt: str, label: str) -> Iterator[ProgressBar | None]:
             bar.close()
 
 
-def report(findings: Sequence[Finding], summary: dict[str, int], fmt: str) -> None:
+def emit(report: Report, fmt: str) -> None:
     out = click.get_text_stream("stdout")
-    REPORTERS[fmt](findings, summary, out, use_color(out))
+    REPORTERS[fmt](report, out, use_color(out))
     out.flush()
     if fmt == "text":
-        click.echo(summary_line(summary), err=True)
+        click.echo(summary_line(report.summary), err=True)
 
 
 def handle_errors(command: F) -> F:

@@ -7,6 +7,7 @@ import sys
 import click
 
 from cmdbctl import __version__
+from cmdbctl.cli.gate import gate
 from cmdbctl.cli.init import init
 from cmdbctl.cli.validate import validate
 
@@ -27,6 +28,7 @@ def cli() -> None:
 
 cli.add_command(validate)
 cli.add_command(init)
+cli.add_command(gate)
 
 
 def main() -> None:

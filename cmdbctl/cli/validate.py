@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from cmdbctl.cli.common import format_option, handle_errors, progress_bar, repo_option, report
-from cmdbctl.findings import exit_code
+from cmdbctl.cli.common import emit, format_option, handle_errors, progress_bar, repo_option
+from cmdbctl.findings import Report, exit_code
 from cmdbctl.validate import validate as run_validate
 from cmdbctl.workspace import find_workspace, resolve_paths
 
@@ -43,5 +43,5 @@ def validate(paths: tuple[str, ...], repo: str | None, fmt: str, jobs: int | Non
     scope = resolve_paths(ws, paths) if paths else None
     with progress_bar(fmt, "validating") as bar:
         result = run_validate(ws, scope, progress=bar, jobs=jobs)
-    report(result.findings, result.summary, fmt)
+    emit(Report("validate", result.findings, result.summary), fmt)
     sys.exit(exit_code(result.findings))

@@ -1,18 +1,18 @@
 """One module per output format, all rendering the same findings.
 
-A reporter is `render(findings, summary, out, color) -> None`; `REPORTERS` is the
+A reporter is `render(report, out, color) -> None`; `REPORTERS` is the
 literal registry the CLI offers as `--format` choices.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TextIO
 
-from cmdbctl.findings import Finding
+from cmdbctl.findings import Report
 from cmdbctl.reporters import github, json, sarif, text
 
-Reporter = Callable[[Sequence[Finding], dict[str, int], TextIO, bool], None]
+Reporter = Callable[[Report, TextIO, bool], None]
 
 REPORTERS: dict[str, Reporter] = {
     "text": text.render,

@@ -5,10 +5,9 @@ https://docs.github.com/actions/reference/workflow-commands-for-github-actions
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TextIO
 
-from cmdbctl.findings import Finding
+from cmdbctl.findings import Report
 
 _LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -21,9 +20,8 @@ def _property(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(findings: Sequence[Finding], summary: dict[str, int], out: TextIO,
-           color: bool) -> None:
-    for f in findings:
+def render(report: Report, out: TextIO, color: bool) -> None:
+    for f in report.findings:
         message = f.message + (f"\n{f.hint}" if f.hint else "")
         out.write(f"::{_LEVELS[f.severity]} file={_property(f.path)},line={f.line or 1},"
                   f"col={f.column or 1},title={_property(f.code)}::{_data(message)}\n")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TextIO
 
 import orjson
 
-from cmdbctl.findings import FORMAT_VERSION, Finding
+from cmdbctl.findings import FORMAT_VERSION, Report
 
 
-def render(findings: Sequence[Finding], summary: dict[str, int], out: TextIO,
-           color: bool) -> None:
-    document = {"formatVersion": FORMAT_VERSION,
-                "findings": [f.to_json() for f in findings], "summary": summary}
+def render(report: Report, out: TextIO, color: bool) -> None:
+    document = {"formatVersion": FORMAT_VERSION, **report.details,
+                "findings": [f.to_json() for f in report.findings], "summary": report.summary}
     out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 import orjson
 
 from cmdbctl import __version__
-from cmdbctl.findings import Finding
+from cmdbctl.findings import Finding, Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVELS = {"error": "error", "warning": "warning", "info": "note"}
@@ -48,6 +48,5 @@ def document(findings: Sequence[Finding]) -> dict[str, Any]:
     }
 
 
-def render(findings: Sequence[Finding], summary: dict[str, int], out: TextIO,
-           color: bool) -> None:
-    out.write(orjson.dumps(document(findings), option=orjson.OPT_INDENT_2).decode() + "\n")
+def render(report: Report, out: TextIO, color: bool) -> None:
+    out.write(orjson.dumps(document(report.findings), option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TextIO
 
 import click
 
-from cmdbctl.findings import Finding
+from cmdbctl.findings import Report
 
 _COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
 
 
-def render(findings: Sequence[Finding], summary: dict[str, int], out: TextIO,
-           color: bool) -> None:
-    for f in findings:
+def render(report: Report, out: TextIO, color: bool) -> None:
+    for f in report.findings:
         where = f"{f.path}:{f.line or 1}:{f.column or 1}:"
         severity = click.style(f.severity, fg=_COLOURS[f.severity], bold=True) if color \
             else f.severity
@@ -29,4 +27,7 @@ def summary_line(summary: dict[str, int]) -> str:
     parts = [f"{summary[k]} {k if summary[k] != 1 else k[:-1]}"
              for k in ("errors", "warnings", "infos") if summary.get(k)]
     checked = f"{summary['files']} file{'s' if summary['files'] != 1 else ''}"
+    if "verdict" in summary:  # the gate
+        return f"{summary['verdict']}: {', '.join(parts) or 'no findings'} " \
+               f"({checked} changed, {summary['changes']} change requests)"
     return f"{', '.join(parts)} in {checked}" if parts else f"{checked} valid"

@@ -1,0 +1,62 @@
+"""`cmdbctl gate --base REV [--head REV]`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+import click
+
+from cmdbctl.cli.common import emit, format_option, handle_errors, repo_option
+from cmdbctl.errors import CommandError
+from cmdbctl.findings import Report, exit_code
+from cmdbctl.gate import run_gate
+from cmdbctl.reporters import REPORTERS
+from cmdbctl.workspace import find_workspace
+
+
+def _instant(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"--now {value!r} is not an ISO 8601 instant",
+                           "write it like 2026-11-28T22:00:00+08:00") from exc
+    if moment.tzinfo is None:
+        raise CommandError(f"--now {value!r} has no UTC offset", "add one, e.g. +08:00 or Z")
+    return moment
+
+
+@click.command()
+@click.option("--base", required=True, metavar="REV",
+              help="The branch this one will be merged into (e.g. origin/main).")
+@click.option("--head", default="HEAD", show_default=True, metavar="REV",
+              help="The branch under review.")
+@click.option("--now", "now", default=None, metavar="INSTANT",
+              help="Judge freezes and review deadlines as of this instant (default: now).")
+@repo_option
+@format_option(tuple(REPORTERS))
+@handle_errors
+def gate(base: str, head: str, now: str | None, repo: str | None, fmt: str) -> None:
+    """Refuse a merge that breaks the change rules.
+
+    Every CI changed between the merge base of BASE and HEAD must be a target of a
+    change request added or updated on the branch (or named by a `Change-Id:` commit
+    trailer), and that change must satisfy the rules of BASE's policies/: approvals
+    from the required groups, by people who are neither its requester nor its authors,
+    added by their own (signed, where required) commits and not made stale by later
+    edits; a rollback plan; a window inside the affected services' maintenance
+    windows; no freeze. Edits to policies/ or schemas/ need an approved management
+    change. Everything is read from git objects, never the work tree.
+
+    \b
+    Examples:
+      cmdbctl gate --base origin/main
+      cmdbctl gate --base origin/main --format markdown > comment.md
+      cmdbctl gate --base origin/main --format github
+    """
+    ws = find_workspace(repo)
+    result = run_gate(ws.root, base, head, _instant(now))
+    emit(Report("gate", result.findings, result.summary, result.details()), fmt)
+    sys.exit(exit_code(result.findings))

@@ -1,0 +1,193 @@
+"""The verdict on one change request: status, rules, trusted approvals, plan, windows,
+freezes and reviews. Each refusal names the change, the rule, what is missing and who
+could supply it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cmdbctl import gitio
+from cmdbctl.findings import Finding
+from cmdbctl.gate import windows
+from cmdbctl.gate.policy import Rules, matching_rules, parse_change, transition_allowed
+from cmdbctl.gate.trust import ApprovalVerdict, examine
+from cmdbctl.graph import affected_services
+from cmdbctl.kinds import KindRegistry
+from cmdbctl.models import SlaSpec, TimeWindow
+from cmdbctl.revision import Snapshot
+
+_NEVER_COVERS = ("draft", "rejected", "rolled-back")
+
+
+@dataclass
+class ChangeVerdict:
+    id: str
+    path: str
+    status: str | None
+    category: str | None
+    targets: list[str]
+    rules: list[str] = field(default_factory=list)
+    affected_services: list[str] = field(default_factory=list)
+    approvals: list[ApprovalVerdict] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def passes(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+    def refuse(self, code: str, message: str, pointer: str = "", hint: str | None = None,
+               severity: str = "error") -> None:
+        self.findings.append(Finding(self.path, code, f"{self.id}: {message}",
+                                     severity=severity, pointer=pointer, hint=hint))  # type: ignore[arg-type]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "path": self.path, "status": self.status,
+                "verdict": "passes" if self.passes else "refused", "rules": self.rules,
+                "targets": self.targets, "affectedServices": self.affected_services,
+                "approvals": [{"by": a.by, "decision": a.decision, "commit": a.commit,
+                               "trusted": a.trusted, "stale": a.stale, "reasons": a.reasons}
+                              for a in self.approvals]}
+
+
+def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: str,
+                    merge_base: str, head: str, head_snap: Snapshot, old_snap: Snapshot,
+                    rules: Rules, kinds: KindRegistry, now: datetime) -> ChangeVerdict:
+    doc = head_snap.document(path)
+    change = parse_change(doc.data if doc else None)
+    if doc is None or change is None:
+        verdict = ChangeVerdict(change_id, path, None, None, [])
+        verdict.refuse("gate.change.invalid", "change request is not valid; it covers nothing",
+                       hint="run `cmdbctl validate` for details")
+        return verdict
+    verdict = ChangeVerdict(change_id, path, change.status, change.category, list(change.targets))
+    if change.status in _NEVER_COVERS:
+        verdict.refuse("gate.change.status", f"change is {change.status}; it covers nothing",
+                       pointer="/spec/status",
+                       hint="submit the change (status: submitted) and collect its approvals")
+    old_doc = old_snap.by_identifier(change_id)
+    old_change = parse_change(old_doc.data if old_doc else None)
+    if old_change is not None and not transition_allowed(old_change.status, change.status):
+        verdict.refuse("gate.change.transition",
+                       f"status may not go from {old_change.status} to {change.status}",
+                       pointer="/spec/status")
+    # What the change touches, at the head and at the base (a branch cannot drop an edge).
+    target_docs = {t: head_snap.by_identifier(t) or old_snap.by_identifier(t)
+                   for t in change.targets}
+    target_kinds = {t: d.kind for t, d in target_docs.items() if d is not None and d.kind}
+    services = set(affected_services(change.targets, target_kinds,  # type: ignore[arg-type]
+                                     lambda ids: head_snap.referrers(ids, kinds), kinds))
+    services |= set(affected_services(change.targets, target_kinds,  # type: ignore[arg-type]
+                                      lambda ids: old_snap.referrers(ids, kinds), kinds))
+    verdict.affected_services = sorted(services)
+    service_docs = {s: old_snap.by_identifier(s) or head_snap.by_identifier(s) for s in services}
+    criticalities = {str(d.spec.get("criticality")) for d in
+                     [*target_docs.values(), *service_docs.values()] if d is not None}
+    matched = matching_rules(rules.policy, change, set(target_kinds.values()), criticalities)
+    verdict.rules = [r.id for r in matched]
+    target_paths = sorted({p for t in change.targets for snap in (head_snap, old_snap)
+                           if (p := snap.by_id.get(t))})
+    history = examine(root, blobs, merge_base, head, path, target_paths, change.requester,
+                      rules.people, rules.policy.separation_of_duties,
+                      rules.policy.require_signed_approvals)
+    verdict.approvals = history.approvals
+    for a in history.approvals:
+        if not a.trusted:
+            verdict.refuse("gate.approval.stale" if a.stale and len(a.reasons) == 1
+                           else "gate.approval.untrusted",
+                           f"approval by {a.by} does not count: {'; '.join(a.reasons)}",
+                           pointer=f"/spec/approvals/{a.index}", severity="warning")
+    trusted = [a for a in history.approvals if a.trusted]
+    rejecters = sorted({a.by for a in trusted if a.decision == "reject"})
+    if rejecters:
+        verdict.refuse("gate.change.rejected", f"rejected by {', '.join(rejecters)}",
+                       pointer="/spec/approvals")
+    approvers = {a.by for a in trusted if a.decision == "approve"}
+    excluded = {change.requester} | {p.id for p in rules.people.values()
+                                     if p.emails & history.authors}
+    for rule in matched:
+        for need in rule.approvals:
+            if need.group:
+                pool, label = rules.members(need.group), need.group
+            else:
+                owned = verdict.affected_services if need.owner_of == "affectedServices" \
+                    else change.targets
+                owners = {str((d.metadata.get("owner"))) for i in owned
+                          if (d := service_docs.get(i) or target_docs.get(i)) is not None}
+                pool = frozenset().union(*(rules.members(o) for o in owners)) if owners \
+                    else frozenset()
+                label = f"owners of {need.owner_of}"
+                if not owned:
+                    continue  # nothing is affected, so nobody's ownership is at stake
+            have = approvers & pool
+            if len(have) < need.count:
+                could = sorted(pool - have - (excluded if rules.policy.separation_of_duties
+                                              else set()))
+                missing = need.count - len(have)
+                verdict.refuse(
+                    "gate.approval.missing",
+                    f"rule {rule.id} needs {missing} more approval{'s' if missing > 1 else ''} "
+                    f"from {label}" + (f": {', '.join(could)}" if could else
+                                       " (nobody eligible in the base revision)"),
+                    pointer="/spec/approvals" if change.approvals else "/spec/status",
+                    hint="each approver runs `cmdbctl approve " + change_id + "`")
+        if rule.rollback_plan == "required" and not change.has_rollback_plan:
+            verdict.refuse("gate.rollback-plan.missing",
+                           f"rule {rule.id} requires a rollback plan", pointer="/spec",
+                           hint="add spec.rollbackPlan: how to return to the state before")
+        if rule.window == "maintenance":
+            _check_window(verdict, change, rule.id, service_docs, old_snap, head_snap)
+        if rule.review_within is not None and change.window is not None \
+                and change.review is None and change.status in ("implemented", "approved"):
+            due = change.window.end + rule.review_within
+            if now > due:
+                verdict.refuse("gate.review.overdue",
+                               f"post-implementation review was due by {due.isoformat()} "
+                               f"(rule {rule.id})", pointer="/spec",
+                               hint="add spec.review {by, at, outcome, notes}")
+            else:
+                verdict.refuse("gate.review.due",
+                               f"post-implementation review due by {due.isoformat()} "
+                               f"(rule {rule.id})", pointer="/spec", severity="info")
+    for freeze in rules.policy.freezes:
+        if change.type in freeze.allow:
+            continue
+        if freeze.start <= now < freeze.end:
+            verdict.refuse("gate.freeze", f"{change.type} changes may not merge during freeze "
+                           f"{freeze.id} (until {freeze.end.isoformat()})", pointer="/spec/type")
+        if change.window and windows.overlaps(change.window.start, change.window.end,
+                                              freeze.start, freeze.end):
+            verdict.refuse("gate.freeze.window",
+                           f"planned window overlaps freeze {freeze.id} "
+                           f"({freeze.start.isoformat()} – {freeze.end.isoformat()})",
+                           pointer="/spec/window")
+    return verdict
+
+
+def _check_window(verdict: ChangeVerdict, change: Any, rule_id: str,
+                  service_docs: dict[str, Any], old_snap: Snapshot, head_snap: Snapshot) -> None:
+    if change.window is None:
+        verdict.refuse("gate.window.missing", f"rule {rule_id} requires a planned window "
+                       "inside the maintenance windows", pointer="/spec",
+                       hint="add spec.window {start, end}")
+        return
+    for service_id, doc in sorted(service_docs.items()):
+        sla_id = doc.spec.get("sla") if doc is not None else None
+        sla_doc = (old_snap.by_identifier(sla_id) or head_snap.by_identifier(sla_id)) \
+            if isinstance(sla_id, str) else None
+        if sla_doc is None:
+            continue
+        try:
+            sla = SlaSpec.model_validate(sla_doc.spec)
+        except ValueError:
+            continue
+        allowed: list[TimeWindow] = list(sla.maintenance_windows)
+        if not windows.inside(change.window.start, change.window.end, allowed):
+            shown = "; ".join(f"{','.join(w.days)} {w.from_}-{w.to} {w.timezone}"
+                              for w in allowed) or "none"
+            verdict.refuse("gate.window.outside",
+                           f"planned window is not inside the maintenance windows of {sla_id} "
+                           f"(service {service_id}): {shown}", pointer="/spec/window",
+                           hint=f"rule {rule_id} asks for window: maintenance")

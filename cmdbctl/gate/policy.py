@@ -1,0 +1,111 @@
+"""The rules a change must satisfy, read from the base revision.
+
+People, groups, the ChangePolicy and SLAs come from the base, never from the branch
+under review: a branch cannot relax the policy, join an approving group, swap a
+signing key or widen a maintenance window and be judged by its own edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from pydantic import ValidationError
+
+from cmdbctl.gate.trust import Person
+from cmdbctl.loading import load
+from cmdbctl.models import ChangePolicySpec, ChangeSpec, GroupSpec, PersonSpec, Rule
+from cmdbctl.revision import Snapshot
+
+# A change moves forward along the lifecycle; it may go back from submitted to draft,
+# end as rejected before it is implemented, or be rolled back once approved.
+_LIFECYCLE = ("draft", "submitted", "approved", "implemented", "reviewed", "closed")
+_ALLOWED_EXTRA = {
+    "submitted": {"draft"},
+    "draft": {"rejected"}, "approved": {"rejected", "rolled-back"},
+    "implemented": {"rolled-back"}, "reviewed": {"rolled-back"}, "closed": {"rolled-back"},
+}
+
+
+def transition_allowed(old: str, new: str) -> bool:
+    if old == new:
+        return True
+    if old in _LIFECYCLE and new in _LIFECYCLE and _LIFECYCLE.index(new) > _LIFECYCLE.index(old):
+        return True
+    if old == "submitted" and new == "rejected":
+        return True
+    return new in _ALLOWED_EXTRA.get(old, set())
+
+
+@dataclass
+class Rules:
+    policy: ChangePolicySpec
+    people: dict[str, Person]
+    groups: dict[str, frozenset[str]]
+    owners: dict[str, str] = field(default_factory=dict)  # CI id → owner (base revision)
+    source: str = "policies/"
+
+    def person_by_email(self, email: str) -> Person | None:
+        return next((p for p in self.people.values() if email.lower() in p.emails), None)
+
+    def members(self, principal: str) -> frozenset[str]:
+        """The people a group or person id stands for."""
+        if principal in self.groups:
+            return self.groups[principal]
+        return frozenset({principal}) if principal in self.people else frozenset()
+
+
+def _default_policy() -> ChangePolicySpec:
+    raw = (resources.files("cmdbctl") / "scaffold" / "policies" / "change-policy.yaml")
+    data = load("change-policy.yaml", raw.read_bytes()).data or {}
+    return ChangePolicySpec.model_validate(data.get("spec") or {})
+
+
+def read_rules(base: Snapshot) -> Rules:
+    """Rules in force at the base revision (the built-in default policy when it has none)."""
+    policy: ChangePolicySpec | None = None
+    source = "built-in default policy"
+    people: dict[str, Person] = {}
+    groups: dict[str, frozenset[str]] = {}
+    for doc in base.documents_under("policies"):
+        try:
+            if doc.kind == "Person" and doc.id:
+                spec = PersonSpec.model_validate(doc.spec)
+                people[doc.id] = Person(doc.id, frozenset(e.lower() for e in spec.emails),
+                                        tuple(spec.signing_keys))
+            elif doc.kind == "Group" and doc.id:
+                groups[doc.id] = frozenset(GroupSpec.model_validate(doc.spec).members)
+            elif doc.kind == "ChangePolicy" and policy is None:
+                policy = ChangePolicySpec.model_validate(doc.spec)
+                source = doc.path
+        except ValidationError:
+            continue  # an invalid base document grants nothing
+    return Rules(policy or _default_policy(), people, groups, source=source)
+
+
+def parse_change(data: dict[str, Any] | None) -> ChangeSpec | None:
+    try:
+        return ChangeSpec.model_validate((data or {}).get("spec") or {})
+    except ValidationError:
+        return None
+
+
+def matching_rules(policy: ChangePolicySpec, change: ChangeSpec, target_kinds: set[str],
+                   criticalities: set[str]) -> list[Rule]:
+    """Every rule whose match holds; an absent match key matches anything."""
+    out = []
+    for rule in policy.rules:
+        m = rule.match
+        if m.type is not None and change.type not in m.type:
+            continue
+        if m.category is not None and change.category not in m.category:
+            continue
+        if m.risk is not None and change.risk not in m.risk:
+            continue
+        if m.target_kinds is not None and not target_kinds & set(m.target_kinds):
+            continue
+        if m.criticality is not None and not criticalities & set(m.criticality):
+            continue
+        out.append(rule)
+    return out
