@@ -312,3 +312,24 @@ def verify_commit(root: Path, sha: str, allowed_signers: Path) -> Signature:
             principal = line[len('Good "git" signature for '):].split(" with ")[0].strip()
     return Signature(proc.returncode == 0 and principal is not None, principal,
                      text.strip().splitlines()[0] if text.strip() else "no signature")
+
+
+def dirty_paths(root: Path) -> list[str]:
+    """Uncommitted changes (staged, unstaged or untracked) in the work tree."""
+    out = run(root, "status", "--porcelain", "--untracked-files=normal")
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def require_clean(root: Path) -> None:
+    dirty = dirty_paths(root)
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        raise CommandError(f"the work tree has uncommitted changes: {shown}",
+                           "commit or stash them first; this command commits its own edit")
+
+
+def commit_file(root: Path, path: str, message: str, sign: bool) -> str:
+    """Commit one file with `message`; return the new commit id."""
+    run(root, "add", "--", path)
+    run(root, "commit", "--quiet", "-m", message, *(["-S"] if sign else []), "--", path)
+    return run(root, "rev-parse", "HEAD").strip()

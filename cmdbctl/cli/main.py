@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from cmdbctl import __version__
+from cmdbctl.cli.approve import approve
 from cmdbctl.cli.gate import gate
 from cmdbctl.cli.init import init
 from cmdbctl.cli.validate import validate
@@ -29,6 +28,7 @@ def cli() -> None:
 cli.add_command(validate)
 cli.add_command(init)
 cli.add_command(gate)
+cli.add_command(approve)
 
 
 def main() -> None:
@@ -36,4 +36,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -12,11 +12,18 @@ from typing import Any
 from cmdbctl import gitio
 from cmdbctl.findings import Finding
 from cmdbctl.gate import windows
-from cmdbctl.gate.policy import Rules, matching_rules, parse_change, transition_allowed
+from cmdbctl.gate.policy import (
+    Rules,
+    matching_rules,
+    parse_change,
+    shortfalls,
+    transition_allowed,
+)
 from cmdbctl.gate.trust import ApprovalVerdict, examine
 from cmdbctl.graph import affected_services
 from cmdbctl.kinds import KindRegistry
-from cmdbctl.models import SlaSpec, TimeWindow
+from cmdbctl.document import Document
+from cmdbctl.models import ChangeSpec, Rule, SlaSpec, TimeWindow
 from cmdbctl.revision import Snapshot
 
 _NEVER_COVERS = ("draft", "rejected", "rolled-back")
@@ -52,6 +59,38 @@ class ChangeVerdict:
                               for a in self.approvals]}
 
 
+@dataclass
+class ChangeScope:
+    """What a change touches: its targets, the services that depend on them, their
+    owners, and the policy rules that match."""
+
+    target_docs: dict[str, Document | None]
+    services: list[str]
+    service_docs: dict[str, Document | None]
+    owners: dict[str, set[str]]
+    rules: list[Rule]
+
+
+def change_scope(change: ChangeSpec, head_snap: Snapshot, old_snap: Snapshot, rules: Rules,
+                 kinds: KindRegistry) -> ChangeScope:
+    """Read at the head and at the base, so a branch cannot drop a dependency to dodge."""
+    target_docs = {t: head_snap.by_identifier(t) or old_snap.by_identifier(t)
+                   for t in change.targets}
+    target_kinds = {t: d.kind for t, d in target_docs.items() if d is not None and d.kind}
+    services: set[str] = set()
+    for snap in (head_snap, old_snap):
+        services |= set(affected_services(change.targets, target_kinds,
+                                          lambda ids, s=snap: s.referrers(ids, kinds), kinds))
+    service_docs = {s: old_snap.by_identifier(s) or head_snap.by_identifier(s)
+                    for s in services}
+    criticalities = {str(d.spec.get("criticality")) for d in
+                     [*target_docs.values(), *service_docs.values()] if d is not None}
+    matched = matching_rules(rules.policy, change, set(target_kinds.values()), criticalities)
+    owners = {"affectedServices": _owners(sorted(services), service_docs),
+              "targets": _owners(list(change.targets), target_docs)}
+    return ChangeScope(target_docs, sorted(services), service_docs, owners, matched)
+
+
 def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: str,
                     merge_base: str, head: str, head_snap: Snapshot, old_snap: Snapshot,
                     rules: Rules, kinds: KindRegistry, now: datetime) -> ChangeVerdict:
@@ -73,19 +112,10 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
         verdict.refuse("gate.change.transition",
                        f"status may not go from {old_change.status} to {change.status}",
                        pointer="/spec/status")
-    # What the change touches, at the head and at the base (a branch cannot drop an edge).
-    target_docs = {t: head_snap.by_identifier(t) or old_snap.by_identifier(t)
-                   for t in change.targets}
-    target_kinds = {t: d.kind for t, d in target_docs.items() if d is not None and d.kind}
-    services = set(affected_services(change.targets, target_kinds,  # type: ignore[arg-type]
-                                     lambda ids: head_snap.referrers(ids, kinds), kinds))
-    services |= set(affected_services(change.targets, target_kinds,  # type: ignore[arg-type]
-                                      lambda ids: old_snap.referrers(ids, kinds), kinds))
-    verdict.affected_services = sorted(services)
-    service_docs = {s: old_snap.by_identifier(s) or head_snap.by_identifier(s) for s in services}
-    criticalities = {str(d.spec.get("criticality")) for d in
-                     [*target_docs.values(), *service_docs.values()] if d is not None}
-    matched = matching_rules(rules.policy, change, set(target_kinds.values()), criticalities)
+    scope = change_scope(change, head_snap, old_snap, rules, kinds)
+    target_docs, service_docs = scope.target_docs, scope.service_docs
+    verdict.affected_services = scope.services
+    matched = scope.rules
     verdict.rules = [r.id for r in matched]
     target_paths = sorted({p for t in change.targets for snap in (head_snap, old_snap)
                            if (p := snap.by_id.get(t))})
@@ -107,32 +137,17 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
     approvers = {a.by for a in trusted if a.decision == "approve"}
     excluded = {change.requester} | {p.id for p in rules.people.values()
                                      if p.emails & history.authors}
+    for short in shortfalls(rules, matched, approvers, scope.owners):
+        could = sorted(short.pool - approvers - (excluded if rules.policy.separation_of_duties
+                                                 else set()))
+        verdict.refuse(
+            "gate.approval.missing",
+            f"rule {short.rule} needs {short.missing} more approval"
+            f"{'s' if short.missing > 1 else ''} from {short.label}"
+            + (f": {', '.join(could)}" if could else " (nobody eligible in the base revision)"),
+            pointer="/spec/approvals" if change.approvals else "/spec/status",
+            hint=f"each approver runs `cmdbctl approve {change_id}`")
     for rule in matched:
-        for need in rule.approvals:
-            if need.group:
-                pool, label = rules.members(need.group), need.group
-            else:
-                owned = verdict.affected_services if need.owner_of == "affectedServices" \
-                    else change.targets
-                owners = {str((d.metadata.get("owner"))) for i in owned
-                          if (d := service_docs.get(i) or target_docs.get(i)) is not None}
-                pool = frozenset().union(*(rules.members(o) for o in owners)) if owners \
-                    else frozenset()
-                label = f"owners of {need.owner_of}"
-                if not owned:
-                    continue  # nothing is affected, so nobody's ownership is at stake
-            have = approvers & pool
-            if len(have) < need.count:
-                could = sorted(pool - have - (excluded if rules.policy.separation_of_duties
-                                              else set()))
-                missing = need.count - len(have)
-                verdict.refuse(
-                    "gate.approval.missing",
-                    f"rule {rule.id} needs {missing} more approval{'s' if missing > 1 else ''} "
-                    f"from {label}" + (f": {', '.join(could)}" if could else
-                                       " (nobody eligible in the base revision)"),
-                    pointer="/spec/approvals" if change.approvals else "/spec/status",
-                    hint="each approver runs `cmdbctl approve " + change_id + "`")
         if rule.rollback_plan == "required" and not change.has_rollback_plan:
             verdict.refuse("gate.rollback-plan.missing",
                            f"rule {rule.id} requires a rollback plan", pointer="/spec",
@@ -164,6 +179,11 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
                            f"({freeze.start.isoformat()} – {freeze.end.isoformat()})",
                            pointer="/spec/window")
     return verdict
+
+
+def _owners(ids: list[str], docs: dict[str, Document | None]) -> set[str]:
+    return {str(d.metadata["owner"]) for i in ids
+            if (d := docs.get(i)) is not None and d.metadata.get("owner")}
 
 
 def _check_window(verdict: ChangeVerdict, change: Any, rule_id: str,

@@ -109,3 +109,35 @@ def matching_rules(policy: ChangePolicySpec, change: ChangeSpec, target_kinds: s
             continue
         out.append(rule)
     return out
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    rule: str
+    label: str  # "change-managers" or "owners of affectedServices"
+    missing: int
+    pool: frozenset[str]  # who could approve
+
+
+def shortfalls(rules: Rules, matched: list[Rule], approvers: set[str],
+               owners: dict[str, set[str]]) -> list[Shortfall]:
+    """Requirements the approvers do not meet; each requirement counts on its own.
+
+    `owners` maps an `ownerOf` source ("affectedServices", "targets") to the owner ids
+    of those CIs; a requirement over nothing (no affected services) holds.
+    """
+    out = []
+    for rule in matched:
+        for need in rule.approvals:
+            if need.group:
+                pool, label = rules.members(need.group), need.group
+            else:
+                source = owners.get(need.owner_of or "", set())
+                if not source:
+                    continue
+                pool = frozenset().union(*(rules.members(o) for o in source))
+                label = f"owners of {need.owner_of}"
+            have = len(approvers & pool)
+            if have < need.count:
+                out.append(Shortfall(rule.id, label, need.count - have, pool))
+    return out

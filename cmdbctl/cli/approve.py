@@ -1,0 +1,42 @@
+"""`cmdbctl approve CHANGE-ID [--reject] [--comment TEXT] [--sign]`."""
+
+from __future__ import annotations
+
+import click
+
+from cmdbctl.approve import approve as run_approve
+from cmdbctl.cli.common import handle_errors, repo_option
+from cmdbctl.workspace import find_workspace
+
+
+@click.command()
+@click.argument("change_id", metavar="CHANGE-ID")
+@click.option("--reject", is_flag=True, help="Record a rejection instead of an approval.")
+@click.option("--comment", "-m", default=None, help="Why; kept in the record and the commit.")
+@click.option("--sign", "-S", is_flag=True,
+              help="Sign the commit (always done when the policy requires signed approvals); "
+                   "uses git's user.signingkey and gpg.format, e.g. ssh.")
+@repo_option
+@handle_errors
+def approve(change_id: str, reject: bool, comment: str | None, sign: bool,
+            repo: str | None) -> None:
+    """Record your decision on a change request as a commit.
+
+    Appends {by, at, decision, comment} to the change's approvals, keeping the file's
+    comments and layout, sets status: approved once the recorded approvals meet the
+    policy (rejected with --reject), and commits just that file with Change-Id: and
+    Approved-by: trailers. Who you are is what `git commit` would record
+    (GIT_AUTHOR_EMAIL, else user.email); it must be one of your Person's emails.
+    Refuses a dirty work tree and an approval of your own change.
+
+    \b
+    Examples:
+      cmdbctl approve CHG-2026-0042 -m "ok for Saturday"
+      cmdbctl approve CHG-2026-0042 --reject -m "no rollback tested"
+      cmdbctl approve CHG-2026-0042 --sign
+    """
+    ws = find_workspace(repo)
+    result = run_approve(ws.root, change_id, reject, comment, sign)
+    click.echo(f"{result.by} {'rejected' if result.decision == 'reject' else 'approved'} "
+               f"{result.change_id} ({result.status_before} → {result.status_after}) "
+               f"in {result.commit[:10]}{' (signed)' if result.signed else ''}")
