@@ -177,7 +177,7 @@ def history_base(root: Path, base: str, head: str) -> str:
     if not is_shallow(root):
         raise CommandError(f"{base!r} and {head!r} share no history",
                            "pass --base the branch this one will be merged into")
-    remote = (remotes(root) or [None])[0]
+    remote = next(iter(remotes(root)), None)
     if remote is None:
         raise CommandError(
             "this clone is shallow and the merge base of "
@@ -224,6 +224,8 @@ def diff_tree(root: Path, old: str, new: str, folders: Sequence[str]) -> list[Fi
         status = meta[4][0]
         old_blob = None if meta[2] == _NULL else meta[2]
         new_blob = None if meta[3] == _NULL else meta[3]
+        old_path: str | None
+        new_path: str | None
         if status in "RC":
             old_path, new_path = fields[i + 1].decode(), fields[i + 2].decode()
             i += 3

@@ -14,7 +14,7 @@ import click
 
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Report
-from cmdbctl.reporters import REPORTERS
+from cmdbctl.reporters import REPORTERS, Reporter
 from cmdbctl.reporters.text import summary_line
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,7 +28,7 @@ def format_option(choices: Sequence[str] = tuple(REPORTERS)) -> Callable[[F], F]
     return click.option(
         "--format", "fmt", type=click.Choice(list(choices)), default="text", show_default=True,
         help="text for people; json for scripts; github for workflow annotations; "
-             "sarif for code-scanning dashboards.")
+             "sarif for code-scanning dashboards; markdown for a pull-request comment.")
 
 
 def use_color(stream: Any) -> bool:
@@ -69,8 +69,9 @@ def progress_bar(fmt: str, label: str) -> Iterator[ProgressBar | None]:
 
 
 def emit(report: Report, fmt: str) -> None:
-    out = click.get_text_stream("stdout")
-    REPORTERS[fmt](report, out, use_color(out))
+    out = sys.stdout
+    render: Reporter = REPORTERS[fmt]
+    render(report, out, use_color(out))
     out.flush()
     if fmt == "text":
         click.echo(summary_line(report.summary), err=True)

@@ -5,6 +5,7 @@ could supply it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ def change_scope(change: ChangeSpec, head_snap: Snapshot, old_snap: Snapshot, ru
     services: set[str] = set()
     for snap in (head_snap, old_snap):
         services |= set(affected_services(change.targets, target_kinds,
-                                          lambda ids, s=snap: s.referrers(ids, kinds), kinds))
+                                          partial(snap.referrers, kinds=kinds), kinds))
     service_docs = {s: old_snap.by_identifier(s) or head_snap.by_identifier(s)
                     for s in services}
     criticalities = {str(d.spec.get("criticality")) for d in

@@ -102,18 +102,18 @@ def examine(root: Path, blobs: gitio.BlobReader, merge_base: str, head: str,
     verdicts = []
     for index, approval in enumerate(approvals):
         key = _key(approval)
-        commit = added_by.get(key)
-        verdict = ApprovalVerdict(index, key[0], key[2], commit.sha if commit else None)
+        adder = added_by.get(key)
+        verdict = ApprovalVerdict(index, key[0], key[2], adder.sha if adder else None)
         person = people.get(key[0])
-        if commit is None:
+        if adder is None:
             verdict.distrust("no commit adds it")
         elif person is None:
             verdict.distrust(f"{key[0]} is not a person in the base revision's policies/")
         else:
-            if commit.author_email not in person.emails \
-                    or commit.committer_email not in person.emails:
+            if adder.author_email not in person.emails \
+                    or adder.committer_email not in person.emails:
                 verdict.distrust(
-                    f"it was added by {commit.author_email} in {commit.sha[:10]}, "
+                    f"it was added by {adder.author_email} in {adder.sha[:10]}, "
                     f"not by {key[0]} ({', '.join(sorted(person.emails))})")
             if separation_of_duties:
                 if key[0] == requester:
@@ -121,11 +121,11 @@ def examine(root: Path, blobs: gitio.BlobReader, merge_base: str, head: str,
                 elif person.emails & authors:
                     verdict.distrust(f"{key[0]} authored commits of the change")
             if require_signatures:
-                reason = _signature_problem(root, commit.sha, person, people)
+                reason = _signature_problem(root, adder.sha, person, people)
                 if reason:
                     verdict.distrust(reason)
-        position = order.get(commit.sha, -1) if commit else -1
-        if commit is not None and any(i > position for i in substantive):
+        position = order.get(adder.sha, -1) if adder else -1
+        if adder is not None and any(i > position for i in substantive):
             verdict.stale = True
             verdict.distrust("stale: the change or its targets changed after it was given")
         verdicts.append(verdict)

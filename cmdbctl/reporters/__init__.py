@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from cmdbctl.findings import Report
-from cmdbctl.reporters import github, json, sarif, text
+from cmdbctl.reporters import github, json, markdown, sarif, text
 
 Reporter = Callable[[Report, TextIO, bool], None]
 
@@ -19,4 +19,5 @@ REPORTERS: dict[str, Reporter] = {
     "json": json.render,
     "github": github.render,
     "sarif": sarif.render,
+    "markdown": markdown.render,
 }

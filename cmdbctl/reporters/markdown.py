@@ -1,0 +1,52 @@
+"""A Markdown summary fit to post as a pull-request comment.
+
+For the gate it leads with the verdict and a table of change requests (rules, trusted
+approvals, verdict); every command's findings follow, grouped by file.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from cmdbctl.findings import Report
+
+_ICONS = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render(report: Report, out: TextIO, color: bool) -> None:
+    summary = report.summary
+    verdict = summary.get("verdict")
+    if verdict is not None:
+        mark = "✅ passed" if verdict == "passed" else "❌ refused"
+        out.write(f"### cmdbctl gate: {mark}\n\n")
+    else:
+        out.write(f"### cmdbctl {report.command}: "
+                  f"{'❌' if summary.get('errors') else '✅'} "
+                  f"{summary.get('errors', 0)} errors, {summary.get('warnings', 0)} warnings\n\n")
+    changes = report.details.get("changes") or []
+    if changes:
+        out.write("| change | status | rules | approvals | verdict |\n|---|---|---|---|---|\n")
+        for c in changes:
+            approvals = ", ".join(
+                f"{a['by']} {'✔' if a['trusted'] else '✘'}" for a in c["approvals"]) or "none"
+            out.write(f"| {_cell(c['id'])} | {_cell(c['status'])} | "
+                      f"{_cell(', '.join(c['rules']) or '—')} | {_cell(approvals)} | "
+                      f"{'✅' if c['verdict'] == 'passes' else '❌'} |\n")
+        out.write("\n")
+    changed = report.details.get("changeSet") or []
+    if changed:
+        out.write(f"<details><summary>{len(changed)} changed documents</summary>\n\n")
+        for d in changed:
+            out.write(f"- `{d['path']}` {d['status']}"
+                      + (f" ({len(d['changes'])} fields)" if d.get("changes") else "") + "\n")
+        out.write("\n</details>\n\n")
+    if not report.findings:
+        out.write("No findings.\n")
+        return
+    for f in report.findings:
+        out.write(f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: "
+                  f"{_cell(f.message)}" + (f" — _{_cell(f.hint)}_" if f.hint else "") + "\n")
