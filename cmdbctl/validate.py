@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from cmdbctl.cache import VerdictCache, blob_ids
 from cmdbctl.checks import check_estate
 from cmdbctl.findings import Finding, summarize
 from cmdbctl.kinds import load_registry
@@ -34,7 +35,14 @@ def validate(ws: Workspace, paths: Sequence[str] | None = None,
     files, findings = ws.files()
     read = WorktreeReader(ws.root)
     names = [f.path for f in files]
-    verdicts = judge_all(names, read, kinds, progress(len(names)) if progress else None, jobs)
+    cache = VerdictCache(ws.root, kinds.fingerprint)
+    blobs = blob_ids(ws.root, names) if cache.path else {}
+    known = {n: v for n in names if (v := cache.get(blobs.get(n), n)) is not None}
+    todo = [n for n in names if n not in known]
+    fresh = dict(zip(todo, judge_all(todo, read, kinds,
+                                     progress(len(todo)) if progress else None, jobs)))
+    verdicts = [known.get(n) or fresh[n] for n in names]
+    cache.save({blobs[n]: v for n, v in zip(names, verdicts) if n in blobs})
     entries = [v.entry for v in verdicts if v.entry is not None]
     findings.extend(kinds.findings)
     for verdict in verdicts:
