@@ -56,15 +56,15 @@ def blob_ids(root: Path, paths: Iterable[str]) -> dict[str, str]:
         if mode != _SYMLINK_MODE:
             ids[path.decode()] = blob
     modified = _git(root, "diff-files", "--name-only", "-z", "--", *DOCUMENT_DIRS) or b""
-    for path in {p.decode() for p in modified.split(b"\0") if p}:
-        ids.pop(path, None)
+    for changed in {p.decode() for p in modified.split(b"\0") if p}:
+        ids.pop(changed, None)
     wanted = set(paths)
-    for path in wanted - ids.keys():
-        full = root / path
+    for name in wanted - ids.keys():
+        full = root / name
         if full.is_symlink() or not full.is_file():
             continue
         data = full.read_bytes()
-        ids[path] = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        ids[name] = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
     return {p: b for p, b in ids.items() if p in wanted}
 
 

@@ -109,10 +109,12 @@ class KindRegistry:
                                          f"schema is not valid JSON: {exc}", line=line, column=col))
             return None
         try:
-            jsonschema.Draft202012Validator.check_schema(schema)
-        except jsonschema.SchemaError as exc:
+            if not jsonschema_rs.meta.is_valid(schema):  # fast; python explains a failure
+                jsonschema.Draft202012Validator.check_schema(schema)
+        except (jsonschema.SchemaError, ValueError) as exc:
+            reason = exc.message if isinstance(exc, jsonschema.SchemaError) else str(exc)
             self.findings.append(Finding(
-                path, "schema.invalid", f"not a valid JSON Schema (draft 2020-12): {exc.message}",
+                path, "schema.invalid", f"not a valid JSON Schema (draft 2020-12): {reason}",
                 line=1, column=1))
             return None
         return schema if isinstance(schema, dict) else None

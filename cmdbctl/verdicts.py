@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 from cmdbctl.checks import check_document
@@ -65,7 +65,7 @@ class WorktreeReader:
     root: Path
 
     def __call__(self, path: str) -> bytes:
-        with open(self.root / path, "rb") as handle:
+        with open(f"{self.root}/{path}", "rb") as handle:  # no pathlib: 10^5 calls
             return handle.read(MAX_FILE_BYTES + 1)
 Progress = Callable[[int], None]
 
@@ -84,7 +84,7 @@ def judge_all(paths: Sequence[str], read: Reader, kinds: KindRegistry,
             progress(len(paths) % 256)
         return out
     chunks = [paths[i:i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
-    method = "fork" if "fork" in get_context().get_all_start_methods() else "spawn"
+    method = "fork" if "fork" in get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(jobs, mp_context=get_context(method), initializer=_init,
                              initargs=(kinds, read)) as pool:
         results = []

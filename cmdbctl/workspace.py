@@ -21,7 +21,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     path: str  # relative to the repository root, POSIX separators
-    absolute: Path
+    absolute: str
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,14 @@ class Workspace:
             if start.is_file() or start.is_symlink() and not start.is_dir():
                 self._take(start, files, findings)
             elif start.is_dir():
-                for path in _walk(start):
-                    if path.name.endswith(YAML_SUFFIXES):
-                        self._take(path, files, findings)
-                    elif path.is_symlink():
-                        self._take(path, files, findings)
+                prefix = len(str(self.root)) + 1
+                for entry in _walk(start):
+                    if not entry.is_symlink():  # the common case, without pathlib's cost
+                        if entry.name.endswith(YAML_SUFFIXES):
+                            rel = entry.path[prefix:].replace(os.sep, "/")
+                            files.append(SourceFile(rel, entry.path))
+                    elif entry.name.endswith(YAML_SUFFIXES) or entry.is_symlink():
+                        self._take(Path(entry.path), files, findings)
         files.sort(key=lambda f: f.path)
         return files, findings
 
@@ -65,10 +68,10 @@ class Workspace:
                 findings.append(Finding(rel, "file.broken-symlink",
                                         "symlink points at nothing", line=1, column=1))
                 return
-        files.append(SourceFile(rel, path))
+        files.append(SourceFile(rel, str(path)))
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _walk(folder: Path) -> Iterator[os.DirEntry[str]]:
     # os.scandir is the cheapest walk; folders reached through symlinks are not entered.
     stack = [folder]
     while stack:
@@ -79,7 +82,7 @@ def _walk(folder: Path) -> Iterator[Path]:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=False) or entry.is_symlink():
-                    yield Path(entry.path)  # never FIFOs or devices: reading one would hang
+                    yield entry  # never FIFOs or devices: reading one would hang
 
 
 def find_workspace(repo: str | os.PathLike[str] | None) -> Workspace:

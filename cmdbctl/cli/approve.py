@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from cmdbctl.approve import approve as run_approve
 from cmdbctl.cli.common import handle_errors, repo_option
 from cmdbctl.workspace import find_workspace
 
@@ -35,6 +34,7 @@ def approve(change_id: str, reject: bool, comment: str | None, sign: bool,
       cmdbctl approve CHG-2026-0042 --reject -m "no rollback tested"
       cmdbctl approve CHG-2026-0042 --sign
     """
+    from cmdbctl.approve import approve as run_approve  # imported here: start-up pays for one command
     ws = find_workspace(repo)
     result = run_approve(ws.root, change_id, reject, comment, sign)
     click.echo(f"{result.by} {'rejected' if result.decision == 'reject' else 'approved'} "

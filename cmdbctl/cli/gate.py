@@ -10,7 +10,6 @@ import click
 from cmdbctl.cli.common import emit, format_option, handle_errors, repo_option
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Report, exit_code
-from cmdbctl.gate import run_gate
 from cmdbctl.reporters import REPORTERS
 from cmdbctl.workspace import find_workspace
 
@@ -56,6 +55,7 @@ def gate(base: str, head: str, now: str | None, repo: str | None, fmt: str) -> N
       cmdbctl gate --base origin/main --format markdown > comment.md
       cmdbctl gate --base origin/main --format github
     """
+    from cmdbctl.gate import run_gate  # imported here: start-up pays for one command
     ws = find_workspace(repo)
     result = run_gate(ws.root, base, head, _instant(now))
     emit(Report("gate", result.findings, result.summary, result.details()), fmt)

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from cmdbctl.cli.common import handle_errors
-from cmdbctl.scaffold import init_repository
 
 
 @click.command()
@@ -21,6 +20,7 @@ def init(directory: str) -> None:
     runs `git init` when DIRECTORY is not already in a git work tree. Existing files
     are never overwritten: init refuses and names them.
     """
+    from cmdbctl.scaffold import init_repository  # imported here: start-up pays for one command
     result = init_repository(Path(directory))
     click.echo(f"created a CMDB repository in {result.root} ({len(result.written)} files"
                f"{', git initialised' if result.git_initialised else ''})")

@@ -8,7 +8,6 @@ import click
 
 from cmdbctl.cli.common import emit, format_option, handle_errors, progress_bar, repo_option
 from cmdbctl.findings import Report, exit_code
-from cmdbctl.validate import validate as run_validate
 from cmdbctl.workspace import find_workspace, resolve_paths
 
 
@@ -39,6 +38,7 @@ def validate(paths: tuple[str, ...], repo: str | None, fmt: str, jobs: int | Non
       cmdbctl validate inventory/hardware --format github
       cmdbctl validate --format sarif > cmdb.sarif
     """
+    from cmdbctl.validate import validate as run_validate  # imported here: start-up pays for one command
     ws = find_workspace(repo)
     scope = resolve_paths(ws, paths) if paths else None
     with progress_bar(fmt, "validating") as bar:
