@@ -22,6 +22,7 @@ import orjson
 
 from cmdbctl.document import Entry, Reference
 from cmdbctl.findings import Finding
+from cmdbctl.loading.source import MAX_FILE_BYTES
 from cmdbctl.verdicts import Verdict
 from cmdbctl.workspace import DOCUMENT_DIRS
 
@@ -61,9 +62,15 @@ def blob_ids(root: Path, paths: Iterable[str]) -> dict[str, str]:
     wanted = set(paths)
     for name in wanted - ids.keys():
         full = root / name
-        if full.is_symlink() or not full.is_file():
+        try:
+            if full.is_symlink() or not full.is_file() or full.stat().st_size > MAX_FILE_BYTES:
+                continue  # the loader reports these; they have no verdict worth caching
+        except OSError:
             continue
-        data = full.read_bytes()
+        try:
+            data = full.read_bytes()
+        except OSError:
+            continue  # the loader reports an unreadable file; it has no verdict to cache
         ids[name] = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
     return {p: b for p, b in ids.items() if p in wanted}
 

@@ -185,10 +185,12 @@ class KindRegistry:
 
 
 def _narrow(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """The error of the oneOf/anyOf branch that came closest: the one that failed
+    deepest in the document (it matched the most), then not on a bare const/type."""
     if error.validator in ("oneOf", "anyOf") and error.context:
-        best = jsonschema.exceptions.best_match(error.context)
-        if best is not None:
-            return _narrow(best)
+        best = max(error.context, key=lambda e: (
+            len(e.absolute_path), e.validator not in ("const", "type", "enum")))
+        return _narrow(best)
     return error
 
 

@@ -55,7 +55,12 @@ class Workspace:
     def _take(self, path: Path, files: list[SourceFile], findings: list[Finding]) -> None:
         rel = self.relative(path)
         if path.is_symlink():
-            target = path.resolve()
+            try:
+                target = path.resolve()
+            except (RuntimeError, OSError):  # a link loop (Python 3.11 raises RuntimeError)
+                findings.append(Finding(rel, "file.broken-symlink",
+                                        "symlink loops back on itself", line=1, column=1))
+                return
             if not target.is_relative_to(self.root):
                 findings.append(Finding(
                     rel, "file.symlink-escape",

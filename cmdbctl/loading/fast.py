@@ -13,8 +13,14 @@ from typing import Any
 
 import yaml_rs
 
-# Tag, anchor or alias indicators at the start of a token, merge keys, and directives.
-_NEEDS_POSITION_PATH = re.compile(r"(?:^|[\s\[{,])[!&*]|<<|^%", re.MULTILINE)
+# Where the parsers could read a file differently, the position path decides: tag,
+# anchor, alias and complex-key indicators at the start of a token, merge keys,
+# directives, tabs, empty keys in flow collections, and characters outside YAML's
+# printable set (NEL included, which YAML 1.1 and 1.2 read differently).
+_NEEDS_POSITION_PATH = re.compile(
+    r"(?:^|[\s\[{,])[!&*?]|<<|^%|\t|[\[{,]\s*:"
+    "|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\ufffe\uffff]",
+    re.MULTILINE)
 
 
 def parse(text: str) -> dict[str, Any] | None:
@@ -25,4 +31,18 @@ def parse(text: str) -> dict[str, Any] | None:
         data = yaml_rs.loads(text, parse_datetime=False)
     except Exception:  # any parse problem is reported by the position path
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict) and _string_keys(data) else None
+
+
+def _string_keys(root: Any) -> bool:
+    """JSON documents have string keys; `1: x` is the position path's to report."""
+    stack = [root]  # a loop, not recursion: nesting depth is the attacker's choice
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if not all(isinstance(k, str) for k in node):
+                return False
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return True

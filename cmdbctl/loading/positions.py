@@ -108,10 +108,11 @@ def _plain(node: Any, at: list[str | int], path: str, problems: list[Finding],
         out: dict[str, Any] = {}
         for key, value in node.items():
             if not isinstance(key, str):
+                line, column = node.lc.key(key)  # the key itself, not its value
                 problems.append(Finding(
                     path, "yaml.key-type",
                     f"mapping key {key!r} is not a string; quote it",
-                    pointer=pointer(at)))
+                    pointer=pointer([*at, str(key)]), line=line + 1, column=column + 1))
                 continue
             out[key] = _plain(value, [*at, key], path, problems, budget)
         return out
@@ -175,6 +176,9 @@ def locate(root: Any, ptr: str) -> tuple[int, int]:
     line, column = (root.lc.line + 1, root.lc.col + 1) if hasattr(root, "lc") else (1, 1)
     node = root
     for token in pointer_parts(ptr):
+        if isinstance(node, CommentedMap) and token not in node:
+            # a key YAML read as a number or boolean (`1: x`) is named by its text
+            token = next((k for k in node if not isinstance(k, str) and str(k) == token), token)
         if isinstance(node, CommentedMap) and token in node:
             child = node[token]
             kl, kc = node.lc.key(token)
