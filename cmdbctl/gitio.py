@@ -122,6 +122,8 @@ class BlobReader:
         if self._proc.stdin:
             self._proc.stdin.close()
         self._proc.wait()
+        if self._proc.stdout:
+            self._proc.stdout.close()
 
     def __enter__(self) -> BlobReader:
         return self

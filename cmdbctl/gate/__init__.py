@@ -183,7 +183,10 @@ def _coverage(documents: list[ChangedDocument], governance: list[ChangedDocument
                 f"{doc.id} is {doc.status} under {', '.join(v.id for v in covering)}, "
                 "which does not satisfy the change policy (see its findings)",
                 pointer="/metadata/id"))
-    management = [v for v in verdicts.values() if v.category == "management"]
+    # A governance edit needs a management change someone actually approved: a standard
+    # change matches no rule and would otherwise pass with no approval at all.
+    management = [v for v in verdicts.values() if v.category == "management"
+                  and any(a.trusted and a.decision == "approve" for a in v.approvals)]
     for doc in governance:
         if not any(v.passes for v in management):
             findings.append(Finding(

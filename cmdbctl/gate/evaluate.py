@@ -109,6 +109,13 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
                        hint="submit the change (status: submitted) and collect its approvals")
     old_doc = old_snap.by_identifier(change_id)
     old_change = parse_change(old_doc.data if old_doc else None)
+    if old_change is not None:
+        kept = {(a.by, a.at, a.decision) for a in change.approvals}
+        for gone in old_change.approvals:
+            if (gone.by, gone.at, gone.decision) not in kept:
+                verdict.refuse("gate.approval.removed",
+                               f"the {gone.decision} decision by {gone.by} was removed; "
+                               "decisions are records and stay", pointer="/spec/approvals")
     if old_change is not None and not transition_allowed(old_change.status, change.status):
         verdict.refuse("gate.change.transition",
                        f"status may not go from {old_change.status} to {change.status}",
