@@ -65,7 +65,7 @@ def run_cmdbctl(*args: str, cwd: Path, timeout: float = 20.0,
     full_env.update(env or {})
     proc = subprocess.run([sys.executable, "-m", "cmdbctl", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, env=full_env,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, check=False)
     assert_no_crash(proc.stderr)
     return proc
 

@@ -324,3 +324,45 @@ def test_cli_uses_no_deprecated_click_api(cmdb_repo: Path) -> None:
         result = CliRunner().invoke(cli, ["validate", "--repo", str(cmdb_repo)])
     assert "Traceback" not in result.stderr, result.stderr
     assert result.exit_code == 0
+
+
+def _edit_server_schema(repo: Path, field: dict[str, Any]) -> None:
+    path = repo / "schemas" / "server.schema.json"
+    schema = json.loads(path.read_text())
+    schema["properties"]["spec"]["properties"]["backupTarget"] = field
+    path.write_text(json.dumps(schema, indent=2))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: a $ref to a schema file that is not there makes jsonschema_rs.Registry(...) "
+    "in KindRegistry.__init__ raise ValueError ('Resource ... is not present in a "
+    "registry'); validate crashes with an internal error instead of a finding that "
+    "names schemas/server.schema.json"))
+def test_user_schema_with_a_dangling_ref_is_a_finding(
+        cmdb_repo: Path, validate_json: Callable[..., Any]) -> None:
+    _edit_server_schema(cmdb_repo, {"$ref": "storage.schema.json#/$defs/id"})
+    report = validate_json(cmdb_repo)
+    assert report.exit_code == 1
+    mine = [f for f in report.findings if f["path"] == "schemas/server.schema.json"]
+    assert len(mine) == 1 and mine[0]["code"].startswith("schema.")
+    assert "storage.schema.json" in mine[0]["message"]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: kinds.KindRegistry._ref_fields builds frozenset(mark['kinds']) without "
+    "checking x-cmdb-ref's shape: `kinds: 5` raises TypeError (internal error, exit 2) "
+    "and `kinds: StorageDevice` (a string) becomes a set of letters, so references get "
+    "ref.kind findings such as 'refers to D or S or a or c ...'"))
+@pytest.mark.parametrize("mark", [{"kinds": 5}, {"kinds": "StorageDevice"},
+                                  {"classes": "hardware"}],
+                         ids=["number", "string-kinds", "string-classes"])
+def test_malformed_x_cmdb_ref_is_a_schema_finding(
+        mark: dict[str, Any], cmdb_repo: Path, write_file: Callable[..., Path],
+        validate_json: Callable[..., Any]) -> None:
+    _edit_server_schema(cmdb_repo, {"type": "string", "x-cmdb-ref": mark})
+    write_file(cmdb_repo, "inventory/backup-01.yaml", _BACKUP.format(id="backup-01",
+                                                                     target="app-01"))
+    report = validate_json(cmdb_repo)
+    assert report.exit_code == 1
+    assert [(f["path"], f["code"].split(".")[0]) for f in report.findings] == [
+        ("schemas/server.schema.json", "schema")], report.findings

@@ -27,7 +27,16 @@ from cmdbctl.verdicts import judge
 
 CASES = sorted((Path(__file__).parents[1] / "cases").glob("*/*.yaml"))
 
-KNOWN_BUGS: dict[str, str] = {}
+KNOWN_BUGS: dict[str, str] = {
+    "kind-not-a-string.yaml": (
+        "BUG: checks.schema.check tests `kind not in kinds.kinds` with whatever `kind` "
+        "holds; a list (or mapping) is unhashable, so `kind: [Server]` raises TypeError "
+        "and validate crashes with an internal error (exit 2)"),
+    "merge-key-bad-value.yaml": (
+        "BUG: positions.locate calls node.lc.key(token) for a key the mapping only has "
+        "through a merge key (`<<: *common`); ruamel keeps no position for merged keys, so "
+        "it raises KeyError and validate crashes with an internal error (exit 2)"),
+}
 
 
 def same(a: Any, b: Any) -> bool:
@@ -239,7 +248,7 @@ def _dump(data: dict[str, Any], flow: bool) -> str:
     return out.getvalue()
 
 
-@settings(max_examples=200, deadline=None, database=None,
+@settings(max_examples=120, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(data=_documents, flow=st.booleans())
 def test_generated_documents_parse_alike(data: dict[str, Any], flow: bool) -> None:
@@ -254,7 +263,7 @@ def test_generated_documents_parse_alike(data: dict[str, Any], flow: bool) -> No
 
 # Any text at all, control characters and indicators included: whatever the dumper writes,
 # the fast path either defers to the position path or reads exactly what it reads.
-_any_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
+_any_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
 _any_documents = st.dictionaries(
     _any_text,
     st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | _any_text,
@@ -264,7 +273,7 @@ _any_documents = st.dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None, database=None,
+@settings(max_examples=150, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(data=_any_documents, flow=st.booleans())
 def test_fast_path_never_disagrees(data: dict[str, Any], flow: bool) -> None:

@@ -190,7 +190,8 @@ def test_github(findings_repo: Path, run_cli: Callable[..., Any],
 
 
 def _sarif(run_cli: Callable[..., Any], repo: Path) -> dict[str, Any]:
-    return json.loads(_run(run_cli, repo, "sarif").stdout)  # type: ignore[no-any-return]
+    log: dict[str, Any] = json.loads(_run(run_cli, repo, "sarif").stdout)
+    return log
 
 
 def test_sarif_structure(findings_repo: Path, run_cli: Callable[..., Any]) -> None:
@@ -246,9 +247,7 @@ def test_machine_formats_write_nothing_to_stderr(fmt: str, findings_repo: Path,
 def test_clean_repository(fmt: str, cmdb_repo: Path, run_cli: Callable[..., Any]) -> None:
     result = run_cli("validate", "--format", fmt, repo=cmdb_repo)
     assert result.exit_code == 0
-    if fmt == "text":
-        assert result.stdout == ""
-    elif fmt == "github":
+    if fmt in ("text", "github"):
         assert result.stdout == ""
     elif fmt == "json":
         assert json.loads(result.stdout)["findings"] == []
