@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,23 +19,15 @@ from typing import Any
 
 import orjson
 
+from cmdbctl import gitio
 from cmdbctl.document import Entry, Reference
 from cmdbctl.findings import Finding
 from cmdbctl.loading.source import MAX_FILE_BYTES
 from cmdbctl.verdicts import Verdict
 from cmdbctl.workspace import DOCUMENT_DIRS
 
-_SYMLINK_MODE = "120000"
-
-
 def enabled() -> bool:
     return not os.environ.get("CMDBCTL_NO_CACHE")
-
-
-def _git(root: Path, *args: str) -> bytes | None:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True,
-                          env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    return proc.stdout if proc.returncode == 0 else None
 
 
 def blob_ids(root: Path, paths: Iterable[str]) -> dict[str, str]:
@@ -45,20 +36,9 @@ def blob_ids(root: Path, paths: Iterable[str]) -> dict[str, str]:
     Files changed since the index, untracked files and symlinks are hashed here (as
     `git hash-object` would) or skipped; outside a git work tree, nothing is known.
     """
-    staged = _git(root, "ls-files", "-s", "-z", "--", *DOCUMENT_DIRS)
-    if staged is None:
+    ids = gitio.index_blobs(root, DOCUMENT_DIRS)
+    if ids is None:
         return {}
-    ids: dict[str, str] = {}
-    for record in staged.split(b"\0"):
-        if not record:
-            continue
-        meta, _, path = record.partition(b"\t")
-        mode, blob, _stage = meta.decode().split()
-        if mode != _SYMLINK_MODE:
-            ids[path.decode()] = blob
-    modified = _git(root, "diff-files", "--name-only", "-z", "--", *DOCUMENT_DIRS) or b""
-    for changed in {p.decode() for p in modified.split(b"\0") if p}:
-        ids.pop(changed, None)
     wanted = set(paths)
     for name in wanted - ids.keys():
         full = root / name
@@ -76,7 +56,7 @@ def blob_ids(root: Path, paths: Iterable[str]) -> dict[str, str]:
 
 
 def _location(root: Path, fingerprint: str) -> Path | None:
-    git_dir = _git(root, "rev-parse", "--absolute-git-dir")
+    git_dir = gitio.output(root, "rev-parse", "--absolute-git-dir")
     if git_dir is None:
         return None
     return Path(git_dir.decode().strip()) / "cmdbctl" / f"verdicts-{fingerprint}.json"

@@ -41,6 +41,32 @@ def run_bytes(root: Path, *args: str, input: bytes | None = None, check: bool = 
     return proc.stdout
 
 
+def output(root: Path, *args: str) -> bytes | None:
+    """What a git command printed, or None when it failed (not a repository, ...)."""
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, env=_env())
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def index_blobs(root: Path, folders: Sequence[str]) -> dict[str, str] | None:
+    """path → blob id of the index's files under `folders` (symlinks left out), with
+    files changed in the work tree since left out too; None outside a work tree."""
+    staged = output(root, "ls-files", "-s", "-z", "--", *folders)
+    if staged is None:
+        return None
+    ids: dict[str, str] = {}
+    for record in staged.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        mode, blob, _stage = meta.decode().split()
+        if mode != "120000":  # a symlink's blob is the link text, not the document
+            ids[path.decode()] = blob
+    modified = output(root, "diff-files", "--name-only", "-z", "--", *folders) or b""
+    for changed in {p.decode() for p in modified.split(b"\0") if p}:
+        ids.pop(changed, None)
+    return ids
+
+
 class GitFailed(CommandError):
     def __init__(self, message: str, returncode: int) -> None:
         super().__init__(message)
@@ -159,9 +185,8 @@ def remotes(root: Path) -> list[str]:
 
 
 def merge_base(root: Path, base: str, head: str) -> str | None:
-    proc = subprocess.run(["git", "merge-base", base, head], cwd=root, capture_output=True,
-                          env=_env())
-    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+    found = output(root, "merge-base", base, head)
+    return found.decode().strip() if found is not None else None
 
 
 def deepen(root: Path, remote: str, depth: int) -> None:
@@ -288,12 +313,6 @@ def changed_paths(root: Path, commit: Commit) -> list[str]:
         args.append("--root")
     out = run_bytes(root, *args, commit.sha)
     return [p.decode() for p in out.split(b"\0") if p]
-
-
-def blob_at(root: Path, rev: str, path: str) -> bytes | None:
-    proc = subprocess.run(["git", "cat-file", "blob", f"{rev}:{path}"], cwd=root,
-                          capture_output=True, env=_env())
-    return proc.stdout if proc.returncode == 0 else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,7 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
                        f"status may not go from {old_change.status} to {change.status}",
                        pointer="/spec/status")
     scope = change_scope(change, head_snap, old_snap, rules, kinds)
-    target_docs, service_docs = scope.target_docs, scope.service_docs
+    service_docs = scope.service_docs
     verdict.affected_services = scope.services
     matched = scope.rules
     verdict.rules = [r.id for r in matched]
