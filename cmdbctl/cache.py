@@ -20,11 +20,10 @@ from typing import Any
 import orjson
 
 from cmdbctl import gitio
-from cmdbctl.document import Entry, Reference
-from cmdbctl.findings import Finding
 from cmdbctl.loading.source import MAX_FILE_BYTES
 from cmdbctl.verdicts import Verdict
 from cmdbctl.workspace import DOCUMENT_DIRS
+
 
 def enabled() -> bool:
     return not os.environ.get("CMDBCTL_NO_CACHE")
@@ -62,55 +61,67 @@ def _location(root: Path, fingerprint: str) -> Path | None:
     return Path(git_dir.decode().strip()) / "cmdbctl" / f"verdicts-{fingerprint}.json"
 
 
-def _encode(verdict: Verdict) -> list[Any]:
-    entry = verdict.entry
-    return [
-        None if entry is None else [entry.id, entry.kind,
-                                    [[r.pointer, r.target, r.field] for r in entry.refs]],
-        [[f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint]
-         for f in verdict.findings],
-    ]
-
-
-def _decode(data: list[Any]) -> Verdict:
-    entry, findings = data
-    return Verdict(
-        None if entry is None else Entry("", entry[0], entry[1],
-                                         tuple(Reference(*r) for r in entry[2])),
-        tuple(Finding("", code, message, severity, pointer, line, column, hint)
-              for code, message, severity, pointer, line, column, hint in findings))
-
-
 class VerdictCache:
+    """Verdicts by blob id, and what the last run saw: each path's blob and the paths
+    the estate checks flagged, so the next run rechecks only what could differ."""
+
     def __init__(self, root: Path, fingerprint: str) -> None:
         self.path = _location(root, fingerprint) if enabled() else None
         self.known: dict[str, list[Any]] = {}
-        if self.path is not None:
-            try:
-                loaded = orjson.loads(self.path.read_bytes())
-                if isinstance(loaded, dict):
-                    self.known = loaded
-            except (OSError, orjson.JSONDecodeError):
-                self.known = {}  # absent or corrupt: start afresh
+        self.last_files: dict[str, str] = {}
+        self.last_flagged: set[str] = set()
+        if self.path is None:
+            return
+        try:
+            loaded = orjson.loads(self.path.read_bytes())
+            known, files, flagged = loaded["verdicts"], loaded["files"], loaded["flagged"]
+            if isinstance(known, dict) and isinstance(files, dict) and isinstance(flagged, list):
+                self.known, self.last_flagged = known, set(flagged)
+                self.last_files = {p: b for p, b in files.items() if b in known}
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+            pass  # absent or corrupt: start afresh
 
     def get(self, blob: str | None, path: str) -> Verdict | None:
         raw = self.known.get(blob) if blob else None
         if raw is None:
             return None
         try:
-            return _decode(raw).moved_to(path)
+            return Verdict.decode(raw, path)
         except (TypeError, ValueError):
-            return None
+            return None  # junk in a hand-edited or foreign cache: judge the file afresh
 
-    def save(self, verdicts: Mapping[str, Verdict]) -> None:
-        """Keep exactly the verdicts of this run's blobs (blob id → verdict)."""
+    def last_id(self, path: str) -> str | None:
+        """The id the document at `path` had in the last run (None: none, or no file)."""
+        raw = self.known.get(self.last_files.get(path, ""))
+        entry = raw[0] if isinstance(raw, list) and raw else None
+        return entry[0] if isinstance(entry, list) and entry and isinstance(entry[0], str) \
+            else None
+
+    def save(self, blobs: Mapping[str, str], fresh: Mapping[str, Verdict],
+             flagged: Iterable[str]) -> None:
+        """Keep exactly this run's blobs (`blobs`: path → blob id): their cached verdicts
+        as they were read, `fresh` (path → verdict) for the ones judged now; and the
+        paths the estate checks flagged. A run that changed nothing writes nothing."""
         if self.path is None:
             return
+        flagged = set(flagged)
+        if not any(p in blobs for p in fresh) and blobs == self.last_files \
+                and flagged == self.last_flagged:
+            return
+        known = {}
+        for path, blob in blobs.items():
+            verdict = fresh.get(path)
+            if verdict is None:
+                known[blob] = self.known[blob]
+            elif not any(f.code == "file.unreadable" for f in verdict.findings):
+                known[blob] = verdict.encode()  # (unreadable is about the file, not the blob)
+        files = {p: b for p, b in blobs.items() if b in known}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".verdicts-")
             with os.fdopen(fd, "wb") as handle:
-                handle.write(orjson.dumps({b: _encode(v) for b, v in verdicts.items()}))
+                handle.write(orjson.dumps({"verdicts": known, "files": files,
+                                           "flagged": sorted(flagged)}))
             os.replace(tmp, self.path)
             for stale in self.path.parent.glob("verdicts-*.json"):
                 if stale != self.path:

@@ -7,12 +7,11 @@ enough to keep for 10^6 documents and to cache by blob id.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from cmdbctl.findings import pointer
-from cmdbctl.kinds import KindRegistry, RefField
+from cmdbctl.kinds import KindRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +45,16 @@ class Document:
         return spec if isinstance(spec, dict) else {}
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+# Entries and references are named tuples, not dataclasses: there are 10^5 to 10^6 of
+# them, sent back from worker processes and read from the cache, and tuples are several
+# times cheaper to build, pickle and unpickle.
+class Reference(NamedTuple):
     pointer: str
     target: str
     field: int  # index into the referring kind's `refs`
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     path: str
     id: str | None
     kind: str | None
@@ -63,35 +63,43 @@ class Entry:
     @classmethod
     def of(cls, doc: Document, kinds: KindRegistry) -> Entry:
         kind = kinds.kinds.get(doc.kind or "")
-        refs: tuple[Reference, ...] = ()
+        refs: list[Reference] = []
         if kind is not None:
-            refs = tuple(
-                Reference(pointer(at), value, index)
-                for index, field in enumerate(kind.refs)
-                for at, value in _values(doc.data, field.path, [])
-                if isinstance(value, str))
-        return cls(doc.path, doc.id, doc.kind, refs)
+            for index, field in enumerate(kind.refs):
+                _collect(doc.data, field.path, 0, "", index, refs)
+        return cls(doc.path, doc.id, doc.kind, tuple(refs))
 
     def moved_to(self, path: str) -> Entry:
-        return replace(self, path=path)
+        return self._replace(path=path)
 
 
-def _values(node: Any, path: tuple[str, ...], at: list[str | int]) -> Iterator[
-        tuple[list[str | int], Any]]:
-    if not path:
-        yield at, node
-        return
-    head, rest = path[0], path[1:]
-    if head == "*":
-        if isinstance(node, list):
-            for i, item in enumerate(node):
-                yield from _values(item, rest, [*at, i])
-        elif isinstance(node, dict):
-            for key, item in node.items():
-                yield from _values(item, rest, [*at, key])
-    elif isinstance(node, dict) and head in node:
-        yield from _values(node[head], rest, [*at, head])
+def _collect(node: Any, path: tuple[str, ...], i: int, at: str, field: int,
+             out: list[Reference]) -> None:
+    """Append the string values at `path` ("*" = every item) below `node`.
+
+    Runs for every reference of every document, so the JSON pointer is built as it
+    goes rather than from a list of parts at the end.
+    """
+    while i < len(path):
+        head = path[i]
+        if head == "*":
+            if isinstance(node, list):
+                for n, item in enumerate(node):
+                    _collect(item, path, i + 1, f"{at}/{n}", field, out)
+            elif isinstance(node, dict):
+                for key, item in node.items():
+                    _collect(item, path, i + 1, at + _token(key), field, out)
+            return
+        if not isinstance(node, dict) or head not in node:
+            return
+        node = node[head]
+        at += _token(head)
+        i += 1
+    if isinstance(node, str):
+        out.append(Reference(at, node, field))
 
 
-def ref_field(kinds: KindRegistry, entry: Entry, ref: Reference) -> RefField:
-    return kinds.kinds[entry.kind or ""].refs[ref.field]
+def _token(key: Any) -> str:
+    key = str(key)
+    return "/" + key if "~" not in key and "/" not in key else pointer((key,))
+

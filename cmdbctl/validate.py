@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from cmdbctl.cache import VerdictCache, blob_ids
 from cmdbctl.checks import check_estate
+from cmdbctl.document import Entry
 from cmdbctl.findings import Finding, summarize
 from cmdbctl.kinds import load_registry
 from cmdbctl.verdicts import Progress, WorktreeReader, judge_all, relocate
@@ -32,9 +33,8 @@ def validate(ws: Workspace, paths: Sequence[str] | None = None,
     file to one elsewhere resolves.
     """
     kinds = load_registry(ws.root)
-    files, findings = ws.files()
+    names, findings = ws.files()
     read = WorktreeReader(ws.root)
-    names = [f.path for f in files]
     cache = VerdictCache(ws.root, kinds.fingerprint)
     blobs = blob_ids(ws.root, names) if cache.path else {}
     known = {n: v for n in names if (v := cache.get(blobs.get(n), n)) is not None}
@@ -42,17 +42,39 @@ def validate(ws: Workspace, paths: Sequence[str] | None = None,
     fresh = dict(zip(todo, judge_all(todo, read, kinds,
                                      progress(len(todo)) if progress else None, jobs)))
     verdicts = [known.get(n) or fresh[n] for n in names]
-    cache.save({blobs[n]: v for n, v in zip(names, verdicts) if n in blobs})
     entries = [v.entry for v in verdicts if v.entry is not None]
+    estate = relocate(check_estate(entries, kinds, _recheck(entries, blobs, cache)), read)
+    cache.save(blobs, fresh, {f.path for f in estate})
     findings.extend(kinds.findings)
     for verdict in verdicts:
         findings.extend(verdict.findings)
-    findings.extend(relocate(check_estate(entries, kinds), read))
+    findings.extend(estate)
     if paths is not None:
         findings = [f for f in findings if _under(f.path, paths)]
         names = [n for n in names if _under(n, paths)]
     findings.sort(key=Finding.sort_key)
     return ValidationResult(findings, len(names))
+
+
+def _recheck(entries: list[Entry], blobs: dict[str, str],
+             cache: VerdictCache) -> list[Entry] | None:
+    """The entries whose estate findings could differ from the last run's (None: all).
+
+    Those are the files that changed, the ones the last run flagged, and the ones that
+    hold or refer to an id that a changed file had or has: every other entry sees the
+    same documents behind its id and its references as last time, so it is still clean.
+    """
+    if not cache.last_files:
+        return None
+    now = {e.path: e for e in entries}
+    changed = {p for p, b in blobs.items() if cache.last_files.get(p) != b}
+    changed |= now.keys() - blobs.keys()  # no blob id (symlinks): judged every time
+    changed |= cache.last_files.keys() - blobs.keys()  # deleted, or no longer a blob
+    ids = {cache.last_id(p) for p in changed} | {now[p].id for p in changed if p in now}
+    ids.discard(None)
+    return [e for e in entries
+            if e.path in changed or e.path in cache.last_flagged or e.id in ids
+            or any(r.target in ids for r in e.refs)]
 
 
 def _under(path: str, roots: Sequence[str]) -> bool:

@@ -18,12 +18,6 @@ DOCUMENT_DIRS = ("inventory", "changes", "policies")
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
-@dataclass(frozen=True, slots=True)
-class SourceFile:
-    path: str  # relative to the repository root, POSIX separators
-    absolute: str
-
-
 @dataclass(frozen=True)
 class Workspace:
     root: Path
@@ -31,28 +25,34 @@ class Workspace:
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def files(self, only: Iterable[str] | None = None) -> tuple[list[SourceFile], list[Finding]]:
-        """Document files (sorted), and findings for files that may not be read."""
-        files: list[SourceFile] = []
+    def files(self, only: Iterable[str] | None = None) -> tuple[list[str], list[Finding]]:
+        """Document files (repository-relative, POSIX, sorted), and findings for files
+        that may not be read."""
+        files: list[str] = []
         findings: list[Finding] = []
         starts = [self.root / d for d in DOCUMENT_DIRS] if only is None else [
             self.root / p for p in only]
+        prefix = len(str(self.root)) + 1
         for start in starts:
             if start.is_file() or start.is_symlink() and not start.is_dir():
                 self._take(start, files, findings)
             elif start.is_dir():
-                prefix = len(str(self.root)) + 1
                 for entry in _walk(start):
-                    if not entry.is_symlink():  # the common case, without pathlib's cost
-                        if entry.name.endswith(YAML_SUFFIXES):
-                            rel = entry.path[prefix:].replace(os.sep, "/")
-                            files.append(SourceFile(rel, entry.path))
-                    elif entry.name.endswith(YAML_SUFFIXES) or entry.is_symlink():
+                    if not entry.name.endswith(YAML_SUFFIXES) and not entry.is_symlink():
+                        continue
+                    if entry.is_file(follow_symlinks=False):  # the common case, kept cheap
+                        files.append(_posix(entry.path[prefix:]))
+                    elif entry.is_symlink():
                         self._take(Path(entry.path), files, findings)
-        files.sort(key=lambda f: f.path)
+                    else:  # a FIFO or device: reading it could hang, so it is never read
+                        findings.append(Finding(
+                            _posix(entry.path[prefix:]), "file.not-regular",
+                            "not a regular file (a FIFO, socket or device): not read",
+                            line=1, column=1, hint="replace it with a regular file"))
+        files.sort()
         return files, findings
 
-    def _take(self, path: Path, files: list[SourceFile], findings: list[Finding]) -> None:
+    def _take(self, path: Path, files: list[str], findings: list[Finding]) -> None:
         rel = self.relative(path)
         if path.is_symlink():
             try:
@@ -73,21 +73,25 @@ class Workspace:
                 findings.append(Finding(rel, "file.broken-symlink",
                                         "symlink points at nothing", line=1, column=1))
                 return
-        files.append(SourceFile(rel, str(path)))
+        files.append(rel)
+
+
+def _posix(path: str) -> str:
+    return path if os.sep == "/" else path.replace(os.sep, "/")
 
 
 def _walk(folder: Path) -> Iterator[os.DirEntry[str]]:
     # os.scandir is the cheapest walk; folders reached through symlinks are not entered.
-    stack = [folder]
+    stack: list[str | Path] = [folder]
     while stack:
         with os.scandir(stack.pop()) as entries:
             for entry in entries:
                 if entry.name.startswith("."):
                     continue
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False) or entry.is_symlink():
-                    yield entry  # never FIFOs or devices: reading one would hang
+                    stack.append(entry.path)
+                else:
+                    yield entry
 
 
 def find_workspace(repo: str | os.PathLike[str] | None) -> Workspace:

@@ -2,7 +2,10 @@
 
 A document check is `check(doc, kinds) -> findings` and runs once per file (in worker
 processes, cached by blob id); a sanity check runs only on documents their schema
-accepts. An estate check is `check(entries, kinds) -> findings` over the whole index.
+accepts. An estate check is `check(entries, kinds, only) -> findings` over the whole
+index; it reports on the entries in `only` (all when None), and an entry's findings may
+depend only on itself and on the entries that hold its id or one of its reference
+targets: `validate` rechecks just the entries an edit could touch.
 A new check is a module here plus one line below.
 """
 
@@ -16,7 +19,7 @@ from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
 
 DocumentCheck = Callable[[Document, KindRegistry], list[Finding]]
-EstateCheck = Callable[[Sequence[Entry], KindRegistry], list[Finding]]
+EstateCheck = Callable[[Sequence[Entry], KindRegistry, Sequence[Entry] | None], list[Finding]]
 
 SANITY_CHECKS: tuple[DocumentCheck, ...] = (changes.check, slas.check)
 ESTATE_CHECKS: tuple[EstateCheck, ...] = (integrity.check,)
@@ -30,5 +33,6 @@ def check_document(doc: Document, kinds: KindRegistry) -> list[Finding]:
     return findings
 
 
-def check_estate(entries: Sequence[Entry], kinds: KindRegistry) -> list[Finding]:
-    return [f for estate_check in ESTATE_CHECKS for f in estate_check(entries, kinds)]
+def check_estate(entries: Sequence[Entry], kinds: KindRegistry,
+                 only: Sequence[Entry] | None = None) -> list[Finding]:
+    return [f for estate_check in ESTATE_CHECKS for f in estate_check(entries, kinds, only)]

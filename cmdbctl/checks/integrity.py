@@ -10,9 +10,8 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import PurePosixPath
 
-from cmdbctl.document import Entry, ref_field
+from cmdbctl.document import Entry
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
 
@@ -20,30 +19,41 @@ from cmdbctl.kinds import KindRegistry
 _MAX_SUGGESTIONS = 50
 
 
-def check(entries: Sequence[Entry], kinds: KindRegistry) -> list[Finding]:
+def check(entries: Sequence[Entry], kinds: KindRegistry,
+          only: Sequence[Entry] | None = None) -> list[Finding]:
+    """Findings of `only` (default: every entry), judged against all `entries`.
+
+    An entry's findings depend on nothing but itself and the entries holding its id or
+    one of its reference targets, which is what lets `validate` recheck only those.
+    """
     findings: list[Finding] = []
     by_id: dict[str, list[Entry]] = defaultdict(list)
     for entry in entries:
         if entry.id is not None:
             by_id[entry.id].append(entry)
-    for entry in entries:
+    if only is None:
+        only = entries
+    for entry in only:
         if entry.id is None:
             continue
-        others = [e.path for e in by_id[entry.id] if e is not entry]
-        if others:
+        if len(by_id[entry.id]) > 1:
+            others = [e.path for e in by_id[entry.id] if e is not entry]
             findings.append(Finding(
                 entry.path, "id.duplicate",
                 f"id {entry.id!r} is also used by {', '.join(others)}",
                 pointer="/metadata/id", hint="ids are unique across the repository, never reused"))
-        if PurePosixPath(entry.path).stem != entry.id:
+        if _stem(entry.path) != entry.id:
             findings.append(Finding(
                 entry.path, "id.file-name",
                 f"file name does not match id {entry.id!r}", pointer="/metadata/id",
                 hint=f"rename the file to {entry.id}.yaml"))
     suggestions = 0
-    for entry in entries:
+    for entry in only:
+        if not entry.refs:
+            continue
+        fields = kinds.kinds[entry.kind or ""].refs
         for ref in entry.refs:
-            field = ref_field(kinds, entry, ref)
+            field = fields[ref.field]
             targets = by_id.get(ref.target)
             if not targets:
                 hint = None
@@ -63,3 +73,10 @@ def check(entries: Sequence[Entry], kinds: KindRegistry) -> list[Finding]:
                     f"{ref.target!r} is a {target.kind}, but this field refers to "
                     f"{field.describe()}", pointer=ref.pointer))
     return findings
+
+
+def _stem(path: str) -> str:
+    """`PurePosixPath(path).stem`, without building a path object per entry."""
+    name = path[path.rfind("/") + 1:]
+    dot = name.rfind(".")
+    return name[:dot] if dot > 0 else name

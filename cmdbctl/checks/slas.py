@@ -7,24 +7,26 @@ target), `sla.timezone` (a time zone the tz database does not know).
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cmdbctl.document import Document
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
-from cmdbctl.models import parse_duration
 
 
 def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
     if doc.kind != "SLA":
         return []
+    from cmdbctl.models import parse_duration  # pydantic's import is paid by SLA files only
+
     spec = doc.spec
     findings: list[Finding] = []
     targets: dict[str, Any] = spec.get("targets") or {}
     priorities = sorted(targets)  # P1 (most urgent) first
     for measure in ("response", "resolve"):
-        for urgent, lesser in zip(priorities, priorities[1:]):
+        for urgent, lesser in pairwise(priorities):
             a, b = targets[urgent].get(measure), targets[lesser].get(measure)
             if a and b and parse_duration(a) > parse_duration(b):
                 findings.append(Finding(

@@ -1,0 +1,116 @@
+"""The verdict cache never changes a verdict.
+
+A real git repository (the benchmark's synthetic estate, small) goes through random
+edits, renames, deletions, additions and commits; after each step a warm `validate`
+(cache primed by the previous step) must report exactly what a cold one does. The warm
+run rechecks only the entries an edit could touch, so the edits aim at what that
+shortcut could get wrong: ids that appear, vanish or collide, references that start or
+stop resolving, files that stop parsing.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cmdbctl.validate import validate
+from cmdbctl.workspace import find_workspace
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from generate import generate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("estate") / "repo"
+    generate(200, root, commits=1, seed=3, force=True, quiet=True)
+    return root
+
+
+def _findings(root: Path) -> list[tuple[Any, ...]]:
+    result = validate(find_workspace(root), jobs=1)
+    return [(f.path, f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint)
+            for f in result.findings]
+
+
+def _documents(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "inventory").rglob("*.yaml"))
+
+
+def _ids(root: Path) -> list[str]:
+    return [p.stem for p in _documents(root)]
+
+
+def _rewrite(path: Path, change: Any) -> None:
+    """Apply `change` to the document's data and write it back as JSON (which is YAML)."""
+    import yaml_rs
+
+    data = yaml_rs.loads(path.read_text("utf-8"), parse_datetime=False)
+    change(data)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def _step(root: Path, rng: random.Random) -> str:
+    docs = _documents(root)
+    path = rng.choice(docs)
+    ids = _ids(root)
+    op = rng.choice(["retarget", "dangle", "duplicate-id", "new-id", "break", "rename",
+                     "delete", "add", "commit"])
+    if op == "retarget" or op == "dangle":
+        target = rng.choice(ids) if op == "retarget" else f"ghost-{rng.randrange(10**6)}"
+
+        def retarget(data: dict[str, Any]) -> None:
+            spec = data.setdefault("spec", {})
+            for key in ("runsOn", "dependsOn", "location"):
+                if key in spec:
+                    spec[key] = [target] if isinstance(spec[key], list) else target
+                    return
+            data.setdefault("metadata", {})["owner"] = target
+        _rewrite(path, retarget)
+    elif op in ("duplicate-id", "new-id"):
+        new = rng.choice(ids) if op == "duplicate-id" else f"fresh-{rng.randrange(10**6)}"
+        _rewrite(path, lambda data: data["metadata"].__setitem__("id", new))
+    elif op == "break":
+        path.write_text("apiVersion: cmdb/v1\nkind: [\n", "utf-8")
+    elif op == "rename":
+        path.rename(path.with_name(f"moved-{rng.randrange(10**6)}.yaml"))
+    elif op == "delete":
+        path.unlink()
+    elif op == "add":
+        new = f"added-{rng.randrange(10**6)}"
+        text = path.read_text("utf-8")
+        (path.parent / f"{new}.yaml").write_text(
+            text.replace(f"id: {path.stem}\n", f"id: {new}\n"), "utf-8")
+    else:
+        subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
+                        "commit", "-qm", "step", "--allow-empty"], cwd=root, check=True)
+    return f"{op} {path.relative_to(root)}"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_warm_runs_report_what_cold_runs_report(seed: int, estate: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(estate), str(root)], check=True)
+    rng = random.Random(seed)
+    _findings(root)  # prime the cache
+    steps, seen = [], set()
+    for _ in range(25):
+        steps.append(_step(root, rng))
+        warm = _findings(root)
+        with monkeypatch.context() as m:
+            m.setenv("CMDBCTL_NO_CACHE", "1")
+            cold = _findings(root)
+        assert warm == cold, f"after steps {steps}"
+        seen |= {code for _, code, *_ in cold}
+    cache = list((root / ".git" / "cmdbctl").glob("verdicts-*.json"))
+    assert len(cache) == 1  # the warm runs really used (and kept) a cache
+    # The walk did reach the estate checks' findings, not only clean runs.
+    assert {"ref.dangling", "id.duplicate", "id.file-name"} <= seen, seen
