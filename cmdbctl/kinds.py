@@ -20,17 +20,30 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin
 
 import jsonschema
 import jsonschema_rs
 from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from cmdbctl import __version__
-from cmdbctl.findings import Finding
+from cmdbctl.findings import Finding, pointer, pointer_parts
+from cmdbctl.loading import positions
 
 SCHEMA_BASE = "https://cmdbctl.invalid/schemas/"
 CI_CLASSES = frozenset({"hardware", "software", "document", "service", "other"})
 SCHEMA_SUFFIX = ".schema.json"
+# Keywords whose values are data, not subschemas, and keywords that map names to subschemas:
+# what `_checked` must not, and must, look into for `$ref` and `x-cmdb-ref`.
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+_NAMED_SUBSCHEMAS = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+_DANGLING_HINT = ("fix the $ref or add the schema it names; cmdbctl reads schemas from "
+                  "schemas/ only, and never downloads one")
+_MARK_HINT = 'write {"kinds": ["Server", ...]} or {"classes": ["hardware", ...]}'
+# jsonschema-rs compiles no deeper nesting of subschemas (it raises "Recursion limit").
+_MAX_DEPTH = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +88,19 @@ class KindRegistry:
             if schema is not None:
                 contents[name] = schema
         self.fingerprint = digest.hexdigest()[:16]
+        self._contents = contents  # as written: what a `$ref` must find
+        contents = {name: self._checked(name, schema) for name, schema in contents.items()}
         self._contents = contents
         self._registry = Registry().with_resources(
-            (SCHEMA_BASE + n, Resource.from_contents(s)) for n, s in contents.items())
+            (SCHEMA_BASE + n, Resource.from_contents(s, default_specification=DRAFT202012))
+            for n, s in contents.items())
         self._rs_registry = jsonschema_rs.Registry(
             [(SCHEMA_BASE + n, s) for n, s in contents.items()])
         self._fast: dict[str, Any] = {}
         self._full: dict[str, jsonschema.protocols.Validator] = {}
         for name, schema in contents.items():
-            kind = schema.get("properties", {}).get("kind", {}).get("const")
+            kind_schema = schema.get("properties", {}).get("kind")  # `true` is a schema too
+            kind = kind_schema.get("const") if isinstance(kind_schema, dict) else None
             if not isinstance(kind, str):
                 continue  # a library of $defs such as common.schema.json
             if kind in self.kinds:
@@ -103,21 +120,91 @@ class KindRegistry:
         path = f"{self.origin}{name}"
         try:
             schema = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             line, col = (exc.lineno, exc.colno) if isinstance(exc, json.JSONDecodeError) else (1, 1)
-            self.findings.append(Finding(path, "schema.unreadable",
-                                         f"schema is not valid JSON: {exc}", line=line, column=col))
+            message = "schema nests too deeply to be read" if isinstance(exc, RecursionError) \
+                else f"schema is not valid JSON: {exc}"
+            self.findings.append(Finding(path, "schema.unreadable", message,
+                                         line=line, column=col))
             return None
         try:
+            if _depth(schema) > _MAX_DEPTH:
+                raise ValueError(f"subschemas nest more than {_MAX_DEPTH} deep")
             if not jsonschema_rs.meta.is_valid(schema):  # fast; python explains a failure
                 jsonschema.Draft202012Validator.check_schema(schema)
-        except (jsonschema.SchemaError, ValueError) as exc:
-            reason = exc.message if isinstance(exc, jsonschema.SchemaError) else str(exc)
+        except (jsonschema.SchemaError, ValueError, RecursionError) as exc:
+            reason = exc.message if isinstance(exc, jsonschema.SchemaError) else \
+                str(exc) if isinstance(exc, ValueError) else "it nests too deeply"
             self.findings.append(Finding(
                 path, "schema.invalid", f"not a valid JSON Schema (draft 2020-12): {reason}",
                 line=1, column=1))
             return None
         return schema if isinstance(schema, dict) else None
+
+    def _checked(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
+        """The schema without what cannot work, each part a finding on its file: a `$ref`
+        to nothing (no validator compiles one; the rest of the schema still checks) and a
+        malformed `x-cmdb-ref` (no field is read as a reference by accident)."""
+        problems: list[tuple[list[str | int], str, str, str]] = []
+        checked = self._without_problems(schema, name, [], problems, named=False)
+        # cmdbctl names a schema by its file: a `$id` copied from elsewhere would move
+        # every relative `$ref` out of schemas/.
+        checked["$id"] = SCHEMA_BASE + name
+        if problems:
+            path = f"{self.origin}{name}"
+            parsed = positions.parse(path, self._files[name].decode("utf-8", "replace"))
+            for at, code, message, hint in problems:
+                line, column = (positions.locate(parsed.root, pointer(at))
+                                if isinstance(parsed, positions.Parsed) else (1, 1))
+                self.findings.append(Finding(path, code, message, pointer=pointer(at),
+                                             line=line, column=column, hint=hint))
+        return checked
+
+    def _without_problems(self, node: Any, file: str, at: list[str | int],
+                          problems: list[tuple[list[str | int], str, str, str]],
+                          named: bool) -> Any:
+        if isinstance(node, list):
+            return [self._without_problems(v, file, [*at, i], problems, False)
+                    for i, v in enumerate(node)]
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            here = [*at, key]
+            if named:  # a property (or definition) name, whatever it is called
+                out[key] = self._without_problems(value, file, here, problems, False)
+            elif key == "$ref" and isinstance(value, str) and (why := self._dangling(value, file)):
+                problems.append((here, "schema.dangling-ref", f"$ref {value!r} {why}",
+                                 _DANGLING_HINT))
+            elif key == "x-cmdb-ref" and (why := _malformed_mark(value)):
+                problems.append((here, "schema.x-cmdb-ref", why, _MARK_HINT))
+            elif key in _DATA_KEYWORDS:
+                out[key] = value
+            else:
+                out[key] = self._without_problems(value, file, here, problems,
+                                                  key in _NAMED_SUBSCHEMAS)
+        return out
+
+    def _dangling(self, ref: str, file: str) -> str | None:
+        """Why `ref`, written in `file`, points at nothing; None when it resolves."""
+        url, fragment = urldefrag(urljoin(SCHEMA_BASE + file, ref))
+        target = url.removeprefix(SCHEMA_BASE)
+        if not url.startswith(SCHEMA_BASE) or target not in self._contents:
+            return f"points at {target if url.startswith(SCHEMA_BASE) else url}, " \
+                f"which is not a schema in {self.origin}"
+        node: Any = self._contents[target]
+        fragment = unquote(fragment)
+        if fragment and not fragment.startswith("/"):  # a plain-name fragment: an $anchor
+            found = fragment in set(_anchors(node))
+            return None if found else f"points at nothing: {target} has no $anchor {fragment!r}"
+        for token in pointer_parts(fragment):
+            if isinstance(node, dict) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                return f"points at nothing: {target} has no {fragment}"
+        return None
 
     def _resolve(self, ref: str, current: str) -> tuple[Any, str]:
         file, _, fragment = ref.partition("#")
@@ -162,9 +249,8 @@ class KindRegistry:
         """The fast verdict (jsonschema-rs); `errors` explains a False."""
         validator = self._fast.get(kind)
         if validator is None:
-            schema = dict(self.kinds[kind].schema, **{"$id": SCHEMA_BASE + self.kinds[kind].file})
             validator = self._fast[kind] = jsonschema_rs.validator_for(
-                schema, registry=self._rs_registry)
+                self.kinds[kind].schema, registry=self._rs_registry)  # `$id` set by _checked
         try:
             return bool(validator.is_valid(data))
         except Exception:  # data the Rust side cannot take; the full validator explains it
@@ -174,14 +260,45 @@ class KindRegistry:
         """Every schema error, with oneOf/anyOf narrowed to the best-matching branch."""
         validator = self._full.get(kind)
         if validator is None:
-            schema = dict(self.kinds[kind].schema, **{"$id": SCHEMA_BASE + self.kinds[kind].file})
             validator = self._full[kind] = jsonschema.Draft202012Validator(
-                schema, registry=self._registry)
+                self.kinds[kind].schema, registry=self._registry)
         return [_narrow(e) for e in validator.iter_errors(data)]
 
     @cached_property
     def ci_kinds(self) -> frozenset[str]:
         return frozenset(k for k, v in self.kinds.items() if v.is_ci)
+
+
+def _malformed_mark(mark: Any) -> str | None:
+    """Why an `x-cmdb-ref` is not `{"kinds": [names]}` and/or `{"classes": [names]}`."""
+    if not isinstance(mark, dict) or not set(mark) <= {"kinds", "classes"}:
+        return f"x-cmdb-ref must be an object with kinds and/or classes, not {json.dumps(mark)}"
+    for key, names in mark.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return f"x-cmdb-ref {key} must be a list of names, not {json.dumps(names)}"
+    return None
+
+
+def _depth(node: Any, named: bool = False) -> int:
+    """How deep subschemas nest in a schema (a name map is no level of its own)."""
+    if isinstance(node, list):
+        return max((_depth(v) for v in node), default=0)
+    if not isinstance(node, dict):
+        return 0
+    below = max((_depth(v, not named and k in _NAMED_SUBSCHEMAS) for k, v in node.items()
+                 if named or k not in _DATA_KEYWORDS), default=0)
+    return below if named else below + 1
+
+
+def _anchors(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$anchor"), str):
+            yield node["$anchor"]
+        for value in node.values():
+            yield from _anchors(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _anchors(value)
 
 
 def _narrow(error: jsonschema.ValidationError) -> jsonschema.ValidationError:

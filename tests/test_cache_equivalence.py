@@ -23,7 +23,7 @@ from cmdbctl.validate import validate
 from cmdbctl.workspace import find_workspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from generate import generate  # noqa: E402
+from generate import generate
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +56,14 @@ def _rewrite(path: Path, change: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
-def _step(root: Path, rng: random.Random) -> str:
+OPERATIONS = ("retarget", "dangle", "duplicate-id", "new-id", "break", "rename", "delete",
+              "add", "commit")
+
+
+def _step(root: Path, rng: random.Random, op: str) -> str:
     docs = _documents(root)
     path = rng.choice(docs)
     ids = _ids(root)
-    op = rng.choice(["retarget", "dangle", "duplicate-id", "new-id", "break", "rename",
-                     "delete", "add", "commit"])
     if op == "retarget" or op == "dangle":
         target = rng.choice(ids) if op == "retarget" else f"ghost-{rng.randrange(10**6)}"
 
@@ -102,8 +104,10 @@ def test_warm_runs_report_what_cold_runs_report(seed: int, estate: Path, tmp_pat
     rng = random.Random(seed)
     _findings(root)  # prime the cache
     steps, seen = [], set()
-    for _ in range(25):
-        steps.append(_step(root, rng))
+    operations = list(OPERATIONS) * 3  # each one three times, in a random order
+    rng.shuffle(operations)
+    for op in operations:
+        steps.append(_step(root, rng, op))
         warm = _findings(root)
         with monkeypatch.context() as m:
             m.setenv("CMDBCTL_NO_CACHE", "1")

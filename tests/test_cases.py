@@ -29,16 +29,7 @@ _EXPECT = re.compile(r"^# expect: ([a-z][a-z.-]*) (\d+):(\d+)\s*$")
 # Files `cmdbctl init` writes that are validated: 7 in inventory/, 6 in policies/.
 INIT_DOCUMENTS = 13
 
-KNOWN_BUGS: dict[str, str] = {
-    "kind-not-a-string.yaml": (
-        "BUG: checks.schema.check tests `kind not in kinds.kinds` with whatever `kind` "
-        "holds; a list (or mapping) is unhashable, so `kind: [Server]` raises TypeError "
-        "and validate crashes with an internal error (exit 2)"),
-    "merge-key-bad-value.yaml": (
-        "BUG: positions.locate calls node.lc.key(token) for a key the mapping only has "
-        "through a merge key (`<<: *common`); ruamel keeps no position for merged keys, so "
-        "it raises KeyError and validate crashes with an internal error (exit 2)"),
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

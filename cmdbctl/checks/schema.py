@@ -22,7 +22,7 @@ from cmdbctl.kinds import KindRegistry
 
 def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
     kind = doc.data.get("kind")
-    if kind not in kinds.kinds:
+    if not isinstance(kind, str) or kind not in kinds.kinds:  # a list is not even hashable
         return [_kind_finding(doc, kinds, kind)]
     if kinds.is_valid(kind, doc.data):
         return []
@@ -36,11 +36,21 @@ def _kind_finding(doc: Document, kinds: KindRegistry, kind: Any) -> Finding:
     if kind is None:
         return Finding(doc.path, "document.kind", "document has no kind",
                        hint=f"add `kind:` with one of: {', '.join(known)}")
+    if not isinstance(kind, str):
+        return Finding(doc.path, "document.kind",
+                       f"kind must be one kind name, not a {_yaml_type(kind)}", pointer="/kind",
+                       hint=f"write `kind:` with one of: {', '.join(known)}")
     close = difflib.get_close_matches(str(kind), known, n=1)
     hint = f"did you mean {close[0]}?" if close else f"known kinds: {', '.join(known)}"
     return Finding(doc.path, "document.kind",
                    f"unknown kind {kind!r}: no schema in {kinds.origin} defines it",
                    pointer="/kind", hint=hint)
+
+
+def _yaml_type(value: Any) -> str:
+    names: dict[type, str] = {dict: "mapping", list: "sequence", bool: "boolean",
+                              int: "number", float: "number"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _explain(path: str, error: jsonschema.ValidationError) -> Iterator[Finding]:

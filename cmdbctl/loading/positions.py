@@ -9,17 +9,21 @@ Semantics are YAML 1.2 with timestamps left as strings (JSON Schema checks them 
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar, merge_attrib
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scanner import RoundTripScanner
 
 from cmdbctl.findings import Finding, pointer, pointer_parts
+from cmdbctl.loading.source import position_after
 
 _STANDARD_TAGS = frozenset(
     f"tag:yaml.org,2002:{t}" for t in ("str", "map", "seq", "int", "float", "bool", "null")
@@ -38,8 +42,25 @@ _Constructor.add_constructor(
 )
 
 
+class _TooDeep(Exception):
+    pass
+
+
+class _Scanner(RoundTripScanner):
+    """Stops at flow nesting no document could be composed at. ruamel's scanner looks
+    ahead over every `[` of `a: [[[[...` before the composer recurses (quadratic time:
+    seconds for 10,000 levels), and composing one level takes at least two Python
+    frames, so past half the recursion limit the composer's RecursionError is certain."""
+
+    def fetch_flow_collection_start(self, *args: Any, **kwargs: Any) -> None:
+        if self.flow_level >= sys.getrecursionlimit() // 2:
+            raise _TooDeep
+        super().fetch_flow_collection_start(*args, **kwargs)
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.Scanner = _Scanner
     yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     return yaml
@@ -68,9 +89,12 @@ def parse(path: str, text: str) -> Parsed | list[Finding]:
                 return [_second_document(path, text)]
     except MarkedYAMLError as exc:
         return [_syntax_finding(path, exc)]
-    except YAMLError as exc:
-        return [Finding(path, "yaml.syntax", f"invalid YAML: {exc}", line=1, column=1)]
-    except RecursionError:
+    except ReaderError as exc:  # a character YAML forbids; ruamel gives only its offset
+        return [_character_finding(path, text, exc)]
+    except YAMLError as exc:  # the first line: a finding is one line of text
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return [Finding(path, "yaml.syntax", f"invalid YAML: {reason}", line=1, column=1)]
+    except (RecursionError, _TooDeep):
         return [Finding(path, "yaml.too-deep", "document nests too deeply to be read",
                         line=1, column=1, hint="flatten the structure")]
     problems: list[Finding] = []
@@ -108,11 +132,12 @@ def _plain(node: Any, at: list[str | int], path: str, problems: list[Finding],
         out: dict[str, Any] = {}
         for key, value in node.items():
             if not isinstance(key, str):
-                line, column = node.lc.key(key)  # the key itself, not its value
-                problems.append(Finding(
-                    path, "yaml.key-type",
-                    f"mapping key {key!r} is not a string; quote it",
-                    pointer=pointer([*at, str(key)]), line=line + 1, column=column + 1))
+                if key in node._ok:  # a merged key is reported where its own mapping is
+                    line, column = node.lc.key(key)  # the key itself, not its value
+                    problems.append(Finding(
+                        path, "yaml.key-type",
+                        f"mapping key {key!r} is not a string; quote it",
+                        pointer=pointer([*at, str(key)]), line=line + 1, column=column + 1))
                 continue
             out[key] = _plain(value, [*at, key], path, problems, budget)
         return out
@@ -151,6 +176,16 @@ def _syntax_finding(path: str, exc: MarkedYAMLError) -> Finding:
                    line=line, column=column)
 
 
+def _character_finding(path: str, text: str, exc: ReaderError) -> Finding:
+    line, column = position_after(text[: exc.position])
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    return Finding(path, "yaml.syntax",
+                   f"invalid YAML: character U+{code:04X} is not allowed in a YAML document",
+                   line=line, column=column,
+                   hint=f'remove it, or write it as the escape "\\u{code:04x}" inside a '
+                        "double-quoted string")
+
+
 _DOC_START = re.compile(r"^---(\s|$)", re.MULTILINE)
 
 
@@ -180,12 +215,15 @@ def locate(root: Any, ptr: str) -> tuple[int, int]:
             # a key YAML read as a number or boolean (`1: x`) is named by its text
             token = next((k for k in node if not isinstance(k, str) and str(k) == token), token)
         if isinstance(node, CommentedMap) and token in node:
-            child = node[token]
-            kl, kc = node.lc.key(token)
+            holder = _writer(node, token)
+            if token not in holder._ok:  # no mapping writes it: keep the parent's place
+                break
+            child = holder[token]
+            kl, kc = holder.lc.key(token)
             if isinstance(child, (CommentedMap, CommentedSeq)):
                 line, column = kl + 1, kc + 1
             else:
-                vl, vc = node.lc.value(token)
+                vl, vc = holder.lc.value(token)
                 line, column = vl + 1, vc + 1
             node = child
         elif isinstance(node, CommentedSeq) and token.isdigit() and int(token) < len(node):
@@ -195,6 +233,21 @@ def locate(root: Any, ptr: str) -> tuple[int, int]:
         else:
             break
     return line, column
+
+
+def _writer(node: CommentedMap, key: Any) -> CommentedMap:
+    """The mapping where `key` is written: `node`, or the one a merge key (`<<: *x`) took
+    it from. ruamel keeps positions only for a mapping's own keys; a merged key is found
+    where the anchored mapping writes it, which is where a user would fix its value."""
+    seen = {id(node)}
+    while key not in node._ok:  # not an own key
+        # the first merged mapping that has the key wins, as in YAML's merge rules
+        merged = next((m for m in getattr(node, merge_attrib, ()) if key in m), None)
+        if merged is None or id(merged) in seen:
+            break
+        seen.add(id(merged))
+        node = merged
+    return node
 
 
 def locate_all(root: Any, findings: Iterable[Finding]) -> list[Finding]:

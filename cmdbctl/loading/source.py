@@ -6,6 +6,8 @@ parser sees them.
 
 from __future__ import annotations
 
+import re
+
 from cmdbctl.findings import Finding
 
 # A CI document is a few hundred bytes; a megabyte is a generated blob or an attack.
@@ -21,14 +23,13 @@ def decode(path: str, raw: bytes) -> str | Finding:
             f"file is larger than {MAX_FILE_BYTES:,} bytes, the most a document may be",
             line=1, column=1, hint="split the document, or move bulk data out of the CMDB",
         )
+    raw = raw.removeprefix(_BOM)  # not part of the text: no column counts it
     if b"\x00" in raw:
         line, column = _line_col(raw, raw.index(b"\x00"))
         return Finding(
             path, "file.binary", "file is binary (it contains a NUL byte), not a YAML document",
             line=line, column=column, hint="remove the file or move it out of the CMDB folders",
         )
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM):]
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -41,6 +42,16 @@ def decode(path: str, raw: bytes) -> str | Finding:
 
 
 def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
-    line = raw.count(b"\n", 0, offset) + 1
-    column = offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
-    return line, column
+    # Columns count characters, as in every YAML finding; what precedes a bad byte may
+    # itself be broken UTF-8, each undecodable sequence then counting as one character.
+    return position_after(raw[:offset].decode("utf-8", errors="replace"))
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def position_after(before: str) -> tuple[int, int]:
+    """Line and column (1-based) of the character that follows `before`, counted as
+    ruamel counts its marks: lines end at LF, CRLF or a lone CR; a BOM is no column."""
+    lines = _LINE_BREAK.split(before)
+    return len(lines), len(lines[-1]) - lines[-1].count("\ufeff") + 1
