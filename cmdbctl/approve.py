@@ -2,6 +2,15 @@
 
 The commit is what the gate trusts: authored and committed by the approver, touching
 only the change request's approvals and status, signed when asked or required.
+
+Which recorded decisions still count is the gate's own judgement (`trust.examine`).
+`approve` does not know which branch this one will merge into; it takes the default
+branch (origin's HEAD, else main or master) for the gate's base: the rules, people and
+groups are read there, as the gate reads them from its base. It judges as under review
+every commit since the change request was created, or since the branch forked from the
+default branch if that is earlier: a wider range than the gate's, so at least as strict.
+It never writes `status: approved` for approvals the gate would not count; at worst it
+leaves the status for the next approver (the gate judges approvals anyway).
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from typing import Any
 from cmdbctl import gitio
 from cmdbctl.editing import edit, flow_map
 from cmdbctl.errors import CommandError
-from cmdbctl.gate.evaluate import change_scope
+from cmdbctl.gate.evaluate import change_history, change_scope
 from cmdbctl.gate.policy import parse_change, read_rules, shortfalls
 from cmdbctl.kinds import load_registry
 from cmdbctl.revision import Snapshot
@@ -32,6 +41,23 @@ class ApproveResult:
     signed: bool
 
 
+def _default_branch(root: Path) -> str | None:
+    """The branch pull requests most likely merge into, when this clone has one."""
+    return next((b for b in ("refs/remotes/origin/HEAD", "main", "master")
+                 if gitio.output(root, "rev-parse", "--verify", "--quiet", f"{b}^{{commit}}")),
+                None)
+
+
+def _judged_since(root: Path, path: str, default: str | None) -> str | None:
+    """Where approve's judgement starts (None: all history): before the change request
+    was created, and before HEAD forked from the default branch when there is one."""
+    created = gitio.log(root, "HEAD", [path], reverse=True)[0]
+    if not created.parents:
+        return None
+    fork = gitio.merge_base(root, "HEAD", default) if default else None
+    return gitio.merge_base(root, created.parents[0], fork) if fork else created.parents[0]
+
+
 def approve(root: Path, change_id: str, reject: bool = False, comment: str | None = None,
             sign: bool = False, now: datetime | None = None) -> ApproveResult:
     gitio.require_work_tree(root)
@@ -40,7 +66,11 @@ def approve(root: Path, change_id: str, reject: bool = False, comment: str | Non
     identity = gitio.current_identity(root)
     with gitio.BlobReader(root) as blobs:
         snap = Snapshot(root, "HEAD", blobs)
-        rules = read_rules(snap)
+        default = _default_branch(root)
+        rules = read_rules(Snapshot(root, default, blobs, folders=["policies"])
+                           if default else snap)
+        where = f"policies/ (read from {default.removeprefix('refs/remotes/')}, as the " \
+            "gate reads its base)" if default else "policies/"
         path = snap.by_id.get(change_id)
         if path is None or not path.startswith("changes/"):
             raise CommandError(f"no change request {change_id} under changes/",
@@ -53,7 +83,7 @@ def approve(root: Path, change_id: str, reject: bool = False, comment: str | Non
         person = rules.person_by_email(identity.email)
         if person is None:
             raise CommandError(
-                f"your git identity {identity.email} is not a person in policies/",
+                f"your git identity {identity.email} is not a person in {where}",
                 "set user.email to an address listed in your Person document's emails")
         if person.id == change.requester:
             raise CommandError(
@@ -64,11 +94,20 @@ def approve(root: Path, change_id: str, reject: bool = False, comment: str | Non
                                "changes take decisions",
                                "set status: submitted (and commit) to ask for approval")
         decision = "reject" if reject else "approve"
-        if any(a.by == person.id and a.decision == decision for a in change.approvals):
-            raise CommandError(f"{person.id} has already recorded '{decision}' on {change_id}")
-        approvers = {a.by for a in change.approvals if a.decision == "approve"}
+        history = change_history(root, blobs, change, path,
+                                 _judged_since(root, path, default), "HEAD", (snap,), rules)
+        if any(a.by == person.id and a.decision == decision and a.trusted
+               for a in history.approvals):
+            raise CommandError(f"{person.id} has already recorded '{decision}' on {change_id}, "
+                               "and it still counts",
+                               "record it again only once it goes stale (after a later edit "
+                               "of the change or its targets)")
+        # Only decisions the gate trusts count toward the status; this one will be
+        # trusted unless separation of duties excludes its author.
+        approvers = {a.by for a in history.approvals if a.trusted and a.decision == "approve"}
         if decision == "approve":
-            approvers.add(person.id)
+            if not (rules.policy.separation_of_duties and person.emails & history.authors):
+                approvers.add(person.id)
             scope = change_scope(change, snap, snap, rules, load_registry(root))
             complete = not shortfalls(rules, scope.rules, approvers, scope.owners)
             status = "approved" if complete or change.status == "approved" else change.status

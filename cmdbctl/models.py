@@ -119,9 +119,12 @@ CiId = Annotated[str, Field(pattern=CI_ID_PATTERN)]
 Clock = Annotated[str, Field(pattern=CLOCK_PATTERN)]
 CommitId = Annotated[str, Field(pattern=r"^[0-9a-f]{7,64}$")]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
+# An SSH public key line, or an armored OpenPGP public key block (person.schema.json).
 SigningKey = Annotated[
     str,
-    Field(pattern=r"^(?:ssh-|ecdsa-|sk-)[A-Za-z0-9@._-]+ [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?$"),
+    Field(pattern=r"^(?:(?:ssh-|ecdsa-|sk-)[A-Za-z0-9@._-]+ [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?"
+                  r"|-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n[\s\S]*\r?\n"
+                  r"-----END PGP PUBLIC KEY BLOCK-----\s*)$"),
 ]
 KindName = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9]{0,62}$")]
 # strict: JSON Schema's number and boolean take no text ("99.9", "yes"); an int is a number.

@@ -81,7 +81,7 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
     with gitio.BlobReader(root) as blobs:
         kinds = _registry(root, head_sha, blobs)
         head_snap = Snapshot(root, head_sha, blobs)
-        old_snap = Snapshot(root, merge_base, blobs)
+        old_snap = Snapshot(root, merge_base, blobs, near=head_snap)
         rules = read_rules(Snapshot(root, base_sha, blobs, folders=["policies"]))
         file_changes = gitio.diff_tree(root, merge_base, head_sha, GOVERNED)
         findings: list[Finding] = []
@@ -122,16 +122,15 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
                     changed_changes[new.id] = new.path
             elif top == "policies":
                 governance_edits.append(changed)
-        trailer_ids = {v for c in gitio.log(root, f"{merge_base}..{head_sha}")
-                       for v in c.trailers.get("change-id", [])}
+        naming: dict[str, list[gitio.Commit]] = {}  # change id → commits naming it
+        for c in gitio.log(root, f"{merge_base}..{head_sha}", reverse=True):
+            for v in c.trailers.get("change-id", []):
+                naming.setdefault(v, []).append(c)
         candidates = dict(changed_changes)
-        for change_id in sorted(trailer_ids - set(candidates)):
+        for change_id in sorted(set(naming) - set(candidates)):
             path = head_snap.by_id.get(change_id)
             if path is None:
-                findings.append(Finding(
-                    "", "gate.change.unknown",
-                    f"a commit names Change-Id: {change_id}, but no change request has that id",
-                    hint="add the change request under changes/ or fix the trailer"))
+                findings.append(_unknown_change(root, change_id, naming[change_id], documents))
             else:
                 candidates[change_id] = path
         verdicts = {cid: evaluate_change(root, blobs, cid, path, merge_base, head_sha,
@@ -140,9 +139,35 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
         for verdict in verdicts.values():
             findings.extend(head_snap.locate(verdict.findings))
         findings.extend(_coverage(documents, governance_edits, verdicts, head_snap))
+        # What is deleted at the head is located in the merge base's version of the file.
+        findings = old_snap.locate(head_snap.locate(findings))
     findings.sort(key=Finding.sort_key)
     return GateResult(base_sha, head_sha, merge_base, documents, list(verdicts.values()),
                       findings)
+
+
+def _unknown_change(root: Path, change_id: str, commits: list[gitio.Commit],
+                    documents: list[ChangedDocument]) -> Finding:
+    """A trailer naming no change request, located at a document the first naming
+    commit changed (where a reviewer sees the edit it meant to cover), else at the file
+    the change request would be."""
+    first = commits[0]
+    changed = {d.path: d for d in documents}
+    touched = [changed[p] for p in gitio.changed_paths(root, first)
+               if p in changed and changed[p].id]  # a document, not a schema
+    touched.sort(key=lambda d: not d.path.startswith("inventory/"))
+    more = len(commits) - 1
+    message = (f"commit {first.sha[:10]} ({first.subject})"
+               + (f" and {more} later commit{'s' if more > 1 else ''} name" if more
+                  else " names")
+               + f" Change-Id: {change_id}, but no change request has that id")
+    hint = (f"add changes/{change_id}.yaml, or correct the trailer "
+            "(git rebase -i, then reword)")
+    if touched:
+        return Finding(touched[0].path, "gate.change.unknown", message,
+                       pointer="/metadata/id", hint=hint)
+    return Finding(f"changes/{change_id}.yaml", "gate.change.unknown", message, line=1,
+                   column=1, hint=hint)
 
 
 def _validate_changed(doc: Document, snap: Snapshot, kinds: KindRegistry) -> list[Finding]:

@@ -5,12 +5,13 @@ could supply it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cmdbctl import gitio
+from cmdbctl.document import Document
 from cmdbctl.findings import Finding
 from cmdbctl.gate import windows
 from cmdbctl.gate.policy import (
@@ -20,12 +21,11 @@ from cmdbctl.gate.policy import (
     shortfalls,
     transition_allowed,
 )
-from cmdbctl.gate.trust import ApprovalVerdict, examine
+from cmdbctl.gate.trust import ApprovalVerdict, ChangeHistory, examine, keys
 from cmdbctl.graph import affected_services
 from cmdbctl.kinds import KindRegistry
-from cmdbctl.document import Document
 from cmdbctl.models import ChangeSpec, Rule, SlaSpec, TimeWindow
-from cmdbctl.revision import Snapshot
+from cmdbctl.revision import Snapshot, spec_of
 
 _NEVER_COVERS = ("draft", "rejected", "rolled-back")
 
@@ -92,6 +92,17 @@ def change_scope(change: ChangeSpec, head_snap: Snapshot, old_snap: Snapshot, ru
     return ChangeScope(target_docs, sorted(services), service_docs, owners, matched)
 
 
+def change_history(root: Path, blobs: gitio.BlobReader, change: ChangeSpec, path: str,
+                   merge_base: str | None, head: str, snaps: tuple[Snapshot, ...],
+                   rules: Rules) -> ChangeHistory:
+    """`trust.examine` for one change, its targets found in any of `snaps`."""
+    target_paths = sorted({p for t in change.targets for snap in snaps
+                           if (p := snap.by_id.get(t))})
+    return examine(root, blobs, merge_base, head, path, target_paths, change.requester,
+                   rules.people, rules.policy.separation_of_duties,
+                   rules.policy.require_signed_approvals)
+
+
 def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: str,
                     merge_base: str, head: str, head_snap: Snapshot, old_snap: Snapshot,
                     rules: Rules, kinds: KindRegistry, now: datetime) -> ChangeVerdict:
@@ -109,13 +120,9 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
                        hint="submit the change (status: submitted) and collect its approvals")
     old_doc = old_snap.by_identifier(change_id)
     old_change = parse_change(old_doc.data if old_doc else None)
-    if old_change is not None:
-        kept = {(a.by, a.at, a.decision) for a in change.approvals}
-        for gone in old_change.approvals:
-            if (gone.by, gone.at, gone.decision) not in kept:
-                verdict.refuse("gate.approval.removed",
-                               f"the {gone.decision} decision by {gone.by} was removed; "
-                               "decisions are records and stay", pointer="/spec/approvals")
+    history = change_history(root, blobs, change, path, merge_base, head,
+                             (head_snap, old_snap), rules)
+    _check_removals(verdict, old_doc, doc, history)
     if old_change is not None and not transition_allowed(old_change.status, change.status):
         verdict.refuse("gate.change.transition",
                        f"status may not go from {old_change.status} to {change.status}",
@@ -125,11 +132,6 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
     verdict.affected_services = scope.services
     matched = scope.rules
     verdict.rules = [r.id for r in matched]
-    target_paths = sorted({p for t in change.targets for snap in (head_snap, old_snap)
-                           if (p := snap.by_id.get(t))})
-    history = examine(root, blobs, merge_base, head, path, target_paths, change.requester,
-                      rules.people, rules.policy.separation_of_duties,
-                      rules.policy.require_signed_approvals)
     verdict.approvals = history.approvals
     for a in history.approvals:
         if not a.trusted:
@@ -137,7 +139,9 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
                            else "gate.approval.untrusted",
                            f"approval by {a.by} does not count: {'; '.join(a.reasons)}",
                            pointer=f"/spec/approvals/{a.index}", severity="warning")
-    trusted = [a for a in history.approvals if a.trusted]
+    # A trusted decision removed on the branch still stands (see _check_removals).
+    trusted = [a for a in history.approvals if a.trusted] + \
+        [r.verdict for r in history.removed if r.verdict.trusted]
     rejecters = sorted({a.by for a in trusted if a.decision == "reject"})
     if rejecters:
         verdict.refuse("gate.change.rejected", f"rejected by {', '.join(rejecters)}",
@@ -187,6 +191,30 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
                            f"({freeze.start.isoformat()} – {freeze.end.isoformat()})",
                            pointer="/spec/window")
     return verdict
+
+
+def _check_removals(verdict: ChangeVerdict, old: Document | None, new: Document,
+                    history: ChangeHistory) -> None:
+    """Decisions are records and stay: removing one the base has is refused; removing one
+    given on the branch is refused when it counted (a forged or stale line may go)."""
+    at_base = set(keys(spec_of(old).get("approvals")))
+    removers = {r.key: r for r in history.removed}
+    gone = at_base - set(keys(new.spec.get("approvals")))
+    gone |= {k for k, r in removers.items() if r.verdict.trusted}
+    for key in sorted(gone):
+        by, at, decision, _ = key
+        removal = removers.get(key)
+        who = f" by {removal.commit.author_email} in {removal.commit.sha[:10]}" \
+            if removal else ""
+        rejection = decision == "reject" and removal is not None and removal.verdict.trusted
+        verdict.refuse("gate.approval.removed",
+                       f"the {decision} decision by {by} (at {at}) was removed{who}; "
+                       "decisions are records and stay"
+                       + ("; the rejection still refuses the change" if rejection else ""),
+                       pointer="/spec/approvals",
+                       hint=f"restore {by}'s entry under spec.approvals"
+                            + ("; a rejected change is closed: raise a new change request"
+                               if rejection else ""))
 
 
 def _owners(ids: list[str], docs: dict[str, Document | None]) -> set[str]:

@@ -9,7 +9,9 @@ The kit:
   returns `(exit_code, json)`; `repo.approve("CHG-...", as_="bob")` runs the real
   `cmdbctl approve`.
 * `change_yaml(...)` — the text of a valid change request, with parameters.
-* `ssh_key(name)` — a real ed25519 key pair, made once per session.
+* `ssh_keys(name)` — a real ed25519 key pair, made once per session.
+* `gpg_keys(name)` — a real ed25519 OpenPGP key in a session GnuPG home (skipped where
+  `gpg` is not installed); `repo.commit(..., gpg_key=key)` signs with it.
 
 No test imports this module: the `kit` fixture hands it over (`kit.change_yaml(...)`).
 """
@@ -64,7 +66,11 @@ def identity_env(who: str) -> dict[str, str]:
 
 
 def person_yaml(who: str, signing_keys: list[str] | None = None) -> str:
-    keys = "".join(f"    - {k}\n" for k in signing_keys or [])
+    """A Person; a multi-line key (an armored OpenPGP key) is written as a block scalar."""
+    keys = "".join(f"    - {k}\n" if "\n" not in k.strip() else
+                   "    - |\n" + "".join(f"      {line}\n" if line else "\n"
+                                        for line in k.strip().splitlines())
+                   for k in signing_keys or [])
     return (f"apiVersion: cmdb/v1\nkind: Person\nmetadata:\n  id: {who}\n"
             f"  name: {who.capitalize()} Example\nspec:\n  emails: [{email(who)}]\n"
             + (f"  signingKeys:\n{keys}" if keys else ""))
@@ -161,8 +167,9 @@ class Repo:
 
     def commit(self, as_: str = "alice", message: str = "edit", *,
                files: Mapping[str, str | None] | None = None,
-               sign_key: Path | None = None) -> str:
-        """Write `files` (None deletes), stage them and commit as `as_`; return the sha."""
+               sign_key: Path | None = None, gpg_key: GpgKey | None = None) -> str:
+        """Write `files` (None deletes), stage them and commit as `as_`, signed with an SSH
+        key file or an OpenPGP key when given; return the sha."""
         for rel, text in (files or {}).items():
             if text is None:
                 self.git("rm", "--quiet", "--", rel)
@@ -171,8 +178,11 @@ class Repo:
                 self.git("add", "--", rel)
         signing = (["-c", "gpg.format=ssh", "-c", f"user.signingkey={sign_key}"]
                    if sign_key else [])
+        if gpg_key:
+            signing = ["-c", "gpg.format=openpgp", "-c", f"user.signingkey={gpg_key.fingerprint}"]
         self.git(*signing, "commit", "--quiet", "--allow-empty", "-m", message,
-                 *(["-S"] if sign_key else []), as_=as_)
+                 *(["-S"] if sign_key or gpg_key else []), as_=as_,
+                 env=gpg_key.env if gpg_key else None)
         return self.head()
 
     def head(self, rev: str = "HEAD") -> str:
@@ -308,3 +318,49 @@ def ssh_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str
         return made[name]
 
     yield key
+
+
+@dataclass(frozen=True)
+class GpgKey:
+    fingerprint: str
+    public: str  # the armored public key block, as a Person's signingKeys holds it
+    home: Path  # the GnuPG home that holds the secret key
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"GNUPGHOME": str(self.home)}
+
+    def signing_env(self) -> dict[str, str]:
+        """What makes `git commit -S` (and so `cmdbctl approve`) sign with this key."""
+        return {**self.env, "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "gpg.format",
+                "GIT_CONFIG_VALUE_0": "openpgp", "GIT_CONFIG_KEY_1": "user.signingkey",
+                "GIT_CONFIG_VALUE_1": self.fingerprint}
+
+
+@pytest.fixture(scope="session")
+def gpg_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], GpgKey]]:
+    """Real ed25519 OpenPGP keys without passphrase, one per name, made on first use in a
+    session GnuPG home whose agent is stopped at the end."""
+    if shutil.which("gpg") is None:
+        pytest.skip("gpg is not installed")
+    home = tmp_path_factory.mktemp("gnupg")
+    home.chmod(0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    made: dict[str, GpgKey] = {}
+
+    def gpg(*args: str) -> str:
+        return subprocess.run(["gpg", "--batch", "--no-tty", *args], env=env, check=True,
+                              capture_output=True, text=True).stdout
+
+    def key(name: str) -> GpgKey:
+        if name not in made:
+            uid = f"{name.capitalize()} Example <{email(name)}>"
+            gpg("--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never")
+            fingerprint = next(line.split(":")[9] for line in gpg(
+                "--with-colons", "--list-keys", f"={uid}").splitlines()
+                if line.startswith("fpr:"))
+            made[name] = GpgKey(fingerprint, gpg("--armor", "--export", fingerprint), home)
+        return made[name]
+
+    yield key
+    subprocess.run(["gpgconf", "--kill", "all"], env=env, check=False, capture_output=True)

@@ -3,9 +3,8 @@ branch, and that change needs a trusted approval from the base's change managers
 
 from __future__ import annotations
 
+import json
 from typing import Any
-
-import pytest
 
 
 def test_uncovered_ci_edit_is_refused_at_the_line_of_its_id(repo: Any, kit: Any) -> None:
@@ -143,21 +142,46 @@ def test_change_id_trailer_covers_a_ci_whose_change_request_is_already_on_main(
 
 def test_change_id_trailer_naming_no_change_request_is_reported(repo: Any, kit: Any) -> None:
     text = repo.edit("inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072")
-    repo.commit("alice", "do it\n\nChange-Id: CHG-2026-9999",
-                files={"inventory/app-01.yaml": text})
+    sha = repo.commit("alice", "do it\n\nChange-Id: CHG-2026-9999",
+                      files={"inventory/app-01.yaml": text})
 
     code, report = repo.gate()
 
     assert code == 1
-    assert "CHG-2026-9999" in kit.one(report, "gate.change.unknown")["message"]
+    unknown = kit.one(report, "gate.change.unknown")
+    assert f"commit {sha[:10]} (do it) names Change-Id: CHG-2026-9999, but no change " \
+        "request has that id" in unknown["message"]
+    # Located at the edit the trailer meant to cover.
+    assert (unknown["path"], unknown["line"], unknown["column"]) == \
+        ("inventory/app-01.yaml", kit.line_of(text, r"^  id: app-01$"), 7)
+    assert "changes/CHG-2026-9999.yaml" in unknown["hint"]
     assert kit.one(report, "gate.uncovered")["path"] == "inventory/app-01.yaml"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a change approved on main and carried out on a "
-                   "later branch (named by a Change-Id: trailer) can never pass: "
-                   "trust.examine marks every approval given before the merge base stale "
-                   "as soon as a branch commit touches a target (position -1), so the "
-                   "trailer route of the design only ever works for unapproved changes")
+def test_change_id_trailer_on_a_commit_outside_the_cmdb_is_located_where_the_change_belongs(
+        repo: Any, kit: Any) -> None:
+    repo.commit("alice", "docs\n\nChange-Id: CHG-2026-9999", files={"README.md": "hello\n"})
+
+    code, report = repo.gate()
+
+    assert code == 1
+    unknown = kit.one(report, "gate.change.unknown")
+    assert (unknown["path"], unknown["line"], unknown["column"]) == \
+        ("changes/CHG-2026-9999.yaml", 1, 1)
+    # Every format names a place: no empty path, no ":1:1" without a file.
+    text = repo.gate_result(fmt="text").stdout
+    assert "changes/CHG-2026-9999.yaml:1:1: error gate.change.unknown: commit " in text
+    github = repo.gate_result(fmt="github").stdout
+    assert "::error file=changes/CHG-2026-9999.yaml,line=1,col=1,title=gate.change.unknown::" \
+        in github
+    sarif = json.loads(repo.gate_result(fmt="sarif").stdout)
+    [result] = sarif["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
+        "changes/CHG-2026-9999.yaml"
+    assert "`changes/CHG-2026-9999.yaml:1` **gate.change.unknown**" in \
+        repo.gate_result(fmt="markdown").stdout
+
+
 def test_change_approved_on_main_can_be_carried_out_on_a_branch_named_by_trailer(
         new_repo: Any, kit: Any) -> None:
     repo = new_repo()
@@ -173,11 +197,97 @@ def test_change_approved_on_main_can_be_carried_out_on_a_branch_named_by_trailer
     code, report = repo.gate()
 
     assert code == 0, report["findings"]
+    [approval] = report["changes"][0]["approvals"]
+    assert (approval["by"], approval["trusted"], approval["stale"]) == ("bob", True, False)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a finding on a deleted CI has no line: "
-                   "_coverage reports it at the old path, which Snapshot.locate (of the head) "
-                   "does not have, so line and column stay null in JSON")
+def _approved_on_main(new_repo: Any, kit: Any) -> Any:
+    """alice requests on main and bob approves there; branch feature forks after."""
+    repo = new_repo()
+    repo.checkout("main")
+    repo.commit("alice", "request", files={kit.CHANGE_PATH: kit.change_yaml()})
+    assert repo.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
+    repo.git("branch", "--force", "feature")
+    repo.checkout("feature")
+    return repo
+
+
+def test_approved_plan_carried_out_over_several_commits_marking_it_implemented_passes(
+        new_repo: Any, kit: Any) -> None:
+    repo = _approved_on_main(new_repo, kit)
+    repo.commit("alice", f"memory\n\nChange-Id: {kit.CHANGE_ID}", files={
+        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
+                                           "memoryMb: 131072")})
+    repo.commit("alice", f"cores, done\n\nChange-Id: {kit.CHANGE_ID}", files={
+        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "cores: 16", "cores: 32"),
+        kit.CHANGE_PATH: repo.edit(kit.CHANGE_PATH, "status: approved", "status: implemented")})
+
+    code, report = repo.gate()
+
+    assert code == 0, report["findings"]
+
+
+def test_approval_from_main_goes_stale_when_the_branch_changes_what_was_approved(
+        new_repo: Any, kit: Any) -> None:
+    repo = _approved_on_main(new_repo, kit)
+    sha = repo.commit("alice", "bigger plan", files={
+        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
+                                           "memoryMb: 131072"),
+        kit.CHANGE_PATH: repo.edit(kit.CHANGE_PATH, "    - add DIMMs",
+                                   "    - add DIMMs\n    - upgrade the firmware")})
+
+    code, report = repo.gate()
+
+    assert code == 1
+    stale = kit.one(report, "gate.approval.stale")
+    assert "approval by bob does not count: stale: the change request changed after it was " \
+        f"given (in {sha[:10]} by alice@example.com)" in stale["message"]
+    assert "needs 1 more approval from change-managers: bob, carol" in \
+        kit.one(report, "gate.approval.missing")["message"]
+
+
+def test_approval_from_main_goes_stale_when_the_plan_changed_on_main_after_it(
+        new_repo: Any, kit: Any) -> None:
+    repo = _approved_on_main(new_repo, kit)
+    repo.checkout("main")
+    sha = repo.commit("alice", "bigger plan, pushed to main", files={
+        kit.CHANGE_PATH: repo.edit(kit.CHANGE_PATH, "risk: medium", "risk: low")})
+    repo.git("branch", "--force", "feature")
+    repo.checkout("feature")
+    repo.commit("alice", f"do it\n\nChange-Id: {kit.CHANGE_ID}", files={
+        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
+                                           "memoryMb: 131072")})
+
+    code, report = repo.gate()
+
+    assert code == 1
+    assert f"stale: the change request changed after it was given (in {sha[:10]} " in \
+        kit.one(report, "gate.approval.stale")["message"]
+
+
+def test_approval_of_a_change_already_carried_out_does_not_cover_new_edits(
+        new_repo: Any, kit: Any) -> None:
+    """The change was implemented on main; a later branch naming it edits its target
+    again: that is new work its old approval never saw."""
+    repo = _approved_on_main(new_repo, kit)
+    repo.checkout("main")
+    repo.commit("alice", f"do it\n\nChange-Id: {kit.CHANGE_ID}", files={
+        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
+                                           "memoryMb: 131072"),
+        kit.CHANGE_PATH: repo.edit(kit.CHANGE_PATH, "status: approved", "status: implemented")})
+    repo.git("branch", "--force", "feature")
+    repo.checkout("feature")
+    repo.commit("alice", f"more\n\nChange-Id: {kit.CHANGE_ID}", files={
+        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "cores: 16", "cores: 32")})
+
+    code, report = repo.gate()
+
+    assert code == 1
+    assert "it approved a plan already carried out (the change was implemented before this " \
+        "branch)" in kit.one(report, "gate.approval.stale")["message"]
+    assert kit.one(report, "gate.not-approved")["path"] == "inventory/app-01.yaml"
+
+
 def test_uncovered_deletion_is_located(repo: Any, kit: Any) -> None:
     repo.commit("alice", "retire the shop", files={"inventory/shop.yaml": None})
 

@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from cmdbctl.cli.main import cli

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 
 def _with_approval(repo: Any, kit: Any, by: str, at: str = "2026-11-22T09:00:00Z") -> str:
     """The change request's text with one more approval line by `by`, appended."""
@@ -105,20 +103,19 @@ def test_approval_authored_by_bob_but_committed_by_alice_is_untrusted(requested:
     assert "gate.approval.missing" in kit.codes(report)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: when the committer is not the approver, the "
-                   "message names only the author ('it was added by bob@example.com in ..., "
-                   "not by bob (bob@example.com)'), a contradiction; trust.examine formats "
-                   "commit.author_email and never the committer")
 def test_untrusted_message_names_the_committer_who_is_not_the_approver(requested: Any,
                                                                        kit: Any) -> None:
     requested.write(kit.CHANGE_PATH, _with_approval(requested, kit, "bob"))
     requested.git("commit", "--quiet", "-am", "approve", as_="alice",
                   env={"GIT_AUTHOR_NAME": "Bob", "GIT_AUTHOR_EMAIL": "bob@example.com"})
 
+    sha = requested.head()
+
     code, report = requested.gate()
 
     assert code == 1
-    assert "alice@example.com" in kit.one(report, "gate.approval.untrusted")["message"]
+    assert f"it was committed by alice@example.com in {sha[:10]}, not by bob " \
+        "(bob@example.com)" in kit.one(report, "gate.approval.untrusted")["message"]
 
 
 def test_approver_who_authored_a_commit_of_the_change_does_not_count(requested: Any,
@@ -234,10 +231,6 @@ def test_substantive_edit_after_an_approval_makes_it_stale(requested: Any, kit: 
     assert [a["trusted"] for a in report["changes"][0]["approvals"]] == [False, True]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `cmdbctl approve` refuses to re-approve after "
-                   "the approver's earlier approval went stale ('bob has already recorded "
-                   "approve'): approve.py checks for any earlier approval by the person, "
-                   "stale or not")
 def test_approver_can_refresh_a_stale_approval_with_the_cli(requested: Any, kit: Any) -> None:
     assert requested.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
     text = requested.edit("inventory/app-01.yaml", "memoryMb: 131072", "memoryMb: 262144")
@@ -294,27 +287,73 @@ def test_trusted_rejection_refuses_the_change(requested: Any, kit: Any) -> None:
     assert "gate.change.status" in kit.codes(report)  # rejected covers nothing
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the requester can erase a trusted rejection: "
-                   "a commit that removes approval entries counts as 'approval-only' "
-                   "(trust._approval_only accepts any edit under /spec/approvals) and the gate "
-                   "reads the approvals only at the head, so carol's reject disappears")
 def test_requester_cannot_erase_a_rejection(requested: Any, kit: Any) -> None:
     assert requested.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
     assert requested.approve(kit.CHANGE_ID, "--reject", as_="carol").exit_code == 0
     kept = [line for line in requested.read(kit.CHANGE_PATH).splitlines()
             if "by: carol" not in line]
     erased = "\n".join(kept).replace("status: rejected", "status: approved") + "\n"
-    requested.commit("alice", "tidy up", files={kit.CHANGE_PATH: erased})
+    sha = requested.commit("alice", "tidy up", files={kit.CHANGE_PATH: erased})
 
     code, report = requested.gate()
 
     assert code == 1, report["findings"]
+    removed = kit.one(report, "gate.approval.removed")
+    assert removed["severity"] == "error"
+    assert "the reject decision by carol" in removed["message"]
+    assert f"was removed by alice@example.com in {sha[:10]}" in removed["message"]
+    assert "the rejection still refuses the change" in removed["message"]
+    assert "restore carol's entry" in removed["hint"]
+    assert "rejected by carol" in kit.one(report, "gate.change.rejected")["message"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `cmdbctl approve` decides the new status from "
-                   "every approval line in the file, trusted or not (approve.py: approvers = "
-                   "{a.by for a in change.approvals}), so a forged line makes it write "
-                   "status: approved on a change the gate refuses")
+def test_removing_a_forged_approval_line_is_allowed(requested: Any, kit: Any) -> None:
+    """A line that never counted may go; the approver then records their own."""
+    original = requested.read(kit.CHANGE_PATH)
+    requested.commit("alice", "approved by bob on the phone", files={
+        kit.CHANGE_PATH: _with_approval(requested, kit, "bob")})
+    requested.commit("alice", "oops", files={kit.CHANGE_PATH: original})
+    assert requested.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
+
+    code, report = requested.gate()
+
+    assert code == 0, report["findings"]
+    assert "gate.approval.removed" not in kit.codes(report)
+
+
+def test_approver_can_replace_an_approval_forged_in_their_name_with_the_cli(
+        requested: Any, kit: Any) -> None:
+    requested.commit("alice", "approved by bob on the phone", files={
+        kit.CHANGE_PATH: _with_approval(requested, kit, "bob")})
+
+    result = requested.approve(kit.CHANGE_ID, as_="bob")
+
+    assert result.exit_code == 0, result.stderr
+    assert "(submitted → approved)" in result.stdout
+    code, report = requested.gate()
+    assert code == 0, report["findings"]
+    assert [a["trusted"] for a in report["changes"][0]["approvals"]] == [False, True]
+
+
+def test_the_same_decision_recorded_again_with_the_same_time_is_a_new_record(
+        requested: Any, kit: Any) -> None:
+    """Two entries alike in by, at and decision are two records: the second, added after
+    the first went stale, is judged by its own commit."""
+    at = "2026-11-22T09:00:00Z"
+    requested.commit("bob", "approve", files={
+        kit.CHANGE_PATH: _with_approval(requested, kit, "bob", at)})
+    requested.commit("alice", "even more", files={"inventory/app-01.yaml": requested.edit(
+        "inventory/app-01.yaml", "memoryMb: 131072", "memoryMb: 262144")})
+    requested.commit("bob", "approve again", files={
+        kit.CHANGE_PATH: _with_approval(requested, kit, "bob", at)})
+
+    code, report = requested.gate()
+
+    assert code == 0, report["findings"]
+    assert [(a["trusted"], a["stale"]) for a in report["changes"][0]["approvals"]] == \
+        [(False, True), (True, False)]
+
+
 def test_approve_does_not_count_forged_approvals_toward_status(repo: Any, kit: Any) -> None:
     change = kit.change_yaml(risk="high", approvals=[
         {"by": "carol", "at": "2026-11-22T09:00:00Z", "decision": "approve"}])
@@ -329,3 +368,37 @@ def test_approve_does_not_count_forged_approvals_toward_status(repo: Any, kit: A
     code, _ = repo.gate()
     assert code == 1  # carol's line is forged: high-risk still needs a second manager
     assert "status: approved" not in repo.read(kit.CHANGE_PATH)
+
+
+def test_approve_does_not_count_an_approver_who_edited_a_target_before_the_request(
+        repo: Any, kit: Any) -> None:
+    """bob edits app-01 on the branch before alice writes the change request: the gate
+    sees bob as an author of the change, so approve must not count him either."""
+    repo.commit("bob", "more memory", files={"inventory/app-01.yaml": repo.edit(
+        "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072")})
+    repo.commit("alice", "request", files={kit.CHANGE_PATH: kit.change_yaml()})
+
+    result = repo.approve(kit.CHANGE_ID, as_="bob")
+
+    assert result.exit_code == 0, result.stderr
+    assert "(submitted → submitted)" in result.stdout
+    code, report = repo.gate()
+    assert code == 1
+    assert "bob authored commits of the change" in \
+        kit.one(report, "gate.approval.untrusted")["message"]
+
+
+def test_approve_judges_group_membership_by_the_default_branch_as_the_gate_does(
+        requested: Any, kit: Any) -> None:
+    """The branch makes dave a change manager: the gate reads the group from main, and
+    so does approve, which must not mark the change approved on dave's word."""
+    requested.commit("alice", "dave helps out", files={
+        "policies/change-managers.yaml": requested.edit(
+            "policies/change-managers.yaml", "members: [bob, carol]",
+            "members: [bob, carol, dave]")})
+
+    result = requested.approve(kit.CHANGE_ID, as_="dave")
+
+    assert result.exit_code == 0, result.stderr
+    assert "(submitted → submitted)" in result.stdout
+    assert requested.gate()[0] == 1
