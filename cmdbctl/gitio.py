@@ -1,14 +1,16 @@
 """The one place git runs.
 
 We drive the `git` executable rather than a binding: the gate needs exactly git's own
-behaviour (merge bases, rename detection, `verify-commit` with SSH signatures, shallow
-clones), batching through `cat-file --batch` keeps it fast, and nothing else must be
-installed. Every failure a user can cause becomes a `CommandError` naming the revision.
+behaviour (merge bases, rename detection, `verify-commit` with SSH and OpenPGP
+signatures, shallow clones), batching through `cat-file --batch` keeps it fast, and
+nothing else must be installed (gpg only to check OpenPGP-signed approvals). Every
+failure a user can cause becomes a `CommandError` naming the revision.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -47,22 +49,21 @@ def output(root: Path, *args: str) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+_INDEX_RECORD = re.compile(rb"(\d+) ([0-9a-f]+) \d\t([^\0]*)\0")
+
+
 def index_blobs(root: Path, folders: Sequence[str]) -> dict[str, str] | None:
     """path → blob id of the index's files under `folders` (symlinks left out), with
     files changed in the work tree since left out too; None outside a work tree."""
     staged = output(root, "ls-files", "-s", "-z", "--", *folders)
     if staged is None:
         return None
-    ids: dict[str, str] = {}
-    for record in staged.split(b"\0"):
-        if not record:
-            continue
-        meta, _, path = record.partition(b"\t")
-        mode, blob, _stage = meta.decode().split()
-        if mode != "120000":  # a symlink's blob is the link text, not the document
-            ids[path.decode()] = blob
+    # One regex pass in C instead of a split per record: 10^5 lines on a warm validate.
+    ids = {path.decode("utf-8", "surrogateescape"): blob.decode()
+           for mode, blob, path in _INDEX_RECORD.findall(staged)
+           if mode != b"120000"}  # a symlink's blob is the link text, not the document
     modified = output(root, "diff-files", "--name-only", "-z", "--", *folders) or b""
-    for changed in {p.decode() for p in modified.split(b"\0") if p}:
+    for changed in {p.decode("utf-8", "surrogateescape") for p in modified.split(b"\0") if p}:
         ids.pop(changed, None)
     return ids
 
@@ -101,18 +102,32 @@ def resolve(root: Path, rev: str) -> str:
     return proc.stdout.decode().strip()
 
 
+_TREE_RECORD = re.compile(rb"\d+ (\w+) ([0-9a-f]+)\t([^\0]*)\0")
+
+
 def ls_tree(root: Path, rev: str, folders: Sequence[str]) -> dict[str, str]:
     """path → blob id of every file under `folders` at `rev`."""
     out = run_bytes(root, "ls-tree", "-r", "-z", "--full-tree", rev, "--", *folders)
-    files: dict[str, str] = {}
-    for record in out.split(b"\0"):
-        if not record:
-            continue
-        meta, _, path = record.partition(b"\t")
-        mode, kind, blob = meta.decode().split()
-        if kind == "blob":
-            files[path.decode("utf-8", "surrogateescape")] = blob
-    return files
+    return {path.decode("utf-8", "surrogateescape"): blob.decode()
+            for kind, blob, path in _TREE_RECORD.findall(out) if kind == b"blob"}
+
+
+def grep_words(root: Path, rev: str, words: Sequence[str],
+               folders: Sequence[str]) -> list[tuple[str, str]]:
+    """(path, word) for every whole-word occurrence of any of `words` in the files
+    under `folders` at `rev`: git searches the blobs in C, on every core."""
+    if not words:
+        return []
+    args = ["grep", "-o", "-F", "-w", "-z", "-I"]
+    for word in words:
+        args += ["-e", word]
+    out = output(root, *args, rev, "--", *folders) or b""  # exit 1: nothing found
+    prefix = len(rev) + 1  # "<rev>:<path>\0<word>\n"
+    found = []
+    for line in out.splitlines():
+        path, _, match = line.partition(b"\0")
+        found.append((path[prefix:].decode("utf-8", "surrogateescape"), match.decode()))
+    return found
 
 
 class BlobReader:
@@ -318,23 +333,62 @@ def changed_paths(root: Path, commit: Commit) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class Signature:
     good: bool
-    principal: str | None  # the allowed-signers principal (an email) that signed
+    principal: str | None  # SSH: the allowed-signers principal (an email) that signed
     detail: str
+    fingerprint: str | None = None  # OpenPGP: the primary key fingerprint that signed
 
 
-def verify_commit(root: Path, sha: str, allowed_signers: Path) -> Signature:
-    """Verify a commit's signature with git's own machinery against an allowed-signers file."""
+def gpg_home(home: Path) -> None:
+    """Make `home` (a fresh, private folder) a throw-away GnuPG home: every key in it is
+    one we imported on purpose (so trusted), and no agent is started for it."""
+    (home / "gpg.conf").write_text("trust-model always\nno-autostart\n")
+
+
+def gpg_import(home: Path, armored: str) -> frozenset[str]:
+    """Import armored OpenPGP public keys into `home`; the primary fingerprints imported
+    (none when gpg is not installed or the text holds no key)."""
+    try:
+        proc = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--no-tty",
+                               "--status-fd", "1", "--import"], input=armored.encode(),
+                              capture_output=True, env=_env())
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(line.split()[3] for line in proc.stdout.decode("ascii", "replace")
+                     .splitlines() if line.startswith("[GNUPG:] IMPORT_OK "))
+
+
+# gpg's status words for a signature that does not verify, in the words we report.
+_GPG_PROBLEMS = {"NO_PUBKEY": "signed with an OpenPGP key that is in no signingKeys",
+                 "BADSIG": "bad OpenPGP signature", "EXPKEYSIG": "expired OpenPGP key",
+                 "REVKEYSIG": "revoked OpenPGP key", "EXPSIG": "expired OpenPGP signature"}
+
+
+def verify_commit(root: Path, sha: str, allowed_signers: Path,
+                  gnupghome: Path | None = None) -> Signature:
+    """Verify a commit's signature with git's own machinery: SSH signatures against an
+    allowed-signers file, OpenPGP signatures against the keys in `gnupghome`."""
+    env = {**_env(), **({"GNUPGHOME": str(gnupghome)} if gnupghome else {})}
+    # minTrustLevel: a user's stricter setting must not refuse keys we chose to trust.
     proc = subprocess.run(
-        ["git", "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}", "verify-commit",
-         "--raw", sha], cwd=root, capture_output=True, env=_env())
+        ["git", "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
+         "-c", "gpg.minTrustLevel=undefined", "verify-commit", "--raw", sha],
+        cwd=root, capture_output=True, env=env)
     text = (proc.stderr + proc.stdout).decode("utf-8", "replace")
-    principal = None
+    principal = fingerprint = None
+    detail = next((line for line in text.splitlines()
+                   if line.strip() and not line.startswith("[GNUPG:]")), "no signature")
     for line in text.splitlines():
         # ssh-keygen: 'Good "git" signature for bob@example.com with ED25519 key SHA256:...'
         if line.startswith('Good "git" signature for '):
             principal = line[len('Good "git" signature for '):].split(" with ")[0].strip()
-    return Signature(proc.returncode == 0 and principal is not None, principal,
-                     text.strip().splitlines()[0] if text.strip() else "no signature")
+        # gpg: '[GNUPG:] VALIDSIG <signing key fpr> <date> ... <primary key fpr>'
+        words = line.split()
+        if line.startswith("[GNUPG:] VALIDSIG ") and len(words) >= 12:
+            fingerprint = words[-1]
+        elif words[1:2] and words[1] in _GPG_PROBLEMS and line.startswith("[GNUPG:]"):
+            detail = _GPG_PROBLEMS[words[1]]
+    return Signature(proc.returncode == 0 and (principal or fingerprint) is not None,
+                     principal, detail, fingerprint)
 
 
 def dirty_paths(root: Path) -> list[str]:

@@ -3,14 +3,15 @@
 A `Snapshot` costs one `git ls-tree` to know every path and id (file name = id); it
 parses only the documents asked for, so the gate's cost grows with the pull request,
 not the estate. `referrers` finds documents that refer to given ids with `git grep`
-(in C, over the revision's blobs) and confirms each candidate by parsing it.
+(in C, over the revision's blobs) and confirms each candidate by parsing it. A snapshot
+made `near` another (the merge base near the head) reuses that one's searches and
+parsed documents for every file the two share, and reads only the files that differ.
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable, Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from cmdbctl import gitio
@@ -18,12 +19,16 @@ from cmdbctl.document import Document, Entry
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading import load, locate
-from cmdbctl.workspace import DOCUMENT_DIRS, YAML_SUFFIXES
+from cmdbctl.workspace import DOCUMENT_DIRS, YAML_SUFFIXES, file_id
+
+# Past this many differing files, searching this revision itself is cheaper.
+_MAX_NEAR_DIFFERENCES = 5000
+_SEARCHED = ("inventory",)  # where references that make dependencies live
 
 
 class Snapshot:
     def __init__(self, root: Path, rev: str, blobs: gitio.BlobReader,
-                 folders: Sequence[str] = DOCUMENT_DIRS) -> None:
+                 folders: Sequence[str] = DOCUMENT_DIRS, near: Snapshot | None = None) -> None:
         self.root = root
         self.rev = rev
         self._blobs = blobs
@@ -31,15 +36,29 @@ class Snapshot:
                       if p.endswith(YAML_SUFFIXES)}
         self.by_id: dict[str, str] = {}
         for path in self.paths:
-            self.by_id.setdefault(PurePosixPath(path).stem, path)
+            self.by_id.setdefault(file_id(path), path)
         self._docs: dict[str, Document | None] = {}
         self._texts: dict[str, str | None] = {}
+        self._mentions: dict[str, set[str]] = {}  # id → paths whose text holds the word
+        self._near = near
+        self._differ: set[str] | None = None
+        if near is not None:
+            differ = {p for p, b in self.paths.items() if near.paths.get(p) != b}
+            if len(differ) <= _MAX_NEAR_DIFFERENCES:
+                self._differ = differ
+
+    def _shared(self, path: str) -> bool:
+        """The file is the same blob in the `near` snapshot."""
+        return self._differ is not None and path in self.paths and path not in self._differ
 
     def document(self, path: str) -> Document | None:
         if path not in self._docs:
             blob = self.paths.get(path)
             if blob is None:
                 self._docs[path] = None
+            elif self._near is not None and self._shared(path):
+                self._docs[path] = self._near.document(path)
+                self._texts[path] = self._near._texts.get(path)
             else:
                 loaded = load(path, self._blobs.read(blob))
                 self._texts[path] = loaded.text
@@ -64,27 +83,30 @@ class Snapshot:
             out.append(f)
         return out
 
+    def mentioning(self, ids: set[str]) -> set[str]:
+        """Paths under inventory/ whose text holds any of `ids` as a word: every file
+        that could refer to one (and some that merely mention it)."""
+        if self._near is not None and self._differ is not None:
+            shared = {p for p in self._near.mentioning(ids) if self._shared(p)}
+            return shared | {p for p in self._differ if p.startswith(_SEARCHED[0] + "/")}
+        todo = sorted(ids - self._mentions.keys())
+        for i in todo:
+            self._mentions[i] = set()
+        for path, word in gitio.grep_words(self.root, self.rev, todo, _SEARCHED):
+            if word in self._mentions:
+                self._mentions[word].add(path)
+        return set().union(*(self._mentions[i] for i in ids))
+
     def referrers(self, ids: Iterable[str], kinds: KindRegistry) -> dict[str, list[Entry]]:
         """For each id, the entries of documents whose reference fields hold it."""
-        wanted = sorted(set(ids))
-        found: dict[str, list[Entry]] = {i: [] for i in wanted}
-        if not wanted:
-            return found
-        args = ["git", "grep", "-l", "-F", "-w", "-z"]
-        for i in wanted:
-            args += ["-e", i]
-        proc = subprocess.run([*args, self.rev, "--", "inventory"], cwd=self.root,
-                              capture_output=True)
-        for item in proc.stdout.split(b"\0"):
-            if not item:
-                continue
-            path = item.decode().split(":", 1)[1]  # "<rev>:<path>"
+        found: dict[str, list[Entry]] = {i: [] for i in sorted(set(ids))}
+        for path in sorted(self.mentioning(set(found))):
             doc = self.document(path)
             if doc is None:
                 continue
             entry = Entry.of(doc, kinds)
             for ref in entry.refs:
-                if ref.target in found:
+                if ref.target in found and entry not in found[ref.target]:
                     found[ref.target].append(entry)
         return found
 

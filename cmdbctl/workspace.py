@@ -76,6 +76,14 @@ class Workspace:
         files.append(rel)
 
 
+def file_id(path: str) -> str:
+    """The id a document's file name gives it: `PurePosixPath(path).stem`, without a
+    path object (this runs for every file of an estate)."""
+    name = path[path.rfind("/") + 1:]
+    dot = name.rfind(".")
+    return name[:dot] if dot > 0 else name
+
+
 def _posix(path: str) -> str:
     return path if os.sep == "/" else path.replace(os.sep, "/")
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from cmdbctl.document import Entry
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
+from cmdbctl.workspace import file_id
 
 # Suggestions cost a scan of every id; past this many dangling references, skip them.
 _MAX_SUGGESTIONS = 50
@@ -42,7 +43,7 @@ def check(entries: Sequence[Entry], kinds: KindRegistry,
                 entry.path, "id.duplicate",
                 f"id {entry.id!r} is also used by {', '.join(others)}",
                 pointer="/metadata/id", hint="ids are unique across the repository, never reused"))
-        if _stem(entry.path) != entry.id:
+        if file_id(entry.path) != entry.id:
             findings.append(Finding(
                 entry.path, "id.file-name",
                 f"file name does not match id {entry.id!r}", pointer="/metadata/id",
@@ -74,9 +75,3 @@ def check(entries: Sequence[Entry], kinds: KindRegistry,
                     f"{field.describe()}", pointer=ref.pointer))
     return findings
 
-
-def _stem(path: str) -> str:
-    """`PurePosixPath(path).stem`, without building a path object per entry."""
-    name = path[path.rfind("/") + 1:]
-    dot = name.rfind(".")
-    return name[:dot] if dot > 0 else name
