@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urldefrag, urljoin
 
-import jsonschema
 import jsonschema_rs
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+
+if TYPE_CHECKING:
+    import jsonschema
 
 from cmdbctl import __version__
 from cmdbctl.findings import Finding, pointer, pointer_parts
@@ -91,9 +91,6 @@ class KindRegistry:
         self._contents = contents  # as written: what a `$ref` must find
         contents = {name: self._checked(name, schema) for name, schema in contents.items()}
         self._contents = contents
-        self._registry = Registry().with_resources(
-            (SCHEMA_BASE + n, Resource.from_contents(s, default_specification=DRAFT202012))
-            for n, s in contents.items())
         self._rs_registry = jsonschema_rs.Registry(
             [(SCHEMA_BASE + n, s) for n, s in contents.items()])
         self._fast: dict[str, Any] = {}
@@ -128,13 +125,10 @@ class KindRegistry:
                                          line=line, column=col))
             return None
         try:
-            if _depth(schema) > _MAX_DEPTH:
-                raise ValueError(f"subschemas nest more than {_MAX_DEPTH} deep")
-            if not jsonschema_rs.meta.is_valid(schema):  # fast; python explains a failure
-                jsonschema.Draft202012Validator.check_schema(schema)
-        except (jsonschema.SchemaError, ValueError, RecursionError) as exc:
-            reason = exc.message if isinstance(exc, jsonschema.SchemaError) else \
-                str(exc) if isinstance(exc, ValueError) else "it nests too deeply"
+            reason = _meta_problem(schema)
+        except RecursionError:
+            reason = "it nests too deeply"
+        if reason is not None:
             self.findings.append(Finding(
                 path, "schema.invalid", f"not a valid JSON Schema (draft 2020-12): {reason}",
                 line=1, column=1))
@@ -260,13 +254,42 @@ class KindRegistry:
         """Every schema error, with oneOf/anyOf narrowed to the best-matching branch."""
         validator = self._full.get(kind)
         if validator is None:
+            import jsonschema  # only a run with schema errors pays for its import
+
             validator = self._full[kind] = jsonschema.Draft202012Validator(
                 self.kinds[kind].schema, registry=self._registry)
         return [_narrow(e) for e in validator.iter_errors(data)]
 
     @cached_property
+    def _registry(self) -> Any:
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        return Registry().with_resources(
+            (SCHEMA_BASE + n, Resource.from_contents(s, default_specification=DRAFT202012))
+            for n, s in self._contents.items())
+
+    @cached_property
     def ci_kinds(self) -> frozenset[str]:
         return frozenset(k for k, v in self.kinds.items() if v.is_ci)
+
+
+def _meta_problem(schema: Any) -> str | None:
+    """Why `schema` is no valid draft 2020-12 schema (None: it is one)."""
+    if _depth(schema) > _MAX_DEPTH:
+        return f"subschemas nest more than {_MAX_DEPTH} deep"
+    try:
+        if jsonschema_rs.meta.is_valid(schema):  # fast; python explains a failure
+            return None
+    except ValueError as exc:
+        return str(exc)
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return str(exc.message)
+    return None
 
 
 def _malformed_mark(mark: Any) -> str | None:

@@ -27,6 +27,7 @@ from cmdbctl.loading.source import MAX_FILE_BYTES
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 2000
 _CHUNK = 500
+_READ_SIZE = 64 * 1024
 
 
 class Verdict(NamedTuple):  # a tuple, like Entry: cheap to build by the 10^5
@@ -87,10 +88,18 @@ class WorktreeReader:
     root: Path
 
     def __call__(self, path: str) -> bytes:
-        # os.open/os.read, not open(): no buffered file object per file, for 10^5 calls.
+        # os.open/os.read, not open(): no buffered file object per file, for 10^5 calls;
+        # and 64 KiB reads, not one of the limit's size, which would allocate 1 MiB each.
         fd = os.open(f"{self.root}/{path}", os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
-            return os.read(fd, MAX_FILE_BYTES + 1)
+            parts, size = [], 0
+            while size <= MAX_FILE_BYTES:
+                chunk = os.read(fd, min(_READ_SIZE, MAX_FILE_BYTES + 1 - size))
+                if not chunk:
+                    break
+                parts.append(chunk)
+                size += len(chunk)
+            return parts[0] if len(parts) == 1 else b"".join(parts)
         finally:
             os.close(fd)
 

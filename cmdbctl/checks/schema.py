@@ -11,13 +11,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from cmdbctl.document import Document
 from cmdbctl.findings import Finding, pointer
 from cmdbctl.kinds import KindRegistry
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
