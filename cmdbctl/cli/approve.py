@@ -22,8 +22,8 @@ def approve(change_id: str, reject: bool, comment: str | None, sign: bool,
     """Record your decision on a change request as a commit.
 
     Appends {by, at, decision, comment} to the change's approvals, keeping the file's
-    comments and layout, sets status: approved once the recorded approvals meet the
-    policy (rejected with --reject), and commits just that file with Change-Id: and
+    comments and layout, sets status: approved once the approvals the gate would trust
+    meet the policy of the default branch (rejected with --reject), and commits just that file with Change-Id: and
     Approved-by: trailers. Who you are is what `git commit` would record
     (GIT_AUTHOR_EMAIL, else user.email); it must be one of your Person's emails.
     Refuses a dirty work tree and an approval of your own change.
