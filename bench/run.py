@@ -210,6 +210,7 @@ class Bench:
         self.root = root
         self.repeat = repeat
         self.skip_peer = skip_peer
+        self.keep_gate_clone = False
         self.rows: dict[str, Row] = {}
         self.notes: list[str] = []
         self.failures: list[tuple[list[str], str]] = []
@@ -453,7 +454,11 @@ class Bench:
         self.add("gate", Row(f"`cmdbctl gate --base {base_label} --head main`: 10 changed "
                              "Server files + 1 change request", 0, m.wall, m.rss_mib, m.cpu,
                              note=note))
-        shutil.rmtree(clone, ignore_errors=True)
+        if self.keep_gate_clone:
+            print(f"kept {clone}: cmdbctl gate --repo {clone} --base {base} --head main",
+                  file=sys.stderr)
+        else:
+            shutil.rmtree(clone, ignore_errors=True)
 
     # -- report ------------------------------------------------------------------------
     def table(self) -> str:
@@ -564,6 +569,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--commits", type=int, default=1)
     parser.add_argument("--skip-peer", action="store_true", help="do not run check-jsonschema")
+    parser.add_argument("--keep-gate-clone", action="store_true",
+                        help="leave bench/out/gate-clone (the gate's pull request) for profiling")
     parser.add_argument("--repeat", type=int, default=None,
                         help="runs per figure, the fastest kept (default 3 up to 20,000 CIs, "
                              "else 2)")
@@ -579,6 +586,7 @@ def main() -> None:
     started = time.perf_counter()
     load_before = "/".join(f"{x:.1f}" for x in os.getloadavg())
     bench = Bench(root, repeat, args.skip_peer)
+    bench.keep_gate_clone = args.keep_gate_clone
     print(f"measuring {len(bench.files):,} document files in {root} "
           f"(best of {repeat}) ...", file=sys.stderr)
     bench.floors()

@@ -97,6 +97,22 @@ class VerdictCache:
         return entry[0] if isinstance(entry, list) and entry and isinstance(entry[0], str) \
             else None
 
+    def reverse_index(self, paths: Mapping[str, str]) -> tuple[dict[str, set[str]], list[str]]:
+        """For the files `paths` (path → blob id): id → the paths whose cached entries
+        refer to it, and the paths without a cached verdict. Read from the plain cached
+        form: decoding 10^5 verdicts would cost what the index saves."""
+        refers: dict[str, set[str]] = {}
+        missing = []
+        known = self.known
+        for path, blob in paths.items():
+            raw = known.get(blob)
+            try:
+                for ref in raw[0][2] if raw[0] is not None else ():  # type: ignore[index]
+                    refers.setdefault(ref[1], set()).add(path)
+            except (TypeError, IndexError, KeyError):  # not cached, or junk: read the file
+                missing.append(path)
+        return refers, missing
+
     def save(self, blobs: Mapping[str, str], fresh: Mapping[str, Verdict],
              flagged: Iterable[str]) -> None:
         """Keep exactly this run's blobs (`blobs`: path → blob id): their cached verdicts

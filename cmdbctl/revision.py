@@ -11,6 +11,7 @@ parsed documents for every file the two share, and reads only the files that dif
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +29,65 @@ _SEARCHED = ("inventory",)  # where references that make dependencies live
 
 class Snapshot:
     def __init__(self, root: Path, rev: str, blobs: gitio.BlobReader,
-                 folders: Sequence[str] = DOCUMENT_DIRS, near: Snapshot | None = None) -> None:
+                 folders: Sequence[str] = DOCUMENT_DIRS, near: Snapshot | None = None,
+                 paths: dict[str, str] | None = None) -> None:
         self.root = root
         self.rev = rev
+        self.folders = tuple(folders)
         self._blobs = blobs
-        self.paths = {p: b for p, b in gitio.ls_tree(root, rev, folders).items()
-                      if p.endswith(YAML_SUFFIXES)}
-        self.by_id: dict[str, str] = {}
-        for path in self.paths:
-            self.by_id.setdefault(file_id(path), path)
+        if paths is None:
+            paths = {p: b for p, b in gitio.ls_tree(root, rev, folders).items()
+                     if p.endswith(YAML_SUFFIXES)}
+        self.paths = paths
         self._docs: dict[str, Document | None] = {}
         self._texts: dict[str, str | None] = {}
         self._mentions: dict[str, set[str]] = {}  # id → paths whose text holds the word
+        self._index: tuple[dict[str, set[str]], set[str]] | None = None
         self._near = near
         self._differ: set[str] | None = None
         if near is not None:
             differ = {p for p, b in self.paths.items() if near.paths.get(p) != b}
             if len(differ) <= _MAX_NEAR_DIFFERENCES:
                 self._differ = differ
+
+    @cached_property
+    def by_id(self) -> dict[str, str]:
+        """id → path (file name = id; the first path wins), built when first asked."""
+        by_id: dict[str, str] = {}
+        for path in self.paths:
+            by_id.setdefault(file_id(path), path)
+        return by_id
+
+    @classmethod
+    def before(cls, later: Snapshot, rev: str, changes: Iterable[gitio.FileChange]) -> Snapshot:
+        """The snapshot at `rev`, which differs from `later` by `changes` (diff-tree from
+        `rev` to `later`): no second ls-tree of the estate, and it is made near `later`."""
+        paths = dict(later.paths)
+        changes = list(changes)
+        for change in changes:
+            if change.new_path:
+                paths.pop(change.new_path, None)
+        for change in changes:
+            if change.old_path and change.old_blob and change.old_path.endswith(YAML_SUFFIXES) \
+                    and change.old_path.split("/", 1)[0] in later.folders:
+                paths[change.old_path] = change.old_blob
+        return cls(later.root, rev, later._blobs, later.folders, near=later, paths=paths)
+
+    def searchable(self) -> dict[str, str]:
+        """path → blob of the files whose references make dependencies (inventory/)."""
+        prefix = _SEARCHED[0] + "/"
+        return {p: b for p, b in self.paths.items() if p.startswith(prefix)}
+
+    def use_index(self, refers: dict[str, set[str]], unindexed: Iterable[str]) -> bool:
+        """Answer `referrers` from an index (id → paths whose documents refer to it) of
+        this revision's files, such as the verdict cache a `validate` of the same tree
+        left, instead of searching every blob; `unindexed` files are read each time.
+        Declined (False) when so many files are unindexed that searching is cheaper."""
+        searched = {p for p in unindexed if p.startswith(_SEARCHED[0] + "/")}
+        if len(searched) > _MAX_NEAR_DIFFERENCES:
+            return False
+        self._index = (refers, searched)
+        return True
 
     def _shared(self, path: str) -> bool:
         """The file is the same blob in the `near` snapshot."""
@@ -89,6 +131,9 @@ class Snapshot:
         if self._near is not None and self._differ is not None:
             shared = {p for p in self._near.mentioning(ids) if self._shared(p)}
             return shared | {p for p in self._differ if p.startswith(_SEARCHED[0] + "/")}
+        if self._index is not None:
+            refers, unindexed = self._index
+            return unindexed.union(*(refers.get(i, ()) for i in ids))
         todo = sorted(ids - self._mentions.keys())
         for i in todo:
             self._mentions[i] = set()

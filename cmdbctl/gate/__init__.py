@@ -9,11 +9,12 @@ Everything is read from git objects, never the work tree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cmdbctl import gitio
+from cmdbctl.cache import VerdictCache
 from cmdbctl.checks import check_document
 from cmdbctl.document import Document, Entry
 from cmdbctl.fielddiff import diff
@@ -75,15 +76,18 @@ def _registry(root: Path, rev: str, blobs: gitio.BlobReader) -> KindRegistry:
 
 def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = None) -> GateResult:
     gitio.require_work_tree(root)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     base_sha, head_sha = gitio.resolve(root, base), gitio.resolve(root, head)
     merge_base = gitio.history_base(root, base_sha, head_sha)
     with gitio.BlobReader(root) as blobs:
         kinds = _registry(root, head_sha, blobs)
         head_snap = Snapshot(root, head_sha, blobs)
-        old_snap = Snapshot(root, merge_base, blobs, near=head_snap)
-        rules = read_rules(Snapshot(root, base_sha, blobs, folders=["policies"]))
+        cache = VerdictCache(root, kinds.fingerprint)
+        if cache.known:  # a `validate` of this tree (the CI recipe) indexed its references
+            head_snap.use_index(*cache.reverse_index(head_snap.searchable()))
         file_changes = gitio.diff_tree(root, merge_base, head_sha, GOVERNED)
+        old_snap = Snapshot.before(head_snap, merge_base, file_changes)
+        rules = read_rules(Snapshot(root, base_sha, blobs, folders=["policies"]))
         findings: list[Finding] = []
         documents: list[ChangedDocument] = []
         changed_changes: dict[str, str] = {}  # change id → path at head
