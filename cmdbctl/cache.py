@@ -21,23 +21,23 @@ import orjson
 
 from cmdbctl import gitio
 from cmdbctl.loading.source import MAX_FILE_BYTES
-from cmdbctl.verdicts import Verdict
-from cmdbctl.workspace import DOCUMENT_DIRS
+from cmdbctl.verdicts import Verdict, encoded_id, encoded_targets
+
+_FORMAT = "v2"  # of the file's content; the fingerprint covers schemas and tool version
 
 
 def enabled() -> bool:
     return not os.environ.get("CMDBCTL_NO_CACHE")
 
 
-def blob_ids(root: Path, paths: Iterable[str]) -> dict[str, str]:
-    """Blob id of each work-tree file, from the index where the file is unchanged.
-
-    Files changed since the index, untracked files and symlinks are hashed here (as
-    `git hash-object` would) or skipped; outside a git work tree, nothing is known.
+def blob_ids(root: Path, paths: Iterable[str], index: dict[str, str] | None) -> dict[str, str]:
+    """Blob id of each work-tree file: `index` (`gitio.index_blobs`, the index's ids of
+    files unchanged since) where it has one, else hashed here as `git hash-object`
+    would; symlinks are skipped. Outside a git work tree (`index` None), nothing is known.
     """
-    ids = gitio.index_blobs(root, DOCUMENT_DIRS)
-    if ids is None:
+    if index is None:
         return {}
+    ids = index  # ours to complete: a fresh listing
     wanted = set(paths)
     for name in wanted - ids.keys():
         full = root / name
@@ -58,7 +58,7 @@ def _location(root: Path, fingerprint: str) -> Path | None:
     git_dir = gitio.output(root, "rev-parse", "--absolute-git-dir")
     if git_dir is None:
         return None
-    return Path(git_dir.decode().strip()) / "cmdbctl" / f"verdicts-{fingerprint}.json"
+    return Path(git_dir.decode().strip()) / "cmdbctl" / f"verdicts-{_FORMAT}-{fingerprint}.json"
 
 
 class VerdictCache:
@@ -81,21 +81,22 @@ class VerdictCache:
         except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
             pass  # absent or corrupt: start afresh
 
-    def get(self, blob: str | None, path: str) -> Verdict | None:
-        raw = self.known.get(blob) if blob else None
-        if raw is None:
-            return None
-        try:
-            return Verdict.decode(raw, path)
-        except (TypeError, ValueError):
-            return None  # junk in a hand-edited or foreign cache: judge the file afresh
+    def get(self, blobs: Mapping[str, str], paths: Iterable[str]) -> dict[str, Verdict]:
+        """path → cached verdict, for the `paths` whose blob id (`blobs`) has one."""
+        known = self.known
+        found = {}
+        for path in paths:
+            raw = known.get(blobs.get(path, ""))
+            if raw is not None:
+                try:
+                    found[path] = Verdict.decode(raw, path)
+                except (TypeError, ValueError):
+                    pass  # junk in a hand-edited or foreign cache: judge the file afresh
+        return found
 
     def last_id(self, path: str) -> str | None:
         """The id the document at `path` had in the last run (None: none, or no file)."""
-        raw = self.known.get(self.last_files.get(path, ""))
-        entry = raw[0] if isinstance(raw, list) and raw else None
-        return entry[0] if isinstance(entry, list) and entry and isinstance(entry[0], str) \
-            else None
+        return encoded_id(self.known.get(self.last_files.get(path, "")))
 
     def reverse_index(self, paths: Mapping[str, str]) -> tuple[dict[str, set[str]], list[str]]:
         """For the files `paths` (path → blob id): id → the paths whose cached entries
@@ -107,8 +108,8 @@ class VerdictCache:
         for path, blob in paths.items():
             raw = known.get(blob)
             try:
-                for ref in raw[0][2] if raw[0] is not None else ():  # type: ignore[index]
-                    refers.setdefault(ref[1], set()).add(path)
+                for target in encoded_targets(raw):
+                    refers.setdefault(target, set()).add(path)
             except (TypeError, IndexError, KeyError):  # not cached, or junk: read the file
                 missing.append(path)
         return refers, missing

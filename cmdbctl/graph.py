@@ -52,7 +52,7 @@ def index_referrers(entries: Iterable[Entry]) -> Referrers:
     """A `referrers` function over a full index of entries (the work tree)."""
     by_target: dict[str, list[Entry]] = {}
     for entry in entries:
-        for ref in entry.refs:
+        for ref in entry.references():
             by_target.setdefault(ref.target, []).append(entry)
 
     def referrers(ids: Iterable[str]) -> dict[str, list[Entry]]:

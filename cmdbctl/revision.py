@@ -150,7 +150,7 @@ class Snapshot:
             if doc is None:
                 continue
             entry = Entry.of(doc, kinds)
-            for ref in entry.refs:
+            for ref in entry.references():
                 if ref.target in found and entry not in found[ref.target]:
                     found[ref.target].append(entry)
         return found

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from cmdbctl.cache import VerdictCache, blob_ids
+from cmdbctl import gitio
+from cmdbctl.cache import VerdictCache, blob_ids, enabled
 from cmdbctl.checks import check_estate
 from cmdbctl.document import Entry
 from cmdbctl.findings import Finding, summarize
 from cmdbctl.kinds import load_registry
 from cmdbctl.verdicts import Progress, WorktreeReader, judge_all, relocate
-from cmdbctl.workspace import Workspace
+from cmdbctl.workspace import DOCUMENT_DIRS, Workspace
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,13 @@ def validate(ws: Workspace, paths: Sequence[str] | None = None,
     file to one elsewhere resolves.
     """
     kinds = load_registry(ws.root)
-    names, findings = ws.files()
+    with ThreadPoolExecutor(1) as pool:  # git lists the index while Python walks
+        index = pool.submit(gitio.index_blobs, ws.root, DOCUMENT_DIRS) if enabled() else None
+        names, findings = ws.files()
+        cache = VerdictCache(ws.root, kinds.fingerprint)
+        blobs = blob_ids(ws.root, names, index.result()) if cache.path and index else {}
     read = WorktreeReader(ws.root)
-    cache = VerdictCache(ws.root, kinds.fingerprint)
-    blobs = blob_ids(ws.root, names) if cache.path else {}
-    known = {n: v for n in names if (v := cache.get(blobs.get(n), n)) is not None}
+    known = cache.get(blobs, names)
     todo = [n for n in names if n not in known]
     fresh = dict(zip(todo, judge_all(todo, read, kinds,
                                      progress(len(todo)) if progress else None, jobs)))
@@ -74,7 +78,7 @@ def _recheck(entries: list[Entry], blobs: dict[str, str],
     ids.discard(None)
     return [e for e in entries
             if e.path in changed or e.path in cache.last_flagged or e.id in ids
-            or any(r.target in ids for r in e.refs)]
+            or not ids.isdisjoint(e.targets())]
 
 
 def _under(path: str, roots: Sequence[str]) -> bool:

@@ -10,7 +10,6 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -18,7 +17,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from cmdbctl.checks import check_document
-from cmdbctl.document import Document, Entry, Reference
+from cmdbctl.document import Document, Entry
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading import load, locate
@@ -34,28 +33,48 @@ class Verdict(NamedTuple):  # a tuple, like Entry: cheap to build by the 10^5
     entry: Entry | None
     findings: tuple[Finding, ...]
 
+    # The plain form is flat, [id, kind, refs, findings] with refs as one list of
+    # pointer, target, field triples (None: no entry): a warm run loads 10^5 of them, and
+    # every nested list is one more object for the JSON parser to build.
     def encode(self) -> list[Any]:
         """Plain JSON without the path: what workers send back and the cache keeps."""
         entry = self.entry
-        return [
-            None if entry is None else [entry.id, entry.kind, [list(r) for r in entry.refs]],
-            [[f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint]
-             for f in self.findings],
-        ]
+        findings = [[f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint]
+                    for f in self.findings]
+        if entry is None:
+            return [None, None, None, findings]
+        return [entry.id, entry.kind, list(entry.refs), findings]
 
     @staticmethod
     def decode(data: list[Any], path: str) -> Verdict:
         """The verdict of `encode`'s output, for the file at `path`; raises on junk."""
-        entry, findings = data
-        return Verdict(
-            None if entry is None else Entry(path, entry[0], entry[1],
-                                             tuple(map(_reference, entry[2]))),
-            tuple(Finding(path, *f) for f in findings) if findings else ())
+        doc_id, kind, refs, findings = data
+        entry = None
+        if refs is not None:
+            if len(refs) % 3:
+                raise ValueError("references come in triples")
+            entry = _new(Entry, (path, doc_id, kind, tuple(refs)))
+        return _new(Verdict, (entry, tuple(Finding(path, *f) for f in findings)
+                              if findings else ()))
 
 
-# Reference._make is a Python-level call; this is the same tuple built in C, which
-# counts when a warm run decodes 10^5 cached entries.
-_reference = partial(tuple.__new__, Reference)
+# A named tuple's own constructor is a Python-level function; a warm run decodes 10^5
+# verdicts, so they are built as tuples in C.
+_new = tuple.__new__
+
+
+def encoded_id(data: Any) -> str | None:
+    """The document id in `Verdict.encode`'s output (None: none, or junk)."""
+    try:
+        return data[0] if data[2] is not None and isinstance(data[0], str) else None
+    except (TypeError, IndexError, KeyError):
+        return None
+
+
+def encoded_targets(data: Any) -> list[str]:
+    """The reference targets in `Verdict.encode`'s output; raises on junk."""
+    refs = data[2]
+    return [] if refs is None else refs[1::3]
 
 
 def judge(path: str, raw: bytes, kinds: KindRegistry) -> Verdict:

@@ -53,7 +53,7 @@ def check(entries: Sequence[Entry], kinds: KindRegistry,
         if not entry.refs:
             continue
         fields = kinds.kinds[entry.kind or ""].refs
-        for ref in entry.refs:
+        for ref in entry.references():
             field = fields[ref.field]
             targets = by_id.get(ref.target)
             if not targets:

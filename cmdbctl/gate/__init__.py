@@ -177,7 +177,7 @@ def _unknown_change(root: Path, change_id: str, commits: list[gitio.Commit],
 def _validate_changed(doc: Document, snap: Snapshot, kinds: KindRegistry) -> list[Finding]:
     """Schema and sanity of a changed document, and its references at the head."""
     findings = check_document(doc, kinds)
-    for ref in Entry.of(doc, kinds).refs:
+    for ref in Entry.of(doc, kinds).references():
         field_ = kinds.kinds[doc.kind or ""].refs[ref.field]
         target = snap.by_identifier(ref.target)
         if ref.target not in snap.by_id:
