@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from cmdbctl.errors import CommandError
 
@@ -31,7 +32,7 @@ def run(root: Path, *args: str, input: bytes | None = None, check: bool = True) 
 
 def run_bytes(root: Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
     try:
-        proc = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True,
+        proc = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True, check=False,
                               env=_env())
     except FileNotFoundError as exc:
         raise CommandError("git is not installed or not on PATH",
@@ -45,7 +46,7 @@ def run_bytes(root: Path, *args: str, input: bytes | None = None, check: bool = 
 
 def output(root: Path, *args: str) -> bytes | None:
     """What a git command printed, or None when it failed (not a repository, ...)."""
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, env=_env())
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False, env=_env())
     return proc.stdout if proc.returncode == 0 else None
 
 
@@ -78,7 +79,7 @@ def is_work_tree(path: Path) -> bool:
     if not path.is_dir():
         return False
     proc = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=path,
-                          capture_output=True, env=_env())
+                          capture_output=True, check=False, env=_env())
     return proc.returncode == 0 and proc.stdout.strip() == b"true"
 
 
@@ -95,7 +96,7 @@ def require_work_tree(root: Path) -> None:
 def resolve(root: Path, rev: str) -> str:
     """The commit id of `rev`, or exit 2 naming it."""
     proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options",
-                           f"{rev}^{{commit}}"], cwd=root, capture_output=True, env=_env())
+                           f"{rev}^{{commit}}"], cwd=root, capture_output=True, check=False, env=_env())
     if proc.returncode != 0:
         hint = "fetch it first (git fetch origin)" if "/" in rev else "check the name with git log"
         raise CommandError(f"revision {rev!r} is not there", hint)
@@ -166,7 +167,7 @@ class BlobReader:
         if self._proc.stdout:
             self._proc.stdout.close()
 
-    def __enter__(self) -> BlobReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -181,7 +182,7 @@ class Identity:
 
 def current_identity(root: Path) -> Identity:
     """Who `git commit` would record as author: environment first, then config."""
-    proc = subprocess.run(["git", "var", "GIT_AUTHOR_IDENT"], cwd=root, capture_output=True,
+    proc = subprocess.run(["git", "var", "GIT_AUTHOR_IDENT"], cwd=root, capture_output=True, check=False,
                           env=_env())
     text = proc.stdout.decode("utf-8", "replace").strip()
     if proc.returncode != 0 or "<" not in text:
@@ -350,7 +351,7 @@ def gpg_import(home: Path, armored: str) -> frozenset[str]:
     try:
         proc = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--no-tty",
                                "--status-fd", "1", "--import"], input=armored.encode(),
-                              capture_output=True, env=_env())
+                              capture_output=True, check=False, env=_env())
     except FileNotFoundError:
         return frozenset()
     return frozenset(line.split()[3] for line in proc.stdout.decode("ascii", "replace")
@@ -372,7 +373,7 @@ def verify_commit(root: Path, sha: str, allowed_signers: Path,
     proc = subprocess.run(
         ["git", "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
          "-c", "gpg.minTrustLevel=undefined", "verify-commit", "--raw", sha],
-        cwd=root, capture_output=True, env=env)
+        cwd=root, capture_output=True, check=False, env=env)
     text = (proc.stderr + proc.stdout).decode("utf-8", "replace")
     principal = fingerprint = None
     detail = next((line for line in text.splitlines()

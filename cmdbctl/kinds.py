@@ -247,7 +247,7 @@ class KindRegistry:
                 self.kinds[kind].schema, registry=self._rs_registry)  # `$id` set by _checked
         try:
             return bool(validator.is_valid(data))
-        except Exception:  # data the Rust side cannot take; the full validator explains it
+        except Exception:  # noqa: BLE001 - data the Rust side cannot take; python explains it
             return False
 
     def errors(self, kind: str, data: Any) -> list[jsonschema.ValidationError]:

@@ -288,8 +288,8 @@ FULL: dict[str, dict[str, Any]] = {
         "displayName": "Alice Liddell",
         "emails": ["alice@example.net", "alice.l@users.noreply.example.com"],
         "signingKeys": [
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
-            " alice@example.net",
+            ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+             " alice@example.net"),
             "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAI==",
             "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAI",
         ]}, owner="team-dba"),

@@ -34,7 +34,9 @@ def approve(change_id: str, reject: bool, comment: str | None, sign: bool,
       cmdbctl approve CHG-2026-0042 --reject -m "no rollback tested"
       cmdbctl approve CHG-2026-0042 --sign
     """
-    from cmdbctl.approve import approve as run_approve  # imported here: start-up pays for one command
+    from cmdbctl.approve import (
+        approve as run_approve,  # imported here: start-up pays for one command
+    )
     ws = find_workspace(repo)
     result = run_approve(ws.root, change_id, reject, comment, sign)
     click.echo(f"{result.by} {'rejected' if result.decision == 'reject' else 'approved'} "

@@ -91,7 +91,7 @@ def handle_errors(command: F) -> F:
             sys.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - any bug: exit 2 with its traceback, never 1
             click.echo("cmdbctl: internal error: this is a bug in cmdbctl; please report it "
                        "with the traceback below.", err=True)
             traceback.print_exc()

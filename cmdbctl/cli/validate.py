@@ -38,7 +38,9 @@ def validate(paths: tuple[str, ...], repo: str | None, fmt: str, jobs: int | Non
       cmdbctl validate inventory/hardware --format github
       cmdbctl validate --format sarif > cmdb.sarif
     """
-    from cmdbctl.validate import validate as run_validate  # imported here: start-up pays for one command
+    from cmdbctl.validate import (
+        validate as run_validate,  # imported here: start-up pays for one command
+    )
     ws = find_workspace(repo)
     scope = resolve_paths(ws, paths) if paths else None
     with progress_bar(fmt, "validating") as bar:

@@ -40,13 +40,11 @@ def render(report: Report, out: TextIO, color: bool) -> None:
     changed = report.details.get("changeSet") or []
     if changed:
         out.write(f"<details><summary>{len(changed)} changed documents</summary>\n\n")
-        for d in changed:
-            out.write(f"- `{d['path']}` {d['status']}"
-                      + (f" ({len(d['changes'])} fields)" if d.get("changes") else "") + "\n")
+        out.writelines(f"- `{d['path']}` {d['status']}"
+                      + (f" ({len(d['changes'])} fields)" if d.get("changes") else "") + "\n" for d in changed)
         out.write("\n</details>\n\n")
     if not report.findings:
         out.write("No findings.\n")
         return
-    for f in report.findings:
-        out.write(f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: "
-                  f"{_cell(f.message)}" + (f" — _{_cell(f.hint)}_" if f.hint else "") + "\n")
+    out.writelines(f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: "
+                  f"{_cell(f.message)}" + (f" — _{_cell(f.hint)}_" if f.hint else "") + "\n" for f in report.findings)
