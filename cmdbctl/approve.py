@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cmdbctl import gitio
+from cmdbctl.cache import VerdictCache
 from cmdbctl.editing import edit, flow_map
 from cmdbctl.errors import CommandError
 from cmdbctl.gate.evaluate import change_history, change_scope
@@ -108,7 +109,9 @@ def approve(root: Path, change_id: str, reject: bool = False, comment: str | Non
         if decision == "approve":
             if not (rules.policy.separation_of_duties and person.emails & history.authors):
                 approvers.add(person.id)
-            scope = change_scope(change, snap, snap, rules, load_registry(root))
+            kinds = load_registry(root)
+            snap.use_cache(VerdictCache(root, kinds.fingerprint))  # the tree is clean: HEAD's
+            scope = change_scope(change, snap, snap, rules, kinds)
             complete = not shortfalls(rules, scope.rules, approvers, scope.owners)
             status = "approved" if complete or change.status == "approved" else change.status
         else:

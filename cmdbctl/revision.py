@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cmdbctl import gitio
 from cmdbctl.document import Document, Entry
@@ -21,6 +21,9 @@ from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading import load, locate
 from cmdbctl.workspace import DOCUMENT_DIRS, YAML_SUFFIXES, file_id
+
+if TYPE_CHECKING:
+    from cmdbctl.cache import VerdictCache
 
 # Past this many differing files, searching this revision itself is cheaper.
 _MAX_NEAR_DIFFERENCES = 5000
@@ -73,20 +76,19 @@ class Snapshot:
                 paths[change.old_path] = change.old_blob
         return cls(later.root, rev, later._blobs, later.folders, near=later, paths=paths)
 
-    def searchable(self) -> dict[str, str]:
-        """path → blob of the files whose references make dependencies (inventory/)."""
-        prefix = _SEARCHED[0] + "/"
-        return {p: b for p, b in self.paths.items() if p.startswith(prefix)}
-
-    def use_index(self, refers: dict[str, set[str]], unindexed: Iterable[str]) -> bool:
-        """Answer `referrers` from an index (id → paths whose documents refer to it) of
-        this revision's files, such as the verdict cache a `validate` of the same tree
-        left, instead of searching every blob; `unindexed` files are read each time.
-        Declined (False) when so many files are unindexed that searching is cheaper."""
-        searched = {p for p in unindexed if p.startswith(_SEARCHED[0] + "/")}
-        if len(searched) > _MAX_NEAR_DIFFERENCES:
+    def use_cache(self, cache: VerdictCache) -> bool:
+        """Answer `referrers` from the verdict cache (the entries a `validate` of this
+        tree left, by blob id) instead of searching every blob; files the cache lacks
+        are read each time. Declined (False) when it lacks so many that searching is
+        cheaper. The cache is local (.git/), keyed by content: the branch cannot feed it."""
+        if not cache.known:
             return False
-        self._index = (refers, searched)
+        prefix = _SEARCHED[0] + "/"
+        refers, unindexed = cache.reverse_index(
+            {p: b for p, b in self.paths.items() if p.startswith(prefix)})
+        if len(unindexed) > _MAX_NEAR_DIFFERENCES:
+            return False
+        self._index = (refers, set(unindexed))
         return True
 
     def _shared(self, path: str) -> bool:

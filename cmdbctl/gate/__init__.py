@@ -82,9 +82,7 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
     with gitio.BlobReader(root) as blobs:
         kinds = _registry(root, head_sha, blobs)
         head_snap = Snapshot(root, head_sha, blobs)
-        cache = VerdictCache(root, kinds.fingerprint)
-        if cache.known:  # a `validate` of this tree (the CI recipe) indexed its references
-            head_snap.use_index(*cache.reverse_index(head_snap.searchable()))
+        head_snap.use_cache(VerdictCache(root, kinds.fingerprint))  # CI: validate, then gate
         file_changes = gitio.diff_tree(root, merge_base, head_sha, GOVERNED)
         old_snap = Snapshot.before(head_snap, merge_base, file_changes)
         rules = read_rules(Snapshot(root, base_sha, blobs, folders=["policies"]))

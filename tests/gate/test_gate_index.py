@@ -63,3 +63,19 @@ def test_cache_of_another_tree_is_only_a_partial_index(requested: Any, kit: Any)
         .replace("id: shop-web", "id: shop-reports").replace("name: ", "name: Reports of ")})
 
     assert _gate(requested, cache=True) == _gate(requested, cache=False)
+
+
+def test_approve_reads_dependents_from_the_cache_too(repo: Any, kit: Any) -> None:
+    """High risk: two change managers and an owner of the affected service (shop, found
+    through app-01 → shop-web → shop). With the index, approve must find shop as well."""
+    repo.commit("alice", "request", files={
+        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
+                                           "memoryMb: 131072"),
+        kit.CHANGE_PATH: kit.change_yaml(risk="high")})
+    assert repo.cli("validate", "--format", "json").exit_code == 0
+
+    assert "(submitted → submitted)" in repo.approve(kit.CHANGE_ID, as_="bob").stdout
+    assert "(submitted → approved)" in repo.approve(kit.CHANGE_ID, as_="carol").stdout
+    code, report = _gate(repo, cache=True)
+    assert code == 0, report["findings"]
+    assert report["changes"][0]["affectedServices"] == ["shop"]
