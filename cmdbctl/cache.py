@@ -70,13 +70,17 @@ class VerdictCache:
         self.known: dict[str, list[Any]] = {}
         self.last_files: dict[str, str] = {}
         self.last_flagged: set[str] = set()
+        self.last_unblobbed_ids: set[str] = set()  # ids of entries with no blob id
         if self.path is None:
             return
         try:
             loaded = orjson.loads(self.path.read_bytes())
             known, files, flagged = loaded["verdicts"], loaded["files"], loaded["flagged"]
-            if isinstance(known, dict) and isinstance(files, dict) and isinstance(flagged, list):
+            unblobbed = loaded["unblobbed"]
+            if isinstance(known, dict) and isinstance(files, dict) and isinstance(flagged, list) \
+                    and isinstance(unblobbed, list):
                 self.known, self.last_flagged = known, set(flagged)
+                self.last_unblobbed_ids = {i for i in unblobbed if isinstance(i, str)}
                 self.last_files = {p: b for p, b in files.items() if b in known}
         except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
             pass  # absent or corrupt: start afresh
@@ -115,15 +119,17 @@ class VerdictCache:
         return refers, missing
 
     def save(self, blobs: Mapping[str, str], fresh: Mapping[str, Verdict],
-             flagged: Iterable[str]) -> None:
+             flagged: Iterable[str], unblobbed_ids: Iterable[str]) -> None:
         """Keep exactly this run's blobs (`blobs`: path → blob id): their cached verdicts
-        as they were read, `fresh` (path → verdict) for the ones judged now; and the
-        paths the estate checks flagged. A run that changed nothing writes nothing."""
+        as they were read, `fresh` (path → verdict) for the ones judged now; the paths
+        the estate checks flagged, and the ids of documents without a blob id (symlinks),
+        which the next run must recheck around. A run that changed nothing writes
+        nothing."""
         if self.path is None:
             return
-        flagged = set(flagged)
+        flagged, unblobbed = set(flagged), set(unblobbed_ids)
         if not any(p in blobs for p in fresh) and blobs == self.last_files \
-                and flagged == self.last_flagged:
+                and flagged == self.last_flagged and unblobbed == self.last_unblobbed_ids:
             return
         known = {}
         for path, blob in blobs.items():
@@ -134,11 +140,15 @@ class VerdictCache:
                 known[blob] = verdict.encode()  # (unreadable is about the file, not the blob)
         files = {p: b for p, b in blobs.items() if b in known}
         try:
+            data = orjson.dumps({"verdicts": known, "files": files, "flagged": sorted(flagged),
+                                 "unblobbed": sorted(unblobbed)})
+        except TypeError:  # text orjson cannot encode (a lone surrogate): no cache
+            return
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".verdicts-")
             with os.fdopen(fd, "wb") as handle:
-                handle.write(orjson.dumps({"verdicts": known, "files": files,
-                                           "flagged": sorted(flagged)}))
+                handle.write(data)
             os.replace(tmp, self.path)
             for stale in self.path.parent.glob("verdicts-*.json"):
                 if stale != self.path:

@@ -50,6 +50,27 @@ def output(root: Path, *args: str) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+def _path(raw: bytes) -> str:
+    # as os.fsdecode does: a file name that is no UTF-8 still round-trips
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def _converts_content(root: Path) -> bool:
+    """Whether git may store other bytes than the work tree holds (eol conversion,
+    `ident`, working-tree-encoding, filters such as LFS): then a file's index blob id
+    does not name the bytes cmdbctl reads, and no id is trusted."""
+    autocrlf = (output(root, "config", "--get", "core.autocrlf") or b"").strip().lower()
+    if autocrlf in (b"true", b"input"):
+        return True
+    if output(root, "config", "--get", "core.attributesFile"):
+        return True
+    git_dir = output(root, "rev-parse", "--absolute-git-dir")
+    if git_dir and Path(_path(git_dir.strip()), "info", "attributes").exists():
+        return True
+    return bool(output(root, "ls-files", "-co", "--exclude-standard", "-z", "--",
+                       ":(glob)**/.gitattributes"))
+
+
 _INDEX_RECORD = re.compile(rb"(\d+) ([0-9a-f]+) \d\t([^\0]*)\0")
 
 
@@ -57,14 +78,14 @@ def index_blobs(root: Path, folders: Sequence[str]) -> dict[str, str] | None:
     """path → blob id of the index's files under `folders` (symlinks left out), with
     files changed in the work tree since left out too; None outside a work tree."""
     staged = output(root, "ls-files", "-s", "-z", "--", *folders)
-    if staged is None:
+    if staged is None or _converts_content(root):
         return None
     # One regex pass in C instead of a split per record: 10^5 lines on a warm validate.
-    ids = {path.decode("utf-8", "surrogateescape"): blob.decode()
+    ids = {_path(path): blob.decode()
            for mode, blob, path in _INDEX_RECORD.findall(staged)
            if mode != b"120000"}  # a symlink's blob is the link text, not the document
     modified = output(root, "diff-files", "--name-only", "-z", "--", *folders) or b""
-    for changed in {p.decode("utf-8", "surrogateescape") for p in modified.split(b"\0") if p}:
+    for changed in {_path(p) for p in modified.split(b"\0") if p}:
         ids.pop(changed, None)
     return ids
 
@@ -109,7 +130,7 @@ _TREE_RECORD = re.compile(rb"\d+ (\w+) ([0-9a-f]+)\t([^\0]*)\0")
 def ls_tree(root: Path, rev: str, folders: Sequence[str]) -> dict[str, str]:
     """path → blob id of every file under `folders` at `rev`."""
     out = run_bytes(root, "ls-tree", "-r", "-z", "--full-tree", rev, "--", *folders)
-    return {path.decode("utf-8", "surrogateescape"): blob.decode()
+    return {_path(path): blob.decode()
             for kind, blob, path in _TREE_RECORD.findall(out) if kind == b"blob"}
 
 
@@ -127,7 +148,7 @@ def grep_words(root: Path, rev: str, words: Sequence[str],
     found = []
     for line in out.splitlines():
         path, _, match = line.partition(b"\0")
-        found.append((path[prefix:].decode("utf-8", "surrogateescape"), match.decode()))
+        found.append((_path(path[prefix:]), match.decode()))
     return found
 
 
@@ -270,10 +291,10 @@ def diff_tree(root: Path, old: str, new: str, folders: Sequence[str]) -> list[Fi
         old_path: str | None
         new_path: str | None
         if status in "RC":
-            old_path, new_path = fields[i + 1].decode(), fields[i + 2].decode()
+            old_path, new_path = _path(fields[i + 1]), _path(fields[i + 2])
             i += 3
         else:
-            old_path = new_path = fields[i + 1].decode()
+            old_path = new_path = _path(fields[i + 1])
             i += 2
         if status == "A":
             old_path = None
@@ -328,7 +349,7 @@ def changed_paths(root: Path, commit: Commit) -> list[str]:
     if not commit.parents:
         args.append("--root")
     out = run_bytes(root, *args, commit.sha)
-    return [p.decode() for p in out.split(b"\0") if p]
+    return [_path(p) for p in out.split(b"\0") if p]
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,8 @@ def validate(ws: Workspace, paths: Sequence[str] | None = None,
     verdicts = [known.get(n) or fresh[n] for n in names]
     entries = [v.entry for v in verdicts if v.entry is not None]
     estate = relocate(check_estate(entries, kinds, _recheck(entries, blobs, cache)), read)
-    cache.save(blobs, fresh, {f.path for f in estate})
+    cache.save(blobs, fresh, {f.path for f in estate},
+               {e.id for e in entries if e.id is not None and e.path not in blobs})
     findings.extend(kinds.findings)
     for verdict in verdicts:
         findings.extend(verdict.findings)
@@ -75,6 +76,7 @@ def _recheck(entries: list[Entry], blobs: dict[str, str],
     changed |= now.keys() - blobs.keys()  # no blob id (symlinks): judged every time
     changed |= cache.last_files.keys() - blobs.keys()  # deleted, or no longer a blob
     ids = {cache.last_id(p) for p in changed} | {now[p].id for p in changed if p in now}
+    ids |= cache.last_unblobbed_ids  # their files may be gone: no blob says what they held
     ids.discard(None)
     return [e for e in entries
             if e.path in changed or e.path in cache.last_flagged or e.id in ids

@@ -145,7 +145,8 @@ def judge_all(paths: Sequence[str], read: Reader, kinds: KindRegistry,
                              initargs=(kinds, read)) as pool:
         results: list[Verdict] = []
         for chunk, encoded in zip(chunks, pool.map(_judge_chunk, chunks)):
-            results.extend(map(Verdict.decode, orjson.loads(encoded), chunk))
+            plain = orjson.loads(encoded) if isinstance(encoded, bytes) else encoded
+            results.extend(map(Verdict.decode, plain, chunk))
             if progress:
                 progress(len(chunk))
     return results
@@ -159,12 +160,16 @@ def _init(kinds: KindRegistry, read: Reader) -> None:
     _worker = (kinds, read)
 
 
-def _judge_chunk(paths: Iterable[str]) -> bytes:
+def _judge_chunk(paths: Iterable[str]) -> bytes | list[Any]:
     # Sent back as JSON bytes: unpickling 10^5 named tuples costs the parent more than
     # the workers save; orjson round-trips the plain form ten times faster.
     assert _worker is not None
     kinds, read = _worker
-    return orjson.dumps([judge_path(p, read, kinds).encode() for p in paths])
+    encoded = [judge_path(p, read, kinds).encode() for p in paths]
+    try:
+        return orjson.dumps(encoded)
+    except TypeError:  # text orjson refuses (a lone surrogate from a "\ud800" escape)
+        return encoded  # pickled instead
 
 
 def relocate(findings: Iterable[Finding], read: Reader) -> list[Finding]:

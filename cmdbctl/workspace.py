@@ -34,6 +34,8 @@ class Workspace:
             self.root / p for p in only]
         prefix = len(str(self.root)) + 1
         for start in starts:
+            if start.is_symlink() and start.is_dir() and not self._inside(start, findings):
+                continue  # a folder link out of the repository is never entered
             if start.is_file() or start.is_symlink() and not start.is_dir():
                 self._take(start, files, findings)
             elif start.is_dir():
@@ -51,6 +53,19 @@ class Workspace:
                             line=1, column=1, hint="replace it with a regular file"))
         files.sort()
         return files, findings
+
+    def _inside(self, link: Path, findings: list[Finding]) -> bool:
+        """A linked folder to walk: it must resolve inside the repository."""
+        try:
+            inside = link.resolve().is_relative_to(self.root)
+        except (RuntimeError, OSError):
+            inside = False
+        if not inside:
+            findings.append(Finding(
+                self.relative(link), "file.symlink-escape",
+                f"folder symlink points outside the repository (to {os.readlink(link)})",
+                line=1, column=1, hint="replace the link with the folder itself"))
+        return inside
 
     def _take(self, path: Path, files: list[str], findings: list[Finding]) -> None:
         rel = self.relative(path)

@@ -118,3 +118,54 @@ def test_warm_runs_report_what_cold_runs_report(seed: int, estate: Path, tmp_pat
     assert len(cache) == 1  # the warm runs really used (and kept) a cache
     # The walk did reach the estate checks' findings, not only clean runs.
     assert {"ref.dangling", "id.duplicate", "id.file-name"} <= seen, seen
+
+
+def _commit(root: Path) -> None:
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
+                    "commit", "-qm", "step"], cwd=root, check=True)
+
+
+def _warm_and_cold(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warm = _findings(root)
+    with monkeypatch.context() as m:
+        m.setenv("CMDBCTL_NO_CACHE", "1")
+        assert warm == _findings(root)
+
+
+def test_deleted_symlinked_document_is_rechecked_around(
+        cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a document reached through a symlink has no blob id of its own
+    store = cmdb_repo / "store"
+    store.mkdir()
+    (cmdb_repo / "inventory" / "shop-db.yaml").rename(store / "shop-db.yaml")
+    (cmdb_repo / "inventory" / "shop-db.yaml").symlink_to("../store/shop-db.yaml")
+    _commit(cmdb_repo)
+    assert _findings(cmdb_repo) == []  # primes the cache
+    (cmdb_repo / "inventory" / "shop-db.yaml").unlink()
+
+    _warm_and_cold(cmdb_repo, monkeypatch)
+    assert [code for _, code, *_ in _findings(cmdb_repo)] == ["ref.dangling"]
+
+
+def test_files_git_converts_are_never_judged_by_their_index_id(
+        cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `ident` expands $Id$ in the work tree: the bytes read are not the blob's bytes
+    # ("$Id: <sha> $" is no plain scalar, so the two bytes get different verdicts)
+    app = cmdb_repo / "inventory" / "app-01.yaml"
+    (cmdb_repo / ".gitattributes").write_text("inventory/app-01.yaml ident\n")
+    app.write_text(app.read_text().replace("  hostname: app-01\n", "  hostname: $Id$\n"))
+    _commit(cmdb_repo)
+    subprocess.run(["git", "checkout", "--", "."], cwd=cmdb_repo, check=True)
+    (cmdb_repo / "inventory" / "app-01.yaml").unlink()  # checked out again: expanded
+    subprocess.run(["git", "checkout", "--", "inventory/app-01.yaml"], cwd=cmdb_repo,
+                   check=True)
+    assert "$Id: " in app.read_text()
+    # the same blob at a path without the attribute: its bytes are the blob's
+    blob = subprocess.run(["git", "show", "HEAD:inventory/app-01.yaml"], cwd=cmdb_repo,
+                          check=True, capture_output=True).stdout
+    (cmdb_repo / "inventory" / "app-copy.yaml").write_bytes(blob)
+    _commit(cmdb_repo)
+    _findings(cmdb_repo)
+
+    _warm_and_cold(cmdb_repo, monkeypatch)

@@ -49,13 +49,14 @@ def parse(text: str) -> dict[str, Any] | None:
 def _is_json(data: dict[str, Any]) -> bool:
     """JSON documents have string keys; `1: x` is the position path's to report.
 
-    orjson walks the document in C and refuses non-string keys, but also nesting past
-    255 levels and integers past 64 bits; only then does the walk below run.
+    orjson walks the document in C and refuses non-string keys, integers past 64 bits
+    and lone surrogates (all the position path's to report), and nesting past 255
+    levels, which only it refuses: then the walk below decides.
     """
     try:
         orjson.dumps(data)
-    except TypeError:
-        return _string_keys(data)
+    except TypeError as exc:
+        return "Recursion limit" in str(exc) and _string_keys(data)
     return True
 
 

@@ -97,6 +97,9 @@ def parse(path: str, text: str) -> Parsed | list[Finding]:
     except (RecursionError, _TooDeep):
         return [Finding(path, "yaml.too-deep", "document nests too deeply to be read",
                         line=1, column=1, hint="flatten the structure")]
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        return [Finding(path, "yaml.value", f"a value cannot be read: {exc}".splitlines()[0],
+                        line=1, column=1, hint="quote it, or write a shorter value")]
     problems: list[Finding] = []
     budget = [len(text) + _NODE_SLACK]
     try:

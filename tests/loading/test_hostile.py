@@ -319,3 +319,49 @@ def test_unreadable_file(cache: str, cmdb_repo: Path, tmp_path: Path,
                {("inventory/secret.yaml", "file.unreadable", 1, 1)})
     finally:
         path.chmod(0o644)
+
+
+def test_document_folder_that_is_a_symlink_out_is_not_walked(
+        cmdb_repo: Path, tmp_path: Path, run_cli: Callable[..., Any],
+        snapshot: Callable[..., dict[str, Any]]) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text("apiVersion: cmdb/v1\nkind: Server\nmetadata:\n"
+                                         "  id: secret\nspec:\n  password: hunter2\n")
+    shutil.rmtree(cmdb_repo / "changes")
+    (cmdb_repo / "changes").symlink_to(outside, target_is_directory=True)
+    before = snapshot(tmp_path)
+    result = run_cli("validate", "--format", "json", repo=cmdb_repo)
+    assert "secret" not in result.stdout and "password" not in result.stdout
+    _check(before, snapshot(tmp_path), (result.exit_code, json.loads(result.stdout)["findings"]),
+           {("changes", "file.symlink-escape", 1, 1)})
+
+
+def test_integer_too_long_to_convert(cmdb_repo: Path, tmp_path: Path,
+                                     run_cli: Callable[..., Any],
+                                     write_file: Callable[..., Path],
+                                     snapshot: Callable[..., dict[str, Any]]) -> None:
+    write_file(cmdb_repo, "inventory/big.yaml",
+               "apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: big\n"
+               f"spec:\n  cpu: {{cores: {'9' * 5000}}}\n")
+    before = snapshot(tmp_path)
+    result = _in_process(run_cli, cmdb_repo)
+    _check(before, snapshot(tmp_path), result, {("inventory/big.yaml", "yaml.value", 1, 1)})
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_lone_surrogate_escape_is_reported_in_json(jobs: str, cmdb_repo: Path,
+                                                   run_cmdbctl: Callable[..., Any],
+                                                   write_file: Callable[..., Path]) -> None:
+    # "\ud800" names half a UTF-16 pair: no character, and orjson refuses to encode it.
+    write_file(cmdb_repo, "inventory/half.yaml",
+               'apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: half\n'
+               'spec:\n  hostname: "\\ud800"\n  bogus: 1\n')
+    for n in range(2100 if jobs == "2" else 0):  # past the parallel threshold
+        write_file(cmdb_repo, f"inventory/bulk/b{n}.yaml", "apiVersion: cmdb/v1\n")
+    for _ in range(2):  # the second run reads the cache the first could not write
+        proc = run_cmdbctl("validate", "--format", "json", "--jobs", jobs, "--repo",
+                           str(cmdb_repo), cwd=cmdb_repo.parent, timeout=60)
+        assert proc.returncode == 1, proc.stderr
+        codes = {(f["path"], f["code"]) for f in json.loads(proc.stdout)["findings"]}
+        assert ("inventory/half.yaml", "schema.additional-property") in codes
