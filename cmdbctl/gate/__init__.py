@@ -136,7 +136,8 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
             else:
                 candidates[change_id] = path
         verdicts = {cid: evaluate_change(root, blobs, cid, path, merge_base, head_sha,
-                                         head_snap, old_snap, rules, kinds, now)
+                                         head_snap, old_snap, rules, kinds, now,
+                                         base=base_sha)
                     for cid, path in sorted(candidates.items())}
         for verdict in verdicts.values():
             findings.extend(head_snap.locate(verdict.findings))

@@ -94,18 +94,20 @@ def change_scope(change: ChangeSpec, head_snap: Snapshot, old_snap: Snapshot, ru
 
 def change_history(root: Path, blobs: gitio.BlobReader, change: ChangeSpec, path: str,
                    merge_base: str | None, head: str, snaps: tuple[Snapshot, ...],
-                   rules: Rules) -> ChangeHistory:
-    """`trust.examine` for one change, its targets found in any of `snaps`."""
+                   rules: Rules, base: str | None = None) -> ChangeHistory:
+    """`trust.examine` for one change, its targets found in any of `snaps`; `base` is
+    the tip of the base branch."""
     target_paths = sorted({p for t in change.targets for snap in snaps
                            if (p := snap.by_id.get(t))})
     return examine(root, blobs, merge_base, head, path, target_paths, change.requester,
                    rules.people, rules.policy.separation_of_duties,
-                   rules.policy.require_signed_approvals)
+                   rules.policy.require_signed_approvals, base=base)
 
 
 def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: str,
                     merge_base: str, head: str, head_snap: Snapshot, old_snap: Snapshot,
-                    rules: Rules, kinds: KindRegistry, now: datetime) -> ChangeVerdict:
+                    rules: Rules, kinds: KindRegistry, now: datetime,
+                    base: str | None = None) -> ChangeVerdict:
     doc = head_snap.document(path)
     change = parse_change(doc.data if doc else None)
     if doc is None or change is None:
@@ -121,12 +123,26 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
     old_doc = old_snap.by_identifier(change_id)
     old_change = parse_change(old_doc.data if old_doc else None)
     history = change_history(root, blobs, change, path, merge_base, head,
-                             (head_snap, old_snap), rules)
+                             (head_snap, old_snap), rules, base=base)
     _check_removals(verdict, old_doc, doc, history)
-    if old_change is not None and not transition_allowed(old_change.status, change.status):
+    # Every step through the range, not only merge base → head: a rejected change cannot
+    # be revived on the branch by a later commit setting it back to submitted.
+    forbidden = [(c, old, new) for c, old, new in history.status_steps
+                 if old is not None and new is not None and not transition_allowed(old, new)]
+    for commit, old, new in forbidden:
         verdict.refuse("gate.change.transition",
-                       f"status may not go from {old_change.status} to {change.status}",
-                       pointer="/spec/status")
+                       f"status may not go from {old} to {new} (lifecycle rule; in "
+                       f"{commit.sha[:10]} by {commit.author_email}); missing: "
+                       + ("a new change request, as rejected is final" if old == "rejected"
+                          else "a status the lifecycle allows after " + old),
+                       pointer="/spec/status",
+                       hint="a rejected change is closed: raise a new change request"
+                            if old == "rejected" else None)
+    if not forbidden and old_change is not None \
+            and not transition_allowed(old_change.status, change.status):
+        verdict.refuse("gate.change.transition",
+                       f"status may not go from {old_change.status} to {change.status} "
+                       "(lifecycle)", pointer="/spec/status")
     scope = change_scope(change, head_snap, old_snap, rules, kinds)
     service_docs = scope.service_docs
     verdict.affected_services = scope.services
@@ -142,10 +158,21 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
     # A trusted decision removed on the branch still stands (see _check_removals).
     trusted = [a for a in history.approvals if a.trusted] + \
         [r.verdict for r in history.removed if r.verdict.trusted]
-    rejecters = sorted({a.by for a in trusted if a.decision == "reject"})
+    # A rejection made stale by later edits still means someone said no: the lifecycle
+    # has no way out of rejected, so it keeps refusing (raise a new change request).
+    genuine = [a for a in history.approvals if a.genuine] + \
+        [r.verdict for r in history.removed if r.verdict.genuine]
+    rejecters = sorted({a.by for a in genuine if a.decision == "reject"})
+    stale_rejecters = sorted({a.by for a in genuine if a.decision == "reject"}
+                             - {a.by for a in trusted if a.decision == "reject"})
     if rejecters:
-        verdict.refuse("gate.change.rejected", f"rejected by {', '.join(rejecters)}",
-                       pointer="/spec/approvals")
+        verdict.refuse("gate.change.rejected", f"rejected by {', '.join(rejecters)}"
+                       + (f" (rule: a rejection stands although the change request changed "
+                          f"after it; missing: a new change request, as rejected is final; "
+                          f"stale rejection by {', '.join(stale_rejecters)})"
+                          if stale_rejecters else ""),
+                       pointer="/spec/approvals",
+                       hint="a rejected change is closed: raise a new change request")
     approvers = {a.by for a in trusted if a.decision == "approve"}
     excluded = {change.requester} | {p.id for p in rules.people.values()
                                      if p.emails & history.authors}

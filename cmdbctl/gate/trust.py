@@ -17,7 +17,14 @@ An approval is for what it saw, and what it saw depends on where it was given:
   names the change in a `Change-Id:` trailer), the approver saw the plan, and the
   range's edits of the targets are that plan being carried out: they do not make it
   stale, unless the change had already been carried out (implemented or later) at the
-  merge base, when edits of its targets are new work nobody approved.
+  merge base or at the base revision itself (the tip of `--base`), when edits of its
+  targets are new work nobody approved: branching from an old commit where the change
+  was still approved does not revive a used-up approval. Likewise a commit on the base
+  after the approval that changes the change's substance makes it stale.
+
+Every step of the change request's status through the range (each commit that changes
+the file, oldest first) is reported in `ChangeHistory.status_steps` so that the gate can
+refuse a step the lifecycle forbids even when the head's status looks fine.
 
 Commits that only append decisions (and set the status) are neither authorship nor a
 reason for staleness. A commit that removes or rewrites a recorded decision is
@@ -77,6 +84,12 @@ class ApprovalVerdict:
     reasons: list[str] = field(default_factory=list)
     stale: bool = False
 
+    @property
+    def genuine(self) -> bool:
+        """Given by its person (own commit, signed when required, allowed to decide),
+        whether or not it is stale: a genuine rejection still means someone said no."""
+        return self.trusted or (self.stale and len(self.reasons) == 1)
+
     def distrust(self, reason: str) -> None:
         self.trusted = False
         self.reasons.append(reason)
@@ -98,6 +111,10 @@ class ChangeHistory:
     approvals: list[ApprovalVerdict]
     authors: frozenset[str]  # emails of commits that shaped the change or its targets
     removed: list[Removal] = field(default_factory=list)
+    # (commit, status before, status after) for each commit of the range that changes
+    # the change request's status, oldest first.
+    status_steps: list[tuple[gitio.Commit, str | None, str | None]] = field(
+        default_factory=list)
 
 
 def keys(approvals: Any) -> list[Key]:
@@ -134,9 +151,10 @@ class _Versions:
 def examine(root: Path, blobs: gitio.BlobReader, merge_base: str | None, head: str,
             change_path: str, target_paths: Sequence[str], requester: str | None,
             people: dict[str, Person], separation_of_duties: bool,
-            require_signatures: bool) -> ChangeHistory:
+            require_signatures: bool, base: str | None = None) -> ChangeHistory:
     """Judge every decision in the change request at `head`, and every decision a commit
-    in `merge_base..head` removed (`merge_base` None: all of head's history)."""
+    in `merge_base..head` removed (`merge_base` None: all of head's history). `base` is
+    the tip of the base branch: what the change became there counts too."""
     versions = _Versions(blobs, change_path)
     paths = [change_path, *target_paths]
     # Who added each decision: the first commit (oldest first) whose version has it.
@@ -161,8 +179,20 @@ def examine(root: Path, blobs: gitio.BlobReader, merge_base: str | None, head: s
         old, new = versions.spec(_parent(commit)), versions.spec(commit.sha)
         removed.update((k, commit) for k in keys(old.get("approvals"))
                        if k not in keys(new.get("approvals")))
-    base_status = versions.spec(merge_base).get("status") if merge_base else None
-    carried_out = base_status in CARRIED_OUT and bool(target_edits)
+    status_steps = []
+    for commit in reversed(in_range):  # oldest first
+        was = versions.spec(_parent(commit)).get("status")
+        now = versions.spec(commit.sha).get("status")
+        if was != now and versions.data(commit.sha) is not None:
+            status_steps.append((commit, _str(was), _str(now)))
+    # Where the change was carried out already: at the merge base, else at the base tip.
+    carried_at = None
+    for where, rev in (("before this branch", merge_base),
+                       ("on the base revision", base if base != merge_base else None)):
+        status = versions.spec(rev).get("status") if rev else None
+        if status in CARRIED_OUT and carried_at is None:
+            carried_at = f"the change was {status} {where}"
+    carried_out = carried_at is not None and bool(target_edits)
     verifier = _Verifier(people) if require_signatures else None
 
     def staleness(adder: gitio.Commit) -> str | None:
@@ -176,10 +206,18 @@ def examine(root: Path, blobs: gitio.BlobReader, merge_base: str | None, head: s
             if adder.sha in range_shas and c.sha in target_edits:
                 return (f"stale: its targets changed after it was given "
                         f"(in {c.sha[:10]} by {c.author_email})")
+        if base and merge_base and base != merge_base and adder.sha not in range_shas:
+            # Approved before the branch forked: the base may have moved on since.
+            on_base = gitio.log(root, f"{adder.sha}..{base}", [change_path])
+            for c in reversed(on_base):
+                old, new = versions.spec(_parent(c)), versions.spec(c.sha)
+                if any(old.get(k) != new.get(k) for k in SUBSTANCE):
+                    return (f"stale: the change request changed on the base revision after "
+                            f"it was given (in {c.sha[:10]} by {c.author_email}), and this "
+                            f"branch does not carry that change")
         if adder.sha not in range_shas and carried_out:
-            return (f"stale: it approved a plan already carried out (the change was "
-                    f"{base_status} before this branch), not this branch's new edits of "
-                    f"its targets")
+            return (f"stale: it approved a plan already carried out ({carried_at}), not "
+                    f"this branch's new edits of its targets")
         return None
 
     def judge(index: int, key: Key) -> ApprovalVerdict:
@@ -219,7 +257,11 @@ def examine(root: Path, blobs: gitio.BlobReader, merge_base: str | None, head: s
     finally:
         if verifier is not None:
             verifier.close()
-    return ChangeHistory(verdicts, frozenset(authors), removals)
+    return ChangeHistory(verdicts, frozenset(authors), removals, status_steps)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _parent(commit: gitio.Commit) -> str | None:
