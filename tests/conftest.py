@@ -42,6 +42,25 @@ class WriteFile(Protocol):
     def __call__(self, repo: Path, rel: str, content: str | bytes) -> Path: ...
 
 
+# A rolled-back change without a rollback record: one warning (change.rollback-record-missing).
+ROLLED_BACK_CHANGE = """\
+apiVersion: cmdb/v1
+kind: ChangeRequest
+metadata:
+  id: CHG-2026-0300
+spec:
+  type: normal
+  category: system
+  requester: alice
+  reason: Try a new kernel
+  targets: [app-01]
+  risk: low
+  approvals:
+    - {by: bob, at: "2026-11-20T10:00:00+08:00", decision: approve}
+  status: rolled-back
+"""
+
+
 def run_cli(*args: str, repo: Path | None = None,
             env: Mapping[str, str | None] | None = None) -> Result:
     """Run `cmdbctl ARGS [--repo REPO]` in-process and check it did not crash."""

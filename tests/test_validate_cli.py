@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from cmdbctl.cli.main import cli
+from tests.conftest import ROLLED_BACK_CHANGE
 
 PROJECT = Path(__file__).parents[1]
 
@@ -141,28 +142,10 @@ def test_finds_the_root_from_a_sub_folder(sub: str, cmdb_repo: Path,
     assert "in 13 files" in result.stderr
 
 
-_ROLLED_BACK = """\
-apiVersion: cmdb/v1
-kind: ChangeRequest
-metadata:
-  id: CHG-2026-0300
-spec:
-  type: normal
-  category: system
-  requester: alice
-  reason: Try a new kernel
-  targets: [app-01]
-  risk: low
-  approvals:
-    - {by: bob, at: "2026-11-20T10:00:00+08:00", decision: approve}
-  status: rolled-back
-"""
-
-
 def test_warnings_alone_exit_zero(cmdb_repo: Path, write_file: Callable[..., Path],
                                   run_cli: Callable[..., Any],
                                   validate_json: Callable[..., Any]) -> None:
-    write_file(cmdb_repo, "changes/CHG-2026-0300.yaml", _ROLLED_BACK)
+    write_file(cmdb_repo, "changes/CHG-2026-0300.yaml", ROLLED_BACK_CHANGE)
     report = validate_json(cmdb_repo)
     assert [(f["path"], f["code"], f["severity"], f["line"], f["column"])
             for f in report.findings] == [

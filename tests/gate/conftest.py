@@ -294,6 +294,33 @@ def requested(repo: Repo) -> Repo:
     return repo
 
 
+def require_signatures(repo: Repo, signing_keys: Mapping[str, list[str]]) -> Repo:
+    """The base requires signed approvals and lists these people's `signingKeys`; then,
+    on feature, alice doubles app-01's memory under CHG-2026-0042."""
+    policy = repo.edit("policies/change-policy.yaml", "requireSignedApprovals: false",
+                       "requireSignedApprovals: true")
+    repo.checkout("main")
+    repo.commit("carol", "signed approvals", files={
+        "policies/change-policy.yaml": policy,
+        **{f"policies/{who}.yaml": person_yaml(who, keys) for who, keys in signing_keys.items()},
+    })
+    repo.git("branch", "--force", "feature")
+    repo.checkout("feature")
+    repo.commit("alice", "request", files={
+        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
+                                           "memoryMb: 131072"),
+        CHANGE_PATH: change_yaml()})
+    return repo
+
+
+def bobs_approval_by_hand(repo: Repo) -> dict[str, str]:
+    """The change request with bob's approval typed in, as files for `repo.commit`."""
+    return {CHANGE_PATH: repo.edit(
+        CHANGE_PATH, "  status: submitted",
+        "  approvals:\n    - {by: bob, at: 2026-11-22T09:00:00Z, decision: approve}\n"
+        "  status: submitted")}
+
+
 @dataclass(frozen=True)
 class SshKey:
     private: Path

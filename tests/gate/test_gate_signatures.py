@@ -11,29 +11,12 @@ import pytest
 @pytest.fixture
 def signed_repo(new_repo: Any, kit: Any, ssh_keys: Any) -> Any:
     """The base requires signed approvals; bob and carol have keys; alice has requested."""
-    repo = new_repo()
-    policy = repo.edit("policies/change-policy.yaml", "requireSignedApprovals: false",
-                       "requireSignedApprovals: true")
-    repo.checkout("main")
-    repo.commit("carol", "signed approvals", files={
-        "policies/change-policy.yaml": policy,
-        "policies/bob.yaml": kit.person_yaml("bob", [ssh_keys("bob").public]),
-        "policies/carol.yaml": kit.person_yaml("carol", [ssh_keys("carol").public]),
-    })
-    repo.git("branch", "--force", "feature")
-    repo.checkout("feature")
-    repo.commit("alice", "request", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072"),
-        kit.CHANGE_PATH: kit.change_yaml()})
-    return repo
+    return kit.require_signatures(new_repo(), {"bob": [ssh_keys("bob").public],
+                                               "carol": [ssh_keys("carol").public]})
 
 
 def _bob_approves_by_hand(repo: Any, kit: Any, key: Any = None) -> str:
-    text = repo.edit(kit.CHANGE_PATH, "  status: submitted",
-                     "  approvals:\n    - {by: bob, at: 2026-11-22T09:00:00Z, decision: approve}\n"
-                     "  status: submitted")
-    return repo.commit("bob", "approve", files={kit.CHANGE_PATH: text},
+    return repo.commit("bob", "approve", files=kit.bobs_approval_by_hand(repo),
                        sign_key=key.private if key else None)
 
 

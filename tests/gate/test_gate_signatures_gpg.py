@@ -13,30 +13,13 @@ import pytest
 def gpg_repo(new_repo: Any, kit: Any, gpg_keys: Any, ssh_keys: Any) -> Any:
     """The base requires signed approvals; bob has an OpenPGP and an SSH key, carol an
     OpenPGP key; alice has requested."""
-    repo = new_repo()
-    policy = repo.edit("policies/change-policy.yaml", "requireSignedApprovals: false",
-                       "requireSignedApprovals: true")
-    repo.checkout("main")
-    repo.commit("carol", "signed approvals", files={
-        "policies/change-policy.yaml": policy,
-        "policies/bob.yaml": kit.person_yaml("bob", [ssh_keys("bob").public,
-                                                     gpg_keys("bob").public]),
-        "policies/carol.yaml": kit.person_yaml("carol", [gpg_keys("carol").public]),
-    })
-    repo.git("branch", "--force", "feature")
-    repo.checkout("feature")
-    repo.commit("alice", "request", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072"),
-        kit.CHANGE_PATH: kit.change_yaml()})
-    return repo
+    return kit.require_signatures(new_repo(), {
+        "bob": [ssh_keys("bob").public, gpg_keys("bob").public],
+        "carol": [gpg_keys("carol").public]})
 
 
 def _bob_approves_by_hand(repo: Any, kit: Any, key: Any = None) -> str:
-    text = repo.edit(kit.CHANGE_PATH, "  status: submitted",
-                     "  approvals:\n    - {by: bob, at: 2026-11-22T09:00:00Z, decision: approve}\n"
-                     "  status: submitted")
-    return repo.commit("bob", "approve", files={kit.CHANGE_PATH: text}, gpg_key=key)
+    return repo.commit("bob", "approve", files=kit.bobs_approval_by_hand(repo), gpg_key=key)
 
 
 def test_person_with_an_armored_openpgp_key_is_valid(gpg_repo: Any) -> None:

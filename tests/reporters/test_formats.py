@@ -15,27 +15,13 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.conftest import ROLLED_BACK_CHANGE
+
 ANSI = re.compile(r"\x1b\[")
 TEXT_LINE = re.compile(r"^[^:]+:\d+:\d+: (error|warning|info) [a-z.-]+: .+$")
 GITHUB_LINE = re.compile(
     r"^::(error|warning|notice) file=[^,]+,line=\d+,col=\d+,title=[^:]+::.+$")
 
-_ROLLED_BACK = """\
-apiVersion: cmdb/v1
-kind: ChangeRequest
-metadata:
-  id: CHG-2026-0300
-spec:
-  type: normal
-  category: system
-  requester: alice
-  reason: Try a new kernel
-  targets: [app-01]
-  risk: low
-  approvals:
-    - {by: bob, at: "2026-11-20T10:00:00+08:00", decision: approve}
-  status: rolled-back
-"""
 
 # (path, code, severity, line, column) of every finding the repository below holds.
 KNOWN = {
@@ -57,7 +43,7 @@ def findings_repo(cmdb_repo: Path, write_file: Callable[..., Path]) -> Path:
     write_file(cmdb_repo, "inventory/percent.yaml",
                "apiVersion: cmdb/v1\nkind: 100%Server\nmetadata: {id: percent}\nspec: {}\n")
     write_file(cmdb_repo, "policies/broken.yaml", "members: [alice,\n")
-    write_file(cmdb_repo, "changes/CHG-2026-0300.yaml", _ROLLED_BACK)
+    write_file(cmdb_repo, "changes/CHG-2026-0300.yaml", ROLLED_BACK_CHANGE)
     return cmdb_repo
 
 
