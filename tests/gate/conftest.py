@@ -294,6 +294,14 @@ def requested(repo: Repo) -> Repo:
     return repo
 
 
+def approved_on_main(repo: Repo) -> Repo:
+    """alice requests CHG-2026-0042 on main and bob approves it there; main stays out."""
+    repo.checkout("main")
+    repo.commit("alice", "request", files={CHANGE_PATH: change_yaml()})
+    assert repo.approve(CHANGE_ID, as_="bob").exit_code == 0
+    return repo
+
+
 def require_signatures(repo: Repo, signing_keys: Mapping[str, list[str]]) -> Repo:
     """The base requires signed approvals and lists these people's `signingKeys`; then,
     on feature, alice doubles app-01's memory under CHG-2026-0042."""

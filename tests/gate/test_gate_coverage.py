@@ -182,14 +182,17 @@ def test_change_id_trailer_on_a_commit_outside_the_cmdb_is_located_where_the_cha
         repo.gate_result(fmt="markdown").stdout
 
 
-def test_change_approved_on_main_can_be_carried_out_on_a_branch_named_by_trailer(
-        new_repo: Any, kit: Any) -> None:
-    repo = new_repo()
-    repo.checkout("main")
-    repo.commit("alice", "request", files={kit.CHANGE_PATH: kit.change_yaml()})
-    assert repo.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
+def _approved_on_main(new_repo: Any, kit: Any) -> Any:
+    """alice requests on main and bob approves there; branch feature forks after."""
+    repo = kit.approved_on_main(new_repo())
     repo.git("branch", "--force", "feature")
     repo.checkout("feature")
+    return repo
+
+
+def test_change_approved_on_main_can_be_carried_out_on_a_branch_named_by_trailer(
+        new_repo: Any, kit: Any) -> None:
+    repo = _approved_on_main(new_repo, kit)
     repo.commit("alice", f"do it\n\nChange-Id: {kit.CHANGE_ID}", files={
         "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
                                            "memoryMb: 131072")})
@@ -199,17 +202,6 @@ def test_change_approved_on_main_can_be_carried_out_on_a_branch_named_by_trailer
     assert code == 0, report["findings"]
     [approval] = report["changes"][0]["approvals"]
     assert (approval["by"], approval["trusted"], approval["stale"]) == ("bob", True, False)
-
-
-def _approved_on_main(new_repo: Any, kit: Any) -> Any:
-    """alice requests on main and bob approves there; branch feature forks after."""
-    repo = new_repo()
-    repo.checkout("main")
-    repo.commit("alice", "request", files={kit.CHANGE_PATH: kit.change_yaml()})
-    assert repo.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
-    repo.git("branch", "--force", "feature")
-    repo.checkout("feature")
-    return repo
 
 
 def test_approved_plan_carried_out_over_several_commits_marking_it_implemented_passes(

@@ -9,10 +9,7 @@ from typing import Any
 
 def _approved_on_main(new_repo: Any, kit: Any) -> tuple[Any, str]:
     """alice requests on main, bob approves there (t1); return the repo and t1."""
-    repo = new_repo()
-    repo.checkout("main")
-    repo.commit("alice", "request", files={kit.CHANGE_PATH: kit.change_yaml()})
-    assert repo.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
+    repo = kit.approved_on_main(new_repo())
     return repo, repo.head()
 
 
