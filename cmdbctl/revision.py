@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 # Past this many differing files, searching this revision itself is cheaper.
 _MAX_NEAR_DIFFERENCES = 5000
-_SEARCHED = ("inventory",)  # where references that make dependencies live
+_SEARCHED = "inventory/"  # where the references that make dependencies live
 
 
 class Snapshot:
@@ -83,9 +83,8 @@ class Snapshot:
         cheaper. The cache is local (.git/), keyed by content: the branch cannot feed it."""
         if not cache.known:
             return False
-        prefix = _SEARCHED[0] + "/"
         refers, unindexed = cache.reverse_index(
-            {p: b for p, b in self.paths.items() if p.startswith(prefix)})
+            {p: b for p, b in self.paths.items() if p.startswith(_SEARCHED)})
         if len(unindexed) > _MAX_NEAR_DIFFERENCES:
             return False
         self._index = (refers, set(unindexed))
@@ -132,14 +131,14 @@ class Snapshot:
         that could refer to one (and some that merely mention it)."""
         if self._near is not None and self._differ is not None:
             shared = {p for p in self._near.mentioning(ids) if self._shared(p)}
-            return shared | {p for p in self._differ if p.startswith(_SEARCHED[0] + "/")}
+            return shared | {p for p in self._differ if p.startswith(_SEARCHED)}
         if self._index is not None:
             refers, unindexed = self._index
             return unindexed.union(*(refers.get(i, ()) for i in ids))
         todo = sorted(ids - self._mentions.keys())
         for i in todo:
             self._mentions[i] = set()
-        for path, word in gitio.grep_words(self.root, self.rev, todo, _SEARCHED):
+        for path, word in gitio.grep_words(self.root, self.rev, todo, [_SEARCHED]):
             if word in self._mentions:
                 self._mentions[word].add(path)
         return set().union(*(self._mentions[i] for i in ids))
