@@ -1,157 +1,340 @@
-"""Verdicts cached by git blob id, so a warm `validate` only reads what changed.
+"""What the last `validate` saw, so the next one reads only what changed since.
 
 A verdict depends on a file's bytes, the schema set and the tool version, and on nothing
-else (the file name = id check runs every time, over the index). The cache file's name
-carries the schema fingerprint, which includes the tool version, so a changed schema or
-upgrade starts afresh. Writes are atomic (temp file + rename), so concurrent runs see an
-old or a new cache, never half of one; an unreadable cache is ignored and rewritten.
-It never changes a verdict: tests compare warm and cold runs after random edits.
+else, so verdicts are kept by git blob id. Beside them the cache keeps the last run's
+view of the estate: each file's blob id and document id, who refers to which id, the
+folder listings, the tree it was measured against and the files that differed from it.
+It is one SQLite database in the git directory, named by the schema fingerprint (which
+includes the tool version): a changed schema or an upgrade starts afresh.
+
+Safety: a warm run reads inside one transaction; it writes back only if no other run
+wrote in between (a generation number), else it leaves the newer state alone. A full
+rebuild goes to a temporary file renamed into place. Anything unreadable (a corrupt or
+hand-edited file, junk rows) raises `CacheError`, and `validate` then judges everything
+afresh and rewrites the cache. It never changes a verdict: tests compare warm and cold
+runs after random edits.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+import sqlite3
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from cmdbctl import gitio
-from cmdbctl.loading.source import MAX_FILE_BYTES
-from cmdbctl.verdicts import Verdict, encoded_id, encoded_targets
+from cmdbctl.verdicts import Verdict
+from cmdbctl.workspace import Folder
 
-_FORMAT = "v2"  # of the file's content; the fingerprint covers schemas and tool version
+_FORMAT = "v3"  # of the database; the fingerprint covers schemas and tool version
+_TABLES = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE verdicts(blob TEXT PRIMARY KEY, verdict BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE refs(target TEXT NOT NULL, blob TEXT NOT NULL, PRIMARY KEY (target, blob))
+    WITHOUT ROWID;
+CREATE TABLE files(path TEXT PRIMARY KEY, blob TEXT, id TEXT) WITHOUT ROWID;
+"""
+_INDEXES = ("CREATE INDEX files_id ON files(id)", "CREATE INDEX files_blob ON files(blob)")
+_BATCH = 500  # values per IN (...): well under SQLite's limit on parameters
+_TIMEOUT = 5.0  # seconds to wait for another run's write
 
 
 def enabled() -> bool:
     return not os.environ.get("CMDBCTL_NO_CACHE")
 
 
-def blob_ids(root: Path, paths: Iterable[str], index: dict[str, str] | None) -> dict[str, str]:
-    """Blob id of each work-tree file: `index` (`gitio.index_blobs`, the index's ids of
-    files unchanged since) where it has one, else hashed here as `git hash-object`
-    would; symlinks are skipped. Outside a git work tree (`index` None), nothing is known.
-    """
-    if index is None:
-        return {}
-    ids = index  # ours to complete: a fresh listing
-    wanted = set(paths)
-    for name in wanted - ids.keys():
-        full = root / name
-        try:
-            if full.is_symlink() or not full.is_file() or full.stat().st_size > MAX_FILE_BYTES:
-                continue  # the loader reports these; they have no verdict worth caching
-        except OSError:
-            continue
-        try:
-            data = full.read_bytes()
-        except OSError:
-            continue  # the loader reports an unreadable file; it has no verdict to cache
-        ids[name] = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-    return {p: b for p, b in ids.items() if p in wanted}
+class CacheError(Exception):
+    """The cache cannot be read as written: judge afresh and rebuild it."""
+
+
+@dataclass
+class LastRun:
+    """The state a run leaves for the next: the tree it measured against and what
+    differed from it (`dirty`: untracked, edited, or with no cached verdict), the
+    paths with findings (`flagged` by estate checks, `doc_flagged` by their own
+    verdict), the ids of documents read through symlinks, and the folder listings."""
+
+    tree: str
+    dirty: set[str]
+    flagged: set[str]
+    doc_flagged: set[str]
+    unblobbed_ids: set[str]
+    folders: dict[str, Folder]
+    generation: int = 0
+    verdict_rows: int = 0
+
+    def plain(self) -> bytes:
+        return orjson.dumps({
+            "tree": self.tree, "dirty": sorted(self.dirty), "flagged": sorted(self.flagged),
+            "doc_flagged": sorted(self.doc_flagged), "unblobbed": sorted(self.unblobbed_ids),
+            "folders": {k: f.plain() for k, f in self.folders.items()},
+            "generation": self.generation, "verdict_rows": self.verdict_rows})
+
+    @staticmethod
+    def from_plain(raw: bytes) -> LastRun:
+        data = orjson.loads(raw)
+        run = LastRun(data["tree"], set(data["dirty"]), set(data["flagged"]),
+                      set(data["doc_flagged"]), set(data["unblobbed"]),
+                      {k: Folder.from_plain(v) for k, v in data["folders"].items()},
+                      data["generation"], data["verdict_rows"])
+        texts = [run.tree, *run.dirty, *run.flagged, *run.doc_flagged, *run.unblobbed_ids]
+        if not all(isinstance(t, str) for t in texts) or not isinstance(run.generation, int) \
+                or not isinstance(run.verdict_rows, int):
+            raise ValueError("junk in the cached state")
+        return run
+
+
+# What a file row holds: its blob id (None: no cached verdict) and document id.
+FileRow = tuple[str | None, str | None]
 
 
 def _location(root: Path, fingerprint: str) -> Path | None:
     git_dir = gitio.output(root, "rev-parse", "--absolute-git-dir")
     if git_dir is None:
         return None
-    return Path(git_dir.decode().strip()) / "cmdbctl" / f"verdicts-{_FORMAT}-{fingerprint}.json"
+    return Path(os.fsdecode(git_dir.strip())) / "cmdbctl" / f"cache-{_FORMAT}-{fingerprint}.sqlite"
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    values = list(values)
+    for i in range(0, len(values), _BATCH):
+        yield values[i:i + _BATCH]
+
+
+def _marks(values: list[str]) -> str:
+    return ",".join("?" * len(values))
 
 
 class VerdictCache:
-    """Verdicts by blob id, and what the last run saw: each path's blob and the paths
-    the estate checks flagged, so the next run rechecks only what could differ."""
+    """The cache of one repository and schema set; `path` is None when there is none
+    (turned off, or not in a git repository). Reading methods raise `CacheError`."""
 
     def __init__(self, root: Path, fingerprint: str) -> None:
         self.path = _location(root, fingerprint) if enabled() else None
-        self.known: dict[str, list[Any]] = {}
-        self.last_files: dict[str, str] = {}
-        self.last_flagged: set[str] = set()
-        self.last_unblobbed_ids: set[str] = set()  # ids of entries with no blob id
-        if self.path is None:
-            return
+        self._db: sqlite3.Connection | None = None
+
+    # -- reading ---------------------------------------------------------------------
+
+    def last_run(self) -> LastRun | None:
+        """Open the cache for one consistent read (kept until `finish`); None: empty."""
+        if self.path is None or not self.path.exists():
+            return None
         try:
-            loaded = orjson.loads(self.path.read_bytes())
-            known, files, flagged = loaded["verdicts"], loaded["files"], loaded["flagged"]
-            unblobbed = loaded["unblobbed"]
-            if isinstance(known, dict) and isinstance(files, dict) and isinstance(flagged, list) \
-                    and isinstance(unblobbed, list):
-                self.known, self.last_flagged = known, set(flagged)
-                self.last_unblobbed_ids = {i for i in unblobbed if isinstance(i, str)}
-                self.last_files = {p: b for p, b in files.items() if b in known}
-        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
-            pass  # absent or corrupt: start afresh
+            self._db = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
+            self._db.execute("BEGIN")
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
+            return LastRun.from_plain(row[0]) if row else None
+        except (sqlite3.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError,
+                AttributeError) as exc:
+            raise CacheError(str(exc)) from exc
 
-    def get(self, blobs: Mapping[str, str], paths: Iterable[str]) -> dict[str, Verdict]:
-        """path → cached verdict, for the `paths` whose blob id (`blobs`) has one."""
-        known = self.known
-        found = {}
-        for path in paths:
-            raw = known.get(blobs.get(path, ""))
-            if raw is not None:
-                try:
-                    found[path] = Verdict.decode(raw, path)
-                except (TypeError, ValueError):
-                    pass  # junk in a hand-edited or foreign cache: judge the file afresh
-        return found
+    def _query(self, sql: str, values: Iterable[str]) -> list[tuple[Any, ...]]:
+        if self._db is None:
+            raise CacheError("the cache is not open")
+        rows: list[tuple[Any, ...]] = []
+        try:
+            for chunk in _chunks(values):
+                rows += self._db.execute(sql.format(_marks(chunk)), chunk).fetchall()
+        except (sqlite3.Error, UnicodeEncodeError) as exc:
+            raise CacheError(str(exc)) from exc
+        return rows
 
-    def last_id(self, path: str) -> str | None:
-        """The id the document at `path` had in the last run (None: none, or no file)."""
-        return encoded_id(self.known.get(self.last_files.get(path, "")))
+    def files(self, paths: Iterable[str]) -> dict[str, FileRow]:
+        """The last run's row of each of `paths` that it saw."""
+        return {p: (b, i) for p, b, i in self._query(
+            "SELECT path, blob, id FROM files WHERE path IN ({})", paths)}
+
+    def verdicts(self, blobs: Iterable[str]) -> dict[str, bytes]:
+        """blob id → its cached verdict, as stored (`decode` it for a path)."""
+        return dict(self._query("SELECT blob, verdict FROM verdicts WHERE blob IN ({})", blobs))
+
+    def verdicts_at(self, paths: Iterable[str]) -> dict[str, Verdict]:
+        """path → the verdict the last run kept for its file (files it kept none for
+        are left out)."""
+        return {p: decode(raw, p) for p, raw in self._query(
+            "SELECT f.path, v.verdict FROM files f JOIN verdicts v ON v.blob = f.blob "
+            "WHERE f.path IN ({})", paths)}
+
+    def holders(self, ids: Iterable[str]) -> set[str]:
+        """Paths whose document had one of `ids` in the last run."""
+        return {p for p, in self._query("SELECT path FROM files WHERE id IN ({})", ids)}
+
+    def referrers(self, ids: Iterable[str]) -> set[str]:
+        """Paths whose document referred to one of `ids` in the last run."""
+        return {p for p, in self._query(
+            "SELECT f.path FROM refs r JOIN files f ON f.blob = r.blob "
+            "WHERE r.target IN ({})", ids)}
+
+    def referring_blobs(self, ids: Iterable[str]) -> set[str]:
+        """Blob ids of cached documents that refer to one of `ids` (any revision)."""
+        return {b for b, in self._query("SELECT blob FROM refs WHERE target IN ({})", ids)}
+
+    def ids_except(self, paths: set[str]) -> set[str]:
+        """Every document id of the last run but those of `paths`."""
+        return {i for p, i in self._all("SELECT path, id FROM files WHERE id IS NOT NULL")
+                if p not in paths}
+
+    def blobs(self) -> set[str]:
+        """Every blob id with a cached verdict."""
+        return {b for b, in self._all("SELECT blob FROM verdicts")}
+
+    # -- for the gate: who refers to an id, at any revision ------------------------------
+
+    @property
+    def known(self) -> bool:
+        """Whether any verdict is cached (opens the cache for reading)."""
+        try:
+            return bool(self._all("SELECT 1 FROM verdicts LIMIT 1"))
+        except CacheError:
+            return False
 
     def reverse_index(self, paths: Mapping[str, str]) -> tuple[dict[str, set[str]], list[str]]:
         """For the files `paths` (path → blob id): id → the paths whose cached entries
-        refer to it, and the paths without a cached verdict. Read from the plain cached
-        form: decoding 10^5 verdicts would cost what the index saves."""
-        refers: dict[str, set[str]] = {}
-        missing = []
-        known = self.known
+        refer to it, and the paths without a cached verdict (all, if unreadable)."""
+        by_blob: dict[str, list[str]] = {}
         for path, blob in paths.items():
-            raw = known.get(blob)
-            try:
-                for target in encoded_targets(raw):
-                    refers.setdefault(target, set()).add(path)
-            except (TypeError, IndexError, KeyError):  # not cached, or junk: read the file
-                missing.append(path)
-        return refers, missing
+            by_blob.setdefault(blob, []).append(path)
+        try:
+            cached = self.blobs()
+            rows = self._all("SELECT target, blob FROM refs")
+        except CacheError:
+            return {}, list(paths)
+        refers: dict[str, set[str]] = {}
+        for target, blob in rows:
+            for path in by_blob.get(blob, ()):
+                refers.setdefault(target, set()).add(path)
+        return refers, [p for p, b in paths.items() if b not in cached]
 
-    def save(self, blobs: Mapping[str, str], fresh: Mapping[str, Verdict],
-             flagged: Iterable[str], unblobbed_ids: Iterable[str]) -> None:
-        """Keep exactly this run's blobs (`blobs`: path → blob id): their cached verdicts
-        as they were read, `fresh` (path → verdict) for the ones judged now; the paths
-        the estate checks flagged, and the ids of documents without a blob id (symlinks),
-        which the next run must recheck around. A run that changed nothing writes
-        nothing."""
+    def _all(self, sql: str) -> list[tuple[Any, ...]]:
+        if self._db is None and self.path is not None and self.path.exists():
+            try:
+                self._db = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
+            except sqlite3.Error as exc:
+                raise CacheError(str(exc)) from exc
+        if self._db is None:
+            raise CacheError("no cache")
+        try:
+            return self._db.execute(sql).fetchall()
+        except sqlite3.Error as exc:
+            raise CacheError(str(exc)) from exc
+
+    def finish(self) -> None:
+        """End the read (and the connection)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # -- writing ---------------------------------------------------------------------
+
+    def rebuild(self, run: LastRun, files: Mapping[str, FileRow],
+                verdicts: Mapping[str, Verdict]) -> None:
+        """Replace the cache with this run's whole view (`verdicts` by blob id)."""
+        self.finish()
         if self.path is None:
             return
-        flagged, unblobbed = set(flagged), set(unblobbed_ids)
-        if not any(p in blobs for p in fresh) and blobs == self.last_files \
-                and flagged == self.last_flagged and unblobbed == self.last_unblobbed_ids:
-            return
-        known = {}
-        for path, blob in blobs.items():
-            verdict = fresh.get(path)
-            if verdict is None:
-                known[blob] = self.known[blob]
-            elif not any(f.code == "file.unreadable" for f in verdict.findings):
-                known[blob] = verdict.encode()  # (unreadable is about the file, not the blob)
-        files = {p: b for p, b in blobs.items() if b in known}
-        try:
-            data = orjson.dumps({"verdicts": known, "files": files, "flagged": sorted(flagged),
-                                 "unblobbed": sorted(unblobbed)})
-        except TypeError:  # text orjson cannot encode (a lone surrogate): no cache
-            return
+        tmp = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".verdicts-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cache-", suffix=".tmp")
+            os.close(fd)
+            db = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode = OFF")  # a fresh file: rename is the commit
+                db.execute("PRAGMA synchronous = OFF")
+                db.executescript(_TABLES)
+                db.execute("BEGIN")
+                run.verdict_rows = _insert(db, run, files, verdicts)
+                for index in _INDEXES:  # after the rows: one sort instead of 10^5 inserts
+                    db.execute(index)
+                db.execute("INSERT INTO meta VALUES ('state', ?)", (run.plain(),))
+                db.execute("COMMIT")
+            finally:
+                db.close()
             os.replace(tmp, self.path)
-            for stale in self.path.parent.glob("verdicts-*.json"):
-                if stale != self.path:
+            tmp = None
+            for stale in self.path.parent.glob("*"):
+                if stale != self.path and stale.name.startswith(("verdicts-", "cache-")):
                     stale.unlink(missing_ok=True)
-        except OSError:
+        except (OSError, sqlite3.Error, TypeError, UnicodeEncodeError):
             return  # a cache that cannot be written only costs speed
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+
+    def update(self, last: LastRun, run: LastRun, files: Mapping[str, FileRow | None],
+               verdicts: Mapping[str, Verdict]) -> None:
+        """Write this run's changes over `last` (the state it read): `files` (None:
+        gone), new `verdicts` by blob id. Skipped when another run wrote meanwhile."""
+        self.finish()
+        if self.path is None:
+            return
+        try:
+            db = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                row = db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
+                if row is None or LastRun.from_plain(row[0]).generation != last.generation:
+                    db.execute("ROLLBACK")
+                    return
+                for chunk in _chunks(files):
+                    db.execute(f"DELETE FROM files WHERE path IN ({_marks(chunk)})", chunk)
+                present = {p: r for p, r in files.items() if r is not None}
+                run.generation = last.generation + 1
+                run.verdict_rows = last.verdict_rows + _insert(db, run, present, verdicts)
+                if run.verdict_rows > 1000 + 2 * sum(len(f.files) for f in run.folders.values()):
+                    _collect_garbage(db)
+                    run.verdict_rows = db.execute("SELECT count(*) FROM verdicts").fetchone()[0]
+                db.execute("UPDATE meta SET value = ? WHERE key = 'state'", (run.plain(),))
+                db.execute("COMMIT")
+            finally:
+                db.close()
+        except (OSError, sqlite3.Error, TypeError, ValueError, KeyError,
+                orjson.JSONDecodeError, UnicodeEncodeError):
+            return  # a cache that cannot be written only costs speed
+
+
+def decode(raw: bytes, path: str) -> Verdict:
+    """A stored verdict, for the file at `path`."""
+    try:
+        return Verdict.decode(orjson.loads(raw), path)
+    except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+        raise CacheError(f"junk verdict: {exc}") from exc
+
+
+def _insert(db: sqlite3.Connection, run: LastRun, files: Mapping[str, FileRow],
+            verdicts: Mapping[str, Verdict]) -> int:
+    """Insert file rows and verdicts (with their references); the verdicts added. A
+    verdict JSON cannot hold (a lone surrogate) is not kept: its files go to `dirty`."""
+    encoded = {}
+    for key, verdict in verdicts.items():
+        try:
+            # copied: orjson hands back each small result in a 4 KiB block, which
+            # would make 10^5 verdicts cost 400 MiB
+            encoded[key] = memoryview(orjson.dumps(verdict.encode())).tobytes()
+        except TypeError:
+            pass
+    rows: list[tuple[str, str | None, str | None]] = []
+    for path, (blob, doc_id) in files.items():
+        if blob is not None and blob in verdicts and blob not in encoded:
+            run.dirty.add(path)
+            blob = None
+        rows.append((path, blob, doc_id))
+    db.executemany("INSERT INTO files VALUES (?, ?, ?)", rows)
+    # in key order: appending to the b-trees is cheaper than inserting all over them
+    db.executemany("INSERT OR IGNORE INTO verdicts VALUES (?, ?)", sorted(encoded.items()))
+    db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?)",
+                   sorted((t, b) for b, v in verdicts.items() if b in encoded and v.entry
+                          for t in v.entry.targets()))
+    return len(encoded)
+
+
+def _collect_garbage(db: sqlite3.Connection) -> None:
+    """Drop verdicts no file holds any more (old versions pile up as files change)."""
+    db.execute("DELETE FROM verdicts WHERE blob NOT IN "
+               "(SELECT blob FROM files WHERE blob IS NOT NULL)")
+    db.execute("DELETE FROM refs WHERE blob NOT IN (SELECT blob FROM verdicts)")

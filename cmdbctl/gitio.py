@@ -44,9 +44,10 @@ def run_bytes(root: Path, *args: str, input: bytes | None = None, check: bool = 
     return proc.stdout
 
 
-def output(root: Path, *args: str) -> bytes | None:
+def output(root: Path, *args: str, input: bytes | None = None) -> bytes | None:
     """What a git command printed, or None when it failed (not a repository, ...)."""
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, check=False, env=_env())
+    proc = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True,
+                          check=False, env=_env())
     return proc.stdout if proc.returncode == 0 else None
 
 
@@ -88,6 +89,62 @@ def index_blobs(root: Path, folders: Sequence[str]) -> dict[str, str] | None:
     for changed in {_path(p) for p in modified.split(b"\0") if p}:
         ids.pop(changed, None)
     return ids
+
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the empty tree
+
+
+def caches_blobs(root: Path) -> bool:
+    """Whether a blob id may name the bytes of a work-tree file: inside a work tree
+    where git converts no content."""
+    return output(root, "rev-parse", "--is-inside-work-tree") == b"true\n" \
+        and not _converts_content(root)
+
+
+def head_tree(root: Path) -> str | None:
+    """The tree id of HEAD (the empty tree before the first commit); None: no repository."""
+    out = output(root, "rev-parse", "--verify", "--quiet", "HEAD^{tree}")
+    if out:
+        return out.decode().strip()
+    return EMPTY_TREE if output(root, "rev-parse", "--git-dir") is not None else None
+
+
+def _names(out: bytes) -> set[str]:
+    return {_path(p) for p in out.split(b"\0") if p}
+
+
+def differing(root: Path, tree: str, folders: Sequence[str]) -> set[str] | None:
+    """Paths under `folders` whose work-tree file (judged by the index's stat data, as
+    `git status` does) is not `tree`'s blob: edited, added, staged or deleted. Untracked
+    files are not among them. None: `tree` is not there."""
+    out = output(root, "diff-index", "--name-only", "--no-renames", "-z", tree, "--", *folders)
+    return None if out is None else _names(out)
+
+
+def tree_differences(root: Path, old: str, new: str, folders: Sequence[str]) -> set[str] | None:
+    """Paths under `folders` that differ between two trees; None: one is not there."""
+    out = output(root, "diff-tree", "-r", "--name-only", "--no-renames", "-z", old, new, "--",
+                 *folders)
+    return None if out is None else _names(out)
+
+
+def untracked(root: Path, folders: Sequence[str]) -> set[str] | None:
+    """Work-tree files under `folders` that are not in the index (ignored ones too)."""
+    out = output(root, "ls-files", "--others", "-z", "--", *folders)
+    return None if out is None else _names(out)
+
+
+def in_index(root: Path, paths: Iterable[str]) -> set[str] | None:
+    """Those of `paths` the index holds."""
+    asked = [p for p in paths if "\n" not in p]  # cat-file reads one path per line
+    if not asked:
+        return set()
+    lines = "".join(f":{p}\n" for p in asked).encode("utf-8", "surrogateescape")
+    out = output(root, "cat-file", "--batch-check=%(objecttype)", input=lines)
+    if out is None:
+        return None
+    answers = out.split(b"\n")
+    return {p for p, answer in zip(asked, answers) if not answer.endswith(b" missing")}
 
 
 class GitFailed(CommandError):

@@ -1,18 +1,23 @@
-"""`cmdbctl validate`: schema, integrity and sanity checks of the work tree."""
+"""`cmdbctl validate`: schema, integrity and sanity checks of the work tree.
+
+A run with no usable cache judges every file (`_judge_everything`) and leaves the cache
+for the next; a run with one reads only what changed since (`incremental.revalidate`).
+Both give the same findings: tests compare them after random edits.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cmdbctl import gitio
-from cmdbctl.cache import VerdictCache, blob_ids, enabled
+from cmdbctl.cache import CacheError, FileRow, LastRun, VerdictCache
 from cmdbctl.checks import check_estate
-from cmdbctl.document import Entry
 from cmdbctl.findings import Finding, summarize
-from cmdbctl.kinds import load_registry
-from cmdbctl.verdicts import Progress, WorktreeReader, judge_all, relocate
+from cmdbctl.incremental import Outcome, revalidate
+from cmdbctl.kinds import KindRegistry, load_registry
+from cmdbctl.verdicts import Progress, Verdict, WorktreeReader, judge_all, relocate
 from cmdbctl.workspace import DOCUMENT_DIRS, Workspace
 
 
@@ -35,52 +40,75 @@ def validate(ws: Workspace, paths: Sequence[str] | None = None,
     file to one elsewhere resolves.
     """
     kinds = load_registry(ws.root)
-    with ThreadPoolExecutor(1) as pool:  # git lists the index while Python walks
-        index = pool.submit(gitio.index_blobs, ws.root, DOCUMENT_DIRS) if enabled() else None
-        names, findings = ws.files()
-        cache = VerdictCache(ws.root, kinds.fingerprint)
-        blobs = blob_ids(ws.root, names, index.result()) if cache.path and index else {}
-    read = WorktreeReader(ws.root)
-    known = cache.get(blobs, names)
-    todo = [n for n in names if n not in known]
-    fresh = dict(zip(todo, judge_all(todo, read, kinds,
-                                     progress(len(todo)) if progress else None, jobs)))
-    verdicts = [known.get(n) or fresh[n] for n in names]
-    entries = [v.entry for v in verdicts if v.entry is not None]
-    estate = relocate(check_estate(entries, kinds, _recheck(entries, blobs, cache)), read)
-    cache.save(blobs, fresh, {f.path for f in estate},
-               {e.id for e in entries if e.id is not None and e.path not in blobs})
-    findings.extend(kinds.findings)
-    for verdict in verdicts:
-        findings.extend(verdict.findings)
-    findings.extend(estate)
+    cache = VerdictCache(ws.root, kinds.fingerprint)
+    outcome = None
+    if cache.path is not None:
+        try:
+            outcome = revalidate(ws, kinds, cache, progress, jobs)
+        except CacheError:
+            outcome = None  # unreadable: judged afresh below, and rewritten
+        finally:
+            cache.finish()
+    if outcome is None:
+        outcome = _judge_everything(ws, kinds, cache, progress, jobs)
+    findings = [*kinds.findings, *outcome.findings]
+    count = outcome.listing.count()
     if paths is not None:
         findings = [f for f in findings if _under(f.path, paths)]
-        names = [n for n in names if _under(n, paths)]
+        count = sum(1 for n in outcome.listing.paths() if _under(n, paths))
     findings.sort(key=Finding.sort_key)
-    return ValidationResult(findings, len(names))
+    return ValidationResult(findings, count)
 
 
-def _recheck(entries: list[Entry], blobs: dict[str, str],
-             cache: VerdictCache) -> list[Entry] | None:
-    """The entries whose estate findings could differ from the last run's (None: all).
+def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
+                      progress: Callable[[int], Progress] | None,
+                      jobs: int | None) -> Outcome:
+    with ThreadPoolExecutor(2) as pool:  # git looks at the index while Python walks
+        view = pool.submit(_git_view, ws, pool) if cache.path is not None else None
+        listing = ws.walk()
+        names = listing.paths()
+        seen = view.result() if view else None  # before forking workers: no thread running
+    read = WorktreeReader(ws.root)
+    judged = judge_all(names, read, kinds, progress(len(names)) if progress else None, jobs)
+    verdicts = [v for v, _ in judged]
+    entries = [v.entry for v in verdicts if v.entry is not None]
+    estate = relocate(check_estate(entries, kinds), read)
+    findings = [*listing.findings, *(f for v in verdicts for f in v.findings), *estate]
+    if seen is not None:
+        tree, differing, untracked = seen
+        linked = set(listing.linked)
+        files: dict[str, FileRow] = {}
+        kept: dict[str, Verdict] = {}
+        for name, (verdict, blob) in zip(names, judged):
+            if name in linked or blob is None or _unreadable(verdict):
+                blob = None
+            else:
+                kept[blob] = verdict
+            files[name] = (blob, verdict.entry.id if verdict.entry else None)
+        run = LastRun(
+            tree, {n for n in names if n in differing or n in untracked or files[n][0] is None},
+            {f.path for f in estate}, {n for n, v in zip(names, verdicts) if v.findings},
+            {i for n in linked if (i := files[n][1]) is not None}, listing.folders)
+        cache.rebuild(run, files, kept)
+    return Outcome(listing, findings)
 
-    Those are the files that changed, the ones the last run flagged, and the ones that
-    hold or refer to an id that a changed file had or has: every other entry sees the
-    same documents behind its id and its references as last time, so it is still clean.
-    """
-    if not cache.last_files:
+
+def _git_view(ws: Workspace,
+              pool: ThreadPoolExecutor) -> tuple[str, set[str], set[str]] | None:
+    """The tree a cache is measured against, the files that differ from it and the
+    untracked ones; None when the work tree cannot have a cache."""
+    untracked: Future[set[str] | None] = pool.submit(gitio.untracked, ws.root, DOCUMENT_DIRS)
+    tree = gitio.head_tree(ws.root) if gitio.caches_blobs(ws.root) else None
+    differing = gitio.differing(ws.root, tree, DOCUMENT_DIRS) if tree else None
+    others = untracked.result()
+    if tree is None or differing is None or others is None:
         return None
-    now = {e.path: e for e in entries}
-    changed = {p for p, b in blobs.items() if cache.last_files.get(p) != b}
-    changed |= now.keys() - blobs.keys()  # no blob id (symlinks): judged every time
-    changed |= cache.last_files.keys() - blobs.keys()  # deleted, or no longer a blob
-    ids = {cache.last_id(p) for p in changed} | {now[p].id for p in changed if p in now}
-    ids |= cache.last_unblobbed_ids  # their files may be gone: no blob says what they held
-    ids.discard(None)
-    return [e for e in entries
-            if e.path in changed or e.path in cache.last_flagged or e.id in ids
-            or not ids.isdisjoint(e.targets())]
+    return tree, differing, others
+
+
+def _unreadable(verdict: Verdict) -> bool:
+    # about the file, not its bytes: never cached under a blob id
+    return any(f.code == "file.unreadable" for f in verdict.findings)
 
 
 def _under(path: str, roots: Sequence[str]) -> bool:

@@ -6,6 +6,7 @@ can be cached by git blob id and reused after a rename.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -91,13 +92,25 @@ def judge(path: str, raw: bytes, kinds: KindRegistry) -> Verdict:
 Reader = Callable[[str], bytes]
 
 
-def judge_path(path: str, read: Reader, kinds: KindRegistry) -> Verdict:
+def blob_id(raw: bytes) -> str:
+    """The id git gives these bytes as a blob (`git hash-object`)."""
+    digest = hashlib.sha1(b"blob %d\0" % len(raw))
+    digest.update(raw)
+    return digest.hexdigest()
+
+
+Judged = tuple[Verdict, str | None]  # and the blob id of the bytes judged (None: none)
+
+
+def judge_path(path: str, read: Reader, kinds: KindRegistry) -> Judged:
+    """The verdict of the file as read now, with the blob id of exactly those bytes, so
+    a cache never files a verdict under bytes it did not judge."""
     try:
         raw = read(path)
     except OSError as exc:
         return Verdict(None, (Finding(path, "file.unreadable", f"cannot read file: {exc.strerror}",
-                                      line=1, column=1),))
-    return judge(path, raw, kinds)
+                                      line=1, column=1),)), None
+    return judge(path, raw, kinds), blob_id(raw) if len(raw) <= MAX_FILE_BYTES else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +140,9 @@ Progress = Callable[[int], None]
 
 
 def judge_all(paths: Sequence[str], read: Reader, kinds: KindRegistry,
-              progress: Progress | None = None, jobs: int | None = None) -> list[Verdict]:
-    """Verdicts of all files, in order; split across processes for large estates."""
+              progress: Progress | None = None, jobs: int | None = None) -> list[Judged]:
+    """Verdicts of all files (and blob ids of the bytes judged), in order; split across
+    processes for large estates."""
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD:
         out = []
@@ -143,10 +157,10 @@ def judge_all(paths: Sequence[str], read: Reader, kinds: KindRegistry,
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(jobs, mp_context=get_context(method), initializer=_init,
                              initargs=(kinds, read)) as pool:
-        results: list[Verdict] = []
+        results: list[Judged] = []
         for chunk, encoded in zip(chunks, pool.map(_judge_chunk, chunks)):
-            plain = orjson.loads(encoded) if isinstance(encoded, bytes) else encoded
-            results.extend(map(Verdict.decode, plain, chunk))
+            verdicts, blobs = orjson.loads(encoded) if isinstance(encoded, bytes) else encoded
+            results.extend(zip(map(Verdict.decode, verdicts, chunk), blobs))
             if progress:
                 progress(len(chunk))
     return results
@@ -165,7 +179,8 @@ def _judge_chunk(paths: Iterable[str]) -> bytes | list[Any]:
     # the workers save; orjson round-trips the plain form ten times faster.
     assert _worker is not None
     kinds, read = _worker
-    encoded = [judge_path(p, read, kinds).encode() for p in paths]
+    judged = [judge_path(p, read, kinds) for p in paths]
+    encoded = [[v.encode() for v, _ in judged], [b for _, b in judged]]
     try:
         return orjson.dumps(encoded)
     except TypeError:  # text orjson refuses (a lone surrogate from a "\ud800" escape)

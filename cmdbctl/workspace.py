@@ -7,8 +7,9 @@ paths given on the command line must lie inside it.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cmdbctl.errors import CommandError
@@ -16,6 +17,62 @@ from cmdbctl.findings import Finding
 
 DOCUMENT_DIRS = ("inventory", "changes", "policies")
 YAML_SUFFIXES = (".yaml", ".yml")
+_RACY_NS = 2_000_000_000  # coarser than any file system's time stamps
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """One listed folder: its time stamp (None: too recent to trust) and its entries'
+    names: regular *.yaml files, symlinks, other *.yaml entries, sub-folders."""
+
+    mtime: int | None
+    files: tuple[str, ...]
+    links: tuple[str, ...]
+    others: tuple[str, ...]
+    subfolders: tuple[str, ...]
+
+    def plain(self) -> list[object]:
+        return [self.mtime, self.files, self.links, self.others, self.subfolders]
+
+    @staticmethod
+    def from_plain(data: list[object]) -> Folder:
+        mtime, files, links, others, subfolders = data
+        if mtime is not None and not isinstance(mtime, int):
+            raise ValueError("folder time stamp")
+        return Folder(mtime, *(tuple(_names(n)) for n in (files, links, others, subfolders)))
+
+
+def _names(data: object) -> list[str]:
+    if not isinstance(data, list) or not all(isinstance(n, str) for n in data):
+        raise ValueError("folder entry names")
+    return data
+
+
+@dataclass
+class Listing:
+    """A walk of the document folders: folder (repository-relative) → `Folder`, the
+    files reached through symlinks that stay inside the repository, and findings."""
+
+    folders: dict[str, Folder]
+    linked: list[str]
+    findings: list[Finding]
+    entered_links: bool = field(default=False)  # a top folder is a symlink (walked)
+
+    def paths(self) -> list[str]:
+        """Every document file, sorted."""
+        out = [f"{rel}/{name}" for rel, folder in self.folders.items() for name in folder.files]
+        out += self.linked
+        out.sort()
+        return out
+
+    def count(self) -> int:
+        return sum(len(f.files) for f in self.folders.values()) + len(self.linked)
+
+    def links(self) -> Iterator[str]:
+        return (f"{rel}/{name}" for rel, f in self.folders.items() for name in f.links)
+
+    def others(self) -> Iterator[str]:
+        return (f"{rel}/{name}" for rel, f in self.folders.items() for name in f.others)
 
 
 @dataclass(frozen=True)
@@ -25,34 +82,76 @@ class Workspace:
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def files(self, only: Iterable[str] | None = None) -> tuple[list[str], list[Finding]]:
+    def files(self) -> tuple[list[str], list[Finding]]:
         """Document files (repository-relative, POSIX, sorted), and findings for files
         that may not be read."""
-        files: list[str] = []
-        findings: list[Finding] = []
-        starts = [self.root / d for d in DOCUMENT_DIRS] if only is None else [
-            self.root / p for p in only]
-        prefix = len(str(self.root)) + 1
-        for start in starts:
-            if start.is_symlink() and start.is_dir() and not self._inside(start, findings):
-                continue  # a folder link out of the repository is never entered
-            if start.is_file() or start.is_symlink() and not start.is_dir():
-                self._take(start, files, findings)
-            elif start.is_dir():
-                for entry in _walk(start):
-                    if not entry.name.endswith(YAML_SUFFIXES) and not entry.is_symlink():
+        listing = self.walk()
+        return listing.paths(), listing.findings
+
+    def walk(self, last: Listing | None = None) -> Listing:
+        """What the document folders hold. With `last` (an earlier walk), folders whose
+        modification time is unchanged are not listed again: adding, removing or
+        renaming an entry changes its folder's time, editing a file does not."""
+        listing = Listing({}, [], [])
+        started = time.time_ns()
+        for top in DOCUMENT_DIRS:
+            start = self.root / top
+            if start.is_symlink() and start.is_dir():
+                if not self._inside(start, listing.findings):
+                    continue  # a folder link out of the repository is never entered
+                listing.entered_links = True
+            if start.is_dir():
+                self._walk_folder(top, last, listing, started)
+            elif start.is_file() or start.is_symlink():
+                self._take(start, listing.linked, listing.findings)
+        for path in listing.links():
+            self._take(self.root / path, listing.linked, listing.findings)
+        for path in listing.others():
+            listing.findings.append(Finding(
+                path, "file.not-regular",
+                "not a regular file (a FIFO, socket or device): not read",
+                line=1, column=1, hint="replace it with a regular file"))
+        return listing
+
+    def _walk_folder(self, top: str, last: Listing | None, listing: Listing,
+                     started: int) -> None:
+        stack = [top]
+        while stack:
+            rel = stack.pop()
+            full = f"{self.root}/{rel}"
+            try:
+                mtime = os.stat(full, follow_symlinks=False).st_mtime_ns
+            except OSError:
+                continue
+            known = last.folders.get(rel) if last else None
+            if known is not None and known.mtime == mtime:
+                listing.folders[rel] = known
+                stack.extend(f"{rel}/{name}" for name in known.subfolders)
+                continue
+            files, links, others, subfolders = [], [], [], []
+            # os.scandir is the cheapest listing; folders reached through symlinks are
+            # not entered, and hidden entries are skipped.
+            with os.scandir(full) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith("."):
                         continue
-                    if entry.is_file(follow_symlinks=False):  # the common case, kept cheap
-                        files.append(_posix(entry.path[prefix:]))
-                    elif entry.is_symlink():
-                        self._take(Path(entry.path), files, findings)
+                    if entry.is_dir(follow_symlinks=False):
+                        subfolders.append(name)
+                    elif entry.is_symlink():  # judged by where it leads, every time
+                        links.append(name)
+                    elif not name.endswith(YAML_SUFFIXES):
+                        continue
+                    elif entry.is_file(follow_symlinks=False):
+                        files.append(name)
                     else:  # a FIFO or device: reading it could hang, so it is never read
-                        findings.append(Finding(
-                            _posix(entry.path[prefix:]), "file.not-regular",
-                            "not a regular file (a FIFO, socket or device): not read",
-                            line=1, column=1, hint="replace it with a regular file"))
-        files.sort()
-        return files, findings
+                        others.append(name)
+            # A change within the clock's resolution of this listing might not move the
+            # time again: such a folder is listed afresh next time.
+            trusted = mtime if mtime < started - _RACY_NS else None
+            listing.folders[rel] = Folder(trusted, tuple(files), tuple(links), tuple(others),
+                                          tuple(subfolders))
+            stack.extend(f"{rel}/{name}" for name in subfolders)
 
     def _inside(self, link: Path, findings: list[Finding]) -> bool:
         """A linked folder to walk: it must resolve inside the repository."""
@@ -101,20 +200,6 @@ def file_id(path: str) -> str:
 
 def _posix(path: str) -> str:
     return path if os.sep == "/" else path.replace(os.sep, "/")
-
-
-def _walk(folder: Path) -> Iterator[os.DirEntry[str]]:
-    # os.scandir is the cheapest walk; folders reached through symlinks are not entered.
-    stack: list[str | Path] = [folder]
-    while stack:
-        with os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                else:
-                    yield entry
 
 
 def find_workspace(repo: str | os.PathLike[str] | None) -> Workspace:

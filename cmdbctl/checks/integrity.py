@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from cmdbctl.document import Entry
 from cmdbctl.findings import Finding
@@ -21,11 +21,13 @@ _MAX_SUGGESTIONS = 50
 
 
 def check(entries: Sequence[Entry], kinds: KindRegistry,
-          only: Sequence[Entry] | None = None) -> list[Finding]:
+          only: Sequence[Entry] | None = None,
+          all_ids: Callable[[], Iterable[str]] | None = None) -> list[Finding]:
     """Findings of `only` (default: every entry), judged against all `entries`.
 
     An entry's findings depend on nothing but itself and the entries holding its id or
-    one of its reference targets, which is what lets `validate` recheck only those.
+    one of its reference targets, which is what lets `validate` recheck only those;
+    "did you mean" hints draw on `all_ids` (default: the ids of `entries`).
     """
     findings: list[Finding] = []
     by_id: dict[str, list[Entry]] = defaultdict(list)
@@ -49,6 +51,7 @@ def check(entries: Sequence[Entry], kinds: KindRegistry,
                 f"file name does not match id {entry.id!r}", pointer="/metadata/id",
                 hint=f"rename the file to {entry.id}.yaml"))
     suggestions = 0
+    known: list[str] | None = None
     for entry in only:
         if not entry.refs:
             continue
@@ -60,7 +63,9 @@ def check(entries: Sequence[Entry], kinds: KindRegistry,
                 hint = None
                 if suggestions < _MAX_SUGGESTIONS:
                     suggestions += 1
-                    close = difflib.get_close_matches(ref.target, by_id.keys(), n=1)
+                    if known is None:
+                        known = list(all_ids()) if all_ids else list(by_id)
+                    close = difflib.get_close_matches(ref.target, known, n=1)
                     hint = f"did you mean {close[0]!r}?" if close else None
                 findings.append(Finding(
                     entry.path, "ref.dangling",

@@ -25,7 +25,7 @@ def _gates(repo: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     code, searched = _gate(repo, cache=False)
     validated = repo.cli("validate", "--format", "json")
     assert validated.exit_code in (0, 1), validated.stderr
-    assert list((repo.path / ".git" / "cmdbctl").glob("verdicts-*.json"))
+    assert list((repo.path / ".git" / "cmdbctl").glob("cache-*.sqlite"))
     indexed_code, indexed = _gate(repo, cache=True)
     assert indexed_code == code
     return searched, indexed

@@ -1,0 +1,215 @@
+"""A warm `validate`: read only what changed since the run that left the cache.
+
+What may have changed is known without visiting every file:
+- folders whose modification time moved are listed again (that is how files appear,
+  vanish or are renamed); the others keep the last listing;
+- git says which tracked files differ from the current tree (`diff-index`, from the
+  index's stat data, as `git status` does) and which paths two trees differ in;
+- the last run's `dirty` files (untracked, edited, unreadable, read through symlinks)
+  are hashed again, as are symlinked documents, every time.
+A file outside all of these has the bytes it had in the last run, so its cached verdict
+stands. The estate checks then rerun only for the entries an edit could touch (see
+`checks`), looked up in the cache's indexes by id and by reference target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from cmdbctl import gitio
+from cmdbctl.cache import CacheError, FileRow, LastRun, VerdictCache, decode
+from cmdbctl.checks import check_estate
+from cmdbctl.document import Entry
+from cmdbctl.findings import Finding
+from cmdbctl.kinds import KindRegistry
+from cmdbctl.loading.source import MAX_FILE_BYTES
+from cmdbctl.verdicts import (
+    PARALLEL_THRESHOLD,
+    Judged,
+    Progress,
+    Verdict,
+    WorktreeReader,
+    blob_id,
+    judge,
+    judge_all,
+    judge_path,
+    relocate,
+)
+from cmdbctl.workspace import DOCUMENT_DIRS, Listing, Workspace
+
+
+@dataclass(frozen=True)
+class Outcome:
+    listing: Listing
+    findings: list[Finding]  # the files' own, the listing's and the estate checks'
+
+
+def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
+               progress: Callable[[int], Progress] | None,
+               jobs: int | None) -> Outcome | None:
+    """The findings of the whole estate from what changed since the cached run; None
+    when there is no such run to start from. Raises `CacheError` on a broken cache."""
+    last = cache.last_run()
+    if last is None or not gitio.caches_blobs(ws.root):
+        return None
+    tree = gitio.head_tree(ws.root)
+    if tree is None:
+        return None
+    with ThreadPoolExecutor(2) as pool:  # git compares while Python lists folders
+        differing_f = pool.submit(gitio.differing, ws.root, tree, DOCUMENT_DIRS)
+        moved_f = pool.submit(gitio.tree_differences, ws.root, last.tree, tree, DOCUMENT_DIRS) \
+            if tree != last.tree else None
+        listing = ws.walk(Listing(last.folders, [], []))
+        differing, moved = differing_f.result(), moved_f.result() if moved_f else set()
+    if listing.entered_links or differing is None or moved is None:
+        return None  # a linked top folder, or the last tree is gone: judge everything
+    present = _Present(listing)
+    added, removed = _listing_changes(last, listing)
+    last_links = {f"{rel}/{n}" for rel, f in last.folders.items() for n in f.links}
+    linked = set(listing.linked)
+    suspects = sorted(p for p in differing | moved | last.dirty | added
+                      if p in present and p not in linked)
+    rows = cache.files([*suspects, *removed, *linked, *last_links])
+
+    read = WorktreeReader(ws.root)
+    judged: dict[str, Judged] = {}  # path → its verdict and blob id, for what changed
+    fresh: dict[str, tuple[bytes, str | None]] = {}  # changed bytes, and their blob id
+    for path in suspects:
+        try:
+            raw = read(path)
+        except OSError:
+            judged[path] = judge_path(path, read, kinds)  # says what is wrong with it
+            continue
+        blob = blob_id(raw) if len(raw) <= MAX_FILE_BYTES else None
+        if blob is None or rows.get(path, (None, None))[0] != blob:
+            fresh[path] = raw, blob
+    cached = cache.verdicts(b for _, b in fresh.values() if b is not None)
+    todo = []
+    for path, (raw, blob) in fresh.items():
+        if blob in cached:
+            judged[path] = decode(cached[blob], path), blob
+        else:
+            todo.append(path)
+    todo += sorted(linked)  # no blob id names what a symlink leads to: judged every time
+    bar = progress(len(todo)) if progress else None
+    if len(todo) >= PARALLEL_THRESHOLD:
+        judged.update(zip(todo, judge_all(todo, read, kinds, bar, jobs)))
+    else:
+        for path in todo:
+            if path in fresh:
+                raw, blob = fresh[path]
+                judged[path] = judge(path, raw, kinds), blob
+            else:
+                judged[path] = judge_path(path, read, kinds)
+            if bar:
+                bar(1)
+
+    changed = judged.keys() | removed | (last_links - linked)
+    estate = _estate(cache, kinds, last, judged, changed, rows, present, read)
+    findings = [*listing.findings, *(f for v, _ in judged.values() for f in v.findings)]
+    still = {p for p in last.doc_flagged if p in present and p not in judged}
+    for verdict in cache.verdicts_at(still).values():
+        findings.extend(verdict.findings)
+    findings.extend(estate)
+
+    tracked = gitio.in_index(ws.root, [p for p in suspects if p not in differing])
+    if tracked is None:
+        return Outcome(listing, findings)  # git failed: the answer stands, no cache
+    new_rows: dict[str, FileRow | None] = {p: None for p in removed | (last_links - linked)}
+    new_verdicts: dict[str, Verdict] = {}
+    judged_now = set(todo)
+    for path, (verdict, blob) in judged.items():
+        if path in linked or any(f.code == "file.unreadable" for f in verdict.findings):
+            blob = None  # no blob id names what it is: judged every time
+        new_rows[path] = (blob, verdict.entry.id if verdict.entry else None)
+        if blob is not None and path in judged_now:
+            new_verdicts[blob] = verdict
+    dirty = {p for p in suspects if p in differing or p not in tracked}
+    dirty |= {p for p, row in new_rows.items() if row is not None and row[0] is None}
+    run = LastRun(tree, dirty, {f.path for f in estate},
+                  still | {p for p, (v, _) in judged.items() if v.findings},
+                  {i for p in linked if (i := new_rows[p][1]) is not None},  # type: ignore[index]
+                  listing.folders)
+    cache.update(last, run, new_rows, new_verdicts)
+    return Outcome(listing, findings)
+
+
+class _Present:
+    """Membership in the current listing, without building the list of 10^5 paths."""
+
+    def __init__(self, listing: Listing) -> None:
+        self._folders = listing.folders
+        self._linked = set(listing.linked)
+        self._sets: dict[str, frozenset[str]] = {}
+
+    def __contains__(self, path: object) -> bool:
+        if not isinstance(path, str):
+            return False
+        if path in self._linked:
+            return True
+        rel, _, name = path.rpartition("/")
+        folder = self._folders.get(rel)
+        if folder is None:
+            return False
+        names = self._sets.get(rel)
+        if names is None:
+            names = self._sets[rel] = frozenset(folder.files)
+        return name in names
+
+
+def _listing_changes(last: LastRun, listing: Listing) -> tuple[set[str], set[str]]:
+    """Regular files added and removed between the last listing and this one."""
+    added, removed = set(), set()
+    for rel, folder in listing.folders.items():
+        old = last.folders.get(rel)
+        if old is folder:
+            continue
+        before = set(old.files) if old else set()
+        now = set(folder.files)
+        added |= {f"{rel}/{n}" for n in now - before}
+        removed |= {f"{rel}/{n}" for n in before - now}
+    for rel, old in last.folders.items():
+        if rel not in listing.folders:
+            removed |= {f"{rel}/{n}" for n in old.files}
+    return added, removed
+
+
+def _estate(cache: VerdictCache, kinds: KindRegistry, last: LastRun,
+            judged: dict[str, Judged], changed: set[str], rows: dict[str, FileRow],
+            present: _Present, read: WorktreeReader) -> list[Finding]:
+    """Estate findings of every entry whose findings could differ from the last run's:
+    the changed files, the ones the last run flagged, and those that hold or refer to
+    an id a changed file had or has. Every other entry still has none."""
+    now = {p: v.entry for p, (v, _) in judged.items() if v.entry is not None}
+    ids = {i for p in changed if (i := rows.get(p, (None, None))[1]) is not None}
+    ids |= {e.id for e in now.values() if e.id is not None} | last.unblobbed_ids
+    around = cache.holders(ids) | cache.referrers(ids) | last.flagged
+    recheck = sorted({*now, *(p for p in around if p not in changed and p in present)})
+    entries = _entries(cache, recheck, now)
+    only = [entries[p] for p in recheck if p in entries]
+    needed = {e.id for e in only if e.id is not None} | {t for e in only for t in e.targets()}
+    holders = {p for p in cache.holders(needed) if p not in changed and p in present}
+    holders |= {p for p, e in now.items() if e.id in needed}
+    entries.update(_entries(cache, [p for p in holders if p not in entries], now))
+
+    def all_ids() -> list[str]:
+        rest = cache.ids_except(changed)
+        return sorted(rest | {e.id for e in now.values() if e.id is not None})
+
+    found = check_estate([entries[p] for p in sorted(entries)], kinds, only, all_ids)
+    return relocate(found, read)
+
+
+def _entries(cache: VerdictCache, paths: list[str], now: dict[str, Entry]) -> dict[str, Entry]:
+    """Entries of unchanged files from their cached verdicts, and of changed ones."""
+    out = {p: now[p] for p in paths if p in now}
+    rest = [p for p in paths if p not in now]
+    verdicts = cache.verdicts_at(rest)
+    if len(verdicts) != len(rest):
+        raise CacheError("a file the last run judged has no cached verdict")
+    for path, verdict in verdicts.items():
+        if verdict.entry is not None:
+            out[path] = verdict.entry
+    return out
