@@ -18,16 +18,20 @@ runs after random edits.
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 
 from cmdbctl import gitio
+from cmdbctl.findings import Severity
 from cmdbctl.verdicts import Verdict
 from cmdbctl.workspace import Folder
 
@@ -65,7 +69,8 @@ class LastRun:
     doc_flagged: set[str]
     unblobbed_ids: set[str]
     folders: dict[str, Folder]
-    generation: int = 0
+    generation: int = 0  # writes since the rebuild named by `lineage`
+    lineage: str = ""
     verdict_rows: int = 0
 
     def plain(self) -> bytes:
@@ -73,21 +78,28 @@ class LastRun:
             "tree": self.tree, "dirty": sorted(self.dirty), "flagged": sorted(self.flagged),
             "doc_flagged": sorted(self.doc_flagged), "unblobbed": sorted(self.unblobbed_ids),
             "folders": {k: f.plain() for k, f in self.folders.items()},
-            "generation": self.generation, "verdict_rows": self.verdict_rows})
+            "generation": self.generation, "lineage": self.lineage,
+            "verdict_rows": self.verdict_rows})
 
     @staticmethod
     def from_plain(raw: bytes) -> LastRun:
         data = orjson.loads(raw)
-        run = LastRun(data["tree"], set(data["dirty"]), set(data["flagged"]),
-                      set(data["doc_flagged"]), set(data["unblobbed"]),
-                      {k: Folder.from_plain(v) for k, v in data["folders"].items()},
-                      data["generation"], data["verdict_rows"])
-        texts = [run.tree, *run.dirty, *run.flagged, *run.doc_flagged, *run.unblobbed_ids]
-        if not all(isinstance(t, str) for t in texts) or not isinstance(run.generation, int) \
-                or not isinstance(run.verdict_rows, int):
-            raise ValueError("junk in the cached state")
-        return run
+        lists = [data[k] for k in ("dirty", "flagged", "doc_flagged", "unblobbed")]
+        if not all(isinstance(x, list) and all(isinstance(t, str) for t in x) for x in lists) \
+                or not isinstance(data["tree"], str) or not _OBJECT_ID.fullmatch(data["tree"]) \
+                or not isinstance(data["generation"], int) or not isinstance(data["lineage"], str) \
+                or not isinstance(data["verdict_rows"], int):
+            raise ValueError("junk in the cached state")  # (a tree could be a git option)
+        dirty, flagged, doc_flagged, unblobbed = map(set, lists)
+        return LastRun(data["tree"], dirty, flagged, doc_flagged, unblobbed,
+                       {k: Folder.from_plain(v) for k, v in data["folders"].items()},
+                       data["generation"], data["lineage"], data["verdict_rows"])
 
+    def same_writer(self, other: LastRun) -> bool:
+        return (self.lineage, self.generation) == (other.lineage, other.generation)
+
+
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 # What a file row holds: its blob id (None: no cached verdict) and document id.
 FileRow = tuple[str | None, str | None]
@@ -154,11 +166,14 @@ class VerdictCache:
         return dict(self._query("SELECT blob, verdict FROM verdicts WHERE blob IN ({})", blobs))
 
     def verdicts_at(self, paths: Iterable[str]) -> dict[str, Verdict]:
-        """path → the verdict the last run kept for its file (files it kept none for
-        are left out)."""
-        return {p: decode(raw, p) for p, raw in self._query(
+        """path → the verdict the last run kept for its file; every one must be there."""
+        paths = set(paths)
+        found = {p: decode(raw, p) for p, raw in self._query(
             "SELECT f.path, v.verdict FROM files f JOIN verdicts v ON v.blob = f.blob "
             "WHERE f.path IN ({})", paths)}
+        if len(found) != len(paths):
+            raise CacheError("a file the last run judged has no cached verdict")
+        return found
 
     def holders(self, ids: Iterable[str]) -> set[str]:
         """Paths whose document had one of `ids` in the last run."""
@@ -248,6 +263,8 @@ class VerdictCache:
                 db.execute("PRAGMA synchronous = OFF")
                 db.executescript(_TABLES)
                 db.execute("BEGIN")
+                # a new lineage: a run that read the replaced cache must not write here
+                run.generation, run.lineage = 0, secrets.token_hex(8)
                 run.verdict_rows = _insert(db, run, files, verdicts)
                 for index in _INDEXES:  # after the rows: one sort instead of 10^5 inserts
                     db.execute(index)
@@ -257,8 +274,10 @@ class VerdictCache:
                 db.close()
             os.replace(tmp, self.path)
             tmp = None
+            abandoned = time.time() - 3600  # a rebuild's temporary file, left by a crash
             for stale in self.path.parent.glob("*"):
-                if stale != self.path and stale.name.startswith(("verdicts-", "cache-")):
+                if stale != self.path and stale.name.startswith(("verdicts-", "cache-")) \
+                        or stale.name.startswith(".cache-") and stale.stat().st_mtime < abandoned:
                     stale.unlink(missing_ok=True)
         except (OSError, sqlite3.Error, TypeError, UnicodeEncodeError):
             return  # a cache that cannot be written only costs speed
@@ -278,13 +297,13 @@ class VerdictCache:
             try:
                 db.execute("BEGIN IMMEDIATE")
                 row = db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
-                if row is None or LastRun.from_plain(row[0]).generation != last.generation:
+                if row is None or not LastRun.from_plain(row[0]).same_writer(last):
                     db.execute("ROLLBACK")
                     return
                 for chunk in _chunks(files):
                     db.execute(f"DELETE FROM files WHERE path IN ({_marks(chunk)})", chunk)
                 present = {p: r for p, r in files.items() if r is not None}
-                run.generation = last.generation + 1
+                run.generation, run.lineage = last.generation + 1, last.lineage
                 run.verdict_rows = last.verdict_rows + _insert(db, run, present, verdicts)
                 if run.verdict_rows > 1000 + 2 * sum(len(f.files) for f in run.folders.values()):
                     _collect_garbage(db)
@@ -299,11 +318,29 @@ class VerdictCache:
 
 
 def decode(raw: bytes, path: str) -> Verdict:
-    """A stored verdict, for the file at `path`."""
+    """A stored verdict, for the file at `path`; its every field is checked, since the
+    file is not ours alone."""
     try:
-        return Verdict.decode(orjson.loads(raw), path)
+        verdict = Verdict.decode(orjson.loads(raw), path)
     except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
         raise CacheError(f"junk verdict: {exc}") from exc
+    entry = verdict.entry
+    if entry is not None and not (
+            _optional(entry.id, str) and _optional(entry.kind, str)
+            and all(isinstance(r, str) for r in entry.refs[0::3] + entry.refs[1::3])
+            and all(_optional(r, int) and r is not None for r in entry.refs[2::3])):
+        raise CacheError("junk entry in a cached verdict")
+    for f in verdict.findings:
+        if not (isinstance(f.code, str) and isinstance(f.message, str)
+                and f.severity in get_args(Severity) and isinstance(f.pointer, str)
+                and _optional(f.line, int) and _optional(f.column, int)
+                and _optional(f.hint, str)):
+            raise CacheError("junk finding in a cached verdict")
+    return verdict
+
+
+def _optional(value: object, kind: type) -> bool:
+    return value is None or isinstance(value, kind) and not isinstance(value, bool)
 
 
 def _insert(db: sqlite3.Connection, run: LastRun, files: Mapping[str, FileRow],

@@ -76,19 +76,14 @@ _INDEX_RECORD = re.compile(rb"(\d+) ([0-9a-f]+) \d\t([^\0]*)\0")
 
 
 def index_blobs(root: Path, folders: Sequence[str]) -> dict[str, str] | None:
-    """path → blob id of the index's files under `folders` (symlinks left out), with
-    files changed in the work tree since left out too; None outside a work tree."""
+    """path → blob id of the index's files under `folders` (symlinks left out)."""
     staged = output(root, "ls-files", "-s", "-z", "--", *folders)
-    if staged is None or _converts_content(root):
+    if staged is None:
         return None
-    # One regex pass in C instead of a split per record: 10^5 lines on a warm validate.
-    ids = {_path(path): blob.decode()
-           for mode, blob, path in _INDEX_RECORD.findall(staged)
-           if mode != b"120000"}  # a symlink's blob is the link text, not the document
-    modified = output(root, "diff-files", "--name-only", "-z", "--", *folders) or b""
-    for changed in {_path(p) for p in modified.split(b"\0") if p}:
-        ids.pop(changed, None)
-    return ids
+    # One regex pass in C instead of a split per record: 10^5 records.
+    return {_path(path): blob.decode()
+            for mode, blob, path in _INDEX_RECORD.findall(staged)
+            if mode != b"120000"}  # a symlink's blob is the link text, not the document
 
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the empty tree
@@ -128,23 +123,21 @@ def tree_differences(root: Path, old: str, new: str, folders: Sequence[str]) -> 
     return None if out is None else _names(out)
 
 
-def untracked(root: Path, folders: Sequence[str]) -> set[str] | None:
-    """Work-tree files under `folders` that are not in the index (ignored ones too)."""
-    out = output(root, "ls-files", "--others", "-z", "--", *folders)
-    return None if out is None else _names(out)
-
-
-def in_index(root: Path, paths: Iterable[str]) -> set[str] | None:
-    """Those of `paths` the index holds."""
+def index_blobs_of(root: Path, paths: Iterable[str]) -> dict[str, str] | None:
+    """path → blob id in the index, of those of `paths` the index holds as files."""
     asked = [p for p in paths if "\n" not in p]  # cat-file reads one path per line
     if not asked:
-        return set()
+        return {}
     lines = "".join(f":{p}\n" for p in asked).encode("utf-8", "surrogateescape")
-    out = output(root, "cat-file", "--batch-check=%(objecttype)", input=lines)
+    out = output(root, "cat-file", "--batch-check=%(objecttype) %(objectname)", input=lines)
     if out is None:
         return None
-    answers = out.split(b"\n")
-    return {p for p, answer in zip(asked, answers) if not answer.endswith(b" missing")}
+    found = {}
+    for path, answer in zip(asked, out.split(b"\n")):
+        kind, _, blob = answer.partition(b" ")
+        if kind == b"blob":
+            found[path] = blob.decode()
+    return found
 
 
 class GitFailed(CommandError):

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cmdbctl import gitio
-from cmdbctl.cache import CacheError, FileRow, LastRun, VerdictCache, decode
+from cmdbctl.cache import FileRow, LastRun, VerdictCache, decode
 from cmdbctl.checks import check_estate
 from cmdbctl.document import Entry
 from cmdbctl.findings import Finding
@@ -76,13 +76,14 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     read = WorktreeReader(ws.root)
     judged: dict[str, Judged] = {}  # path → its verdict and blob id, for what changed
     fresh: dict[str, tuple[bytes, str | None]] = {}  # changed bytes, and their blob id
+    seen: dict[str, str | None] = {}  # blob id of the bytes read now
     for path in suspects:
         try:
             raw = read(path)
         except OSError:
             judged[path] = judge_path(path, read, kinds)  # says what is wrong with it
             continue
-        blob = blob_id(raw) if len(raw) <= MAX_FILE_BYTES else None
+        blob = seen[path] = blob_id(raw) if len(raw) <= MAX_FILE_BYTES else None
         if blob is None or rows.get(path, (None, None))[0] != blob:
             fresh[path] = raw, blob
     cached = cache.verdicts(b for _, b in fresh.values() if b is not None)
@@ -114,8 +115,8 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
         findings.extend(verdict.findings)
     findings.extend(estate)
 
-    tracked = gitio.in_index(ws.root, [p for p in suspects if p not in differing])
-    if tracked is None:
+    index = gitio.index_blobs_of(ws.root, [p for p in suspects if p not in differing])
+    if index is None:
         return Outcome(listing, findings)  # git failed: the answer stands, no cache
     new_rows: dict[str, FileRow | None] = {p: None for p in removed | (last_links - linked)}
     new_verdicts: dict[str, Verdict] = {}
@@ -126,7 +127,10 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
         new_rows[path] = (blob, verdict.entry.id if verdict.entry else None)
         if blob is not None and path in judged_now:
             new_verdicts[blob] = verdict
-    dirty = {p for p in suspects if p in differing or p not in tracked}
+    # Dirty: what git calls changed, and what was read as other bytes than the index
+    # holds (untracked, or edited while git looked: stat data cannot say).
+    kept = {p: row[0] for p, row in new_rows.items() if row is not None}
+    dirty = {p for p in suspects if p in differing or kept.get(p, seen.get(p)) != index.get(p)}
     dirty |= {p for p, row in new_rows.items() if row is not None and row[0] is None}
     run = LastRun(tree, dirty, {f.path for f in estate},
                   still | {p for p, (v, _) in judged.items() if v.findings},
@@ -206,10 +210,7 @@ def _entries(cache: VerdictCache, paths: list[str], now: dict[str, Entry]) -> di
     """Entries of unchanged files from their cached verdicts, and of changed ones."""
     out = {p: now[p] for p in paths if p in now}
     rest = [p for p in paths if p not in now]
-    verdicts = cache.verdicts_at(rest)
-    if len(verdicts) != len(rest):
-        raise CacheError("a file the last run judged has no cached verdict")
-    for path, verdict in verdicts.items():
+    for path, verdict in cache.verdicts_at(rest).items():
         if verdict.entry is not None:
             out[path] = verdict.entry
     return out

@@ -75,7 +75,7 @@ def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     estate = relocate(check_estate(entries, kinds), read)
     findings = [*listing.findings, *(f for v in verdicts for f in v.findings), *estate]
     if seen is not None:
-        tree, differing, untracked = seen
+        tree, differing, index = seen
         linked = set(listing.linked)
         files: dict[str, FileRow] = {}
         kept: dict[str, Verdict] = {}
@@ -85,8 +85,10 @@ def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
             else:
                 kept[blob] = verdict
             files[name] = (blob, verdict.entry.id if verdict.entry else None)
+        # Dirty: what git calls changed, and what was read as other bytes than the
+        # index holds (untracked, or edited while git looked: stat data cannot say).
         run = LastRun(
-            tree, {n for n in names if n in differing or n in untracked or files[n][0] is None},
+            tree, {n for n in names if n in differing or files[n][0] != index.get(n)},
             {f.path for f in estate}, {n for n, v in zip(names, verdicts) if v.findings},
             {i for n in linked if (i := files[n][1]) is not None}, listing.folders)
         cache.rebuild(run, files, kept)
@@ -94,16 +96,17 @@ def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
 
 
 def _git_view(ws: Workspace,
-              pool: ThreadPoolExecutor) -> tuple[str, set[str], set[str]] | None:
-    """The tree a cache is measured against, the files that differ from it and the
-    untracked ones; None when the work tree cannot have a cache."""
-    untracked: Future[set[str] | None] = pool.submit(gitio.untracked, ws.root, DOCUMENT_DIRS)
+              pool: ThreadPoolExecutor) -> tuple[str, set[str], dict[str, str]] | None:
+    """The tree a cache is measured against, the files that differ from it, and the
+    index's blob ids; None when the work tree cannot have a cache."""
+    index: Future[dict[str, str] | None] = pool.submit(gitio.index_blobs, ws.root,
+                                                       DOCUMENT_DIRS)
     tree = gitio.head_tree(ws.root) if gitio.caches_blobs(ws.root) else None
     differing = gitio.differing(ws.root, tree, DOCUMENT_DIRS) if tree else None
-    others = untracked.result()
-    if tree is None or differing is None or others is None:
+    blobs = index.result()
+    if tree is None or differing is None or blobs is None:
         return None
-    return tree, differing, others
+    return tree, differing, blobs
 
 
 def _unreadable(verdict: Verdict) -> bool:

@@ -1,0 +1,857 @@
+"""The verdict cache is safe: broken, raced, outdated or fooled, it never changes a verdict.
+
+Every test works on a real git repository (`cmdbctl init`'s, plus a few documents with
+findings) and compares a warm `validate` (cache present) with a cold one
+(CMDBCTL_NO_CACHE=1) on the same work tree. Where it matters, the test also checks that
+the cache was really used (its generation number grew) or really rebuilt (back to 0), so
+a test cannot pass by the cache quietly being off.
+
+The repository's files and folders are dated an hour back and the index refreshed before
+the cache is primed: git then trusts its stat data without racy-clean re-reads, and the
+cache trusts its folder listings, so the shortcuts under test are really taken.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cmdbctl import cache as cache_module
+from cmdbctl import gitio
+from cmdbctl.scaffold import init_repository
+from cmdbctl.validate import validate
+from cmdbctl.workspace import DOCUMENT_DIRS, find_workspace
+
+Snapshot = Callable[..., dict[str, Any]]
+RunCli = Callable[..., Any]
+
+# A Server whose memory is negative: a schema finding of its own (the "doc-flagged"
+# files, whose cached verdict every warm run reads back).
+NEGATIVE_MEMORY = """\
+apiVersion: cmdb/v1
+kind: Server
+metadata:
+  id: bad-mem
+  owner: team-ops
+spec:
+  memoryMb: -1
+  location: rack-a01
+"""
+# A Server in a rack that does not exist: an estate finding (ref.dangling), rechecked
+# by every warm run.
+DANGLING = """\
+apiVersion: cmdb/v1
+kind: Server
+metadata:
+  id: web-02
+  owner: team-ops
+spec:
+  location: rack-zz
+"""
+# Two Servers in a sub-folder that others refer to (web-04 is the target of db-02).
+WEB_03 = """\
+apiVersion: cmdb/v1
+kind: Server
+metadata:
+  id: web-03
+  owner: team-ops
+spec:
+  location: rack-a01
+"""
+WEB_04 = WEB_03.replace("web-03", "web-04")
+DB_02 = """\
+apiVersion: cmdb/v1
+kind: Database
+metadata:
+  id: db-02
+  owner: team-ops
+spec:
+  engine: postgresql
+  runsOn: web-04
+"""
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _git(root: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
+                           *args], cwd=root, check=True, capture_output=True, text=True)
+    return proc.stdout
+
+
+def _commit(root: Path, message: str = "step") -> None:
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", message, "--allow-empty")
+
+
+def _age(root: Path, seconds: int = 3600) -> None:
+    """Date every file and folder of the estate `seconds` back and refresh the index, so
+    that git trusts its stat data and the cache trusts its folder listings."""
+    then = time.time_ns() - seconds * 1_000_000_000
+    for top in (*DOCUMENT_DIRS, "schemas", "store"):
+        start = root / top
+        if not start.exists():
+            continue
+        for folder, dirs, files in os.walk(start, topdown=False):
+            for name in [*files, *dirs]:
+                os.utime(Path(folder) / name, ns=(then, then), follow_symlinks=False)
+        os.utime(start, ns=(then, then))
+    subprocess.run(["git", "update-index", "-q", "--refresh"], cwd=root, check=False)
+
+
+def _findings(root: Path) -> list[tuple[Any, ...]]:
+    result = validate(find_workspace(root), jobs=1)
+    return [(f.path, f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint)
+            for f in result.findings]
+
+
+def _cold(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    with monkeypatch.context() as m:
+        m.setenv("CMDBCTL_NO_CACHE", "1")
+        return _findings(root)
+
+
+def _warm_is_cold(root: Path, monkeypatch: pytest.MonkeyPatch,
+                  what: str = "") -> list[tuple[Any, ...]]:
+    """Run warm, then cold, assert both agree; the findings."""
+    warm = _findings(root)
+    cold = _cold(root, monkeypatch)
+    assert warm == cold, what
+    return cold
+
+
+def _codes(findings: list[tuple[Any, ...]]) -> set[tuple[str, str]]:
+    return {(path, code) for path, code, *_ in findings}
+
+
+def _cache_dir(root: Path) -> Path:
+    return root / ".git" / "cmdbctl"
+
+
+def _cache_file(root: Path) -> Path:
+    [path] = _cache_dir(root).glob("cache-*.sqlite")
+    return path
+
+
+def _state(root: Path) -> dict[str, Any]:
+    with closing(sqlite3.connect(_cache_file(root))) as db:
+        row = db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
+    return dict(json.loads(row[0]))
+
+
+def _generation(root: Path) -> int:
+    """How many warm runs wrote their changes since the cache was last rebuilt."""
+    return int(_state(root)["generation"])
+
+
+def _sql(root: Path, *statements: str) -> None:
+    with closing(sqlite3.connect(_cache_file(root), isolation_level=None)) as db:
+        for statement in statements:
+            db.execute(statement)
+
+
+def _assert_usable(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache is sound: readable, and the next warm run updates it (and is right)."""
+    with closing(sqlite3.connect(_cache_file(root))) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    before = _generation(root)
+    _warm_is_cold(root, monkeypatch, "the run after the recovery")
+    assert _generation(root) == before + 1
+
+
+def _cli_report(run_cli: RunCli, root: Path, cached: bool = True) -> tuple[int, Any]:
+    """`cmdbctl validate --format json`: its exit code and parsed output."""
+    env = {} if cached else {"CMDBCTL_NO_CACHE": "1"}
+    result = run_cli("validate", "--format", "json", repo=root, env=env)
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`cmdbctl init`'s repository (as the `cmdb_repo` fixture writes it), plus a file
+    with a schema finding, one with a dangling reference and a sub-folder that another
+    file refers into; committed. Built once, copied for each test."""
+    root = init_repository(tmp_path_factory.mktemp("template") / "repo").root
+    (root / "inventory" / "bad-mem.yaml").write_text(NEGATIVE_MEMORY)
+    (root / "inventory" / "web-02.yaml").write_text(DANGLING)
+    (root / "inventory" / "hw").mkdir()
+    (root / "inventory" / "hw" / "web-03.yaml").write_text(WEB_03)
+    (root / "inventory" / "hw" / "web-04.yaml").write_text(WEB_04)
+    (root / "inventory" / "db-02.yaml").write_text(DB_02)
+    _commit(root, "estate")
+    return root
+
+
+@pytest.fixture
+def estate(template: Path, tmp_path: Path) -> Path:
+    """A copy of `template` of its own, aged, with no cache yet."""
+    root = tmp_path / "repo"
+    shutil.copytree(template, root, symlinks=True)
+    _age(root)  # and the index's stat data, which the copy made stale, refreshed
+    return root
+
+
+@pytest.fixture
+def primed(estate: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`estate` with a cache written by a full run and updated by one warm run."""
+    first = _findings(estate)
+    assert _generation(estate) == 0  # a full run wrote it
+    assert _codes(first) == {("inventory/bad-mem.yaml", "schema.minimum"),
+                             ("inventory/web-02.yaml", "ref.dangling")}
+    assert _findings(estate) == first
+    assert _generation(estate) == 1  # a warm run read and updated it
+    return estate
+
+
+# -- 1. a broken cache -----------------------------------------------------------------
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"\x00\xffnot a database\n" * 512)
+
+
+def _truncate(path: Path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def _empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def _sqlite(*statements: str) -> Callable[[Path], None]:
+    def corrupt(path: Path) -> None:
+        with closing(sqlite3.connect(path, isolation_level=None)) as db:
+            for statement in statements:
+                db.execute(statement)
+    return corrupt
+
+
+def _state_field(key: str, value: Any) -> Callable[[Path], None]:
+    """The state row, valid JSON, with one field of the wrong shape."""
+    def corrupt(path: Path) -> None:
+        with closing(sqlite3.connect(path, isolation_level=None)) as db:
+            state = json.loads(db.execute("SELECT value FROM meta").fetchone()[0])
+            state[key] = value
+            db.execute("UPDATE meta SET value = ? WHERE key = 'state'",
+                       (json.dumps(state).encode(),))
+    return corrupt
+
+
+def _hot_journal(path: Path) -> None:
+    """A junk rollback journal beside the database, as a crashed writer might leave."""
+    Path(f"{path}-journal").write_bytes(b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" + b"\xff" * 600)
+
+
+NO_VERDICT = "0" * 40  # a blob id no verdict is kept under
+CORRUPTIONS: dict[str, Callable[[Path], None]] = {
+    "garbage bytes": _garbage,
+    "truncated to half": _truncate,
+    "empty file": _empty,
+    "junk verdicts (x'00')": _sqlite("UPDATE verdicts SET verdict = x'00'"),
+    "junk verdicts (half of each)": _sqlite(
+        "UPDATE verdicts SET verdict = substr(verdict, 1, length(verdict) / 2)"),
+    "verdicts of the wrong shape ('abcd')": _sqlite("""UPDATE verdicts SET verdict = '"abcd"'"""),
+    "verdicts of the wrong shape ([1,2,3,4])": _sqlite(
+        "UPDATE verdicts SET verdict = '[1, 2, 3, 4]'"),
+    "verdicts as integers": _sqlite("UPDATE verdicts SET verdict = 7"),
+    "verdicts with findings of the wrong types": _sqlite(
+        "UPDATE verdicts SET verdict = '[null, null, null, [[1, 2, 3, 4, 5, 6, 7]]]'"),
+    "verdicts table dropped": _sqlite("DROP TABLE verdicts"),
+    "state: invalid JSON": _sqlite("UPDATE meta SET value = x'7b2274726565223a'"),
+    "state: JSON object without keys": _sqlite("UPDATE meta SET value = '{}'"),
+    "state: folders of the wrong shape": _state_field("folders", []),
+    "state: folder names not a list": _state_field(
+        "folders", {"inventory": [None, "app-01.yaml", [], [], []]}),
+    "state: dirty is a number": _state_field("dirty", 5),
+    "state: tree is a number": _state_field("tree", 5),
+    "state: tree not in the repository": _state_field("tree", "1" * 40),
+    "state: tree is an option of git's": _state_field("tree", "--output=inventory/zz.yaml"),
+    "state: generation is text": _state_field("generation", "1"),
+    "state row deleted": _sqlite("DELETE FROM meta"),
+    "a doc-flagged file's row names a blob with no verdict": _sqlite(
+        f"UPDATE files SET blob = '{NO_VERDICT}' WHERE path = 'inventory/bad-mem.yaml'"),
+    "an estate-flagged file's row names a blob with no verdict": _sqlite(
+        f"UPDATE files SET blob = '{NO_VERDICT}' WHERE path = 'inventory/web-02.yaml'"),
+    "a doc-flagged file's verdict deleted": _sqlite(
+        "DELETE FROM verdicts WHERE blob = "
+        "(SELECT blob FROM files WHERE path = 'inventory/bad-mem.yaml')"),
+    "junk rollback journal beside it": _hot_journal,
+}
+HARMLESS = {"junk rollback journal beside it"}  # SQLite ignores it: no rebuild needed
+
+
+@pytest.mark.parametrize("corrupt", list(CORRUPTIONS))
+def test_a_corrupt_cache_changes_no_verdict_and_is_rebuilt(
+        corrupt: str, primed: Path, monkeypatch: pytest.MonkeyPatch,
+        run_cli: RunCli, snapshot: Snapshot) -> None:
+    """A cache damaged on disk (a crash, a full disk, a hand edit, junk rows) must be
+    noticed: trusting it would report findings of files that no longer have them, or
+    drop the findings of files that do; crashing on it would break `validate` for good."""
+    root = primed
+    cold = _cli_report(run_cli, root, cached=False)
+    CORRUPTIONS[corrupt](_cache_file(root))
+    before = snapshot(root)
+
+    assert _cli_report(run_cli, root) == cold  # exit code and findings
+    assert snapshot(root) == before  # nothing in the work tree (or .git outside the cache)
+    # noticed and rebuilt (generation 0), not luckily harmless; or truly harmless
+    assert _generation(root) == (2 if corrupt in HARMLESS else 0)
+    _assert_usable(root, monkeypatch)
+
+
+def test_a_corrupt_cache_is_noticed_when_an_edit_needs_it(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Junk in a verdict that only an edit makes the run read (a file that refers to the
+    edited one) must be caught then, not silently decoded or skipped."""
+    root = primed
+    _sql(root, "UPDATE verdicts SET verdict = x'00' WHERE blob = "
+               "(SELECT blob FROM files WHERE path = 'inventory/db-02.yaml')")
+    hw = root / "inventory" / "hw" / "web-04.yaml"
+    hw.write_text(hw.read_text().replace("id: web-04", "id: web-05"))  # db-02 now dangles
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/db-02.yaml", "ref.dangling") in _codes(found)
+    assert _generation(root) == 0  # noticed, and rebuilt
+    _assert_usable(root, monkeypatch)
+
+
+def test_a_folder_where_the_cache_file_belongs_costs_only_speed(
+        primed: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli,
+        snapshot: Snapshot) -> None:
+    """A directory in the cache file's place can neither be read nor replaced: every run
+    must judge afresh, right, without an error, and leave no temporary files behind;
+    once the directory is gone, the next run writes a cache again."""
+    root = primed
+    cold = _cli_report(run_cli, root, cached=False)
+    path = _cache_file(root)
+    path.unlink()
+    path.mkdir()
+    (path / "something").write_text("x")
+    before = snapshot(root)
+    for _ in range(2):
+        assert _cli_report(run_cli, root) == cold
+    assert snapshot(root) == before
+    assert sorted(p.name for p in _cache_dir(root).iterdir()) == [path.name]
+    shutil.rmtree(path)
+    _warm_is_cold(root, monkeypatch)
+    assert _generation(root) == 0
+    _assert_usable(root, monkeypatch)
+
+
+def test_a_file_where_the_cache_folder_belongs_costs_only_speed(
+        primed: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli,
+        snapshot: Snapshot) -> None:
+    """.git/cmdbctl that is a file (works as root, unlike a read-only folder): no cache
+    can be written, and `validate` must neither fail nor touch that file."""
+    root = primed
+    cold = _cli_report(run_cli, root, cached=False)
+    shutil.rmtree(_cache_dir(root))
+    _cache_dir(root).write_text("not a folder\n")
+    before = snapshot(root, ignore=())
+    for _ in range(2):
+        assert _cli_report(run_cli, root) == cold
+    assert snapshot(root, ignore=()) == before
+    _cache_dir(root).unlink()
+    _warm_is_cold(root, monkeypatch)
+    _assert_usable(root, monkeypatch)
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
+                    reason="root writes into a read-only folder anyway")
+def test_a_read_only_cache_folder_costs_only_speed(
+        primed: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli,
+        snapshot: Snapshot) -> None:
+    """A cache folder that cannot be written (a read-only mount, another user's
+    clone): warm runs still answer right, from the cache or afresh."""
+    root = primed
+    (root / "inventory" / "bad-mem.yaml").write_text(NEGATIVE_MEMORY.replace("-1", "2"))
+    cold = _cli_report(run_cli, root, cached=False)
+    folder = _cache_dir(root)
+    folder.chmod(0o500)
+    _cache_file(root).chmod(0o400)
+    try:
+        before = snapshot(root)
+        for _ in range(2):
+            assert _cli_report(run_cli, root) == cold
+        assert snapshot(root) == before
+    finally:
+        folder.chmod(0o700)
+        _cache_file(root).chmod(0o600)
+    _assert_usable(root, monkeypatch)
+
+
+def test_a_cache_locked_by_another_process_is_rebuilt_beside_it(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process holding the database locked longer than the run waits (a hung
+    run, a sqlite3 shell): the run must not hang or fail, and must still be right."""
+    root = primed
+    monkeypatch.setattr(cache_module, "_TIMEOUT", 0.2)
+    (root / "inventory" / "web-02.yaml").write_text(DANGLING.replace("rack-zz", "rack-a01"))
+    with closing(sqlite3.connect(_cache_file(root), isolation_level=None)) as holder:
+        holder.execute("BEGIN EXCLUSIVE")
+        found = _warm_is_cold(root, monkeypatch)
+        holder.execute("ROLLBACK")
+    assert _codes(found) == {("inventory/bad-mem.yaml", "schema.minimum")}
+    assert _generation(root) == 0  # it could not read the locked one: rebuilt
+    _assert_usable(root, monkeypatch)
+
+
+def test_a_cache_reserved_by_another_writer_is_left_alone(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another process in the middle of a write: the run may read, must answer right,
+    and must skip its own write rather than wait forever or write over the other one."""
+    root = primed
+    monkeypatch.setattr(cache_module, "_TIMEOUT", 0.2)
+    (root / "inventory" / "web-02.yaml").write_text(DANGLING.replace("rack-zz", "rack-a01"))
+    with closing(sqlite3.connect(_cache_file(root), isolation_level=None)) as holder:
+        holder.execute("BEGIN IMMEDIATE")
+        _warm_is_cold(root, monkeypatch)
+        holder.execute("ROLLBACK")
+    assert _generation(root) == 1  # read, but not written
+    _assert_usable(root, monkeypatch)
+
+
+# -- 2. concurrent runs ----------------------------------------------------------------
+
+def _spawn(root: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "cmdbctl", "validate", "--format", "json",
+                             "--repo", str(root)], cwd=root, env=env, text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def _edits() -> Iterator[Callable[[Path], None]]:
+    """Between rounds: edits that change findings, listings, the tree and the cache."""
+    def untracked_bad(root: Path) -> None:
+        (root / "inventory" / "new.yaml").write_text(NEGATIVE_MEMORY.replace("bad-mem", "new"))
+
+    def fix_and_break(root: Path) -> None:
+        (root / "inventory" / "bad-mem.yaml").write_text(NEGATIVE_MEMORY.replace("-1", "8"))
+        (root / "inventory" / "hw" / "web-04.yaml").rename(root / "inventory" / "hw" / "x.yaml")
+
+    def commit_and_delete_a_folder(root: Path) -> None:
+        _commit(root)
+        shutil.rmtree(root / "inventory" / "hw")
+        (root / "inventory" / "new.yaml").unlink()
+
+    def schema_change(root: Path) -> None:
+        schema = root / "schemas" / "server.schema.json"
+        schema.write_text(schema.read_text().replace(
+            '"title": "Server specification",', '"title": "Server specification",'
+            ' "required": ["hostname"],', 1))
+
+    yield from (untracked_bad, fix_and_break, commit_and_delete_a_folder, schema_change)
+
+
+def test_concurrent_runs_each_report_what_a_cold_run_reports(
+        estate: Path, run_cli: RunCli) -> None:
+    """Runs that start together race for the cache: full rebuilds renamed over each
+    other, warm runs reading while others write, updates from a stale generation. Each
+    must still report what a cold run does for the state it saw, and leave a readable
+    cache. Edits happen only between rounds, so each round sees one fixed state."""
+    root = estate
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "CI", "FORCE_COLOR")}
+    env.pop("CMDBCTL_NO_CACHE", None)
+    rounds = [lambda root: None, *_edits()]
+    for number, edit in enumerate(rounds):
+        edit(root)
+        cold = _cli_report(run_cli, root, cached=False)
+        procs = [_spawn(root, env) for _ in range(3)]
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert "Traceback" not in err and "internal error" not in err, err
+            assert (proc.returncode, json.loads(out)) == cold, f"round {number}"
+        with closing(sqlite3.connect(_cache_file(root))) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        generation = _generation(root)  # readable, and the next run updates it:
+        assert _cli_report(run_cli, root) == cold, f"after round {number}"
+        assert _generation(root) == generation + 1
+    leftovers = [p.name for p in _cache_dir(root).iterdir() if not p.name.endswith(".sqlite")]
+    assert leftovers == []
+
+
+def test_a_warm_run_does_not_write_over_a_cache_rebuilt_meanwhile(
+        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm run writes back only if no other run wrote since it read: the generation
+    number says so. But every full rebuild starts at generation 0 again, so a warm run
+    that read generation 0, then another run that found the cache unreadable and rebuilt
+    it from a newer work tree (generation 0 again), let the first run's state (its dirty
+    and flagged files) land on the other run's rows. Here the other run saw
+    app-01.yaml edited; the first run's state, written over it, says the file has no
+    findings, and the next warm run, finding the row's blob unchanged, believes it."""
+    root = estate
+    app = root / "inventory" / "app-01.yaml"
+    assert _findings(root)  # a full run: generation 0
+    assert _generation(root) == 0
+    original = cache_module.VerdictCache.update
+    interleaved: list[bool] = []
+
+    def update(self: Any, *args: Any, **kwargs: Any) -> None:
+        if not interleaved:  # between this run's read and its write, once:
+            interleaved.append(True)
+            app.write_text(app.read_text().replace("memoryMb: 65536", "memoryMb: -2"))
+            _garbage(_cache_file(root))  # another run finds the cache broken and
+            _findings(root)  # rebuilds it from the edited work tree (generation 0)
+            assert _generation(root) == 0
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cache_module.VerdictCache, "update", update)
+    _findings(root)  # the warm run that was overtaken
+    assert interleaved
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/app-01.yaml", "schema.minimum") in _codes(found)
+
+
+def test_a_file_edited_while_a_full_run_reads_it_and_then_put_back(
+        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full run asks git which files differ from HEAD, then reads them. A tracked file
+    edited in between is judged (and cached) with its new bytes but not marked dirty,
+    since git called it clean. Put back to HEAD's bytes before the next run, git still
+    calls it clean, nothing makes the warm run read it, and the cached verdict of bytes
+    the file no longer has stands: a finding a cold run does not report."""
+    root = estate
+    app = root / "inventory" / "app-01.yaml"
+    original = gitio.differing
+    edited: list[bool] = []
+
+    def differing(*args: Any, **kwargs: Any) -> set[str] | None:
+        found = original(*args, **kwargs)
+        if not edited:  # right after git looked (an editor saving, say): once
+            edited.append(True)
+            app.write_text(app.read_text().replace("memoryMb: 65536", "memoryMb: -2"))
+        return found
+
+    monkeypatch.setattr(gitio, "differing", differing)
+    during = _findings(root)  # a full run
+    assert edited
+    assert ("inventory/app-01.yaml", "schema.minimum") in _codes(during)
+    monkeypatch.setattr(gitio, "differing", original)
+    _git(root, "checkout", "--", "inventory/app-01.yaml")  # put back
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/app-01.yaml", "schema.minimum") not in _codes(found)
+
+
+# -- 3. a changed schema ---------------------------------------------------------------
+
+def test_a_changed_schema_gets_a_cache_of_its_own(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verdicts depend on the schemas: after a schema edit, a cached verdict of the old
+    schema would hide the new requirement (or report a lifted one). The edit must lead
+    to a new cache file, and the full run that writes it removes the old one."""
+    root = primed
+    old = _cache_file(root)
+    schema = root / "schemas" / "server.schema.json"
+    original = schema.read_text()
+    schema.write_text(original.replace(
+        '"title": "Server specification",',
+        '"title": "Server specification", "required": ["hostname"],', 1))
+
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/web-02.yaml", "schema.required") in _codes(found)
+    new = _cache_file(root)  # the only one: the old file is gone
+    assert new != old and not old.exists()
+    assert _generation(root) == 0
+    _assert_usable(root, monkeypatch)
+
+    # tightened further: a pattern the example server does not match
+    schema.write_text(schema.read_text().replace(
+        '"serial": {"title": "Serial number", "type": "string"}',
+        '"serial": {"title": "Serial number", "type": "string", "pattern": "^X"}', 1))
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/app-01.yaml", "schema.pattern") in _codes(found)
+    assert _cache_file(root) not in (old, new)
+
+    schema.write_text(original)  # back: the first name again, and the old verdicts
+    found = _warm_is_cold(root, monkeypatch)
+    assert _cache_file(root) == old
+    assert _codes(found) == {("inventory/bad-mem.yaml", "schema.minimum"),
+                             ("inventory/web-02.yaml", "ref.dangling")}
+
+
+# -- 4. what git does not see ----------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_created_after_the_cache_is_reported(
+        primed: Path, monkeypatch: pytest.MonkeyPatch, snapshot: Snapshot) -> None:
+    """git does not track FIFOs, and reading one would hang: a cache that only asks git
+    would miss it, one that hashes it would block."""
+    root = primed
+    for folder in ("inventory", "inventory/hw"):
+        os.mkfifo(root / folder / "x.yaml")
+        found = _warm_is_cold(root, monkeypatch, folder)
+        assert (f"{folder}/x.yaml", "file.not-regular") in _codes(found)
+    (root / "inventory" / "x.yaml").unlink()
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/x.yaml", "file.not-regular") not in _codes(found)
+    assert ("inventory/hw/x.yaml", "file.not-regular") in _codes(found)
+    assert _generation(root) == 4
+
+
+def test_a_symlinked_documents_target_edited_is_read_again(
+        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The link's blob is the link text, which does not change when its target does:
+    a cache keyed on it would keep the old verdict."""
+    root = estate
+    store = root / "store"
+    store.mkdir()
+    target = store / "app-01.yaml"
+    (root / "inventory" / "app-01.yaml").rename(target)
+    (root / "inventory" / "app-01.yaml").symlink_to("../store/app-01.yaml")
+    _commit(root)
+    _age(root)
+    assert _findings(root) == _cold(root, monkeypatch)  # primes the cache
+
+    text = target.read_text()
+    target.write_text(text.replace("memoryMb: 65536", "memoryMb: -5"))
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/app-01.yaml", "schema.minimum") in _codes(found)
+    target.write_text(text.replace("id: app-01", "id: app-99"))  # shop-db now dangles
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/shop-db.yaml", "ref.dangling") in _codes(found)
+    target.write_text(text)
+    found = _warm_is_cold(root, monkeypatch)
+    assert not {p for p, _ in _codes(found)} & {"inventory/app-01.yaml",
+                                                 "inventory/shop-db.yaml"}
+    assert _generation(root) == 3
+
+
+def _edit_keeping_stat(path: Path, old: str, new: str) -> None:
+    """Replace `old` by `new` (same length) and put the file's times back."""
+    assert len(old) == len(new)
+    info = path.stat()
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (info.st_size, info.st_mtime_ns)
+
+
+def test_an_untracked_file_edited_with_size_and_time_kept_is_judged_again(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git has no stat data for an untracked file, so only hashing it every run can
+    tell its new bytes; size and time stamp say nothing changed."""
+    root = primed
+    path = root / "inventory" / "new.yaml"
+    path.write_text(NEGATIVE_MEMORY.replace("bad-mem", "new").replace("-1", "+1"))
+    then = time.time_ns() - 3600 * 1_000_000_000
+    os.utime(path, ns=(then, then))
+    os.utime(path.parent, ns=(then, then))
+    assert ("inventory/new.yaml", "schema.minimum") not in _codes(_findings(root))
+
+    _edit_keeping_stat(path, "memoryMb: +1", "memoryMb: -1")
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/new.yaml", "schema.minimum") in _codes(found)
+    _edit_keeping_stat(path, "memoryMb: -1", "memoryMb: +2")
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/new.yaml", "schema.minimum") not in _codes(found)
+    assert _generation(root) == 4
+
+
+def _wait_until(seconds: float) -> None:
+    """Sleep until the clock (and the file system's coarser one) is past `seconds`."""
+    time.sleep(max(0.0, seconds - time.time()) + 0.05)
+
+
+def _edit_in_the_second_git_looked(root: Path, path: Path, old: str, new: str) -> None:
+    """Have git refresh the file's index entry early in a fresh second, then edit it
+    (size and modification time kept) within that same second."""
+    for _ in range(3):
+        _wait_until(int(time.time()) + 1)
+        info = path.stat()
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))  # moves the change time
+        _git(root, "update-index", "-q", "--refresh")  # git records it
+        looked = int(path.stat().st_ctime)
+        _edit_keeping_stat(path, old, new)
+        if int(path.stat().st_ctime) == looked:
+            return
+        _edit_keeping_stat(path, new, old)  # too slow: the second went by
+    pytest.skip("could not edit a file within the second git refreshed it")
+
+
+@pytest.mark.parametrize("when", ["a second after git last looked"])
+def test_a_tracked_file_edited_with_size_and_time_kept(
+        when: str, primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only git's stat data says a tracked file is unchanged. An edit that keeps size and
+    modification time still changes the change time, which git compares, but in whole
+    seconds (unless git was built with USE_NSEC). A second after git last refreshed the
+    entry, `diff-index` names the file; within that second, git (and `git status`)
+    calls it clean, and a warm run that trusts git keeps the old verdict."""
+    root = primed
+    path = root / "inventory" / "app-01.yaml"
+    if when == "a second after git last looked":
+        _wait_until(int(path.stat().st_ctime) + 1)
+        _edit_keeping_stat(path, "memoryMb: 65536", "memoryMb: -6553")
+    else:
+        _edit_in_the_second_git_looked(root, path, "memoryMb: 65536", "memoryMb: -6553")
+    tree = gitio.head_tree(root)
+    assert tree is not None
+    git_says = gitio.differing(root, tree, DOCUMENT_DIRS)
+    found = _warm_is_cold(root, monkeypatch, f"git diff-index names {git_says}")
+    assert ("inventory/app-01.yaml", "schema.minimum") in _codes(found)
+    # and back, now that it is among the last run's dirty files
+    _edit_keeping_stat(path, "memoryMb: -6553", "memoryMb: 65536")
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/app-01.yaml", "schema.minimum") not in _codes(found)
+    assert _generation(root) == 3
+
+
+# -- 5. git moving the work tree -------------------------------------------------------
+
+@pytest.fixture
+def branches(estate: Path) -> Path:
+    """`estate` with a branch `other` that differs in many ways: files renamed, deleted,
+    added, edited (ids, references, schema errors), a folder moved."""
+    root = estate
+    _git(root, "branch", "-M", "main")
+    _git(root, "checkout", "-q", "-b", "other")
+    inv = root / "inventory"
+    (inv / "bad-mem.yaml").write_text(NEGATIVE_MEMORY.replace("-1", "4"))  # fixed
+    (inv / "app-01.yaml").write_text(
+        (inv / "app-01.yaml").read_text().replace("memoryMb: 65536", "memoryMb: -3"))
+    (inv / "shop-db.yaml").unlink()  # shop-web now dangles
+    (inv / "hw").rename(inv / "servers")
+    (inv / "servers" / "web-05.yaml").write_text(WEB_03.replace("web-03", "web-05"))
+    (inv / "db-02.yaml").write_text(DB_02.replace("web-04", "web-05"))
+    (inv / "dup.yaml").write_text(WEB_03)  # id web-03 twice
+    (root / "policies" / "bob.yaml").rename(root / "policies" / "robert.yaml")
+    _commit(root, "other")
+    _git(root, "checkout", "-q", "main")
+    _age(root)
+    return root
+
+
+def test_checking_out_another_branch_and_back(
+        branches: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkout moves HEAD's tree and rewrites many files at once: the warm run must
+    compare with the tree the cache was measured against, not only with the index."""
+    root = branches
+    main = _warm_is_cold(root, monkeypatch)
+    _git(root, "checkout", "-q", "other")
+    other = _warm_is_cold(root, monkeypatch, "main → other")
+    assert {"ref.dangling", "id.duplicate", "schema.minimum"} <= {c for _, c in _codes(other)}
+    _git(root, "checkout", "-q", "main")
+    assert _warm_is_cold(root, monkeypatch, "other → main") == main
+    _git(root, "checkout", "-q", "other", "--", "inventory/app-01.yaml")  # staged only
+    _warm_is_cold(root, monkeypatch, "one file checked out from other")
+    _git(root, "reset", "-q", "--hard")
+    assert _warm_is_cold(root, monkeypatch, "reset") == main
+    assert _generation(root) == 4  # every run after the first was warm
+
+
+def test_stash_and_stash_pop(branches: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git stash` puts edited files back to HEAD (and `pop` brings the edits back):
+    files the last run saw edited must be read again even though git now calls them
+    clean."""
+    root = branches
+    _warm_is_cold(root, monkeypatch)
+    inv = root / "inventory"
+    (inv / "shop-web.yaml").write_text(
+        (inv / "shop-web.yaml").read_text().replace("shop-db", "nothing"))
+    (inv / "bad-mem.yaml").write_text(NEGATIVE_MEMORY.replace("-1", "1"))
+    (inv / "hw" / "web-04.yaml").unlink()
+    _git(root, "add", "inventory/bad-mem.yaml")  # one of them staged
+    edited = _warm_is_cold(root, monkeypatch, "edited")
+    _git(root, "stash", "-q")
+    stashed = _warm_is_cold(root, monkeypatch, "stashed")
+    _git(root, "stash", "pop", "-q")
+    assert _warm_is_cold(root, monkeypatch, "popped") == edited
+    assert edited != stashed
+    assert _generation(root) == 3
+
+
+def test_reset_hard_to_the_parent(branches: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git reset --hard HEAD~1` moves HEAD back over a commit: files that commit added,
+    changed or removed differ from the cached tree, not from the index."""
+    root = branches
+    _git(root, "merge", "-q", "--ff-only", "other")
+    _age(root)
+    merged = _warm_is_cold(root, monkeypatch, "merged")
+    _git(root, "reset", "-q", "--hard", "HEAD~1")
+    back = _warm_is_cold(root, monkeypatch, "reset to HEAD~1")
+    assert back != merged
+    _git(root, "reset", "-q", "--hard", "other")
+    assert _warm_is_cold(root, monkeypatch, "reset to other") == merged
+    assert _generation(root) == 2
+
+
+def test_commit_amend_and_the_old_tree_collected(
+        branches: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git commit --amend` replaces HEAD's tree; after gc the tree the cache was
+    measured against is gone, and the cache must not be trusted without it."""
+    root = branches
+    _warm_is_cold(root, monkeypatch)
+    inv = root / "inventory"
+    (inv / "web-02.yaml").write_text(DANGLING.replace("rack-zz", "rack-a01"))
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "--amend", "--no-edit")
+    found = _warm_is_cold(root, monkeypatch, "amended")
+    assert ("inventory/web-02.yaml", "ref.dangling") not in _codes(found)
+    assert _generation(root) == 1
+
+    (inv / "web-02.yaml").write_text(DANGLING)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "--amend", "--no-edit")
+    _git(root, "branch", "-D", "other")
+    _git(root, "reflog", "expire", "--expire=now", "--all")
+    _git(root, "gc", "-q", "--prune=now")
+    assert gitio.output(root, "cat-file", "-e", _state(root)["tree"]) is None  # gone
+    found = _warm_is_cold(root, monkeypatch, "amended, old tree collected")
+    assert ("inventory/web-02.yaml", "ref.dangling") in _codes(found)
+    assert _generation(root) == 0  # judged afresh
+    _assert_usable(root, monkeypatch)
+
+
+# -- 6. files moved, folders deleted ---------------------------------------------------
+
+def test_a_file_moved_into_a_new_sub_folder(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new folder is listed by nobody yet, and its parent's listing changes: the moved
+    file must be found there and nowhere else."""
+    root = primed
+    deep = root / "inventory" / "new" / "deeper"
+    deep.mkdir(parents=True)
+    (root / "inventory" / "bad-mem.yaml").rename(deep / "bad-mem.yaml")
+    (root / "inventory" / "hw" / "web-04.yaml").rename(deep / "web-04.yaml")
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/new/deeper/bad-mem.yaml", "schema.minimum") in _codes(found)
+    assert not any(p == "inventory/bad-mem.yaml" for p, _ in _codes(found))
+    _commit(root)
+    _age(root)
+    _warm_is_cold(root, monkeypatch, "committed")
+    (deep / "web-04.yaml").rename(root / "inventory" / "new" / "web-04.yaml")
+    _warm_is_cold(root, monkeypatch, "moved up a level")
+    assert _generation(root) == 4
+
+
+def test_a_folder_deleted_with_its_files(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deleted sub-folder is never listed again: its files' ids must vanish (the
+    references to them now dangle) and their cached findings must not be reported."""
+    root = primed
+    (root / "inventory" / "hw" / "bad.yaml").write_text(NEGATIVE_MEMORY.replace("bad-mem", "bad"))
+    _commit(root)
+    _age(root)
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/hw/bad.yaml", "schema.minimum") in _codes(found)
+
+    shutil.rmtree(root / "inventory" / "hw")
+    found = _warm_is_cold(root, monkeypatch, "deleted")
+    assert ("inventory/db-02.yaml", "ref.dangling") in _codes(found)
+    assert not any(p.startswith("inventory/hw/") for p, _ in _codes(found))
+    _git(root, "checkout", "--", "inventory/hw")  # back again
+    found = _warm_is_cold(root, monkeypatch, "restored")
+    assert ("inventory/hw/bad.yaml", "schema.minimum") in _codes(found)
+    assert _generation(root) == 4
+
