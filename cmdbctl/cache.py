@@ -200,31 +200,6 @@ class VerdictCache:
 
     # -- for the gate: who refers to an id, at any revision ------------------------------
 
-    @property
-    def known(self) -> bool:
-        """Whether any verdict is cached (opens the cache for reading)."""
-        try:
-            return bool(self._all("SELECT 1 FROM verdicts LIMIT 1"))
-        except CacheError:
-            return False
-
-    def reverse_index(self, paths: Mapping[str, str]) -> tuple[dict[str, set[str]], list[str]]:
-        """For the files `paths` (path → blob id): id → the paths whose cached entries
-        refer to it, and the paths without a cached verdict (all, if unreadable)."""
-        by_blob: dict[str, list[str]] = {}
-        for path, blob in paths.items():
-            by_blob.setdefault(blob, []).append(path)
-        try:
-            cached = self.blobs()
-            rows = self._all("SELECT target, blob FROM refs")
-        except CacheError:
-            return {}, list(paths)
-        refers: dict[str, set[str]] = {}
-        for target, blob in rows:
-            for path in by_blob.get(blob, ()):
-                refers.setdefault(target, set()).add(path)
-        return refers, [p for p, b in paths.items() if b not in cached]
-
     def _all(self, sql: str) -> list[tuple[Any, ...]]:
         if self._db is None and self.path is not None and self.path.exists():
             try:

@@ -3,31 +3,35 @@
 A `Snapshot` costs one `git ls-tree` to know every path and id (file name = id); it
 parses only the documents asked for, so the gate's cost grows with the pull request,
 not the estate. `referrers` finds documents that refer to given ids with `git grep`
-(in C, over the revision's blobs) and confirms each candidate by parsing it. A snapshot
-made `near` another (the merge base near the head) reuses that one's searches and
-parsed documents for every file the two share, and reads only the files that differ.
+(in C, over the revision's blobs, one process per core) and confirms each candidate by
+parsing it; the files that differ from a snapshot made `before` it are read whatever
+their text. A snapshot made `near` another (the merge base near the head) reuses that
+one's searches, ids and parsed documents for every file the two share, and reads only
+the files that differ.
 """
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cmdbctl import gitio
+from cmdbctl.cache import CacheError, VerdictCache
 from cmdbctl.document import Document, Entry
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading import load, locate
 from cmdbctl.workspace import DOCUMENT_DIRS, YAML_SUFFIXES, file_id
 
-if TYPE_CHECKING:
-    from cmdbctl.cache import VerdictCache
-
 # Past this many differing files, searching this revision itself is cheaper.
 _MAX_NEAR_DIFFERENCES = 5000
 _SEARCHED = "inventory/"  # where the references that make dependencies live
+# Below this many files, one git process searches them sooner than several.
+_SPLIT_FROM = 4000
 
 
 class Snapshot:
@@ -45,9 +49,14 @@ class Snapshot:
         self._docs: dict[str, Document | None] = {}
         self._texts: dict[str, str | None] = {}
         self._mentions: dict[str, set[str]] = {}  # id → paths whose text holds the word
-        self._index: tuple[dict[str, set[str]], set[str]] | None = None
+        # With a cache: it, each searched blob's paths, and the paths it has no verdict of.
+        self._index: tuple[VerdictCache, dict[str, list[str]], set[str]] | None = None
         self._near = near
         self._differ: set[str] | None = None
+        # Made by `before`: the later snapshot, the paths of it left out, the paths added.
+        self._derived: tuple[Snapshot, set[str], list[str]] | None = None
+        self._repeated: set[str] | None = None  # ids more than one path gives
+        self._changed: set[str] = set()  # paths whose blob differs from a `before` snapshot's
         if near is not None:
             differ = {p for p, b in self.paths.items() if near.paths.get(p) != b}
             if len(differ) <= _MAX_NEAR_DIFFERENCES:
@@ -55,10 +64,27 @@ class Snapshot:
 
     @cached_property
     def by_id(self) -> dict[str, str]:
-        """id → path (file name = id; the first path wins), built when first asked."""
-        by_id: dict[str, str] = {}
-        for path in self.paths:
-            by_id.setdefault(file_id(path), path)
+        """id → path (file name = id; the first path in `paths` wins), built when first
+        asked; for a snapshot made `before` another, from that one's and the changes."""
+        if self._derived is not None:
+            later, removed, added = self._derived
+            touched = {file_id(p) for p in (*removed, *added)}
+            later_ids = later.by_id
+            # An id with another path in `later` could fall back to that one: rare, and
+            # then the whole map is built.
+            if later._repeated is not None and not touched & later._repeated:
+                by_id = dict(later_ids)
+                for i in touched:
+                    if by_id.get(i) in removed:
+                        del by_id[i]
+                for path in added:  # after every path of `later` in `paths`
+                    by_id.setdefault(file_id(path), path)
+                return by_id
+        paths = list(self.paths)[::-1]
+        ids = list(map(file_id, paths))
+        by_id = dict(zip(ids, paths))  # the last one stored wins: the first in `paths`
+        self._repeated = set() if len(by_id) == len(ids) else \
+            {i for i, n in Counter(ids).items() if n > 1}
         return by_id
 
     @classmethod
@@ -67,27 +93,39 @@ class Snapshot:
         `rev` to `later`): no second ls-tree of the estate, and it is made near `later`."""
         paths = dict(later.paths)
         changes = list(changes)
-        for change in changes:
-            if change.new_path:
-                paths.pop(change.new_path, None)
+        removed = {c.new_path for c in changes if c.new_path and paths.pop(c.new_path, None)}
+        added = []
         for change in changes:
             if change.old_path and change.old_blob and change.old_path.endswith(YAML_SUFFIXES) \
                     and change.old_path.split("/", 1)[0] in later.folders:
                 paths[change.old_path] = change.old_blob
-        return cls(later.root, rev, later._blobs, later.folders, near=later, paths=paths)
+                added.append(change.old_path)
+        # What differs from `rev` is what the branch under review wrote: `referrers`
+        # reads it whatever its text (see there).
+        later._changed |= removed
+        snap = cls(later.root, rev, later._blobs, later.folders, near=later, paths=paths)
+        snap._derived = (later, removed, added)
+        return snap
 
     def use_cache(self, cache: VerdictCache) -> bool:
         """Answer `referrers` from the verdict cache (the entries a `validate` of this
         tree left, by blob id) instead of searching every blob; files the cache lacks
         are read each time. Declined (False) when it lacks so many that searching is
         cheaper. The cache is local (.git/), keyed by content: the branch cannot feed it."""
-        if not cache.known:
+        try:
+            cached = cache.blobs()
+        except CacheError:
             return False
-        refers, unindexed = cache.reverse_index(
-            {p: b for p, b in self.paths.items() if p.startswith(_SEARCHED)})
-        if len(unindexed) > _MAX_NEAR_DIFFERENCES:
+        by_blob: dict[str, list[str]] = {}
+        unindexed = set()
+        for path, blob in self.paths.items():
+            if path.startswith(_SEARCHED):
+                by_blob.setdefault(blob, []).append(path)
+                if blob not in cached:
+                    unindexed.add(path)
+        if not cached or len(unindexed) > _MAX_NEAR_DIFFERENCES:
             return False
-        self._index = (refers, set(unindexed))
+        self._index = (cache, by_blob, unindexed)
         return True
 
     def _shared(self, path: str) -> bool:
@@ -133,20 +171,38 @@ class Snapshot:
             shared = {p for p in self._near.mentioning(ids) if self._shared(p)}
             return shared | {p for p in self._differ if p.startswith(_SEARCHED)}
         if self._index is not None:
-            refers, unindexed = self._index
-            return unindexed.union(*(refers.get(i, ()) for i in ids))
+            cache, by_blob, unindexed = self._index
+            try:
+                blobs = cache.referring_blobs(ids)
+            except CacheError:
+                self._index = None  # unreadable after all: search instead
+                return self.mentioning(ids)
+            return unindexed.union(*(by_blob.get(b, ()) for b in blobs))
         todo = sorted(ids - self._mentions.keys())
         for i in todo:
             self._mentions[i] = set()
-        for path, word in gitio.grep_words(self.root, self.rev, todo, [_SEARCHED]):
-            if word in self._mentions:
-                self._mentions[word].add(path)
+        if todo:
+            for path, word in gitio.grep_words(self.root, self.rev, todo, *self._searches):
+                if word in self._mentions:
+                    self._mentions[word].add(path)
         return set().union(*(self._mentions[i] for i in ids))
+
+    @cached_property
+    def _searches(self) -> list[list[str]]:
+        """The pathspecs of the git processes that search `_SEARCHED`, one per core."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else os.cpu_count() or 1
+        return split_folders([p for p in self.paths if p.startswith(_SEARCHED)], _SEARCHED,
+                             min(cores, 8))
 
     def referrers(self, ids: Iterable[str], kinds: KindRegistry) -> dict[str, list[Entry]]:
         """For each id, the entries of documents whose reference fields hold it."""
         found: dict[str, list[Entry]] = {i: [] for i in sorted(set(ids))}
-        for path in sorted(self.mentioning(set(found))):
+        # The files that differ from the `before` snapshot are read whatever git finds
+        # in them: a reference can be written so that no search sees it ("srv\x2d01"),
+        # and the branch under review is the one place that could do so on purpose.
+        changed = {p for p in self._changed if p.startswith(_SEARCHED)}
+        for path in sorted(self.mentioning(set(found)) | changed):
             doc = self.document(path)
             if doc is None:
                 continue
@@ -155,6 +211,54 @@ class Snapshot:
                 if ref.target in found and entry not in found[ref.target]:
                     found[ref.target].append(entry)
         return found
+
+
+def split_folders(paths: Sequence[str], prefix: str, parts: int) -> list[list[str]]:
+    """Pathspecs that share the files under `prefix` (a folder, "/" at the end) among
+    about `parts` git processes. Each takes a run of neighbouring folders, which git reads
+    from its pack together (shared file by file, two processes were no faster than
+    one); the last takes what the others leave, so every file under `prefix` is searched
+    exactly once, `paths` (those under `prefix`, in tree order) only deciding the shares.
+    `literal`: a folder named `[a-z]*` is no pattern."""
+    rest = [f":(literal){prefix}"]
+    if parts < 2 or len(paths) < _SPLIT_FROM:
+        return [rest]
+    counts = Counter(p[:p.rfind("/") + 1] for p in paths)  # folder → its own files
+    children: dict[str, list[str]] = {}
+    below: dict[str, set[int]] = {prefix: set()}  # folder → shares of the files under it
+    for folder in counts:
+        while folder not in below:
+            below[folder] = set()
+            children.setdefault(_parent(folder), []).append(folder)
+            folder = _parent(folder)
+    seen = 0
+    for folder, count in counts.items():
+        if folder in children:  # only whole folders are given out: its files stay in the rest
+            share = parts - 1
+        else:
+            share = seen * parts // len(paths)
+            seen += count
+        while True:
+            below[folder].add(share)
+            if folder == prefix:
+                break
+            folder = _parent(folder)
+    groups: list[list[str]] = [[] for _ in range(parts - 1)]
+    todo = [prefix]
+    while todo:
+        folder = todo.pop()
+        if folder != prefix and len(below[folder]) == 1:
+            (share,) = below[folder]
+            if share < parts - 1:
+                groups[share].append(f":(literal){folder}")
+                rest.append(f":(exclude,literal){folder}")
+            continue
+        todo += children.get(folder, [])
+    return [g for g in groups if g] + [rest]
+
+
+def _parent(folder: str) -> str:
+    return folder[:folder.rfind("/", 0, -1) + 1]
 
 
 def spec_of(doc: Document | None) -> dict[str, Any]:
