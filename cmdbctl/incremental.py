@@ -74,38 +74,8 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     rows = cache.files([*suspects, *removed, *linked, *last_links])
 
     read = WorktreeReader(ws.root)
-    judged: dict[str, Judged] = {}  # path → its verdict and blob id, for what changed
-    fresh: dict[str, tuple[bytes, str | None]] = {}  # changed bytes, and their blob id
-    seen: dict[str, str | None] = {}  # blob id of the bytes read now
-    for path in suspects:
-        try:
-            raw = read(path)
-        except OSError:
-            judged[path] = judge_path(path, read, kinds)  # says what is wrong with it
-            continue
-        blob = seen[path] = blob_id(raw) if len(raw) <= MAX_FILE_BYTES else None
-        if blob is None or rows.get(path, (None, None))[0] != blob:
-            fresh[path] = raw, blob
-    cached = cache.verdicts(b for _, b in fresh.values() if b is not None)
-    todo = []
-    for path, (raw, blob) in fresh.items():
-        if blob in cached:
-            judged[path] = decode(cached[blob], path), blob
-        else:
-            todo.append(path)
-    todo += sorted(linked)  # no blob id names what a symlink leads to: judged every time
-    bar = progress(len(todo)) if progress else None
-    if len(todo) >= PARALLEL_THRESHOLD:
-        judged.update(zip(todo, judge_all(todo, read, kinds, bar, jobs)))
-    else:
-        for path in todo:
-            if path in fresh:
-                raw, blob = fresh[path]
-                judged[path] = judge(path, raw, kinds), blob
-            else:
-                judged[path] = judge_path(path, read, kinds)
-            if bar:
-                bar(1)
+    judged, seen, todo = _judge_changes(suspects, sorted(linked), rows, cache, read, kinds,
+                                        progress, jobs)
 
     changed = judged.keys() | removed | (last_links - linked)
     estate = _estate(cache, kinds, last, judged, changed, rows, present, read)
@@ -122,7 +92,7 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     new_verdicts: dict[str, Verdict] = {}
     judged_now = set(todo)
     for path, (verdict, blob) in judged.items():
-        if path in linked or any(f.code == "file.unreadable" for f in verdict.findings):
+        if path in linked or verdict.unreadable:
             blob = None  # no blob id names what it is: judged every time
         new_rows[path] = (blob, verdict.entry.id if verdict.entry else None)
         if blob is not None and path in judged_now:
@@ -134,10 +104,53 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     dirty |= {p for p, row in new_rows.items() if row is not None and row[0] is None}
     run = LastRun(tree, dirty, {f.path for f in estate},
                   still | {p for p, (v, _) in judged.items() if v.findings},
-                  {i for p in linked if (i := new_rows[p][1]) is not None},  # type: ignore[index]
+                  {e.id for p in linked if (e := judged[p][0].entry) and e.id is not None},
                   listing.folders)
     cache.update(last, run, new_rows, new_verdicts)
     return Outcome(listing, findings)
+
+
+def _judge_changes(suspects: list[str], linked: list[str], rows: dict[str, FileRow],
+                   cache: VerdictCache, read: WorktreeReader, kinds: KindRegistry,
+                   progress: Callable[[int], Progress] | None, jobs: int | None,
+                   ) -> tuple[dict[str, Judged], dict[str, str | None], list[str]]:
+    """Read every suspect; judge those whose bytes are new (from the cache when some
+    file had these bytes before) and every symlinked document. Returns path → verdict
+    and blob id for what changed, the blob id of every suspect as read, and the paths
+    judged afresh."""
+    judged: dict[str, Judged] = {}
+    fresh: dict[str, tuple[bytes, str | None]] = {}  # changed bytes, and their blob id
+    seen: dict[str, str | None] = {}
+    for path in suspects:
+        try:
+            raw = read(path)
+        except OSError:
+            judged[path] = judge_path(path, read, kinds)  # says what is wrong with it
+            continue
+        blob = seen[path] = blob_id(raw) if len(raw) <= MAX_FILE_BYTES else None
+        if blob is None or rows.get(path, (None, None))[0] != blob:
+            fresh[path] = raw, blob
+    cached = cache.verdicts(b for _, b in fresh.values() if b is not None)
+    todo = []
+    for path, (raw, blob) in fresh.items():
+        if blob in cached:
+            judged[path] = decode(cached[blob], path), blob
+        else:
+            todo.append(path)
+    todo += linked  # no blob id names what a symlink leads to: judged every time
+    bar = progress(len(todo)) if progress else None
+    if len(todo) >= PARALLEL_THRESHOLD:
+        judged.update(zip(todo, judge_all(todo, read, kinds, bar, jobs)))
+        return judged, seen, todo
+    for path in todo:
+        if path in fresh:
+            raw, blob = fresh[path]
+            judged[path] = judge(path, raw, kinds), blob
+        else:
+            judged[path] = judge_path(path, read, kinds)
+        if bar:
+            bar(1)
+    return judged, seen, todo
 
 
 class _Present:

@@ -80,7 +80,7 @@ def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
         files: dict[str, FileRow] = {}
         kept: dict[str, Verdict] = {}
         for name, (verdict, blob) in zip(names, judged):
-            if name in linked or blob is None or _unreadable(verdict):
+            if name in linked or blob is None or verdict.unreadable:
                 blob = None
             else:
                 kept[blob] = verdict
@@ -107,11 +107,6 @@ def _git_view(ws: Workspace,
     if tree is None or differing is None or blobs is None:
         return None
     return tree, differing, blobs
-
-
-def _unreadable(verdict: Verdict) -> bool:
-    # about the file, not its bytes: never cached under a blob id
-    return any(f.code == "file.unreadable" for f in verdict.findings)
 
 
 def _under(path: str, roots: Sequence[str]) -> bool:

@@ -46,6 +46,12 @@ class Verdict(NamedTuple):  # a tuple, like Entry: cheap to build by the 10^5
             return [None, None, None, findings]
         return [entry.id, entry.kind, list(entry.refs), findings]
 
+    @property
+    def unreadable(self) -> bool:
+        """The file could not be read: a fact about the file, not its bytes, so the
+        verdict is never cached under a blob id."""
+        return any(f.code == "file.unreadable" for f in self.findings)
+
     @staticmethod
     def decode(data: list[Any], path: str) -> Verdict:
         """The verdict of `encode`'s output, for the file at `path`; raises on junk."""
