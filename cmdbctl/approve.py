@@ -110,8 +110,10 @@ def approve(root: Path, change_id: str, reject: bool = False, comment: str | Non
             if not (rules.policy.separation_of_duties and person.emails & history.authors):
                 approvers.add(person.id)
             kinds = load_registry(root)
-            snap.use_cache(VerdictCache(root, kinds.fingerprint))  # the tree is clean: HEAD's
+            cache = VerdictCache(root, kinds.fingerprint)
+            snap.use_cache(cache)  # the tree is clean: HEAD's
             scope = change_scope(change, snap, snap, rules, kinds)
+            cache.finish()
             complete = not shortfalls(rules, scope.rules, approvers, scope.owners)
             status = "approved" if complete or change.status == "approved" else change.status
         else:

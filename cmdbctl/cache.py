@@ -7,12 +7,13 @@ folder listings, the tree it was measured against and the files that differed fr
 It is one SQLite database in the git directory, named by the schema fingerprint (which
 includes the tool version): a changed schema or an upgrade starts afresh.
 
-Safety: a warm run reads inside one transaction; it writes back only if no other run
-wrote in between (a generation number), else it leaves the newer state alone. A full
-rebuild goes to a temporary file renamed into place. Anything unreadable (a corrupt or
-hand-edited file, junk rows) raises `CacheError`, and `validate` then judges everything
-afresh and rewrites the cache. It never changes a verdict: tests compare warm and cold
-runs after random edits.
+Safety: every read happens inside one transaction; a warm run writes back only if no
+other run wrote in between (a lineage and generation number), else it leaves the newer
+state alone. A full rebuild goes to a temporary file renamed into place under the old
+file's exclusive lock. Anything unreadable (a corrupt or hand-edited file, junk rows or
+fields) raises `CacheError`, and `validate` then judges everything afresh and rewrites
+the cache. It never changes a verdict: tests compare warm and cold runs after random
+edits, corruption, concurrent runs and git operations.
 """
 
 from __future__ import annotations
@@ -105,6 +106,13 @@ _OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 FileRow = tuple[str | None, str | None]
 
 
+def dirty(rows: Mapping[str, FileRow], tree: Mapping[str, str]) -> set[str]:
+    """The files the next run must read again: those whose bytes, as this run read
+    them, are not `tree`'s blob (path → blob id): untracked, edited, not read, or read
+    through a symlink. Every other file is one git vouches for against that tree."""
+    return {p for p, (blob, _) in rows.items() if blob is None or blob != tree.get(p)}
+
+
 def _location(root: Path, fingerprint: str) -> Path | None:
     git_dir = gitio.output(root, "rev-parse", "--absolute-git-dir")
     if git_dir is None:
@@ -145,7 +153,8 @@ class VerdictCache:
                 AttributeError) as exc:
             raise CacheError(str(exc)) from exc
 
-    def _query(self, sql: str, values: Iterable[str]) -> list[tuple[Any, ...]]:
+    def _query(self, sql: str, values: Iterable[str],
+               verdict_last: bool = False) -> list[tuple[Any, ...]]:
         if self._db is None:
             raise CacheError("the cache is not open")
         rows: list[tuple[Any, ...]] = []
@@ -154,7 +163,7 @@ class VerdictCache:
                 rows += self._db.execute(sql.format(_marks(chunk)), chunk).fetchall()
         except (sqlite3.Error, UnicodeEncodeError) as exc:
             raise CacheError(str(exc)) from exc
-        return rows
+        return _checked(rows, verdict_last)
 
     def files(self, paths: Iterable[str]) -> dict[str, FileRow]:
         """The last run's row of each of `paths` that it saw."""
@@ -163,14 +172,15 @@ class VerdictCache:
 
     def verdicts(self, blobs: Iterable[str]) -> dict[str, bytes]:
         """blob id → its cached verdict, as stored (`decode` it for a path)."""
-        return dict(self._query("SELECT blob, verdict FROM verdicts WHERE blob IN ({})", blobs))
+        return dict(self._query("SELECT blob, verdict FROM verdicts WHERE blob IN ({})", blobs,
+                                verdict_last=True))
 
     def verdicts_at(self, paths: Iterable[str]) -> dict[str, Verdict]:
         """path → the verdict the last run kept for its file; every one must be there."""
         paths = set(paths)
         found = {p: decode(raw, p) for p, raw in self._query(
             "SELECT f.path, v.verdict FROM files f JOIN verdicts v ON v.blob = f.blob "
-            "WHERE f.path IN ({})", paths)}
+            "WHERE f.path IN ({})", paths, verdict_last=True)}
         if len(found) != len(paths):
             raise CacheError("a file the last run judged has no cached verdict")
         return found
@@ -198,18 +208,17 @@ class VerdictCache:
         """Every blob id with a cached verdict."""
         return {b for b, in self._all("SELECT blob FROM verdicts")}
 
-    # -- for the gate: who refers to an id, at any revision ------------------------------
-
     def _all(self, sql: str) -> list[tuple[Any, ...]]:
         if self._db is None and self.path is not None and self.path.exists():
-            try:
+            try:  # one read transaction until `finish`: every answer from one state
                 self._db = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
+                self._db.execute("BEGIN")
             except sqlite3.Error as exc:
                 raise CacheError(str(exc)) from exc
         if self._db is None:
             raise CacheError("no cache")
         try:
-            return self._db.execute(sql).fetchall()
+            return _checked(self._db.execute(sql).fetchall())
         except sqlite3.Error as exc:
             raise CacheError(str(exc)) from exc
 
@@ -247,18 +256,40 @@ class VerdictCache:
                 db.execute("COMMIT")
             finally:
                 db.close()
-            os.replace(tmp, self.path)
+            self._replace_with(Path(tmp))
             tmp = None
             abandoned = time.time() - 3600  # a rebuild's temporary file, left by a crash
             for stale in self.path.parent.glob("*"):
-                if stale != self.path and stale.name.startswith(("verdicts-", "cache-")) \
+                if stale.name.startswith(("verdicts-", "cache-")) \
+                        and not stale.name.startswith(self.path.name) \
                         or stale.name.startswith(".cache-") and stale.stat().st_mtime < abandoned:
-                    stale.unlink(missing_ok=True)
+                    stale.unlink(missing_ok=True)  # other fingerprints', never our journal
         except (OSError, sqlite3.Error, TypeError, UnicodeEncodeError):
             return  # a cache that cannot be written only costs speed
         finally:
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
+
+    def _replace_with(self, new: Path) -> None:
+        """Rename `new` over the cache while holding its exclusive lock: no run is then
+        writing it, whose journal (named after the path) could later be played back
+        into the new file. A cache too broken to lock is replaced all the same."""
+        assert self.path is not None
+        old = None
+        try:
+            if self.path.exists():
+                old = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
+                old.execute("BEGIN EXCLUSIVE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise  # in use: leave it (the caller drops `new`)
+        except sqlite3.DatabaseError:
+            pass  # not a database any more: nothing to protect
+        try:
+            os.replace(new, self.path)
+        finally:
+            if old is not None:
+                old.close()
 
     def update(self, last: LastRun, run: LastRun, files: Mapping[str, FileRow | None],
                verdicts: Mapping[str, Verdict]) -> None:
@@ -287,7 +318,7 @@ class VerdictCache:
                 db.execute("COMMIT")
             finally:
                 db.close()
-        except (OSError, sqlite3.Error, TypeError, ValueError, KeyError,
+        except (OSError, sqlite3.Error, TypeError, ValueError, KeyError, AttributeError,
                 orjson.JSONDecodeError, UnicodeEncodeError):
             return  # a cache that cannot be written only costs speed
 
@@ -316,6 +347,17 @@ def decode(raw: bytes, path: str) -> Verdict:
 
 def _optional(value: object, kind: type) -> bool:
     return value is None or isinstance(value, kind) and not isinstance(value, bool)
+
+
+def _checked(rows: list[tuple[Any, ...]], verdict_last: bool = False) -> list[tuple[Any, ...]]:
+    """Rows as written: text or NULL, and a verdict's JSON in the last column if asked
+    for (orjson reads bytes and text alike)."""
+    texts = slice(None, -1) if verdict_last else slice(None)
+    for row in rows:
+        if not all(v is None or isinstance(v, str) for v in row[texts]) or verdict_last \
+                and not isinstance(row[-1], (str, bytes)):
+            raise CacheError("junk in a cached row")
+    return rows
 
 
 def _insert(db: sqlite3.Connection, run: LastRun, files: Mapping[str, FileRow],

@@ -57,44 +57,25 @@ def _path(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _converts_content(root: Path) -> bool:
-    """Whether git may store other bytes than the work tree holds (eol conversion,
-    `ident`, working-tree-encoding, filters such as LFS): then a file's index blob id
-    does not name the bytes cmdbctl reads, and no id is trusted."""
-    autocrlf = (output(root, "config", "--get", "core.autocrlf") or b"").strip().lower()
-    if autocrlf in (b"true", b"input"):
-        return True
-    if output(root, "config", "--get", "core.attributesFile"):
-        return True
-    git_dir = output(root, "rev-parse", "--absolute-git-dir")
-    if git_dir and Path(_path(git_dir.strip()), "info", "attributes").exists():
-        return True
-    return bool(output(root, "ls-files", "-co", "--exclude-standard", "-z", "--",
-                       ":(glob)**/.gitattributes"))
-
-
-_INDEX_RECORD = re.compile(rb"(\d+) ([0-9a-f]+) \d\t([^\0]*)\0")
-
-
-def index_blobs(root: Path, folders: Sequence[str]) -> dict[str, str] | None:
-    """path → blob id of the index's files under `folders` (symlinks left out)."""
-    staged = output(root, "ls-files", "-s", "-z", "--", *folders)
-    if staged is None:
-        return None
-    # One regex pass in C instead of a split per record: 10^5 records.
-    return {_path(path): blob.decode()
-            for mode, blob, path in _INDEX_RECORD.findall(staged)
-            if mode != b"120000"}  # a symlink's blob is the link text, not the document
-
-
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the empty tree
 
 
-def caches_blobs(root: Path) -> bool:
-    """Whether a blob id may name the bytes of a work-tree file: inside a work tree
-    where git converts no content."""
-    return output(root, "rev-parse", "--is-inside-work-tree") == b"true\n" \
-        and not _converts_content(root)
+# `ls-files -v` tags: lower case is "assume unchanged", S is "skip worktree"
+_UNWATCHED = re.compile(rb"\0[hsmrckS] ")
+
+
+def stat_data_trusted(root: Path, folders: Sequence[str]) -> bool:
+    """Whether git's stat data tells every edit of the files under `folders`, so that
+    `differing` misses none: `root` is the top of a work tree (paths git prints are
+    then `root`'s), no file is marked assume-unchanged or skip-worktree, and no
+    fsmonitor or core.ignoreStat stands in for looking."""
+    where = output(root, "rev-parse", "--is-inside-work-tree", "--show-prefix")
+    if where != b"true\n\n":
+        return False
+    if output(root, "config", "--get-regexp", r"^core\.(fsmonitor|ignorestat)$"):
+        return False
+    flags = output(root, "ls-files", "-v", "-z", "--", *folders)
+    return flags is not None and not _UNWATCHED.search(b"\0" + flags)
 
 
 def head_tree(root: Path) -> str | None:
@@ -124,12 +105,12 @@ def tree_differences(root: Path, old: str, new: str, folders: Sequence[str]) -> 
     return None if out is None else _names(out)
 
 
-def index_blobs_of(root: Path, paths: Iterable[str]) -> dict[str, str] | None:
-    """path → blob id in the index, of those of `paths` the index holds as files."""
+def tree_blobs_of(root: Path, tree: str, paths: Iterable[str]) -> dict[str, str] | None:
+    """path → blob id in `tree`, of those of `paths` it holds as files."""
     asked = [p for p in paths if "\n" not in p]  # cat-file reads one path per line
     if not asked:
         return {}
-    lines = "".join(f":{p}\n" for p in asked).encode("utf-8", "surrogateescape")
+    lines = "".join(f"{tree}:{p}\n" for p in asked).encode("utf-8", "surrogateescape")
     out = output(root, "cat-file", "--batch-check=%(objecttype) %(objectname)", input=lines)
     if out is None:
         return None
@@ -207,8 +188,10 @@ def grep_words(root: Path, rev: str, words: Sequence[str],
     if not wanted:
         return []
     patterns = b"".join(p + b"\n" for p in _alternations(wanted))
+    # -a: attributes (read from the checkout, which may be the branch under review)
+    # must not hide a file from the search as binary.
     args = ["git", "grep", "--threads=1", "--no-color", "--no-line-number", "--no-column",
-            "-z", "-I", "-w", "-E", "-f", "-", rev, "--"]
+            "-z", "-a", "-w", "-E", "-f", "-", rev, "--"]
     folders = folders or ((),)  # no folders: the whole tree
 
     def search(pathspecs: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
@@ -289,9 +272,6 @@ class BlobReader:
         data = self._proc.stdout.read(int(header[2]))
         self._proc.stdout.read(1)  # the newline after the content
         return data
-
-    def read_many(self, blobs: Iterable[str]) -> dict[str, bytes]:
-        return {b: self.read(b) for b in blobs}
 
     def close(self) -> None:
         if self._proc.stdin:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cmdbctl import gitio
-from cmdbctl.cache import FileRow, LastRun, VerdictCache, decode
+from cmdbctl.cache import FileRow, LastRun, VerdictCache, decode, dirty
 from cmdbctl.checks import check_estate
 from cmdbctl.document import Entry
 from cmdbctl.findings import Finding
@@ -52,7 +52,7 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     """The findings of the whole estate from what changed since the cached run; None
     when there is no such run to start from. Raises `CacheError` on a broken cache."""
     last = cache.last_run()
-    if last is None or not gitio.caches_blobs(ws.root):
+    if last is None or not gitio.stat_data_trusted(ws.root, DOCUMENT_DIRS):
         return None
     tree = gitio.head_tree(ws.root)
     if tree is None:
@@ -85,8 +85,8 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
         findings.extend(verdict.findings)
     findings.extend(estate)
 
-    index = gitio.index_blobs_of(ws.root, [p for p in suspects if p not in differing])
-    if index is None:
+    tree_blobs = gitio.tree_blobs_of(ws.root, tree, suspects)
+    if tree_blobs is None:
         return Outcome(listing, findings)  # git failed: the answer stands, no cache
     new_rows: dict[str, FileRow | None] = {p: None for p in removed | (last_links - linked)}
     new_verdicts: dict[str, Verdict] = {}
@@ -97,12 +97,9 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
         new_rows[path] = (blob, verdict.entry.id if verdict.entry else None)
         if blob is not None and path in judged_now:
             new_verdicts[blob] = verdict
-    # Dirty: what git calls changed, and what was read as other bytes than the index
-    # holds (untracked, or edited while git looked: stat data cannot say).
-    kept = {p: row[0] for p, row in new_rows.items() if row is not None}
-    dirty = {p for p in suspects if p in differing or kept.get(p, seen.get(p)) != index.get(p)}
-    dirty |= {p for p, row in new_rows.items() if row is not None and row[0] is None}
-    run = LastRun(tree, dirty, {f.path for f in estate},
+    now_rows: dict[str, FileRow] = {p: (seen.get(p), None) for p in suspects}  # as read
+    now_rows.update((p, row) for p, row in new_rows.items() if row is not None)
+    run = LastRun(tree, dirty(now_rows, tree_blobs), {f.path for f in estate},
                   still | {p for p, (v, _) in judged.items() if v.findings},
                   {e.id for p in linked if (e := judged[p][0].entry) and e.id is not None},
                   listing.folders)

@@ -108,10 +108,11 @@ class Snapshot:
         return snap
 
     def use_cache(self, cache: VerdictCache) -> bool:
-        """Answer `referrers` from the verdict cache (the entries a `validate` of this
-        tree left, by blob id) instead of searching every blob; files the cache lacks
-        are read each time. Declined (False) when it lacks so many that searching is
-        cheaper. The cache is local (.git/), keyed by content: the branch cannot feed it."""
+        """Answer `referrers` from the verdict cache (the references of every blob a
+        `validate` judged, of any tree) instead of searching every blob; files the
+        cache lacks are read each time. Declined (False) when it lacks so many that
+        searching is cheaper. The cache is local (.git/), keyed by content: the branch
+        cannot feed it."""
         try:
             cached = cache.blobs()
         except CacheError:

@@ -8,11 +8,11 @@ Both give the same findings: tests compare them after random edits.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cmdbctl import gitio
-from cmdbctl.cache import CacheError, FileRow, LastRun, VerdictCache
+from cmdbctl.cache import CacheError, FileRow, LastRun, VerdictCache, dirty
 from cmdbctl.checks import check_estate
 from cmdbctl.findings import Finding, summarize
 from cmdbctl.incremental import Outcome, revalidate
@@ -63,8 +63,8 @@ def validate(ws: Workspace, paths: Sequence[str] | None = None,
 def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
                       progress: Callable[[int], Progress] | None,
                       jobs: int | None) -> Outcome:
-    with ThreadPoolExecutor(2) as pool:  # git looks at the index while Python walks
-        view = pool.submit(_git_view, ws, pool) if cache.path is not None else None
+    with ThreadPoolExecutor(1) as pool:  # git lists the tree while Python walks
+        view = pool.submit(_git_view, ws) if cache.path is not None else None
         listing = ws.walk()
         names = listing.paths()
         seen = view.result() if view else None  # before forking workers: no thread running
@@ -75,7 +75,7 @@ def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     estate = relocate(check_estate(entries, kinds), read)
     findings = [*listing.findings, *(f for v in verdicts for f in v.findings), *estate]
     if seen is not None:
-        tree, differing, index = seen
+        tree, tree_blobs = seen
         linked = set(listing.linked)
         files: dict[str, FileRow] = {}
         kept: dict[str, Verdict] = {}
@@ -85,28 +85,26 @@ def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
             else:
                 kept[blob] = verdict
             files[name] = (blob, verdict.entry.id if verdict.entry else None)
-        # Dirty: what git calls changed, and what was read as other bytes than the
-        # index holds (untracked, or edited while git looked: stat data cannot say).
         run = LastRun(
-            tree, {n for n in names if n in differing or files[n][0] != index.get(n)},
+            tree, dirty(files, tree_blobs),
             {f.path for f in estate}, {n for n, v in zip(names, verdicts) if v.findings},
             {i for n in linked if (i := files[n][1]) is not None}, listing.folders)
         cache.rebuild(run, files, kept)
     return Outcome(listing, findings)
 
 
-def _git_view(ws: Workspace,
-              pool: ThreadPoolExecutor) -> tuple[str, set[str], dict[str, str]] | None:
-    """The tree a cache is measured against, the files that differ from it, and the
-    index's blob ids; None when the work tree cannot have a cache."""
-    index: Future[dict[str, str] | None] = pool.submit(gitio.index_blobs, ws.root,
-                                                       DOCUMENT_DIRS)
-    tree = gitio.head_tree(ws.root) if gitio.caches_blobs(ws.root) else None
-    differing = gitio.differing(ws.root, tree, DOCUMENT_DIRS) if tree else None
-    blobs = index.result()
-    if tree is None or differing is None or blobs is None:
+def _git_view(ws: Workspace) -> tuple[str, dict[str, str]] | None:
+    """The tree a cache is measured against (HEAD's) and its blob ids; None when git's
+    stat data cannot tell the next run what changed."""
+    if not gitio.stat_data_trusted(ws.root, DOCUMENT_DIRS):
         return None
-    return tree, differing, blobs
+    tree = gitio.head_tree(ws.root)
+    if tree is None:
+        return None
+    try:
+        return tree, gitio.ls_tree(ws.root, tree, DOCUMENT_DIRS)
+    except gitio.GitFailed:
+        return None
 
 
 def _under(path: str, roots: Sequence[str]) -> bool:

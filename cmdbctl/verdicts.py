@@ -70,20 +70,6 @@ class Verdict(NamedTuple):  # a tuple, like Entry: cheap to build by the 10^5
 _new = tuple.__new__
 
 
-def encoded_id(data: Any) -> str | None:
-    """The document id in `Verdict.encode`'s output (None: none, or junk)."""
-    try:
-        return data[0] if data[2] is not None and isinstance(data[0], str) else None
-    except (TypeError, IndexError, KeyError):
-        return None
-
-
-def encoded_targets(data: Any) -> list[str]:
-    """The reference targets in `Verdict.encode`'s output; raises on junk."""
-    refs = data[2]
-    return [] if refs is None else refs[1::3]
-
-
 def judge(path: str, raw: bytes, kinds: KindRegistry) -> Verdict:
     loaded = load(path, raw)
     if loaded.data is None:

@@ -22,28 +22,33 @@ _RACY_NS = 2_000_000_000  # coarser than any file system's time stamps
 
 @dataclass(frozen=True, slots=True)
 class Folder:
-    """One listed folder: its time stamp (None: too recent to trust) and its entries'
-    names: regular *.yaml files, symlinks, other *.yaml entries, sub-folders."""
+    """One listed folder: its stamp (None: too recent to trust) and its entries' names:
+    regular *.yaml files, symlinks, other *.yaml entries, sub-folders."""
 
-    mtime: int | None
+    stamp: tuple[int, int, int] | None  # modified, changed (ns), inode: as git's index
     files: tuple[str, ...]
     links: tuple[str, ...]
     others: tuple[str, ...]
     subfolders: tuple[str, ...]
 
     def plain(self) -> list[object]:
-        return [self.mtime, self.files, self.links, self.others, self.subfolders]
+        return [self.stamp, self.files, self.links, self.others, self.subfolders]
 
     @staticmethod
     def from_plain(data: list[object]) -> Folder:
-        mtime, files, links, others, subfolders = data
-        if mtime is not None and not isinstance(mtime, int):
-            raise ValueError("folder time stamp")
-        return Folder(mtime, *(tuple(_names(n)) for n in (files, links, others, subfolders)))
+        stamp, files, links, others, subfolders = data
+        if stamp is not None and not (isinstance(stamp, list) and len(stamp) == 3
+                                      and all(type(n) is int for n in stamp)):
+            raise ValueError("folder stamp")
+        return Folder(tuple(stamp) if stamp else None,
+                      *(tuple(_names(n)) for n in (files, links, others, subfolders)))
 
 
 def _names(data: object) -> list[str]:
-    if not isinstance(data, list) or not all(isinstance(n, str) for n in data):
+    """Entry names as a listing gives them: never a path, so never a way out."""
+    if not isinstance(data, list) or not all(
+            isinstance(n, str) and n not in ("", ".", "..") and "/" not in n and "\0" not in n
+            and os.sep not in n for n in data):
         raise ValueError("folder entry names")
     return data
 
@@ -82,12 +87,6 @@ class Workspace:
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def files(self) -> tuple[list[str], list[Finding]]:
-        """Document files (repository-relative, POSIX, sorted), and findings for files
-        that may not be read."""
-        listing = self.walk()
-        return listing.paths(), listing.findings
-
     def walk(self, last: Listing | None = None) -> Listing:
         """What the document folders hold. With `last` (an earlier walk), folders whose
         modification time is unchanged are not listed again: adding, removing or
@@ -120,11 +119,14 @@ class Workspace:
             rel = stack.pop()
             full = f"{self.root}/{rel}"
             try:
-                mtime = os.stat(full, follow_symlinks=False).st_mtime_ns
+                info = os.stat(full, follow_symlinks=False)
             except OSError:
                 continue
+            # A rename keeps a folder's modification time; its change time and inode
+            # tell (a folder moved to where another was can share the old one's time).
+            stamp = (info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
             known = last.folders.get(rel) if last else None
-            if known is not None and known.mtime == mtime:
+            if known is not None and known.stamp == stamp:
                 listing.folders[rel] = known
                 stack.extend(f"{rel}/{name}" for name in known.subfolders)
                 continue
@@ -148,7 +150,7 @@ class Workspace:
                         others.append(name)
             # A change within the clock's resolution of this listing might not move the
             # time again: such a folder is listed afresh next time.
-            trusted = mtime if mtime < started - _RACY_NS else None
+            trusted = stamp if stamp[0] < started - _RACY_NS else None
             listing.folders[rel] = Folder(trusted, tuple(files), tuple(links), tuple(others),
                                           tuple(subfolders))
             stack.extend(f"{rel}/{name}" for name in subfolders)
@@ -196,10 +198,6 @@ def file_id(path: str) -> str:
     name = path[path.rfind("/") + 1:]
     dot = name.rfind(".")
     return name[:dot] if dot > 0 else name
-
-
-def _posix(path: str) -> str:
-    return path if os.sep == "/" else path.replace(os.sep, "/")
 
 
 def find_workspace(repo: str | os.PathLike[str] | None) -> Workspace:

@@ -13,6 +13,7 @@ cache trusts its folder listings, so the shortcuts under test are really taken.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -29,8 +30,10 @@ import pytest
 
 from cmdbctl import cache as cache_module
 from cmdbctl import gitio
+from cmdbctl.loading.source import MAX_FILE_BYTES
 from cmdbctl.scaffold import init_repository
 from cmdbctl.validate import validate
+from cmdbctl.verdicts import WorktreeReader
 from cmdbctl.workspace import DOCUMENT_DIRS, find_workspace
 
 Snapshot = Callable[..., dict[str, Any]]
@@ -391,10 +394,12 @@ def test_a_read_only_cache_folder_costs_only_speed(
     _assert_usable(root, monkeypatch)
 
 
-def test_a_cache_locked_by_another_process_is_rebuilt_beside_it(
+def test_a_cache_locked_by_another_process_is_left_alone(
         primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another process holding the database locked longer than the run waits (a hung
-    run, a sqlite3 shell): the run must not hang or fail, and must still be right."""
+    run, a sqlite3 shell): the run must not hang or fail, and must still be right; it
+    must not replace the file under the other process either (whose journal, named
+    after the file, could later be played back into the new one)."""
     root = primed
     monkeypatch.setattr(cache_module, "_TIMEOUT", 0.2)
     (root / "inventory" / "web-02.yaml").write_text(DANGLING.replace("rack-zz", "rack-a01"))
@@ -403,7 +408,7 @@ def test_a_cache_locked_by_another_process_is_rebuilt_beside_it(
         found = _warm_is_cold(root, monkeypatch)
         holder.execute("ROLLBACK")
     assert _codes(found) == {("inventory/bad-mem.yaml", "schema.minimum")}
-    assert _generation(root) == 0  # it could not read the locked one: rebuilt
+    assert _generation(root) == 1  # as primed: neither updated nor replaced
     _assert_usable(root, monkeypatch)
 
 
@@ -420,6 +425,50 @@ def test_a_cache_reserved_by_another_writer_is_left_alone(
         holder.execute("ROLLBACK")
     assert _generation(root) == 1  # read, but not written
     _assert_usable(root, monkeypatch)
+
+
+def test_a_blob_in_the_id_column_is_junk_not_an_id(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite keeps whatever a row is given: an id stored as a BLOB (x'6162') never
+    equals the text a lookup asks for, and comes back as bytes, not str. Trusted, it
+    hides the holders of ids and mixes bytes into the estate's ids (which then cannot
+    even be sorted): the run must take it for junk, not crash and not miss the
+    reference an edit left dangling."""
+    root = primed
+    _sql(root, "UPDATE files SET id = x'6162'")
+    db02 = root / "inventory" / "db-02.yaml"
+    db02.write_text(DB_02.replace("runsOn: web-04", "runsOn: web-99"))  # now dangles
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/db-02.yaml", "ref.dangling") in _codes(found)
+
+
+def test_a_cached_sub_folder_name_that_leads_out_of_the_repository(
+        primed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cached folder listing stands while the folder's time stamp is unchanged, and the
+    walk goes on into the sub-folders it names. A name such as `../../outside` (junk, a
+    hand edit, a planted cache) would lead the walk out of the repository, to YAML files
+    no cold run reads: nothing there may be read or reported."""
+    root = primed
+    outside = tmp_path / "outside"  # beside the repository
+    outside.mkdir()
+    (outside / "evil.yaml").write_text(NEGATIVE_MEMORY.replace("bad-mem", "evil"))
+    escape = os.path.relpath(outside, root / "inventory")
+    assert escape.startswith("..") and (root / "inventory" / escape / "evil.yaml").is_file()
+    with closing(sqlite3.connect(_cache_file(root), isolation_level=None)) as db:
+        state = json.loads(db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()[0])
+        state["folders"]["inventory"][4].append(escape)  # its sub-folders
+        db.execute("UPDATE meta SET value = ? WHERE key = 'state'", (json.dumps(state).encode(),))
+    read: list[str] = []
+    original = WorktreeReader.__call__
+
+    def spy(self: WorktreeReader, path: str) -> bytes:
+        read.append(path)
+        return original(self, path)
+
+    monkeypatch.setattr(WorktreeReader, "__call__", spy)
+    found = _warm_is_cold(root, monkeypatch)
+    assert not [p for p in read if ".." in p.split("/")], "read outside the repository"
+    assert not [p for p, _ in _codes(found) if ".." in p.split("/")]
 
 
 # -- 2. concurrent runs ----------------------------------------------------------------
@@ -513,33 +562,103 @@ def test_a_warm_run_does_not_write_over_a_cache_rebuilt_meanwhile(
     assert ("inventory/app-01.yaml", "schema.minimum") in _codes(found)
 
 
-def test_a_file_edited_while_a_full_run_reads_it_and_then_put_back(
-        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A full run asks git which files differ from HEAD, then reads them. A tracked file
-    edited in between is judged (and cached) with its new bytes but not marked dirty,
-    since git called it clean. Put back to HEAD's bytes before the next run, git still
-    calls it clean, nothing makes the warm run read it, and the cached verdict of bytes
-    the file no longer has stands: a finding a cold run does not report."""
-    root = estate
-    app = root / "inventory" / "app-01.yaml"
-    original = gitio.differing
+def _editing_before_read(monkeypatch: pytest.MonkeyPatch, path: Path, stage: bool) -> list[bool]:
+    """Edit `path` (and `git add` it if `stage`) just before the run reads it: after
+    git looked at the work tree and the tree, as an editor saving at that moment would."""
+    original = WorktreeReader.__call__
     edited: list[bool] = []
 
-    def differing(*args: Any, **kwargs: Any) -> set[str] | None:
-        found = original(*args, **kwargs)
-        if not edited:  # right after git looked (an editor saving, say): once
+    def read(self: WorktreeReader, rel: str) -> bytes:
+        if self.root / rel == path and not edited:
             edited.append(True)
-            app.write_text(app.read_text().replace("memoryMb: 65536", "memoryMb: -2"))
-        return found
+            path.write_text(path.read_text().replace("memoryMb: 65536", "memoryMb: -2"))
+            if stage:
+                _git(self.root, "add", rel)
+        return original(self, rel)
 
-    monkeypatch.setattr(gitio, "differing", differing)
-    during = _findings(root)  # a full run
+    monkeypatch.setattr(WorktreeReader, "__call__", read)
+    return edited
+
+
+@pytest.mark.parametrize("stage", [False, True], ids=["edited", "edited and staged"])
+def test_a_file_edited_while_a_full_run_reads_it_and_then_put_back(
+        stage: bool, estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full run learns from git what HEAD's tree holds, then reads the files. A file
+    edited (or edited and staged) in between is judged and cached with its new bytes;
+    if it were not marked dirty, then after `git reset --hard` puts it back git would
+    call it clean, nothing would make the warm run read it, and the cached verdict of
+    bytes the file no longer has would stand: a finding a cold run does not report."""
+    root = estate
+    with monkeypatch.context() as m:
+        edited = _editing_before_read(m, root / "inventory" / "app-01.yaml", stage)
+        during = _findings(root)  # a full run
     assert edited
     assert ("inventory/app-01.yaml", "schema.minimum") in _codes(during)
-    monkeypatch.setattr(gitio, "differing", original)
-    _git(root, "checkout", "--", "inventory/app-01.yaml")  # put back
+    _git(root, "reset", "-q", "--hard")  # file (and index) back to HEAD
     found = _warm_is_cold(root, monkeypatch)
     assert ("inventory/app-01.yaml", "schema.minimum") not in _codes(found)
+
+
+# Another run writing to the cache, stopped in the middle of its transaction: its page
+# cache is kept small, so that its changes spill into the database file before a commit
+# (the journal beside it holds the pages to put back).
+_SPILLING_WRITER = """\
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA cache_size = 10")
+db.execute("BEGIN IMMEDIATE")
+db.execute(sys.argv[2])
+db.execute("CREATE TABLE ballast(x)")
+db.executemany("INSERT INTO ballast VALUES (?)", ((bytes(300),) for _ in range(2000)))
+print("written", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_rebuild_leaves_the_live_databases_journal_alone(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild renames its new file into place, then deletes what it takes for stale
+    files beside it. A `-journal` beside the live name may by then belong to the new
+    file: another run that opened it right after the rename and is writing to it. That
+    run's changes can be in the file before it commits; its journal is what puts them
+    back if it dies. Deleted, and that run then killed, its half-done write (here a
+    clean verdict put over bad-mem.yaml's) stands, and the next warm run trusts it."""
+    root = primed
+    path = _cache_file(root)
+    _garbage(path)  # so that the next run rebuilds
+    half_done = ("UPDATE verdicts SET verdict = (SELECT verdict FROM verdicts WHERE blob = "
+                 "(SELECT blob FROM files WHERE path = 'inventory/app-01.yaml')) WHERE blob = "
+                 "(SELECT blob FROM files WHERE path = 'inventory/bad-mem.yaml')")
+    writers: list[subprocess.Popen[str]] = []
+
+    class OsWithAWriterAfterRename:
+        """The os module, but right after the cache is renamed into place another run
+        starts writing to it."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(os, name)
+
+        def replace(self, src: Any, dst: Any) -> None:
+            os.replace(src, dst)
+            if not writers and Path(dst) == path:
+                writer = subprocess.Popen(
+                    [sys.executable, "-c", _SPILLING_WRITER, str(path), half_done],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                writers.append(writer)
+                assert writer.stdout is not None and writer.stdout.readline() == "written\n"
+                assert Path(f"{path}-journal").exists()
+
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(cache_module, "os", OsWithAWriterAfterRename())
+            _findings(root)  # the rebuild
+        assert writers, "the rebuild renamed no file into place"
+    finally:
+        for writer in writers:  # dies in the middle of its write
+            writer.kill()
+            writer.communicate()
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/bad-mem.yaml", "schema.minimum") in _codes(found)
 
 
 # -- 3. a changed schema ---------------------------------------------------------------
@@ -707,6 +826,88 @@ def test_a_tracked_file_edited_with_size_and_time_kept(
     assert _generation(root) == 3
 
 
+def test_a_cmdb_in_a_sub_folder_of_the_git_repository(
+        template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CMDB need not be the top of its git repository (a monorepo's cmdb/). git
+    names paths from its top (cmdb/inventory/...), not from the CMDB's folder: a warm
+    run that takes them for its own misses every edit git reports."""
+    parent = tmp_path / "parent"
+    root = parent / "cmdb"
+    shutil.copytree(template, root, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    _git(parent, "init", "-q")
+    _commit(parent, "the CMDB in a sub-folder")
+    _age(root)
+    first = _findings(root)  # primes the cache (in parent/.git)
+    assert _findings(root) == first == _cold(root, monkeypatch)
+
+    db02 = root / "inventory" / "db-02.yaml"
+    db02.write_text(DB_02.replace("runsOn: web-04", "runsOn: web-99"))  # now dangles
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/db-02.yaml", "ref.dangling") in _codes(found)
+    db02.write_text(DB_02)
+    found = _warm_is_cold(root, monkeypatch, "put back")
+    assert found == first
+
+
+@pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
+def test_a_tracked_file_git_is_told_not_to_look_at_is_edited(
+        flag: str, primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`git update-index --assume-unchanged` (or `--skip-worktree`, as sparse checkouts
+    set it) tells git to stop looking at a file: `diff-index` and `git status` call it
+    unchanged whatever it holds, and a warm run that asks only git keeps its old verdict."""
+    root = primed
+    _git(root, "update-index", flag, "inventory/db-02.yaml")
+    db02 = root / "inventory" / "db-02.yaml"
+    db02.write_text(DB_02.replace("runsOn: web-04", "runsOn: web-99"))  # now dangles
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/db-02.yaml", "ref.dangling") in _codes(found)
+    db02.write_text(DB_02)
+    found = _warm_is_cold(root, monkeypatch, "put back")
+    assert ("inventory/db-02.yaml", "ref.dangling") not in _codes(found)
+
+
+def _refuse_reading(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make a file unreadable: no permissions; and where the tests run as root (who
+    reads it anyway), the work-tree reader is refused it as the OS refuses anyone else."""
+    path.chmod(0)
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        return
+    original = WorktreeReader.__call__
+    denied = path.as_posix()
+
+    def refuse(self: WorktreeReader, rel: str) -> bytes:
+        if f"{self.root}/{rel}" == denied:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), denied)
+        return original(self, rel)
+
+    monkeypatch.setattr(WorktreeReader, "__call__", refuse)
+
+
+@pytest.mark.parametrize("kind", ["larger than the size limit", "unreadable"])
+def test_an_untracked_file_with_no_cachable_verdict_costs_only_its_own_reading(
+        kind: str, primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file whose verdict is never cached under a blob id (too large to be read whole,
+    or unreadable) is read again by every run. Each run must report what a cold run
+    does, and the file must not turn every later run into a full one (the cache dropped
+    and rebuilt): the generation goes on growing."""
+    root = primed
+    path = root / "inventory" / "odd.yaml"
+    if kind == "unreadable":
+        path.write_text(NEGATIVE_MEMORY.replace("bad-mem", "odd"))
+        _refuse_reading(path, monkeypatch)
+        code = "file.unreadable"
+    else:
+        path.write_bytes(b"# " + b"x" * MAX_FILE_BYTES + b"\n")
+        code = "file.too-large"
+    try:
+        for run in range(3):
+            found = _warm_is_cold(root, monkeypatch, f"warm run {run + 1}")
+            assert ("inventory/odd.yaml", code) in _codes(found)
+            assert _generation(root) == 2 + run, f"warm run {run + 1} was a full run"
+    finally:
+        path.chmod(0o644)
+
+
 # -- 5. git moving the work tree -------------------------------------------------------
 
 @pytest.fixture
@@ -855,3 +1056,35 @@ def test_a_folder_deleted_with_its_files(
     assert ("inventory/hw/bad.yaml", "schema.minimum") in _codes(found)
     assert _generation(root) == 4
 
+
+def test_a_folder_renamed_into_the_place_of_one_with_the_same_time_stamp(
+        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder's cached listing stands while the time stamp at its path is unchanged.
+    A folder renamed into the place of another (deleted) keeps its own time stamp; when
+    that equals the old folder's (made in the same tick, copied with its times, `touch
+    -r`, a tool that dates files), the path's time looks unchanged and the old folder's
+    listing is taken for the new one's files: web-b.yaml is looked for, web-a.yaml and
+    its finding are missed."""
+    root = estate
+    a, b = root / "inventory" / "a", root / "inventory" / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "web-a.yaml").write_text(NEGATIVE_MEMORY.replace("bad-mem", "web-a"))
+    (b / "web-b.yaml").write_text(WEB_03.replace("web-03", "web-b"))
+    _commit(root)
+    _age(root)
+    stamp = a.stat().st_mtime_ns
+    os.utime(b, ns=(stamp, stamp))
+    first = _findings(root)
+    assert ("inventory/a/web-a.yaml", "schema.minimum") in _codes(first)
+    assert _findings(root) == first
+    assert _generation(root) == 1  # primed
+
+    shutil.rmtree(b)
+    os.rename(a, b)
+    if b.stat().st_mtime_ns != stamp:  # a file system that dates a moved folder
+        os.utime(b, ns=(stamp, stamp))
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/b/web-a.yaml", "schema.minimum") in _codes(found)
+    assert not any(p.startswith("inventory/a/") or p == "inventory/b/web-b.yaml"
+                   for p, _ in _codes(found))

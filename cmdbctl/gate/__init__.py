@@ -82,7 +82,8 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
     with gitio.BlobReader(root) as blobs:
         kinds = _registry(root, head_sha, blobs)
         head_snap = Snapshot(root, head_sha, blobs)
-        head_snap.use_cache(VerdictCache(root, kinds.fingerprint))  # CI: validate, then gate
+        cache = VerdictCache(root, kinds.fingerprint)
+        head_snap.use_cache(cache)  # CI: validate, then gate
         file_changes = gitio.diff_tree(root, merge_base, head_sha, GOVERNED)
         old_snap = Snapshot.before(head_snap, merge_base, file_changes)
         rules = read_rules(Snapshot(root, base_sha, blobs, folders=["policies"]))
@@ -144,6 +145,7 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
         findings.extend(_coverage(documents, governance_edits, verdicts, head_snap))
         # What is deleted at the head is located in the merge base's version of the file.
         findings = old_snap.locate(head_snap.locate(findings))
+        cache.finish()  # its read lock would hold up a validate writing it
     findings.sort(key=Finding.sort_key)
     return GateResult(base_sha, head_sha, merge_base, documents, list(verdicts.values()),
                       findings)

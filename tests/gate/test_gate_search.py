@@ -314,3 +314,22 @@ def test_a_reference_the_branch_writes_so_that_no_search_sees_it_is_found(
     escaped = _app("app-esc").replace("runsOn: []", 'runsOn: ["srv\\x2da"]')
 
     assert _affected(repo, kit, "srv-a", {"inventory/apps/app-esc.yaml": escaped}) == ["svc-e"]
+
+
+@pytest.mark.parametrize("attributes", [None, "inventory/** binary\n", "inventory/** -diff\n"],
+                         ids=["no attributes", "binary", "-diff"])
+def test_attributes_the_branch_adds_hide_no_referrer(
+        attributes: str | None, repo: Any, kit: Any) -> None:
+    """`git grep -I` skips the files git takes for binary, and the branch under review
+    decides which those are: a .gitattributes of its own saying `binary` (or `-diff`)
+    for every inventory file would keep the application on the edited server, and the
+    service above it, out of every search. The gate must name the service just as it
+    does without the file."""
+    _base(repo, {
+        "inventory/hw/srv-a.yaml": _server(repo, "srv-a"),
+        "inventory/apps/app-a.yaml": _app("app-a", runs_on="srv-a"),
+        "inventory/biz/svc-a.yaml": _service("svc-a", "app-a"),
+    })
+    files = {".gitattributes": attributes} if attributes is not None else {}
+
+    assert _affected(repo, kit, "srv-a", files) == ["svc-a"]
