@@ -271,25 +271,30 @@ class VerdictCache:
                 Path(tmp).unlink(missing_ok=True)
 
     def _replace_with(self, new: Path) -> None:
-        """Rename `new` over the cache while holding its exclusive lock: no run is then
+        """Rename `new` over the cache while holding its write lock: no run is then
         writing it, whose journal (named after the path) could later be played back
-        into the new file. A cache too broken to lock is replaced all the same."""
+        into the new file; readers keep reading the old file. A cache too broken to
+        lock is replaced all the same; one locked past the timeout is left alone."""
         assert self.path is not None
-        old = None
+        journal = self.path.with_name(self.path.name + "-journal")
+        if not self.path.exists():
+            journal.unlink(missing_ok=True)  # a crashed writer's, of a file now gone
+            os.replace(new, self.path)
+            return
+        old = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
         try:
-            if self.path.exists():
-                old = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
-                old.execute("BEGIN EXCLUSIVE")
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise  # in use: leave it (the caller drops `new`)
-        except sqlite3.DatabaseError:
-            pass  # not a database any more: nothing to protect
-        try:
+            try:
+                old.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise  # in use past the timeout: the caller drops `new`
+            except sqlite3.DatabaseError:
+                pass  # not a database any more: nothing to protect
+            if os.name == "nt":
+                old.close()  # Windows renames no file that is open
             os.replace(new, self.path)
         finally:
-            if old is not None:
-                old.close()
+            old.close()
 
     def update(self, last: LastRun, run: LastRun, files: Mapping[str, FileRow | None],
                verdicts: Mapping[str, Verdict]) -> None:

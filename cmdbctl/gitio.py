@@ -62,20 +62,46 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the empty
 
 # `ls-files -v` tags: lower case is "assume unchanged", S is "skip worktree"
 _UNWATCHED = re.compile(rb"\0[hsmrckS] ")
+_ATTRIBUTES = re.compile(rb"[ /]\.gitattributes\0")
+
+
+_FALSE = {b"", b"false", b"no", b"off", b"0"}
+# Settings under which stat data says less than git status needs, or the file's bytes
+# need not be what the tree's blob holds once git calls it clean (content conversion).
+_UNSAFE = {b"core.ignorestat": lambda v: v not in _FALSE,
+           b"core.fsmonitor": lambda v: v not in _FALSE,
+           b"core.usebuiltinfsmonitor": lambda v: v not in _FALSE,
+           b"core.trustctime": lambda v: v in _FALSE,
+           b"core.checkstat": lambda v: v == b"minimal",
+           b"core.autocrlf": lambda v: v not in _FALSE,
+           b"core.attributesfile": lambda v: True}
 
 
 def stat_data_trusted(root: Path, folders: Sequence[str]) -> bool:
-    """Whether git's stat data tells every edit of the files under `folders`, so that
-    `differing` misses none: `root` is the top of a work tree (paths git prints are
-    then `root`'s), no file is marked assume-unchanged or skip-worktree, and no
-    fsmonitor or core.ignoreStat stands in for looking."""
-    where = output(root, "rev-parse", "--is-inside-work-tree", "--show-prefix")
-    if where != b"true\n\n":
+    """Whether a file git calls unchanged against a tree (`differing`) holds exactly
+    that tree's blob: `root` is the top of a work tree (paths git prints are then
+    `root`'s); git looks at every file's stat data in full (no assume-unchanged or
+    skip-worktree marks, fsmonitor, ignoreStat, trustctime off, checkStat minimal);
+    and git converts no content (autocrlf, attributes: a file it re-checks out could
+    then hold other bytes for the same blob). Untracked .gitattributes inside the
+    document folders are the walk's to find (`Listing.attributes`)."""
+    where = output(root, "rev-parse", "--is-inside-work-tree", "--show-prefix",
+                    "--absolute-git-dir")
+    if where is None or not where.startswith(b"true\n\n"):
         return False
-    if output(root, "config", "--get-regexp", r"^core\.(fsmonitor|ignorestat)$"):
+    settings = output(root, "config", "-z", "--get-regexp", r"^core\.") or b""
+    for item in settings.split(b"\0"):
+        key, _, value = item.partition(b"\n")
+        if key.lower() in _UNSAFE and _UNSAFE[key.lower()](value.strip().lower()):
+            return False
+    git_dir = Path(_path(where[6:].strip()))
+    user_attributes = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    if (root / ".gitattributes").exists() or (git_dir / "info" / "attributes").exists() \
+            or (user_attributes / "git" / "attributes").exists():
         return False
     flags = output(root, "ls-files", "-v", "-z", "--", *folders)
-    return flags is not None and not _UNWATCHED.search(b"\0" + flags)
+    return flags is not None and not _UNWATCHED.search(b"\0" + flags) \
+        and not _ATTRIBUTES.search(flags)
 
 
 def head_tree(root: Path) -> str | None:

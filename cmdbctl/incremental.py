@@ -1,8 +1,8 @@
 """A warm `validate`: read only what changed since the run that left the cache.
 
 What may have changed is known without visiting every file:
-- folders whose modification time moved are listed again (that is how files appear,
-  vanish or are renamed); the others keep the last listing;
+- folders whose stamp (times, inode) moved are listed again (that is how files
+  appear, vanish or are renamed); the others keep the last listing;
 - git says which tracked files differ from the current tree (`diff-index`, from the
   index's stat data, as `git status` does) and which paths two trees differ in;
 - the last run's `dirty` files (untracked, edited, unreadable, read through symlinks)
@@ -63,8 +63,8 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
             if tree != last.tree else None
         listing = ws.walk(Listing(last.folders, [], []))
         differing, moved = differing_f.result(), moved_f.result() if moved_f else set()
-    if listing.entered_links or differing is None or moved is None:
-        return None  # a linked top folder, or the last tree is gone: judge everything
+    if listing.entered_links or listing.attributes or differing is None or moved is None:
+        return None  # a linked top folder, attributes, the last tree gone: judge everything
     present = _Present(listing)
     added, removed = _listing_changes(last, listing)
     last_links = {f"{rel}/{n}" for rel, f in last.folders.items() for n in f.links}
@@ -118,11 +118,13 @@ def _judge_changes(suspects: list[str], linked: list[str], rows: dict[str, FileR
     judged: dict[str, Judged] = {}
     fresh: dict[str, tuple[bytes, str | None]] = {}  # changed bytes, and their blob id
     seen: dict[str, str | None] = {}
+    retried: list[str] = []
     for path in suspects:
         try:
             raw = read(path)
         except OSError:
             judged[path] = judge_path(path, read, kinds)  # says what is wrong with it
+            retried.append(path)  # (and may have read it after all)
             continue
         blob = seen[path] = blob_id(raw) if len(raw) <= MAX_FILE_BYTES else None
         if blob is None or rows.get(path, (None, None))[0] != blob:
@@ -138,7 +140,7 @@ def _judge_changes(suspects: list[str], linked: list[str], rows: dict[str, FileR
     bar = progress(len(todo)) if progress else None
     if len(todo) >= PARALLEL_THRESHOLD:
         judged.update(zip(todo, judge_all(todo, read, kinds, bar, jobs)))
-        return judged, seen, todo
+        return judged, seen, todo + retried
     for path in todo:
         if path in fresh:
             raw, blob = fresh[path]
@@ -147,7 +149,7 @@ def _judge_changes(suspects: list[str], linked: list[str], rows: dict[str, FileR
             judged[path] = judge_path(path, read, kinds)
         if bar:
             bar(1)
-    return judged, seen, todo
+    return judged, seen, todo + retried
 
 
 class _Present:

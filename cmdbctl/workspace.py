@@ -25,23 +25,28 @@ class Folder:
     """One listed folder: its stamp (None: too recent to trust) and its entries' names:
     regular *.yaml files, symlinks, other *.yaml entries, sub-folders."""
 
-    stamp: tuple[int, int, int] | None  # modified, changed (ns), inode: as git's index
+    stamp: tuple[int, int, str] | None  # modified, changed (ns), inode: as git's index
     files: tuple[str, ...]
     links: tuple[str, ...]
     others: tuple[str, ...]
     subfolders: tuple[str, ...]
+    attributes: bool  # holds a .gitattributes (git may convert what it checks out)
 
     def plain(self) -> list[object]:
-        return [self.stamp, self.files, self.links, self.others, self.subfolders]
+        return [self.stamp, self.files, self.links, self.others, self.subfolders,
+                self.attributes]
 
     @staticmethod
     def from_plain(data: list[object]) -> Folder:
-        stamp, files, links, others, subfolders = data
+        stamp, files, links, others, subfolders, attributes = data
         if stamp is not None and not (isinstance(stamp, list) and len(stamp) == 3
-                                      and all(type(n) is int for n in stamp)):
+                                      and type(stamp[0]) is int and type(stamp[1]) is int
+                                      and isinstance(stamp[2], str)) \
+                or not isinstance(attributes, bool):
             raise ValueError("folder stamp")
         return Folder(tuple(stamp) if stamp else None,
-                      *(tuple(_names(n)) for n in (files, links, others, subfolders)))
+                      tuple(_names(files)), tuple(_names(links)), tuple(_names(others)),
+                      tuple(_names(subfolders)), attributes)
 
 
 def _names(data: object) -> list[str]:
@@ -70,6 +75,11 @@ class Listing:
         out.sort()
         return out
 
+    @property
+    def attributes(self) -> bool:
+        """Some folder holds a .gitattributes."""
+        return any(f.attributes for f in self.folders.values())
+
     def count(self) -> int:
         return sum(len(f.files) for f in self.folders.values()) + len(self.linked)
 
@@ -89,8 +99,8 @@ class Workspace:
 
     def walk(self, last: Listing | None = None) -> Listing:
         """What the document folders hold. With `last` (an earlier walk), folders whose
-        modification time is unchanged are not listed again: adding, removing or
-        renaming an entry changes its folder's time, editing a file does not."""
+        stamp (times and inode) is unchanged are not listed again: adding, removing or
+        renaming an entry changes it, editing a file does not."""
         listing = Listing({}, [], [])
         started = time.time_ns()
         for top in DOCUMENT_DIRS:
@@ -124,19 +134,21 @@ class Workspace:
                 continue
             # A rename keeps a folder's modification time; its change time and inode
             # tell (a folder moved to where another was can share the old one's time).
-            stamp = (info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+            stamp = (info.st_mtime_ns, info.st_ctime_ns, str(info.st_ino))  # (> 64 bits)
             known = last.folders.get(rel) if last else None
             if known is not None and known.stamp == stamp:
                 listing.folders[rel] = known
                 stack.extend(f"{rel}/{name}" for name in known.subfolders)
                 continue
             files, links, others, subfolders = [], [], [], []
+            attributes = False
             # os.scandir is the cheapest listing; folders reached through symlinks are
             # not entered, and hidden entries are skipped.
             with os.scandir(full) as entries:
                 for entry in entries:
                     name = entry.name
                     if name.startswith("."):
+                        attributes = attributes or name == ".gitattributes"
                         continue
                     if entry.is_dir(follow_symlinks=False):
                         subfolders.append(name)
@@ -152,7 +164,7 @@ class Workspace:
             # time again: such a folder is listed afresh next time.
             trusted = stamp if stamp[0] < started - _RACY_NS else None
             listing.folders[rel] = Folder(trusted, tuple(files), tuple(links), tuple(others),
-                                          tuple(subfolders))
+                                          tuple(subfolders), attributes)
             stack.extend(f"{rel}/{name}" for name in subfolders)
 
     def _inside(self, link: Path, findings: list[Finding]) -> bool:

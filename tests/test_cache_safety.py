@@ -1088,3 +1088,76 @@ def test_a_folder_renamed_into_the_place_of_one_with_the_same_time_stamp(
     assert ("inventory/b/web-a.yaml", "schema.minimum") in _codes(found)
     assert not any(p.startswith("inventory/a/") or p == "inventory/b/web-b.yaml"
                    for p, _ in _codes(found))
+
+
+# -- git settings and attributes under which stat data says too little -----------------
+
+def test_content_git_converts_turns_the_cache_off(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an attribute that converts content, a file git checks out again holds other
+    bytes for the same blob, and git then calls it clean: a cached verdict of the old
+    bytes would stand. Such a work tree gets no warm runs."""
+    root = primed
+    (root / ".gitattributes").write_text("inventory/app-01.yaml working-tree-encoding=UTF-16\n")
+    (root / "inventory" / "app-01.yaml").unlink()
+    _git(root, "checkout", "--", "inventory/app-01.yaml")
+    assert gitio.differing(root, str(gitio.head_tree(root)), DOCUMENT_DIRS) == set()
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/app-01.yaml", "file.binary") in _codes(found)
+
+
+def test_an_untracked_attributes_file_in_a_document_folder_turns_the_cache_off(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """git reads .gitattributes from the work tree, tracked or not; git cannot list an
+    untracked one without a scan of every folder, so the walk looks for them."""
+    root = primed
+    (root / "inventory" / "hw" / ".gitattributes").write_text("*.yaml ident\n")
+    assert gitio.stat_data_trusted(root, DOCUMENT_DIRS)  # git alone does not tell
+    _warm_is_cold(root, monkeypatch)
+    assert _generation(root) == 1  # as primed: no warm run read it, no full run wrote it
+
+
+@pytest.mark.parametrize("setting", [("core.trustctime", "false"),
+                                     ("core.checkStat", "minimal"),
+                                     ("core.ignoreStat", "true"),
+                                     ("core.fsmonitor", "true")])
+def test_settings_that_weaken_stat_checks_turn_the_cache_off(
+        setting: tuple[str, str], primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A same-size rewrite with its time put back (cp -p, rsync -t, tar x) shows only in
+    the change time; with git told not to look at it, git calls the file clean."""
+    root = primed
+    _git(root, "config", *setting)
+    assert not gitio.stat_data_trusted(root, DOCUMENT_DIRS)
+    path = root / "inventory" / "app-01.yaml"
+    _wait_until(int(path.stat().st_ctime) + 1)
+    _edit_keeping_stat(path, "memoryMb: 65536", "memoryMb: -6553")
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/app-01.yaml", "schema.minimum") in _codes(found)
+
+
+@pytest.mark.parametrize("setting", [("core.fsmonitor", "false"), ("core.trustctime", "true"),
+                                     ("core.ignoreStat", "false")])
+def test_settings_that_say_no_keep_the_cache(
+        setting: tuple[str, str], primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A setting turned off explicitly is no reason to judge everything every time."""
+    root = primed
+    _git(root, "config", *setting)
+    assert gitio.stat_data_trusted(root, DOCUMENT_DIRS)
+    _warm_is_cold(root, monkeypatch)
+    assert _generation(root) >= 1
+
+
+def test_a_journal_left_beside_no_database_is_not_played_into_a_new_one(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that crashed left its journal; the database was then deleted. The next
+    full run writes a new database: the old journal must not be played back into it."""
+    root = primed
+    cache = _cache_file(root)
+    journal = cache.with_name(cache.name + "-journal")
+    journal.write_bytes(cache.read_bytes()[:4096])  # what a hot journal could hold
+    cache.unlink()
+    _warm_is_cold(root, monkeypatch)  # rebuilt
+    assert not journal.exists()
+    with closing(sqlite3.connect(_cache_file(root))) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    _assert_usable(root, monkeypatch)
