@@ -270,16 +270,28 @@ class VerdictCache:
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
 
-    def _replace_with(self, new: Path) -> None:
-        """Rename `new` over the cache while holding its write lock: no run is then
-        writing it, whose journal (named after the path) could later be played back
-        into the new file; readers keep reading the old file. A cache too broken to
-        lock is replaced all the same; one locked past the timeout is left alone."""
+    def discard(self) -> None:
+        """Remove the cache: its state was measured under conditions a run cannot
+        check against any more (`validate` judged without it meanwhile)."""
+        self.finish()
+        if self.path is None or not self.path.exists():
+            return
+        try:
+            self._replace_with(None)
+        except (OSError, sqlite3.Error):
+            pass  # in use: the next run that can lock it will
+
+    def _replace_with(self, new: Path | None) -> None:
+        """Rename `new` over the cache (None: remove it) while holding its write lock:
+        no run is then writing it, whose journal (named after the path) could later be
+        played back into the new file; readers keep reading the old file. A cache too
+        broken to lock is replaced all the same; one locked past the timeout is left."""
         assert self.path is not None
         journal = self.path.with_name(self.path.name + "-journal")
         if not self.path.exists():
             journal.unlink(missing_ok=True)  # a crashed writer's, of a file now gone
-            os.replace(new, self.path)
+            if new is not None:
+                os.replace(new, self.path)
             return
         old = sqlite3.connect(self.path, timeout=_TIMEOUT, isolation_level=None)
         try:
@@ -292,7 +304,10 @@ class VerdictCache:
                 pass  # not a database any more: nothing to protect
             if os.name == "nt":
                 old.close()  # Windows renames no file that is open
-            os.replace(new, self.path)
+            if new is None:
+                self.path.unlink()
+            else:
+                os.replace(new, self.path)
         finally:
             old.close()
 

@@ -74,7 +74,9 @@ def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     entries = [v.entry for v in verdicts if v.entry is not None]
     estate = relocate(check_estate(entries, kinds), read)
     findings = [*listing.findings, *(f for v in verdicts for f in v.findings), *estate]
-    if seen is not None and not listing.attributes:
+    if seen is None or listing.attributes:
+        cache.discard()  # what changes now, no later run could tell from its state
+    else:
         tree, tree_blobs = seen
         linked = set(listing.linked)
         files: dict[str, FileRow] = {}

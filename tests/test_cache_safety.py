@@ -1104,6 +1104,12 @@ def test_content_git_converts_turns_the_cache_off(
     assert gitio.differing(root, str(gitio.head_tree(root)), DOCUMENT_DIRS) == set()
     found = _warm_is_cold(root, monkeypatch)
     assert ("inventory/app-01.yaml", "file.binary") in _codes(found)
+    # The attribute goes; git still calls the converted file clean. A state from before
+    # the conversion must not be trusted now.
+    (root / ".gitattributes").unlink()
+    assert gitio.stat_data_trusted(root, DOCUMENT_DIRS)
+    found = _warm_is_cold(root, monkeypatch)
+    assert ("inventory/app-01.yaml", "file.binary") in _codes(found)
 
 
 def test_an_untracked_attributes_file_in_a_document_folder_turns_the_cache_off(
@@ -1114,7 +1120,7 @@ def test_an_untracked_attributes_file_in_a_document_folder_turns_the_cache_off(
     (root / "inventory" / "hw" / ".gitattributes").write_text("*.yaml ident\n")
     assert gitio.stat_data_trusted(root, DOCUMENT_DIRS)  # git alone does not tell
     _warm_is_cold(root, monkeypatch)
-    assert _generation(root) == 1  # as primed: no warm run read it, no full run wrote it
+    assert not list((root / ".git" / "cmdbctl").glob("cache-*"))  # no state to trust later
 
 
 @pytest.mark.parametrize("setting", [("core.trustctime", "false"),
