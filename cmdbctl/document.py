@@ -80,8 +80,6 @@ class Entry(NamedTuple):
                 _collect(doc.data, field.path, 0, "", index, refs)
         return cls(doc.path, doc.id, doc.kind, tuple(refs))
 
-    def moved_to(self, path: str) -> Entry:
-        return self._replace(path=path)
 
 
 def _collect(node: Any, path: tuple[str, ...], i: int, at: str, field: int,

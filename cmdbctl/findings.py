@@ -43,9 +43,6 @@ class Finding:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Finding:
-        return cls(**data)
 
 
 def pointer(parts: Iterable[str | int]) -> str:

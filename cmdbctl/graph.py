@@ -3,8 +3,8 @@ other CIs. Edges are the reference fields of configuration items (dependsOn, run
 location, endpoints, and any field a schema marks with x-cmdb-ref), read upward: a CI
 that refers to X depends on X. Documents that are *about* a CI do not depend on it.
 
-The graph is walked through a `referrers` function, so it works on a full index (the
-work tree) and on a git revision (`revision.Snapshot.referrers`) alike.
+The graph is walked through a `referrers` function (`revision.Snapshot.referrers`, which
+searches a revision's blobs or reads the verdict cache), one level at a time.
 """
 
 from __future__ import annotations
@@ -46,16 +46,3 @@ def affected_services(targets: Iterable[str], target_kinds: dict[str, str],
                  if target_kinds.get(t) in kinds.kinds
                  and kinds.kinds[target_kinds[t]].cls == "service")
     return sorted(found)
-
-
-def index_referrers(entries: Iterable[Entry]) -> Referrers:
-    """A `referrers` function over a full index of entries (the work tree)."""
-    by_target: dict[str, list[Entry]] = {}
-    for entry in entries:
-        for ref in entry.references():
-            by_target.setdefault(ref.target, []).append(entry)
-
-    def referrers(ids: Iterable[str]) -> dict[str, list[Entry]]:
-        return {i: by_target.get(i, []) for i in ids}
-
-    return referrers

@@ -61,7 +61,7 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
         differing_f = pool.submit(gitio.differing, ws.root, tree, DOCUMENT_DIRS)
         moved_f = pool.submit(gitio.tree_differences, ws.root, last.tree, tree, DOCUMENT_DIRS) \
             if tree != last.tree else None
-        listing = ws.walk(Listing(last.folders, [], []))
+        listing = ws.walk(last.folders)
         differing, moved = differing_f.result(), moved_f.result() if moved_f else set()
     if listing.entered_links or listing.attributes or differing is None or moved is None:
         return None  # a linked top folder, attributes, the last tree gone: judge everything

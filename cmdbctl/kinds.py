@@ -269,9 +269,6 @@ class KindRegistry:
             (SCHEMA_BASE + n, Resource.from_contents(s, default_specification=DRAFT202012))
             for n, s in self._contents.items())
 
-    @cached_property
-    def ci_kinds(self) -> frozenset[str]:
-        return frozenset(k for k, v in self.kinds.items() if v.is_ci)
 
 
 def _meta_problem(schema: Any) -> str | None:

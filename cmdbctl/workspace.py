@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,9 +97,9 @@ class Workspace:
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def walk(self, last: Listing | None = None) -> Listing:
-        """What the document folders hold. With `last` (an earlier walk), folders whose
-        stamp (times and inode) is unchanged are not listed again: adding, removing or
+    def walk(self, last: Mapping[str, Folder] | None = None) -> Listing:
+        """What the document folders hold. With `last` (an earlier walk's folders), those
+        whose stamp (times and inode) is unchanged are not listed again: adding, removing or
         renaming an entry changes it, editing a file does not."""
         listing = Listing({}, [], [])
         started = time.time_ns()
@@ -122,7 +122,7 @@ class Workspace:
                 line=1, column=1, hint="replace it with a regular file"))
         return listing
 
-    def _walk_folder(self, top: str, last: Listing | None, listing: Listing,
+    def _walk_folder(self, top: str, last: Mapping[str, Folder] | None, listing: Listing,
                      started: int) -> None:
         stack = [top]
         while stack:
@@ -135,7 +135,7 @@ class Workspace:
             # A rename keeps a folder's modification time; its change time and inode
             # tell (a folder moved to where another was can share the old one's time).
             stamp = (info.st_mtime_ns, info.st_ctime_ns, str(info.st_ino))  # (> 64 bits)
-            known = last.folders.get(rel) if last else None
+            known = last.get(rel) if last else None
             if known is not None and known.stamp == stamp:
                 listing.folders[rel] = known
                 stack.extend(f"{rel}/{name}" for name in known.subfolders)

@@ -839,14 +839,7 @@ def test_a_cmdb_in_a_sub_folder_of_the_git_repository(
     _age(root)
     first = _findings(root)  # primes the cache (in parent/.git)
     assert _findings(root) == first == _cold(root, monkeypatch)
-
-    db02 = root / "inventory" / "db-02.yaml"
-    db02.write_text(DB_02.replace("runsOn: web-04", "runsOn: web-99"))  # now dangles
-    found = _warm_is_cold(root, monkeypatch)
-    assert ("inventory/db-02.yaml", "ref.dangling") in _codes(found)
-    db02.write_text(DB_02)
-    found = _warm_is_cold(root, monkeypatch, "put back")
-    assert found == first
+    assert _dangle_db02_and_put_back(root, monkeypatch) == first
 
 
 @pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
@@ -857,13 +850,20 @@ def test_a_tracked_file_git_is_told_not_to_look_at_is_edited(
     unchanged whatever it holds, and a warm run that asks only git keeps its old verdict."""
     root = primed
     _git(root, "update-index", flag, "inventory/db-02.yaml")
+    found = _dangle_db02_and_put_back(root, monkeypatch)
+    assert ("inventory/db-02.yaml", "ref.dangling") not in _codes(found)
+
+
+def _dangle_db02_and_put_back(root: Path, monkeypatch: pytest.MonkeyPatch,
+                              ) -> list[tuple[Any, ...]]:
+    """Edit db-02 in place so its reference dangles, then put it back; warm runs must
+    agree with cold ones both times. The findings after putting it back."""
     db02 = root / "inventory" / "db-02.yaml"
     db02.write_text(DB_02.replace("runsOn: web-04", "runsOn: web-99"))  # now dangles
     found = _warm_is_cold(root, monkeypatch)
     assert ("inventory/db-02.yaml", "ref.dangling") in _codes(found)
     db02.write_text(DB_02)
-    found = _warm_is_cold(root, monkeypatch, "put back")
-    assert ("inventory/db-02.yaml", "ref.dangling") not in _codes(found)
+    return _warm_is_cold(root, monkeypatch, "put back")
 
 
 def _refuse_reading(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

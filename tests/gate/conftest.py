@@ -302,6 +302,13 @@ def approved_on_main(repo: Repo) -> Repo:
     return repo
 
 
+def carry_out(repo: Repo) -> str:
+    """alice carries out CHG-2026-0042 (doubles app-01's memory) in a commit naming it."""
+    return repo.commit("alice", f"do it\n\nChange-Id: {CHANGE_ID}", files={
+        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
+                                           "memoryMb: 131072")})
+
+
 def require_signatures(repo: Repo, signing_keys: Mapping[str, list[str]]) -> Repo:
     """The base requires signed approvals and lists these people's `signingKeys`; then,
     on feature, alice doubles app-01's memory under CHG-2026-0042."""

@@ -193,9 +193,7 @@ def _approved_on_main(new_repo: Any, kit: Any) -> Any:
 def test_change_approved_on_main_can_be_carried_out_on_a_branch_named_by_trailer(
         new_repo: Any, kit: Any) -> None:
     repo = _approved_on_main(new_repo, kit)
-    repo.commit("alice", f"do it\n\nChange-Id: {kit.CHANGE_ID}", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072")})
+    kit.carry_out(repo)
 
     code, report = repo.gate()
 
@@ -246,9 +244,7 @@ def test_approval_from_main_goes_stale_when_the_plan_changed_on_main_after_it(
         kit.CHANGE_PATH: repo.edit(kit.CHANGE_PATH, "risk: medium", "risk: low")})
     repo.git("branch", "--force", "feature")
     repo.checkout("feature")
-    repo.commit("alice", f"do it\n\nChange-Id: {kit.CHANGE_ID}", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072")})
+    kit.carry_out(repo)
 
     code, report = repo.gate()
 

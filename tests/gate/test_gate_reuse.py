@@ -41,9 +41,7 @@ def test_branch_from_before_a_plan_change_on_main_cannot_reuse_the_approval(
         kit.CHANGE_PATH: repo.edit(kit.CHANGE_PATH, "risk: medium", "risk: low")})
     repo.git("branch", "--force", "feature", t1)
     repo.checkout("feature")
-    repo.commit("alice", f"do it\n\nChange-Id: {kit.CHANGE_ID}", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072")})
+    kit.carry_out(repo)
 
     code, report = repo.gate()
 
@@ -59,9 +57,7 @@ def test_branch_from_the_approval_still_passes_while_main_has_not_carried_it_out
     repo.commit("alice", "unrelated", files={"README.md": "hello\n"})
     repo.git("branch", "--force", "feature", t1)
     repo.checkout("feature")
-    repo.commit("alice", f"do it\n\nChange-Id: {kit.CHANGE_ID}", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072")})
+    kit.carry_out(repo)
 
     code, report = repo.gate()
 
