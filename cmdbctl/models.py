@@ -356,6 +356,7 @@ class Rule(_Model):
     rollback_plan: Literal["required", "optional"] = "optional"
     window: Literal["maintenance", "any"] = "any"
     review_within: Duration | None = None
+    reviewers: CiId = "change-managers"  # who may record the post-implementation review
 
 
 class Freeze(_Model):
