@@ -97,7 +97,8 @@ EXPECTED_REFS: dict[str, dict[str, dict[str, list[str]]]] = {
     },
     "Person": {},
     "Group": {"spec.members[]": {"kinds": ["Person"]}},
-    "ChangePolicy": {"spec.rules[].approvals[].group": {"kinds": ["Group"]}},
+    "ChangePolicy": {"spec.rules[].approvals[].group": {"kinds": ["Group"]},
+                     "spec.rules[].reviewers": {"kinds": ["Group"]}},
 }
 for _kind in KIND_CLASS:
     EXPECTED_REFS[_kind]["metadata.owner"] = {"kinds": ["Group", "Person"]}
