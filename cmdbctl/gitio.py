@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Self
 
@@ -429,36 +430,126 @@ class Commit:
     author_name: str
     author_email: str
     committer_email: str
-    date: str
+    date: str  # the author date, ISO 8601 with its offset
     subject: str
     trailers: dict[str, list[str]]
 
 
-_LOG_FORMAT = "%H%x1f%P%x1f%an%x1f%ae%x1f%ce%x1f%aI%x1f%s%x1f%(trailers:unfold,only)%x1e"
-
-
 def log(root: Path, rev_range: str, paths: Sequence[str] = (),
-        first_parent: bool = False, reverse: bool = False) -> list[Commit]:
-    args = ["log", f"--format={_LOG_FORMAT}", "--topo-order"]
-    if first_parent:
-        args.append("--first-parent")
-    if reverse:
-        args.append("--reverse")
-    out = run(root, *args, rev_range, "--", *paths)
-    commits = []
-    for record in out.split("\x1e"):
-        record = record.strip("\n")
-        if not record:
-            continue
-        sha, parents, an, ae, ce, date, subject, trailer_text = record.split("\x1f")
-        trailers: dict[str, list[str]] = {}
-        for line in trailer_text.splitlines():
-            key, sep, value = line.partition(":")
-            if sep:
-                trailers.setdefault(key.strip().lower(), []).append(value.strip())
-        commits.append(Commit(sha, tuple(parents.split()), an, ae.lower(), ce.lower(), date,
-                              subject, trailers))
+        first_parent: bool = False, reverse: bool = False,
+        full_history: bool = False) -> list[Commit]:
+    """The commits of `rev_range` (topological order, newest first unless `reverse`).
+
+    `git rev-list` names them (hex only) and each commit object is read and parsed
+    here: author names, subjects and trailers are data, whatever bytes they hold, and
+    never a separator. The parents are the object's own, never rewritten by path
+    limiting. `full_history`: no history simplification, so a merge that keeps one
+    side's version of a path does not hide the other side's commits.
+    """
+    args = ["rev-list", "--topo-order"]
+    args += ["--first-parent"] * first_parent + ["--reverse"] * reverse
+    args += ["--full-history"] * full_history
+    shas = run(root, *args, rev_range, "--", *paths).split()
+    return read_commits(root, shas)
+
+
+def read_commits(root: Path, shas: Sequence[str]) -> list[Commit]:
+    if not shas:
+        return []
+    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=root, capture_output=True,
+                          check=False, env=_env(), input="".join(f"{s}\n" for s in shas).encode())
+    out, at, commits = proc.stdout, 0, []
+    for sha in shas:
+        end = out.index(b"\n", at)
+        header = out[at:end].split()
+        size = int(header[2]) if len(header) == 3 and header[1] == b"commit" else None
+        if size is None:
+            raise CommandError(f"commit {sha} cannot be read from the repository")
+        commits.append(parse_commit(sha, out[end + 1:end + 1 + size]))
+        at = end + 1 + size + 1
     return commits
+
+
+def parse_commit(sha: str, raw: bytes) -> Commit:
+    """A commit object: header lines up to the first empty line, then the message."""
+    head, _, body = raw.partition(b"\n\n")
+    parents: list[str] = []
+    author = committer = b""
+    for line in head.split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == b"parent":
+            parents.append(value.decode("ascii", "replace"))
+        elif key == b"author" and not author:
+            author = value
+        elif key == b"committer" and not committer:
+            committer = value
+    author_name, author_email, date = _ident(author)
+    message = body.decode("utf-8", "replace")
+    subject = message.split("\n", 1)[0].strip()
+    return Commit(sha, tuple(parents), author_name, author_email, _ident(committer)[1],
+                  date, subject, trailers(message))
+
+
+def _ident(value: bytes) -> tuple[str, str, str]:
+    """name, lower-case email and ISO date of "Name <email> 1700000000 +0100"."""
+    text = value.decode("utf-8", "replace")
+    person, _, stamp = text.rpartition(">")
+    name, _, email = person.rpartition("<")
+    parts = stamp.split()
+    date = ""
+    if len(parts) == 2 and parts[0].isdigit() and re.fullmatch(r"[+-]\d{4}", parts[1]):
+        sign = -1 if parts[1][0] == "-" else 1
+        zone = timezone(sign * timedelta(hours=int(parts[1][1:3]), minutes=int(parts[1][3:])))
+        try:
+            date = datetime.fromtimestamp(int(parts[0]), zone).isoformat()
+        except (OverflowError, ValueError, OSError):
+            date = ""
+    return name.strip(), email.strip().lower(), date
+
+
+_TRAILER = re.compile(r"([A-Za-z0-9][A-Za-z0-9-]*)[ \t]*:[ \t]*(.*)")
+
+
+def trailers(message: str) -> dict[str, list[str]]:
+    """`Key: value` lines of the message's last paragraph (not its first), as git reads
+    them: continuation lines (starting with white space) are unfolded; a paragraph with
+    any other line holds no trailers. Keys are lower case."""
+    paragraphs = [p for p in re.split(r"\n[ \t]*\n", message.strip("\n")) if p.strip()]
+    if len(paragraphs) < 2:
+        return {}
+    found: list[list[str]] = []
+    for line in paragraphs[-1].split("\n"):
+        match = _TRAILER.fullmatch(line)
+        if match:
+            found.append([match[1].lower(), match[2].strip()])
+        elif line[:1] in (" ", "\t") and found:
+            found[-1][1] = f"{found[-1][1]} {line.strip()}".strip()
+        else:
+            return {}
+    out: dict[str, list[str]] = {}
+    for key, value in found:
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def wrote(root: Path, shas: Sequence[str], folders: Sequence[str]) -> dict[str, frozenset[str]]:
+    """Paths under `folders` each commit wrote itself: differing from its parent, or for a
+    merge from every parent (an evil merge's own edits; what it merely takes from one
+    side is that side's commits' doing). Commits that wrote nothing there are left out."""
+    if not shas:
+        return {}
+    out = run_bytes(root, "diff-tree", "--stdin", "-r", "-c", "--root", "--name-only", "-z",
+                    "--no-renames", "--", *folders, input="".join(f"{s}\n" for s in shas).encode())
+    found: dict[str, set[str]] = {}
+    current: set[str] | None = None
+    for item in out.split(b"\0"):
+        if not item:
+            continue
+        if b"/" not in item:  # a commit id: every path under `folders` has a slash
+            current = found.setdefault(item.decode("ascii", "replace"), set())
+        elif current is not None:
+            current.add(_path(item))
+    return {sha: frozenset(paths) for sha, paths in found.items() if paths}
 
 
 def changed_paths(root: Path, commit: Commit) -> list[str]:
