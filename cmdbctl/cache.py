@@ -36,7 +36,7 @@ from cmdbctl.findings import Severity
 from cmdbctl.verdicts import Verdict
 from cmdbctl.workspace import Folder
 
-_FORMAT = "v3"  # of the database; the fingerprint covers schemas and tool version
+_FORMAT = "v4"  # of the database; the fingerprint covers schemas and tool version
 _TABLES = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE verdicts(blob TEXT PRIMARY KEY, verdict BLOB NOT NULL) WITHOUT ROWID;
@@ -62,13 +62,12 @@ class LastRun:
     """The state a run leaves for the next: the tree it measured against and what
     differed from it (`dirty`: untracked, edited, or with no cached verdict), the
     paths with findings (`flagged` by estate checks, `doc_flagged` by their own
-    verdict), the ids of documents read through symlinks, and the folder listings."""
+    verdict), and the folder listings."""
 
     tree: str
     dirty: set[str]
     flagged: set[str]
     doc_flagged: set[str]
-    unblobbed_ids: set[str]
     folders: dict[str, Folder]
     generation: int = 0  # writes since the rebuild named by `lineage`
     lineage: str = ""
@@ -77,7 +76,7 @@ class LastRun:
     def plain(self) -> bytes:
         return orjson.dumps({
             "tree": self.tree, "dirty": sorted(self.dirty), "flagged": sorted(self.flagged),
-            "doc_flagged": sorted(self.doc_flagged), "unblobbed": sorted(self.unblobbed_ids),
+            "doc_flagged": sorted(self.doc_flagged),
             "folders": {k: f.plain() for k, f in self.folders.items()},
             "generation": self.generation, "lineage": self.lineage,
             "verdict_rows": self.verdict_rows})
@@ -85,14 +84,14 @@ class LastRun:
     @staticmethod
     def from_plain(raw: bytes) -> LastRun:
         data = orjson.loads(raw)
-        lists = [data[k] for k in ("dirty", "flagged", "doc_flagged", "unblobbed")]
+        lists = [data[k] for k in ("dirty", "flagged", "doc_flagged")]
         if not all(isinstance(x, list) and all(isinstance(t, str) for t in x) for x in lists) \
                 or not isinstance(data["tree"], str) or not _OBJECT_ID.fullmatch(data["tree"]) \
                 or not isinstance(data["generation"], int) or not isinstance(data["lineage"], str) \
                 or not isinstance(data["verdict_rows"], int):
             raise ValueError("junk in the cached state")  # (a tree could be a git option)
-        dirty, flagged, doc_flagged, unblobbed = map(set, lists)
-        return LastRun(data["tree"], dirty, flagged, doc_flagged, unblobbed,
+        dirty, flagged, doc_flagged = map(set, lists)
+        return LastRun(data["tree"], dirty, flagged, doc_flagged,
                        {k: Folder.from_plain(v) for k, v in data["folders"].items()},
                        data["generation"], data["lineage"], data["verdict_rows"])
 
@@ -108,8 +107,8 @@ FileRow = tuple[str | None, str | None]
 
 def dirty(rows: Mapping[str, FileRow], tree: Mapping[str, str]) -> set[str]:
     """The files the next run must read again: those whose bytes, as this run read
-    them, are not `tree`'s blob (path → blob id): untracked, edited, not read, or read
-    through a symlink. Every other file is one git vouches for against that tree."""
+    them, are not `tree`'s blob (path → blob id): untracked, edited, or not read.
+    Every other file is one git vouches for against that tree."""
     return {p for p, (blob, _) in rows.items() if blob is None or blob != tree.get(p)}
 
 

@@ -1,7 +1,12 @@
 """The CMDB repository on disk: where it is, which files are documents, safe paths.
 
-A path never leads out of the repository: symlinks that leave it are findings, and
-paths given on the command line must lie inside it.
+A document is a regular file: git stores a symlink as its link text, so the gate (which
+reads git objects) and `validate` would judge different content for one CI, and an edit
+to the target would change a CI without its own file changing. A symlinked document
+(any *.yaml/*.yml entry that is a link, wherever it points) is therefore a finding and
+never read; so is a document folder that is a link. Other links are never followed:
+those that leave the repository are findings. Paths given on the command line must
+lie inside the repository.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cmdbctl.errors import CommandError
@@ -60,20 +65,16 @@ def _names(data: object) -> list[str]:
 
 @dataclass
 class Listing:
-    """A walk of the document folders: folder (repository-relative) → `Folder`, the
-    files reached through symlinks that stay inside the repository, and findings."""
+    """A walk of the document folders: folder (repository-relative) → `Folder`, and
+    findings (symlinks, FIFOs and devices: none of them read)."""
 
     folders: dict[str, Folder]
-    linked: list[str]
     findings: list[Finding]
-    entered_links: bool = field(default=False)  # a top folder is a symlink (walked)
 
     def paths(self) -> list[str]:
         """Every document file, sorted."""
-        out = [f"{rel}/{name}" for rel, folder in self.folders.items() for name in folder.files]
-        out += self.linked
-        out.sort()
-        return out
+        return sorted(f"{rel}/{name}" for rel, folder in self.folders.items()
+                      for name in folder.files)
 
     @property
     def attributes(self) -> bool:
@@ -81,7 +82,7 @@ class Listing:
         return any(f.attributes for f in self.folders.values())
 
     def count(self) -> int:
-        return sum(len(f.files) for f in self.folders.values()) + len(self.linked)
+        return sum(len(f.files) for f in self.folders.values())
 
     def links(self) -> Iterator[str]:
         return (f"{rel}/{name}" for rel, f in self.folders.items() for name in f.links)
@@ -100,21 +101,20 @@ class Workspace:
     def walk(self, last: Mapping[str, Folder] | None = None) -> Listing:
         """What the document folders hold. With `last` (an earlier walk's folders), those
         whose stamp (times and inode) is unchanged are not listed again: adding, removing or
-        renaming an entry changes it, editing a file does not."""
-        listing = Listing({}, [], [])
+        renaming an entry changes it, editing a file does not. Symlinks are findings or
+        skipped, every time from the listing, and never read."""
+        listing = Listing({}, [])
         started = time.time_ns()
         for top in DOCUMENT_DIRS:
             start = self.root / top
-            if start.is_symlink() and start.is_dir():
-                if not self._inside(start, listing.findings):
-                    continue  # a folder link out of the repository is never entered
-                listing.entered_links = True
-            if start.is_dir():
+            if start.is_symlink():
+                listing.findings.append(self._folder_link(top))  # never walked
+            elif start.is_dir():
                 self._walk_folder(top, last, listing, started)
-            elif start.is_file() or start.is_symlink():
-                self._take(start, listing.linked, listing.findings)
         for path in listing.links():
-            self._take(self.root / path, listing.linked, listing.findings)
+            found = self._link(path)
+            if found is not None:
+                listing.findings.append(found)
         for path in listing.others():
             listing.findings.append(Finding(
                 path, "file.not-regular",
@@ -152,7 +152,7 @@ class Workspace:
                         continue
                     if entry.is_dir(follow_symlinks=False):
                         subfolders.append(name)
-                    elif entry.is_symlink():  # judged by where it leads, every time
+                    elif entry.is_symlink():  # a finding, or skipped: never read
                         links.append(name)
                     elif not name.endswith(YAML_SUFFIXES):
                         continue
@@ -167,41 +167,61 @@ class Workspace:
                                           tuple(subfolders), attributes)
             stack.extend(f"{rel}/{name}" for name in subfolders)
 
-    def _inside(self, link: Path, findings: list[Finding]) -> bool:
-        """A linked folder to walk: it must resolve inside the repository."""
+    def _leaves(self, link: Path) -> bool:
+        """The link resolves outside the repository (a loop does not: it leads nowhere)."""
         try:
-            inside = link.resolve().is_relative_to(self.root)
-        except (RuntimeError, OSError):
-            inside = False
-        if not inside:
-            findings.append(Finding(
-                self.relative(link), "file.symlink-escape",
-                f"folder symlink points outside the repository (to {os.readlink(link)})",
-                line=1, column=1, hint="replace the link with the folder itself"))
-        return inside
+            return not link.resolve().is_relative_to(self.root)
+        except (RuntimeError, OSError):  # a loop (Python 3.11 raises RuntimeError)
+            return False
 
-    def _take(self, path: Path, files: list[str], findings: list[Finding]) -> None:
-        rel = self.relative(path)
-        if path.is_symlink():
+    def _folder_link(self, top: str) -> Finding:
+        """A document folder that is a symlink: what it holds is not the repository's
+        (git stores the link), so it is never walked."""
+        link = self.root / top
+        target = _target(link)
+        if self._leaves(link):
+            return _escape(top, target, folder=True)
+        return Finding(
+            top, "file.symlink",
+            f"symlinked document folders are not allowed: {top} points to {target}; "
+            "a CI is its own file", line=1, column=1,
+            hint="replace the link with the folder itself (git stores the link, not the "
+                 "documents)")
+
+    def _link(self, path: str) -> Finding | None:
+        """The finding a symlink in a document folder gets: a *.yaml/*.yml link is a
+        symlinked document wherever it points (its target is not read); any other link
+        is not followed, and a finding only if it leaves the repository."""
+        link = self.root / path
+        if path.endswith(YAML_SUFFIXES):
             try:
-                target = path.resolve()
-            except (RuntimeError, OSError):  # a link loop (Python 3.11 raises RuntimeError)
-                findings.append(Finding(rel, "file.broken-symlink",
-                                        "symlink loops back on itself", line=1, column=1))
-                return
-            if not target.is_relative_to(self.root):
-                findings.append(Finding(
-                    rel, "file.symlink-escape",
-                    f"symlink points outside the repository (to {os.readlink(path)})",
-                    line=1, column=1, hint="replace the link with the file itself"))
-                return
-            if not target.is_file():
-                if target.is_dir() or not path.name.endswith(YAML_SUFFIXES):
-                    return  # links to folders are not followed
-                findings.append(Finding(rel, "file.broken-symlink",
-                                        "symlink points at nothing", line=1, column=1))
-                return
-        files.append(rel)
+                target = os.readlink(link)
+            except OSError:
+                return None  # gone since the listing: a later walk lists its folder again
+            return Finding(
+                path, "file.symlink",
+                f"symlinked documents are not allowed: {path} points to {target}; "
+                "a CI is its own file", line=1, column=1,
+                hint="replace the link with the file itself (git stores the link, not the "
+                     "document)")
+        if not self._leaves(link):
+            return None  # a folder (or other file) inside the repository: not entered
+        return _escape(path, _target(link), folder=link.is_dir())
+
+
+def _target(link: Path) -> str:
+    try:
+        return os.readlink(link)
+    except OSError:
+        return "?"
+
+
+def _escape(path: str, target: str, folder: bool) -> Finding:
+    what = "folder symlink" if folder else "symlink"
+    return Finding(path, "file.symlink-escape",
+                   f"{what} points outside the repository (to {target}): not followed",
+                   line=1, column=1,
+                   hint=f"replace the link with the {'folder' if folder else 'file'} itself")
 
 
 def file_id(path: str) -> str:

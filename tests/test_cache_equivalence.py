@@ -142,19 +142,33 @@ def _warm_and_cold(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert warm == _findings(root)
 
 
-def test_deleted_symlinked_document_is_rechecked_around(
+def test_symlinked_document_deleted_and_replaced_is_rechecked_around(
         cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a document reached through a symlink has no blob id of its own
+    # a symlinked document is a finding and claims no id: what refers to it dangles
+    # while it is a link, and the warm runs must see it come and go as a file does
     store = cmdb_repo / "store"
     store.mkdir()
-    (cmdb_repo / "inventory" / "shop-db.yaml").rename(store / "shop-db.yaml")
-    (cmdb_repo / "inventory" / "shop-db.yaml").symlink_to("../store/shop-db.yaml")
+    link = cmdb_repo / "inventory" / "shop-db.yaml"
+    link.rename(store / "shop-db.yaml")
+    link.symlink_to("../store/shop-db.yaml")
     _commit(cmdb_repo)
-    assert _findings(cmdb_repo) == []  # primes the cache
-    (cmdb_repo / "inventory" / "shop-db.yaml").unlink()
+    assert [(p, c) for p, c, *_ in _findings(cmdb_repo)] == [  # primes the cache
+        ("inventory/shop-db.yaml", "file.symlink"), ("inventory/shop-web.yaml", "ref.dangling")]
 
+    link.unlink()
     _warm_and_cold(cmdb_repo, monkeypatch)
-    assert [code for _, code, *_ in _findings(cmdb_repo)] == ["ref.dangling"]
+    assert [(p, c) for p, c, *_ in _findings(cmdb_repo)] == [
+        ("inventory/shop-web.yaml", "ref.dangling")]
+
+    link.write_bytes((store / "shop-db.yaml").read_bytes())
+    _warm_and_cold(cmdb_repo, monkeypatch)
+    assert _findings(cmdb_repo) == []
+
+    link.unlink()
+    link.symlink_to("../store/shop-db.yaml")
+    _warm_and_cold(cmdb_repo, monkeypatch)
+    assert [(p, c) for p, c, *_ in _findings(cmdb_repo)] == [
+        ("inventory/shop-db.yaml", "file.symlink"), ("inventory/shop-web.yaml", "ref.dangling")]
 
 
 def test_files_git_converts_are_never_judged_by_their_index_id(

@@ -717,32 +717,124 @@ def test_a_fifo_created_after_the_cache_is_reported(
     assert _generation(root) == 4
 
 
-def test_a_symlinked_documents_target_edited_is_read_again(
-        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The link's blob is the link text, which does not change when its target does:
-    a cache keyed on it would keep the old verdict."""
-    root = estate
+def _link_store(root: Path, name: str) -> Path:
+    """Move inventory/<name> to store/<name> and put a symlink to it in its place; the
+    moved file."""
     store = root / "store"
-    store.mkdir()
-    target = store / "app-01.yaml"
-    (root / "inventory" / "app-01.yaml").rename(target)
-    (root / "inventory" / "app-01.yaml").symlink_to("../store/app-01.yaml")
+    store.mkdir(exist_ok=True)
+    target = store / name
+    (root / "inventory" / name).rename(target)
+    (root / "inventory" / name).symlink_to(f"../store/{name}")
+    return target
+
+
+def test_a_symlinked_documents_target_edited_changes_nothing(
+        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A symlinked document is a finding and its target is never read: editing the
+    target changes no verdict, warm or cold (the link's blob, which git sees, is the
+    link text, which does not change either)."""
+    root = estate
+    target = _link_store(root, "app-01.yaml")
     _commit(root)
     _age(root)
-    assert _findings(root) == _cold(root, monkeypatch)  # primes the cache
+    first = _findings(root)  # primes the cache
+    assert first == _cold(root, monkeypatch)
+    assert _codes(first) == {("inventory/bad-mem.yaml", "schema.minimum"),
+                             ("inventory/web-02.yaml", "ref.dangling"),
+                             ("inventory/app-01.yaml", "file.symlink"),
+                             ("inventory/shop-db.yaml", "ref.dangling"),  # app-01 is none
+                             ("inventory/shop-web.yaml", "ref.dangling")}
 
     text = target.read_text()
-    target.write_text(text.replace("memoryMb: 65536", "memoryMb: -5"))
-    found = _warm_is_cold(root, monkeypatch)
-    assert ("inventory/app-01.yaml", "schema.minimum") in _codes(found)
-    target.write_text(text.replace("id: app-01", "id: app-99"))  # shop-db now dangles
-    found = _warm_is_cold(root, monkeypatch)
-    assert ("inventory/shop-db.yaml", "ref.dangling") in _codes(found)
-    target.write_text(text)
-    found = _warm_is_cold(root, monkeypatch)
-    assert not {p for p, _ in _codes(found)} & {"inventory/app-01.yaml",
-                                                 "inventory/shop-db.yaml"}
+    for edited in (text.replace("memoryMb: 65536", "memoryMb: -5"),
+                   text.replace("id: app-01", "id: app-99"), text):
+        target.write_text(edited)
+        assert _warm_is_cold(root, monkeypatch) == first
     assert _generation(root) == 3
+
+
+def _replace_with_link(path: Path, target: str) -> None:
+    path.unlink()
+    path.symlink_to(target)
+
+
+def _replace_with_file(path: Path, content: bytes) -> None:
+    path.unlink()
+    path.write_bytes(content)
+
+
+def test_a_file_replaced_by_a_symlink_and_back(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document that becomes a link stops being a document (its id goes, who refers
+    to it dangles); one that becomes a file again is judged again. Warm runs see both,
+    committed or not, and the cache is used all along."""
+    root = primed
+    first = _findings(root)
+    generation = _generation(root)
+    app = root / "inventory" / "app-01.yaml"
+    web04 = root / "inventory" / "hw" / "web-04.yaml"
+    app_bytes, web04_bytes = app.read_bytes(), web04.read_bytes()
+    store = root / "store"
+    store.mkdir()
+    (store / "app-01.yaml").write_bytes(app_bytes)
+
+    app_linked = {("inventory/app-01.yaml", "file.symlink"),
+                  ("inventory/shop-db.yaml", "ref.dangling"),  # app-01 is no document
+                  ("inventory/shop-web.yaml", "ref.dangling")}
+    web04_linked = {("inventory/hw/web-04.yaml", "file.symlink"),
+                    ("inventory/db-02.yaml", "ref.dangling")}  # web-04 is none
+    steps: list[tuple[str, Callable[[], None], set[tuple[str, str]]]] = [
+        ("app-01 linked out of the document folders",
+         lambda: _replace_with_link(app, "../store/app-01.yaml"), app_linked),
+        ("web-04 linked to web-03, a document of its own",
+         lambda: _replace_with_link(web04, "web-03.yaml"), app_linked | web04_linked),
+        ("the links committed", lambda: _commit(root), app_linked | web04_linked),
+        ("app-01 a file again", lambda: _replace_with_file(app, app_bytes), web04_linked),
+        ("web-04 a file again", lambda: _replace_with_file(web04, web04_bytes), set()),
+        ("the files committed", lambda: _commit(root), set()),
+    ]
+    for what, step, extra in steps:
+        step()
+        found = _warm_is_cold(root, monkeypatch, what)
+        assert _codes(found) == _codes(first) | extra, what
+        assert _generation(root) == generation + 1, what  # the cache was used
+        generation += 1
+    assert _findings(root) == first
+
+
+def test_a_folder_replaced_by_a_symlink_and_back(
+        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sub-folder that becomes a link is not entered (its documents go); a document
+    folder that becomes one is a finding. Warm runs see them go and come back."""
+    root = primed
+    first = _findings(root)
+    generation = _generation(root)
+    hw, changes = root / "inventory" / "hw", root / "changes"
+    store = root / "store"
+    store.mkdir()
+
+    def link(folder: Path, target: str) -> None:
+        folder.rename(store / folder.name)
+        folder.symlink_to(target, target_is_directory=True)
+
+    def unlink(folder: Path) -> None:
+        folder.unlink()
+        (store / folder.name).rename(folder)
+
+    for what, step, extra in [
+            ("inventory/hw linked", lambda: link(hw, "../store/hw"),
+             {("inventory/db-02.yaml", "ref.dangling")}),
+            ("changes linked", lambda: link(changes, "store/changes"),
+             {("inventory/db-02.yaml", "ref.dangling"), ("changes", "file.symlink")}),
+            ("changes back", lambda: unlink(changes), {("inventory/db-02.yaml", "ref.dangling")}),
+            ("inventory/hw back", lambda: unlink(hw), set()),
+    ]:
+        step()
+        found = _warm_is_cold(root, monkeypatch, what)
+        assert _codes(found) == _codes(first) | extra, what
+        assert _generation(root) == generation + 1, what  # the cache was used
+        generation += 1
+    assert _findings(root) == first
 
 
 def _edit_keeping_stat(path: Path, old: str, new: str) -> None:

@@ -132,13 +132,31 @@ def test_huge_file_is_never_read_whole(cache: str, cmdb_repo: Path, tmp_path: Pa
     assert (cmdb_repo / "inventory" / "huge.yaml").stat().st_size == 3 << 30
 
 
+SYMLINK_MESSAGE = "symlinked documents are not allowed: {} points to {}; a CI is its own file"
+SYMLINK_HINT = "replace the link with the file itself (git stores the link, not the document)"
+
+
+def _symlink_finding(findings: Sequence[dict[str, Any]], path: str, target: str) -> None:
+    [found] = [f for f in findings if f["path"] == path]
+    assert found["code"] == "file.symlink"
+    assert (found["line"], found["column"]) == (1, 1)
+    assert found["message"] == SYMLINK_MESSAGE.format(path, target)
+    assert found["hint"] == SYMLINK_HINT
+
+
+def _file_count(run_cli: Callable[..., Any], repo: Path) -> int:
+    result = run_cli("validate", "--format", "json", repo=repo, env={"CMDBCTL_NO_CACHE": "1"})
+    return int(json.loads(result.stdout)["summary"]["files"])
+
+
 def test_symlink_to_etc_passwd(cmdb_repo: Path, tmp_path: Path, run_cli: Callable[..., Any],
                                snapshot: Callable[..., dict[str, Any]]) -> None:
     (cmdb_repo / "inventory" / "evil.yaml").symlink_to("/etc/passwd")
     before = snapshot(tmp_path)
     code, findings = _in_process(run_cli, cmdb_repo)
     _check(before, snapshot(tmp_path), (code, findings),
-           {("inventory/evil.yaml", "file.symlink-escape", 1, 1)})
+           {("inventory/evil.yaml", "file.symlink", 1, 1)})
+    _symlink_finding(findings, "inventory/evil.yaml", "/etc/passwd")
     assert "root:" not in json.dumps(findings)  # nothing of the target is shown
 
 
@@ -150,7 +168,103 @@ def test_symlink_escaping_through_a_relative_path(
     before = snapshot(tmp_path)
     result = _in_process(run_cli, cmdb_repo)
     _check(before, snapshot(tmp_path), result,
-           {("inventory/sneaky.yaml", "file.symlink-escape", 1, 1)})
+           {("inventory/sneaky.yaml", "file.symlink", 1, 1)})
+    _symlink_finding(result[1], "inventory/sneaky.yaml", "../../secret.yaml")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_symlink_out_of_the_repository_is_never_read(
+        cmdb_repo: Path, tmp_path: Path, run_cmdbctl: Callable[..., Any],
+        snapshot: Callable[..., dict[str, Any]]) -> None:
+    # reading the target would block: following the link would hang
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.mkfifo(outside / "trap.yaml")
+    (cmdb_repo / "policies" / "trap.yml").symlink_to(outside / "trap.yaml")
+    before = snapshot(tmp_path)
+    result = _child(run_cmdbctl, cmdb_repo)
+    _check(before, snapshot(tmp_path), result, {("policies/trap.yml", "file.symlink", 1, 1)})
+    _symlink_finding(result[1], "policies/trap.yml", str(outside / "trap.yaml"))
+
+
+def test_symlink_to_a_document_inside_the_repository(
+        cmdb_repo: Path, tmp_path: Path, run_cli: Callable[..., Any],
+        write_file: Callable[..., Path], snapshot: Callable[..., dict[str, Any]]) -> None:
+    # The target is judged once, as itself (its finding at its own path, no id.duplicate);
+    # the link claims no id and refers to nothing (its target's reference to ghost is
+    # reported once).
+    files = _file_count(run_cli, cmdb_repo)
+    write_file(cmdb_repo, "inventory/hw/web-09.yaml",
+               "apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: web-09\n"
+               "  owner: team-ops\nspec:\n  location: ghost\n")
+    (cmdb_repo / "inventory" / "alias.yaml").symlink_to("hw/web-09.yaml")
+    (cmdb_repo / "changes" / "web-09.yaml").symlink_to("../inventory/hw/web-09.yaml")
+    before = snapshot(tmp_path)
+    result = run_cli("validate", "--format", "json", repo=cmdb_repo)
+    report = json.loads(result.stdout)
+    _check(before, snapshot(tmp_path), (result.exit_code, report["findings"]),
+           {("inventory/alias.yaml", "file.symlink", 1, 1),
+            ("changes/web-09.yaml", "file.symlink", 1, 1),
+            ("inventory/hw/web-09.yaml", "ref.dangling", 7, 13)})
+    _symlink_finding(report["findings"], "inventory/alias.yaml", "hw/web-09.yaml")
+    _symlink_finding(report["findings"], "changes/web-09.yaml", "../inventory/hw/web-09.yaml")
+    assert report["summary"]["files"] == files + 1  # web-09: links are not documents
+
+
+def test_symlinked_document_claims_no_id(
+        cmdb_repo: Path, tmp_path: Path, run_cli: Callable[..., Any],
+        snapshot: Callable[..., dict[str, Any]]) -> None:
+    # app-01 kept elsewhere in the repository and linked in: the link is no app-01,
+    # so what runs on app-01 refers to nothing
+    store = cmdb_repo / "store"
+    store.mkdir()
+    (cmdb_repo / "inventory" / "app-01.yaml").rename(store / "app-01.yaml")
+    (cmdb_repo / "inventory" / "app-01.yaml").symlink_to("../store/app-01.yaml")
+    before = snapshot(tmp_path)
+    code, findings = _in_process(run_cli, cmdb_repo)
+    _check(before, snapshot(tmp_path), (code, findings),
+           {("inventory/app-01.yaml", "file.symlink", 1, 1),
+            ("inventory/shop-db.yaml", "ref.dangling", 11, 11),
+            ("inventory/shop-web.yaml", "ref.dangling", 10, 12)})
+
+
+def test_dangling_symlink(cmdb_repo: Path, tmp_path: Path, run_cli: Callable[..., Any],
+                          snapshot: Callable[..., dict[str, Any]]) -> None:
+    (cmdb_repo / "inventory" / "gone.yaml").symlink_to("nowhere/gone.yaml")
+    before = snapshot(tmp_path)
+    code, findings = _in_process(run_cli, cmdb_repo)
+    _check(before, snapshot(tmp_path), (code, findings),
+           {("inventory/gone.yaml", "file.symlink", 1, 1)})
+    _symlink_finding(findings, "inventory/gone.yaml", "nowhere/gone.yaml")
+
+
+def test_symlink_named_as_a_document_to_a_folder(
+        cmdb_repo: Path, tmp_path: Path, run_cli: Callable[..., Any],
+        snapshot: Callable[..., dict[str, Any]]) -> None:
+    (cmdb_repo / "inventory" / "hw.yaml").symlink_to("../policies", target_is_directory=True)
+    before = snapshot(tmp_path)
+    code, findings = _in_process(run_cli, cmdb_repo)
+    _check(before, snapshot(tmp_path), (code, findings),
+           {("inventory/hw.yaml", "file.symlink", 1, 1)})
+
+
+def test_other_symlinks_inside_the_repository_are_not_followed(
+        cmdb_repo: Path, tmp_path: Path, run_cli: Callable[..., Any],
+        write_file: Callable[..., Path], snapshot: Callable[..., dict[str, Any]]) -> None:
+    # a folder link and links not named as documents: not entered, not read, no finding
+    files = _file_count(run_cli, cmdb_repo)
+    write_file(cmdb_repo, "store/hw/broken.yaml", "apiVersion: [unclosed\n")
+    (cmdb_repo / "inventory" / "hw").symlink_to("../store/hw", target_is_directory=True)
+    (cmdb_repo / "inventory" / "app-01").symlink_to("app-01.yaml")
+    (cmdb_repo / "inventory" / "README").symlink_to("../store/hw/broken.yaml")
+    (cmdb_repo / "inventory" / "nowhere").symlink_to("nowhere")
+    before = snapshot(tmp_path)
+    result = run_cli("validate", "--format", "json", repo=cmdb_repo)
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0, report
+    assert report["findings"] == []
+    assert report["summary"]["files"] == files
+    assert snapshot(tmp_path) == before
 
 
 def test_symlinked_folder_outside_is_not_followed(
@@ -172,10 +286,9 @@ def test_symlink_loop(cmdb_repo: Path, tmp_path: Path, run_cli: Callable[..., An
     (cmdb_repo / "inventory" / "loop.yaml").symlink_to("loop.yaml")
     before = snapshot(tmp_path)
     code, findings = _in_process(run_cli, cmdb_repo)
-    assert {(f["path"], f["line"], f["column"]) for f in findings} == {
-        ("inventory/loop.yaml", 1, 1)}
-    assert findings[0]["code"].startswith("file.")
-    _check(before, snapshot(tmp_path), (code, findings), _located(findings))
+    _check(before, snapshot(tmp_path), (code, findings),
+           {("inventory/loop.yaml", "file.symlink", 1, 1)})
+    _symlink_finding(findings, "inventory/loop.yaml", "loop.yaml")
 
 
 def test_fifo_does_not_hang(cmdb_repo: Path, tmp_path: Path, run_cmdbctl: Callable[..., Any],
@@ -335,6 +448,23 @@ def test_document_folder_that_is_a_symlink_out_is_not_walked(
     assert "secret" not in result.stdout and "password" not in result.stdout
     _check(before, snapshot(tmp_path), (result.exit_code, json.loads(result.stdout)["findings"]),
            {("changes", "file.symlink-escape", 1, 1)})
+
+
+def test_document_folder_that_is_a_symlink_inside_is_not_walked(
+        cmdb_repo: Path, tmp_path: Path, run_cli: Callable[..., Any],
+        snapshot: Callable[..., dict[str, Any]]) -> None:
+    # git stores the link, not the documents: the gate would see none of them
+    (cmdb_repo / "changes").rename(cmdb_repo / "changes-store")
+    (cmdb_repo / "changes-store" / "broken.yaml").write_text("kind: [unclosed\n")
+    (cmdb_repo / "changes").symlink_to("changes-store", target_is_directory=True)
+    before = snapshot(tmp_path)
+    result = run_cli("validate", "--format", "json", repo=cmdb_repo)
+    report = json.loads(result.stdout)
+    _check(before, snapshot(tmp_path), (result.exit_code, report["findings"]),
+           {("changes", "file.symlink", 1, 1)})
+    assert report["findings"][0]["message"] == (
+        "symlinked document folders are not allowed: changes points to changes-store; "
+        "a CI is its own file")
 
 
 def test_integer_too_long_to_convert(cmdb_repo: Path, tmp_path: Path,
