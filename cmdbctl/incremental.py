@@ -5,11 +5,12 @@ What may have changed is known without visiting every file:
   appear, vanish or are renamed); the others keep the last listing;
 - git says which tracked files differ from the current tree (`diff-index`, from the
   index's stat data, as `git status` does) and which paths two trees differ in;
-- the last run's `dirty` files (untracked, edited, unreadable, read through symlinks)
-  are hashed again, as are symlinked documents, every time.
-A file outside all of these has the bytes it had in the last run, so its cached verdict
-stands. The estate checks then rerun only for the entries an edit could touch (see
-`checks`), looked up in the cache's indexes by id and by reference target.
+- the last run's `dirty` files (untracked, edited, unreadable) are hashed again.
+Symlinks are never read (`Workspace.walk` reports them from the listing), so every
+document is a regular file whose bytes a blob id names. A file outside all of these
+has the bytes it had in the last run, so its cached verdict stands. The estate checks
+then rerun only for the entries an edit could touch (see `checks`), looked up in the
+cache's indexes by id and by reference target.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from cmdbctl import gitio
 from cmdbctl.cache import FileRow, LastRun, VerdictCache, decode, dirty
-from cmdbctl.checks import check_estate
+from cmdbctl.checks import check_estate, policy
 from cmdbctl.document import Entry
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
@@ -63,22 +64,19 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
             if tree != last.tree else None
         listing = ws.walk(last.folders)
         differing, moved = differing_f.result(), moved_f.result() if moved_f else set()
-    if listing.entered_links or listing.attributes or differing is None or moved is None:
-        return None  # a linked top folder, attributes, the last tree gone: judge everything
+    if listing.attributes or differing is None or moved is None:
+        return None  # attributes, the last tree gone: judge everything
     present = _Present(listing)
     added, removed = _listing_changes(last, listing)
-    last_links = {f"{rel}/{n}" for rel, f in last.folders.items() for n in f.links}
-    linked = set(listing.linked)
-    suspects = sorted(p for p in differing | moved | last.dirty | added
-                      if p in present and p not in linked)
-    rows = cache.files([*suspects, *removed, *linked, *last_links])
+    suspects = sorted(p for p in differing | moved | last.dirty | added if p in present)
+    rows = cache.files([*suspects, *removed])
 
     read = WorktreeReader(ws.root)
-    judged, seen, todo = _judge_changes(suspects, sorted(linked), rows, cache, read, kinds,
-                                        progress, jobs)
+    judged, seen, todo = _judge_changes(suspects, rows, cache, read, kinds, progress, jobs)
 
-    changed = judged.keys() | removed | (last_links - linked)
+    changed = judged.keys() | removed
     estate = _estate(cache, kinds, last, judged, changed, rows, present, read)
+    estate += _policies(cache, listing, judged, read)
     findings = [*listing.findings, *(f for v, _ in judged.values() for f in v.findings)]
     still = {p for p in last.doc_flagged if p in present and p not in judged}
     for verdict in cache.verdicts_at(still).values():
@@ -88,12 +86,12 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     tree_blobs = gitio.tree_blobs_of(ws.root, tree, suspects)
     if tree_blobs is None:
         return Outcome(listing, findings)  # git failed: the answer stands, no cache
-    new_rows: dict[str, FileRow | None] = {p: None for p in removed | (last_links - linked)}
+    new_rows: dict[str, FileRow | None] = {p: None for p in removed}
     new_verdicts: dict[str, Verdict] = {}
     judged_now = set(todo)
     for path, (verdict, blob) in judged.items():
-        if path in linked or verdict.unreadable:
-            blob = None  # no blob id names what it is: judged every time
+        if verdict.unreadable:
+            blob = None  # no blob id names what it is: read again next time
         new_rows[path] = (blob, verdict.entry.id if verdict.entry else None)
         if blob is not None and path in judged_now:
             new_verdicts[blob] = verdict
@@ -101,20 +99,18 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     now_rows.update((p, row) for p, row in new_rows.items() if row is not None)
     run = LastRun(tree, dirty(now_rows, tree_blobs), {f.path for f in estate},
                   still | {p for p, (v, _) in judged.items() if v.findings},
-                  {e.id for p in linked if (e := judged[p][0].entry) and e.id is not None},
                   listing.folders)
     cache.update(last, run, new_rows, new_verdicts)
     return Outcome(listing, findings)
 
 
-def _judge_changes(suspects: list[str], linked: list[str], rows: dict[str, FileRow],
-                   cache: VerdictCache, read: WorktreeReader, kinds: KindRegistry,
+def _judge_changes(suspects: list[str], rows: dict[str, FileRow], cache: VerdictCache,
+                   read: WorktreeReader, kinds: KindRegistry,
                    progress: Callable[[int], Progress] | None, jobs: int | None,
                    ) -> tuple[dict[str, Judged], dict[str, str | None], list[str]]:
     """Read every suspect; judge those whose bytes are new (from the cache when some
-    file had these bytes before) and every symlinked document. Returns path → verdict
-    and blob id for what changed, the blob id of every suspect as read, and the paths
-    judged afresh."""
+    file had these bytes before). Returns path → verdict and blob id for what changed,
+    the blob id of every suspect as read, and the paths judged afresh."""
     judged: dict[str, Judged] = {}
     fresh: dict[str, tuple[bytes, str | None]] = {}  # changed bytes, and their blob id
     seen: dict[str, str | None] = {}
@@ -136,17 +132,13 @@ def _judge_changes(suspects: list[str], linked: list[str], rows: dict[str, FileR
             judged[path] = decode(cached[blob], path), blob
         else:
             todo.append(path)
-    todo += linked  # no blob id names what a symlink leads to: judged every time
     bar = progress(len(todo)) if progress else None
     if len(todo) >= PARALLEL_THRESHOLD:
         judged.update(zip(todo, judge_all(todo, read, kinds, bar, jobs)))
         return judged, seen, todo + retried
     for path in todo:
-        if path in fresh:
-            raw, blob = fresh[path]
-            judged[path] = judge(path, raw, kinds), blob
-        else:
-            judged[path] = judge_path(path, read, kinds)
+        raw, blob = fresh[path]
+        judged[path] = judge(path, raw, kinds), blob
         if bar:
             bar(1)
     return judged, seen, todo + retried
@@ -157,14 +149,11 @@ class _Present:
 
     def __init__(self, listing: Listing) -> None:
         self._folders = listing.folders
-        self._linked = set(listing.linked)
         self._sets: dict[str, frozenset[str]] = {}
 
     def __contains__(self, path: object) -> bool:
         if not isinstance(path, str):
             return False
-        if path in self._linked:
-            return True
         rel, _, name = path.rpartition("/")
         folder = self._folders.get(rel)
         if folder is None:
@@ -200,7 +189,7 @@ def _estate(cache: VerdictCache, kinds: KindRegistry, last: LastRun,
     an id a changed file had or has. Every other entry still has none."""
     now = {p: v.entry for p, (v, _) in judged.items() if v.entry is not None}
     ids = {i for p in changed if (i := rows.get(p, (None, None))[1]) is not None}
-    ids |= {e.id for e in now.values() if e.id is not None} | last.unblobbed_ids
+    ids |= {e.id for e in now.values() if e.id is not None}
     around = cache.holders(ids) | cache.referrers(ids) | last.flagged
     recheck = sorted({*now, *(p for p in around if p not in changed and p in present)})
     entries = _entries(cache, recheck, now)
@@ -216,6 +205,17 @@ def _estate(cache: VerdictCache, kinds: KindRegistry, last: LastRun,
 
     found = check_estate([entries[p] for p in sorted(entries)], kinds, only, all_ids)
     return relocate(found, read)
+
+
+
+def _policies(cache: VerdictCache, listing: Listing, judged: dict[str, Judged],
+              read: WorktreeReader) -> list[Finding]:
+    """`checks.policy` over every document under policies/, afresh on every run: a
+    whole-estate fact, outside the estate checks' locality (see that module)."""
+    entries = [v.entry for v, _ in judged.values() if v.entry is not None]
+    rest = [p for p in policy.paths(listing.folders) if p not in judged]
+    entries += _entries(cache, rest, {}).values()
+    return relocate(policy.check(entries), read)
 
 
 def _entries(cache: VerdictCache, paths: list[str], now: dict[str, Entry]) -> dict[str, Entry]:

@@ -3,8 +3,8 @@
 The JSON Schemas in ``cmdbctl/schemas/`` are the contract users see and edit; these
 pydantic models are how the code reads the documents it works with once they have passed
 schema validation: SLAs (service hours, targets, maintenance windows), change requests,
-the change policy, people and groups. Configuration items stay plain data: their specs
-are open to whatever fields users add to their schemas.
+the change policy, standard change models, people and groups. Configuration items stay
+plain data: their specs are open to whatever fields users add to their schemas.
 
 Conventions, matching FORMATS.md:
 
@@ -307,6 +307,7 @@ class ChangeSpec(_Model):
     status: ChangeStatus
     review: Review | None = None
     rollback: RollbackRecord | None = None
+    model: CiId | None = None  # standard changes: the StandardChange they follow
 
     @property
     def has_rollback_plan(self) -> bool:
@@ -390,6 +391,24 @@ class ChangePolicySpec(_Model):
     identification: Identification = Field(default_factory=Identification)
 
 
+# --- StandardChange ----------------------------------------------------------------
+
+FieldPath = Annotated[str, Field(pattern=r"^(spec|metadata)(\.[A-Za-z0-9_-]+)+$")]
+
+
+class StandardChangeSpec(_Model):
+    """The spec of a StandardChange document: a pre-approved change model.
+
+    A change of type standard that follows it may modify only ``fields`` (dotted paths,
+    each covering itself and everything below it) of CIs whose kind is in
+    ``target_kinds``.
+    """
+
+    description: str | None = None
+    target_kinds: Annotated[list[KindName], Field(min_length=1)]
+    fields: Annotated[list[FieldPath], Field(min_length=1)]
+
+
 # --- People and groups -------------------------------------------------------------
 
 
@@ -412,6 +431,7 @@ SPEC_MODELS: dict[str, type[BaseModel]] = {
     "SLA": SlaSpec,
     "ChangeRequest": ChangeSpec,
     "ChangePolicy": ChangePolicySpec,
+    "StandardChange": StandardChangeSpec,
     "Person": PersonSpec,
     "Group": GroupSpec,
 }

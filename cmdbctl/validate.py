@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from cmdbctl import gitio
 from cmdbctl.cache import CacheError, FileRow, LastRun, VerdictCache, dirty
-from cmdbctl.checks import check_estate
+from cmdbctl.checks import check_estate, policy
 from cmdbctl.findings import Finding, summarize
 from cmdbctl.incremental import Outcome, revalidate
 from cmdbctl.kinds import KindRegistry, load_registry
@@ -72,25 +72,25 @@ def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     judged = judge_all(names, read, kinds, progress(len(names)) if progress else None, jobs)
     verdicts = [v for v, _ in judged]
     entries = [v.entry for v in verdicts if v.entry is not None]
-    estate = relocate(check_estate(entries, kinds), read)
+    # policy.check is a whole-estate fact, outside the estate checks' locality (see there).
+    estate = relocate([*check_estate(entries, kinds), *policy.check(entries)], read)
     findings = [*listing.findings, *(f for v in verdicts for f in v.findings), *estate]
     if seen is None or listing.attributes:
         cache.discard()  # what changes now, no later run could tell from its state
     else:
         tree, tree_blobs = seen
-        linked = set(listing.linked)
         files: dict[str, FileRow] = {}
         kept: dict[str, Verdict] = {}
         for name, (verdict, blob) in zip(names, judged):
-            if name in linked or blob is None or verdict.unreadable:
-                blob = None
-            else:
+            if verdict.unreadable:
+                blob = None  # no blob id names what it is: read again next time
+            elif blob is not None:
                 kept[blob] = verdict
             files[name] = (blob, verdict.entry.id if verdict.entry else None)
         run = LastRun(
             tree, dirty(files, tree_blobs),
             {f.path for f in estate}, {n for n, v in zip(names, verdicts) if v.findings},
-            {i for n in linked if (i := files[n][1]) is not None}, listing.folders)
+            listing.folders)
         cache.rebuild(run, files, kept)
     return Outcome(listing, findings)
 

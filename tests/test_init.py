@@ -50,7 +50,7 @@ def test_init_writes_a_repository_that_validates_clean(
     assert check.exit_code == 0
     report = json.loads(check.stdout)
     assert report["findings"] == []
-    assert report["summary"]["files"] == 13
+    assert report["summary"]["files"] == 14
     text = run_cli("validate", repo=target)
     assert text.exit_code == 0 and text.stdout == ""
     assert "valid" in text.stderr

@@ -44,6 +44,7 @@ KIND_CLASS = {
     "Person": "person",
     "Group": "group",
     "ChangePolicy": "policy",
+    "StandardChange": "policy",
 }
 CI_KINDS = [kind for kind, cls in KIND_CLASS.items() if cls in CI_CLASSES]
 
@@ -61,8 +62,9 @@ FORMATS_SPEC_FIELDS = {
     "SLA": "services serviceHours targets availability satisfaction maintenanceWindows"
     " exceptions reporting",
     "ChangeRequest": "type category requester reason description targets risk impact plan"
-    " window rollbackPlan approvals status review rollback",
+    " window rollbackPlan approvals status model review rollback",
     "ChangePolicy": "separationOfDuties requireSignedApprovals rules freezes identification",
+    "StandardChange": "description targetKinds fields",
     "Person": "emails signingKeys displayName",
     "Group": "members description",
 }
@@ -71,6 +73,7 @@ REQUIRED_SPEC_FIELDS = {
     "Person": {"emails"},
     "Group": {"members"},
     "ChangeRequest": {"type", "category", "requester", "reason", "targets", "risk", "status"},
+    "StandardChange": {"targetKinds", "fields"},
 }
 
 ANY_CI = {"classes": CI_CLASSES}
@@ -94,11 +97,13 @@ EXPECTED_REFS: dict[str, dict[str, dict[str, list[str]]]] = {
         "spec.approvals[].by": {"kinds": ["Person"]},
         "spec.review.by": {"kinds": ["Person"]},
         "spec.rollback.by": {"kinds": ["Person"]},
+        "spec.model": {"kinds": ["StandardChange"]},
     },
     "Person": {},
     "Group": {"spec.members[]": {"kinds": ["Person"]}},
     "ChangePolicy": {"spec.rules[].approvals[].group": {"kinds": ["Group"]},
                      "spec.rules[].reviewers": {"kinds": ["Group"]}},
+    "StandardChange": {},
 }
 for _kind in KIND_CLASS:
     EXPECTED_REFS[_kind]["metadata.owner"] = {"kinds": ["Group", "Person"]}
@@ -178,6 +183,8 @@ MINIMAL: dict[str, dict[str, Any]] = {
         "reason": "More memory for month-end runs", "targets": ["db-01"], "risk": "medium",
         "status": "draft"}),
     "ChangePolicy": envelope("ChangePolicy", "change-policy", {}),
+    "StandardChange": envelope("StandardChange", "os-patch", {
+        "targetKinds": ["Server"], "fields": ["spec.os.version"]}),
     "Person": envelope("Person", "alice", {"emails": ["alice@example.net"]}),
     "Group": envelope("Group", "change-managers", {"members": []}),
 }
@@ -285,6 +292,12 @@ FULL: dict[str, dict[str, Any]] = {
                      "allow": ["emergency"]}],
         "identification": {"order": ["serial", "fqdn", "hostname", "mac"]},
     }, name="Change policy"),
+    "StandardChange": envelope("StandardChange", "os-patch", {
+        "description": "Minor OS updates from the vendor's stable channel",
+        "targetKinds": ["Server", "NetworkDevice"],
+        "fields": ["spec.os.version", "spec.firmware", "spec.disks.0.sizeGb",
+                   "metadata.labels.patch-group", "metadata.annotations.last_patch"],
+    }, name="Monthly OS patch", owner="change-managers", labels={"cadence": "monthly"}),
     "Person": envelope("Person", "alice", {
         "displayName": "Alice Liddell",
         "emails": ["alice@example.net", "alice.l@users.noreply.example.com"],
@@ -340,6 +353,7 @@ VALID_VARIANTS: list[tuple[str, str, Any]] = [
     ("ChangeRequest", "spec.window.start", "2026-11-28T22:00Z"),
     ("ChangeRequest", "spec.window.start", "2026-11-28T22:00:00.123456789-03:30"),
     ("ChangeRequest", "spec.status", "rolled-back"),
+    ("ChangeRequest", "spec.model", "os-patch"),
     ("ChangeRequest", "spec.review.outcome", "partially-successful"),
     ("ChangeRequest", "spec.approvals.0.decision", "reject"),
     ("ChangeRequest", "metadata.id", "CHG-2027-123456"),
@@ -349,6 +363,9 @@ VALID_VARIANTS: list[tuple[str, str, Any]] = [
     ("Server", "spec.fqdn", "db-01.example.net."),
     ("Server", "spec.status", "retired"),
     ("ChangePolicy", "spec.identification.order", ["hostname"]),
+    ("StandardChange", "spec.targetKinds", ["Application"]),
+    ("StandardChange", "spec.fields", ["metadata.labels"]),
+    ("StandardChange", "spec.description", DELETE),
 ]
 
 # Invalid variations of the full documents: (kind, path, value, why).
@@ -484,6 +501,8 @@ KIND_INVALID: list[tuple[str, str, Any, str]] = [
     ("ChangeRequest", "spec.rollback.commits", ["ABCDEF0"], "upper-case commit"),
     ("ChangeRequest", "spec.rollback.at", "yesterday", "bad rollback instant"),
     ("ChangeRequest", "spec.rollback.branch", "main", "unknown key in rollback"),
+    ("ChangeRequest", "spec.model", "OS patch", "model is not an id"),
+    ("ChangeRequest", "spec.model", ["os-patch"], "model is one id"),
     ("ChangePolicy", "spec.separationOfDuties", "yes", "not a boolean"),
     ("ChangePolicy", "spec.requireSignedApprovals", 1, "number for a boolean"),
     ("ChangePolicy", "spec.rules.0.id", DELETE, "rule without id"),
@@ -512,6 +531,18 @@ KIND_INVALID: list[tuple[str, str, Any, str]] = [
     ("ChangePolicy", "spec.identification.order", ["ip"], "bad identifier"),
     ("ChangePolicy", "spec.identification.order", [], "no identifiers"),
     ("ChangePolicy", "spec.identification.fuzzy", True, "unknown key in identification"),
+    ("StandardChange", "spec.targetKinds", DELETE, "model without target kinds"),
+    ("StandardChange", "spec.targetKinds", [], "no target kinds"),
+    ("StandardChange", "spec.targetKinds", ["server"], "bad kind name"),
+    ("StandardChange", "spec.targetKinds", "Server", "targetKinds is a list"),
+    ("StandardChange", "spec.fields", DELETE, "model without fields"),
+    ("StandardChange", "spec.fields", [], "no fields"),
+    ("StandardChange", "spec.fields", ["os.version"], "field outside spec and metadata"),
+    ("StandardChange", "spec.fields", ["spec"], "the whole spec"),
+    ("StandardChange", "spec.fields", ["spec."], "empty path part"),
+    ("StandardChange", "spec.fields", ["spec.os..version"], "empty path part inside"),
+    ("StandardChange", "spec.fields", ["spec/os/version"], "pointer for a dotted path"),
+    ("StandardChange", "spec.fields", [""], "empty field"),
     ("Person", "spec.emails", DELETE, "no emails"),
     ("Person", "spec.emails", [], "empty emails"),
     ("Person", "spec.emails", ["alice"], "email without @"),

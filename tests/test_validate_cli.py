@@ -23,7 +23,7 @@ def test_init_repository_validates_clean(cmdb_repo: Path, run_cli: Callable[...,
     result = run_cli("validate", repo=cmdb_repo)
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert re.fullmatch(r"13 files valid\n", result.stderr), result.stderr
+    assert re.fullmatch(r"14 files valid\n", result.stderr), result.stderr
 
 
 @pytest.mark.skipif(not (PROJECT / "inventory").is_dir(),
@@ -139,7 +139,7 @@ def test_finds_the_root_from_a_sub_folder(sub: str, cmdb_repo: Path,
     assert result.exit_code == 1
     # Paths are relative to the root found, not to the current folder.
     assert result.stdout.startswith("inventory/app-01.yaml:18:11: error schema.enum: ")
-    assert "in 13 files" in result.stderr
+    assert "in 14 files" in result.stderr
 
 
 def test_warnings_alone_exit_zero(cmdb_repo: Path, write_file: Callable[..., Path],
@@ -151,12 +151,12 @@ def test_warnings_alone_exit_zero(cmdb_repo: Path, write_file: Callable[..., Pat
             for f in report.findings] == [
         ("changes/CHG-2026-0300.yaml", "change.rollback-record-missing", "warning", 14, 11)]
     assert report.exit_code == 0
-    assert report.data["summary"] == {"files": 14, "errors": 0, "warnings": 1, "infos": 0}
+    assert report.data["summary"] == {"files": 15, "errors": 0, "warnings": 1, "infos": 0}
     text = run_cli("validate", repo=cmdb_repo)
     assert text.exit_code == 0
     assert text.stdout.startswith(
         "changes/CHG-2026-0300.yaml:14:11: warning change.rollback-record-missing: ")
-    assert text.stderr == "1 warning in 14 files\n"
+    assert text.stderr == "1 warning in 15 files\n"
 
 
 def test_broken_user_schema_is_a_finding(cmdb_repo: Path, validate_json: Callable[..., Any],
@@ -284,7 +284,7 @@ def test_parallel_path_gives_the_same_findings(cmdb_repo: Path,
     serial, parallel = outputs
     assert _located(serial["findings"]) == expected
     assert len(serial["findings"]) == len(expected)
-    assert serial["summary"]["files"] == 2050 + 13
+    assert serial["summary"]["files"] == 2050 + 14
     assert parallel == serial
 
 
@@ -297,7 +297,7 @@ def test_serial_path_on_a_large_estate(cmdb_repo: Path,
         "schema.enum", "ref.dangling", "id.file-name", "yaml.syntax"}
     assert _located(report.findings) == expected
     assert len(report.findings) == len(expected)
-    assert report.data["summary"]["files"] == 600 + 13
+    assert report.data["summary"]["files"] == 600 + 14
 
 
 def test_cli_uses_no_deprecated_click_api(cmdb_repo: Path) -> None:

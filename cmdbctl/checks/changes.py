@@ -6,7 +6,10 @@ standard one, without an approving decision),
 `change.rejection-missing` (rejected without a rejecting decision, warning),
 `change.review-missing` (a reviewed or closed emergency change without its
 post-implementation review), `change.rollback-record-missing` (rolled back without a
-rollback record, warning).
+rollback record, warning), `change.model-missing` (a standard change that names no
+StandardChange model in `spec.model`), `change.model-unused` (a normal or emergency
+change naming a model, which only standard changes follow; warning). Whether the model
+exists is `ref.dangling`; whether the change stays inside it is the gate's to judge.
 """
 
 from __future__ import annotations
@@ -54,6 +57,19 @@ def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
             doc.path, "change.review-missing",
             f"emergency change is {status} without its post-implementation review",
             pointer="/spec/status", hint="add spec.review {by, at, outcome, notes}"))
+    if spec.get("type") == "standard" and not spec.get("model"):
+        findings.append(Finding(
+            doc.path, "change.model-missing",
+            "standard change names no model: it is pre-approved only for what a "
+            "StandardChange in policies/ lists", pointer="/spec/type",
+            hint="add spec.model with the id of the StandardChange it follows, "
+                 "or make it a normal change"))
+    elif spec.get("type") != "standard" and spec.get("model"):
+        findings.append(Finding(
+            doc.path, "change.model-unused",
+            f"{spec.get('type')} change names model {spec['model']!r}, which only a "
+            "standard change follows", severity="warning", pointer="/spec/model",
+            hint="make it type: standard, or remove spec.model"))
     if status == "rolled-back" and not spec.get("rollback"):
         findings.append(Finding(
             doc.path, "change.rollback-record-missing",
