@@ -5,29 +5,26 @@ only the change request's approvals and status, signed when asked or required.
 
 Which recorded decisions still count is the gate's own judgement (`trust.examine`).
 `approve` does not know which branch this one will merge into; it takes the default
-branch (origin's HEAD, else main or master) for the gate's base: the rules, people and
-groups are read there, as the gate reads them from its base. It judges as under review
-every commit since the change request was created, or since the branch forked from the
-default branch if that is earlier: a wider range than the gate's, so at least as strict.
-It never writes `status: approved` for approvals the gate would not count; at worst it
-leaves the status for the next approver (the gate judges approvals anyway).
+branch for the gate's base and judges a wider range of history (see `decision.Desk`).
+It refuses an approval the gate would not count: by someone in none of the groups (or
+owners) a matching rule asks for, committed by someone else than its author, or unsigned
+where signatures are required (see `decision`). A rejection by any person is recorded,
+with a note when it will not count. It never writes `status: approved` for approvals the
+gate would not count; at worst it leaves the status for the next approver (the gate
+judges approvals anyway).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cmdbctl import gitio
-from cmdbctl.cache import VerdictCache
-from cmdbctl.editing import edit, flow_map
+from cmdbctl.decision import Desk, commit_edit, open_change
+from cmdbctl.editing import flow_map
 from cmdbctl.errors import CommandError
-from cmdbctl.gate.evaluate import change_history, change_scope
-from cmdbctl.gate.policy import parse_change, read_rules, shortfalls
-from cmdbctl.kinds import load_registry
-from cmdbctl.revision import Snapshot
+from cmdbctl.gate.policy import Shortfall, shortfalls
 
 
 @dataclass(frozen=True)
@@ -40,52 +37,14 @@ class ApproveResult:
     status_after: str
     commit: str
     signed: bool
-
-
-def _default_branch(root: Path) -> str | None:
-    """The branch pull requests most likely merge into, when this clone has one."""
-    return next((b for b in ("refs/remotes/origin/HEAD", "main", "master")
-                 if gitio.output(root, "rev-parse", "--verify", "--quiet", f"{b}^{{commit}}")),
-                None)
-
-
-def _judged_since(root: Path, path: str, default: str | None) -> str | None:
-    """Where approve's judgement starts (None: all history): before the change request
-    was created, and before HEAD forked from the default branch when there is one."""
-    created = gitio.log(root, "HEAD", [path], reverse=True)[0]
-    if not created.parents:
-        return None
-    fork = gitio.merge_base(root, "HEAD", default) if default else None
-    return gitio.merge_base(root, created.parents[0], fork) if fork else created.parents[0]
+    notes: tuple[str, ...] = field(default=())  # e.g. why the decision will not count
 
 
 def approve(root: Path, change_id: str, reject: bool = False, comment: str | None = None,
             sign: bool = False, now: datetime | None = None) -> ApproveResult:
-    gitio.require_work_tree(root)
-    gitio.resolve(root, "HEAD")
-    gitio.require_clean(root)
-    identity = gitio.current_identity(root)
-    with gitio.BlobReader(root) as blobs:
-        snap = Snapshot(root, "HEAD", blobs)
-        default = _default_branch(root)
-        rules = read_rules(Snapshot(root, default, blobs, folders=["policies"])
-                           if default else snap)
-        where = f"policies/ (read from {default.removeprefix('refs/remotes/')}, as the " \
-            "gate reads its base)" if default else "policies/"
-        path = snap.by_id.get(change_id)
-        if path is None or not path.startswith("changes/"):
-            raise CommandError(f"no change request {change_id} under changes/",
-                               "check the id; change requests are changes/**/<id>.yaml")
-        doc = snap.document(path)
-        change = parse_change(doc.data if doc else None)
-        if change is None:
-            raise CommandError(f"{path} is not a valid change request",
-                               f"run `cmdbctl validate {path}` and fix it first")
-        person = rules.person_by_email(identity.email)
-        if person is None:
-            raise CommandError(
-                f"your git identity {identity.email} is not a person in {where}",
-                "set user.email to an address listed in your Person document's emails")
+    decision = "reject" if reject else "approve"
+    with open_change(root, change_id) as desk:
+        change, person, rules = desk.change, desk.person, desk.rules
         if person.id == change.requester:
             raise CommandError(
                 f"{person.id} requested {change_id} and cannot approve it "
@@ -94,54 +53,78 @@ def approve(root: Path, change_id: str, reject: bool = False, comment: str | Non
             raise CommandError(f"{change_id} is {change.status}; only submitted or approved "
                                "changes take decisions",
                                "set status: submitted (and commit) to ask for approval")
-        decision = "reject" if reject else "approve"
-        history = change_history(root, blobs, change, path,
-                                 _judged_since(root, path, default), "HEAD", (snap,), rules)
+        history = desk.history()
         if any(a.by == person.id and a.decision == decision and a.trusted
                for a in history.approvals):
             raise CommandError(f"{person.id} has already recorded '{decision}' on {change_id}, "
                                "and it still counts",
                                "record it again only once it goes stale (after a later edit "
                                "of the change or its targets)")
-        # Only decisions the gate trusts count toward the status; this one will be
-        # trusted unless separation of duties excludes its author.
-        approvers = {a.by for a in history.approvals if a.trusted and a.decision == "approve"}
+        scope = desk.scope
+        # Every requirement of the matching rules, with who could meet it.
+        asked = shortfalls(rules, scope.rules, set(), scope.owners)
+        notes = []
+        outsider = _outsider(desk, asked)
+        authored = rules.policy.separation_of_duties and bool(person.emails & history.authors)
+        unsigned = desk.signature_problem()
         if decision == "approve":
-            if not (rules.policy.separation_of_duties and person.emails & history.authors):
+            if outsider:
+                raise CommandError(f"{outsider}; the gate would not count this approval",
+                                   f"ask one of them to run `cmdbctl approve {change_id}`; "
+                                   "to say no, `--reject` is recorded all the same")
+            if unsigned:
+                raise CommandError(f"{unsigned}; the gate would not count this approval",
+                                   "add your public key to your Person's signingKeys on the "
+                                   "default branch first")
+            if authored:
+                notes.append(f"this approval will not count: {person.id} authored commits "
+                             f"of {change_id} (separation of duties)")
+            # Only decisions the gate trusts count toward the status.
+            approvers = {a.by for a in history.approvals
+                         if a.trusted and a.decision == "approve"}
+            if not authored:
                 approvers.add(person.id)
-            kinds = load_registry(root)
-            cache = VerdictCache(root, kinds.fingerprint)
-            snap.use_cache(cache)  # the tree is clean: HEAD's
-            scope = change_scope(change, snap, snap, rules, kinds)
-            cache.finish()
             complete = not shortfalls(rules, scope.rules, approvers, scope.owners)
             status = "approved" if complete or change.status == "approved" else change.status
         else:
             status = "rejected"
-    moment = (now or datetime.now().astimezone()).isoformat(timespec="seconds")
+            if authored or unsigned:
+                why = (f"{person.id} authored commits of {change_id} (separation of duties)"
+                       if authored else str(unsigned))
+                notes.append(f"this rejection will not count: {why}; it is recorded all "
+                             "the same")
+            elif outsider:
+                notes.append(f"{outsider}; the rejection is recorded all the same")
+        moment = (now or datetime.now().astimezone()).isoformat(timespec="seconds")
 
-    def record(data: Any) -> None:
-        spec = data["spec"]
-        if spec.get("approvals") is None:
-            spec["approvals"] = []
-        spec["approvals"].append(flow_map(by=person.id, at=moment, decision=decision,
-                                          comment=comment))
-        spec["status"] = status
+        def record(data: Any) -> None:
+            spec = data["spec"]
+            if spec.get("approvals") is None:
+                spec["approvals"] = []
+            spec["approvals"].append(flow_map(by=person.id, at=moment, decision=decision,
+                                              comment=comment))
+            spec["status"] = status
 
-    absolute = root / path
-    original = absolute.read_bytes()
-    absolute.write_text(edit(original.decode("utf-8"), path, record), encoding="utf-8")
-    signed = sign or rules.policy.require_signed_approvals
-    verb = "Reject" if reject else "Approve"
-    trailer = "Rejected-by" if reject else "Approved-by"
-    message = (f"{verb} {change_id}" + (f": {doc.name}" if doc and doc.name else "")
-               + (f"\n\n{comment}" if comment else "")
-               + f"\n\nChange-Id: {change_id}\n{trailer}: {identity.name} <{identity.email}>\n")
-    try:
-        commit = gitio.commit_file(root, path, message, signed)
-    except CommandError:
-        absolute.write_bytes(original)  # leave the repository as it was
-        gitio.run(root, "reset", "--quiet", "--", path, check=False)
-        raise
-    return ApproveResult(change_id, path, person.id, decision, change.status, status, commit,
-                         signed)
+        signed = sign or rules.policy.require_signed_approvals
+        verb, trailer = ("Reject", "Rejected-by") if reject else ("Approve", "Approved-by")
+        identity = desk.identity
+        message = (f"{verb} {change_id}" + (f": {desk.name}" if desk.name else "")
+                   + (f"\n\n{comment}" if comment else "")
+                   + f"\n\nChange-Id: {change_id}\n{trailer}: {identity.name} "
+                   f"<{identity.email}>\n")
+        commit = commit_edit(root, desk.path, record, message, signed,
+                             "--sign" if sign else "the policy requires signed approvals")
+    return ApproveResult(change_id, desk.path, person.id, decision, change.status, status,
+                         commit, signed, tuple(notes))
+
+
+def _outsider(desk: Desk, asked: list[Shortfall]) -> str | None:
+    """Why the person's approval meets none of the matching rules' requirements, if it
+    meets none; None also when no rule asks for an approval (any person's counts, as
+    the gate's governance check counts it)."""
+    if not asked or any(desk.person.id in need.pool for need in asked):
+        return None
+    needs = "; ".join(f"rule {n.rule} asks {n.label} ({', '.join(sorted(n.pool)) or 'nobody'})"
+                      for n in asked)
+    return (f"{desk.person.id} is in no group and among no owners whose approval "
+            f"{desk.change_id} needs: {needs}, in {desk.where}")

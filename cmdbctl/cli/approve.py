@@ -23,10 +23,16 @@ def approve(change_id: str, reject: bool, comment: str | None, sign: bool,
 
     Appends {by, at, decision, comment} to the change's approvals, keeping the file's
     comments and layout, sets status: approved once the approvals the gate would trust
-    meet the policy of the default branch (rejected with --reject), and commits just that file with Change-Id: and
-    Approved-by: trailers. Who you are is what `git commit` would record
-    (GIT_AUTHOR_EMAIL, else user.email); it must be one of your Person's emails.
-    Refuses a dirty work tree and an approval of your own change.
+    meet the policy of the default branch (rejected with --reject), and commits just
+    that file with Change-Id: and Approved-by: trailers. Who you are is what `git commit`
+    would record (GIT_AUTHOR_EMAIL, else user.email); it must be one of your Person's
+    emails, and so must the committer's (GIT_COMMITTER_EMAIL, else user.email).
+
+    Refuses (exit 2, nothing written) a dirty work tree, an approval of your own change,
+    and an approval the gate would not count: from someone in none of the groups (or
+    owners) the matching rules ask for, or from someone without signingKeys where
+    signatures are required. A rejection by any person is recorded; a note says when it
+    will not count.
 
     \b
     Examples:
@@ -42,3 +48,5 @@ def approve(change_id: str, reject: bool, comment: str | None, sign: bool,
     click.echo(f"{result.by} {'rejected' if result.decision == 'reject' else 'approved'} "
                f"{result.change_id} ({result.status_before} → {result.status_after}) "
                f"in {result.commit[:10]}{' (signed)' if result.signed else ''}")
+    for note in result.notes:
+        click.echo(f"cmdbctl: note: {note}", err=True)

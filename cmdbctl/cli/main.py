@@ -10,6 +10,7 @@ from cmdbctl import __version__
 from cmdbctl.cli.approve import approve
 from cmdbctl.cli.gate import gate
 from cmdbctl.cli.init import init
+from cmdbctl.cli.review import review
 from cmdbctl.cli.validate import validate
 
 
@@ -31,6 +32,7 @@ cli.add_command(validate)
 cli.add_command(init)
 cli.add_command(gate)
 cli.add_command(approve)
+cli.add_command(review)
 
 
 def main() -> None:
