@@ -183,8 +183,10 @@ def resolve(root: Path, rev: str) -> str:
     return proc.stdout.decode().strip()
 
 
-def ls_tree(root: Path, rev: str, folders: Sequence[str]) -> dict[str, str]:
-    """path → blob id of every file under `folders` at `rev`."""
+def ls_tree(root: Path, rev: str, folders: Sequence[str],
+            links: set[str] | None = None) -> dict[str, str]:
+    """path → blob id of every file under `folders` at `rev`; the paths that are
+    symbolic links (whose blob is the link's text) are added to `links` when given."""
     out = run_bytes(root, "ls-tree", "-r", "-z", "--full-tree", rev, "--", *folders)
     # Decoded once, not per path: the same strings as `_path` gives (UTF-8 never puts a
     # NUL or TAB inside a character), at half the cost for 10^5 records.
@@ -193,6 +195,8 @@ def ls_tree(root: Path, rev: str, folders: Sequence[str]) -> dict[str, str]:
         meta, _, path = record.partition("\t")  # "<mode> <type> <object>", the path
         if " blob " in meta:
             found[path] = meta[meta.rfind(" ") + 1:]
+            if links is not None and meta.startswith("120000"):
+                links.add(path)
     return found
 
 
@@ -437,18 +441,20 @@ class Commit:
 
 def log(root: Path, rev_range: str, paths: Sequence[str] = (),
         first_parent: bool = False, reverse: bool = False,
-        full_history: bool = False) -> list[Commit]:
+        full_history: bool = False, grep: str | None = None) -> list[Commit]:
     """The commits of `rev_range` (topological order, newest first unless `reverse`).
 
     `git rev-list` names them (hex only) and each commit object is read and parsed
     here: author names, subjects and trailers are data, whatever bytes they hold, and
     never a separator. The parents are the object's own, never rewritten by path
     limiting. `full_history`: no history simplification, so a merge that keeps one
-    side's version of a path does not hide the other side's commits.
+    side's version of a path does not hide the other side's commits. `grep`: only
+    commits whose message holds this text (a cheap first cut; parse what it finds).
     """
     args = ["rev-list", "--topo-order"]
     args += ["--first-parent"] * first_parent + ["--reverse"] * reverse
     args += ["--full-history"] * full_history
+    args += ["--fixed-strings", f"--grep={grep}"] if grep else []
     shas = run(root, *args, rev_range, "--", *paths).split()
     return read_commits(root, shas)
 

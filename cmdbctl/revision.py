@@ -42,8 +42,9 @@ class Snapshot:
         self.rev = rev
         self.folders = tuple(folders)
         self._blobs = blobs
+        self.links: set[str] = set()  # symbolic links among the files (not `before`'s)
         if paths is None:
-            paths = {p: b for p, b in gitio.ls_tree(root, rev, folders).items()
+            paths = {p: b for p, b in gitio.ls_tree(root, rev, folders, self.links).items()
                      if p.endswith(YAML_SUFFIXES)}
         self.paths = paths
         self._docs: dict[str, Document | None] = {}
@@ -77,8 +78,10 @@ class Snapshot:
                 for i in touched:
                     if by_id.get(i) in removed:
                         del by_id[i]
+                self._repeated = set(later._repeated)
                 for path in added:  # after every path of `later` in `paths`
-                    by_id.setdefault(file_id(path), path)
+                    if by_id.setdefault(file_id(path), path) != path:
+                        self._repeated.add(file_id(path))
                 return by_id
         paths = list(self.paths)[::-1]
         ids = list(map(file_id, paths))
@@ -146,6 +149,15 @@ class Snapshot:
                 self._texts[path] = loaded.text
                 self._docs[path] = Document(path, loaded.data) if loaded.data else None
         return self._docs[path]
+
+    def paths_of(self, doc_id: str) -> list[str]:
+        """Every path whose file name gives `doc_id` (one, unless the id is repeated)."""
+        first = self.by_id.get(doc_id)
+        if first is None:
+            return []
+        if self._repeated is not None and doc_id not in self._repeated:
+            return [first]
+        return [p for p in self.paths if file_id(p) == doc_id]
 
     def by_identifier(self, doc_id: str) -> Document | None:
         path = self.by_id.get(doc_id)

@@ -8,7 +8,7 @@ Everything is read from git objects, never the work tree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,11 +20,12 @@ from cmdbctl.document import Document, Entry
 from cmdbctl.fielddiff import diff
 from cmdbctl.findings import Finding, summarize
 from cmdbctl.gate.evaluate import ChangeVerdict, evaluate_change
-from cmdbctl.gate.policy import read_rules
+from cmdbctl.gate.facts import GOVERNED, RangeFacts
+from cmdbctl.gate.policy import Rules, read_rules
+from cmdbctl.gate.standard import TargetEdit
 from cmdbctl.kinds import SCHEMA_SUFFIX, KindRegistry, builtin_schema_files
 from cmdbctl.revision import Snapshot
-
-GOVERNED = ("inventory", "changes", "policies", "schemas")
+from cmdbctl.workspace import file_id
 
 
 @dataclass
@@ -87,10 +88,13 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
         file_changes = gitio.diff_tree(root, merge_base, head_sha, GOVERNED)
         old_snap = Snapshot.before(head_snap, merge_base, file_changes)
         rules = read_rules(Snapshot(root, base_sha, blobs, folders=["policies"]))
-        findings: list[Finding] = []
+        facts = RangeFacts.read(root, merge_base, head_sha, base_sha)
+        findings = _estate_rules(head_snap) + _ambiguous(rules, head_snap)
         documents: list[ChangedDocument] = []
         changed_changes: dict[str, str] = {}  # change id → path at head
         governance_edits: list[ChangedDocument] = []
+        edits: dict[str, TargetEdit] = {}  # CI id → what the branch did to it
+        claims: dict[str, list[str]] = {}  # id → changed files that claim it in metadata.id
         for fc in file_changes:
             top = fc.path.split("/", 1)[0]
             if top == "schemas":
@@ -101,44 +105,52 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
                 continue
             old = old_snap.document(fc.old_path) if fc.old_path else None
             new = head_snap.document(fc.new_path) if fc.new_path else None
-            if fc.new_path and new is None and fc.new_path in head_snap.paths:
+            unreadable = bool(fc.new_path and new is None and fc.new_path in head_snap.paths)
+            if unreadable:
                 findings.extend(head_snap.locate([Finding(
-                    fc.new_path, "gate.unreadable", "document cannot be read; "
+                    fc.new_path or "", "gate.unreadable", "document cannot be read; "
                     "run `cmdbctl validate` for details", line=1, column=1)]))
+            # A CI is its file: its id is the file's name, whatever metadata.id claims.
+            field_changes = diff(old.data if old else {}, new.data if new else {})
             ref = new or old
             changed = ChangedDocument(_STATUS.get(fc.status, "modified"), fc.path, fc.old_path,
-                                      ref.id if ref else PurePosixPath(fc.path).stem,
-                                      ref.kind if ref else None,
-                                      [c.to_json() for c in diff(old.data if old else {},
-                                                                new.data if new else {})])
+                                      file_id(fc.path), ref.kind if ref else None,
+                                      [c.to_json() for c in field_changes])
             documents.append(changed)
+            for ci_id in {file_id(p) for p in (fc.old_path, fc.new_path) if p}:
+                edits[ci_id] = TargetEdit(ci_id, frozenset(d.kind for d in (old, new)
+                                                           if d is not None and d.kind),
+                                          changed.status, tuple(field_changes))
+            for version in (old, new):
+                if version is not None and version.id and version.id != file_id(version.path):
+                    claims.setdefault(version.id, []).append(version.path)
             if new is not None:
                 findings.extend(_validate_changed(new, head_snap, kinds))
+                findings.extend(_identity(new, head_snap))
             if top == "changes":
-                if new is None:
+                if new is None and not unreadable:
                     findings.append(Finding(
                         fc.old_path or fc.path, "gate.change.deleted",
                         f"change request {changed.id} is deleted; change records are kept "
                         f"for audit", line=1, column=1,
                         hint="set its status to rejected or closed instead"))
-                elif new.id:
-                    changed_changes[new.id] = new.path
+                elif new is not None:
+                    changed_changes[file_id(new.path)] = new.path
             elif top == "policies":
                 governance_edits.append(changed)
         naming: dict[str, list[gitio.Commit]] = {}  # change id → commits naming it
-        for c in gitio.log(root, f"{merge_base}..{head_sha}", reverse=True):
+        for c in facts.commits:
             for v in c.trailers.get("change-id", []):
                 naming.setdefault(v, []).append(c)
         candidates = dict(changed_changes)
         for change_id in sorted(set(naming) - set(candidates)):
             path = head_snap.by_id.get(change_id)
-            if path is None:
+            if path is None or not path.startswith("changes/"):
                 findings.append(_unknown_change(root, change_id, naming[change_id], documents))
             else:
                 candidates[change_id] = path
-        verdicts = {cid: evaluate_change(root, blobs, cid, path, merge_base, head_sha,
-                                         head_snap, old_snap, rules, kinds, now,
-                                         base=base_sha)
+        verdicts = {cid: evaluate_change(root, blobs, cid, path, facts, head_snap, old_snap,
+                                         rules, kinds, now, claims, edits)
                     for cid, path in sorted(candidates.items())}
         for verdict in verdicts.values():
             findings.extend(head_snap.locate(verdict.findings))
@@ -149,6 +161,51 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
     findings.sort(key=Finding.sort_key)
     return GateResult(base_sha, head_sha, merge_base, documents, list(verdicts.values()),
                       findings)
+
+
+def _estate_rules(snap: Snapshot) -> list[Finding]:
+    """What the head must hold whatever the branch touched: no symlinked documents (the
+    gate reads a link's text, validate would read its target: a CI is its own file)
+    and exactly one ChangePolicy."""
+    findings = [Finding(p, "file.symlink", "symlinked documents are not allowed: a CI is "
+                        "its own file, and an edit through the link's target would change "
+                        "it unseen", line=1, column=1,
+                        hint="replace the link with the file itself")
+                for p in sorted(snap.links)]
+    policies = [d.path for d in snap.documents_under("policies") if d.kind == "ChangePolicy"]
+    findings += [Finding(p, "policy.duplicate", f"{p} is a second ChangePolicy (beside "
+                         f"{policies[0]}); exactly one may exist", pointer="/kind",
+                         hint="merge the rules into one ChangePolicy document")
+                 for p in policies[1:]]
+    return snap.locate(findings)
+
+
+def _ambiguous(rules: Rules, snap: Snapshot) -> list[Finding]:
+    """Several ChangePolicy documents on the base: no verdict by "the first file wins"."""
+    first, *others = rules.policy_paths or [""]
+    return snap.locate(Finding(
+        p, "gate.policy.ambiguous", f"the base branch holds several ChangePolicy documents "
+        f"({first}, {p}); the rules this branch is judged by are ambiguous", line=1, column=1,
+        hint="keep one ChangePolicy on the base branch (validate reports the others as "
+             "policy.duplicate)") for p in others)
+
+
+def _identity(doc: Document, snap: Snapshot) -> list[Finding]:
+    """One file per id, named by it (as validate's id.file-name and id.duplicate)."""
+    findings = []
+    name = file_id(doc.path)
+    if doc.id is not None and doc.id != name:
+        findings.append(Finding(doc.path, "id.file-name",
+                                f"metadata.id {doc.id!r} is not the file's name ({name}); "
+                                "a file holds the CI its name gives", pointer="/metadata/id",
+                                hint=f"rename the file to {doc.id}.yaml, or set metadata.id "
+                                     f"to {name}"))
+    others = [p for p in snap.paths_of(name) if p != doc.path]
+    if others:
+        findings.append(Finding(doc.path, "id.duplicate",
+                                f"{name} is also {', '.join(others)}; one file per id",
+                                pointer="/metadata/id", hint="keep one of the files"))
+    return snap.locate(findings)
 
 
 def _unknown_change(root: Path, change_id: str, commits: list[gitio.Commit],
@@ -195,24 +252,41 @@ def _validate_changed(doc: Document, snap: Snapshot, kinds: KindRegistry) -> lis
 def _coverage(documents: list[ChangedDocument], governance: list[ChangedDocument],
               verdicts: dict[str, ChangeVerdict], snap: Snapshot) -> list[Finding]:
     findings = []
-    for doc in documents:
-        if not doc.path.startswith("inventory/") or (doc.status == "renamed" and not doc.changes):
+    for changed in documents:
+        if not changed.path.startswith("inventory/"):
             continue
-        covering = [v for v in verdicts.values() if doc.id in v.targets]
-        where = doc.path if doc.status != "deleted" else (doc.old_path or doc.path)
-        if not covering:
-            findings.append(Finding(
-                where, "gate.uncovered",
-                f"{doc.id} is {doc.status} but no change request in this branch targets it",
-                pointer="/metadata/id",
-                hint=f"add {doc.id} to the targets of a change request under changes/, "
-                     "or name one with a `Change-Id:` trailer"))
-        elif not any(v.passes for v in covering):
-            findings.append(Finding(
-                where, "gate.not-approved",
-                f"{doc.id} is {doc.status} under {', '.join(v.id for v in covering)}, "
-                "which does not satisfy the change policy (see its findings)",
-                pointer="/metadata/id"))
+        # A move keeps the CI (same file name, same content); a rename to another name
+        # retires one id and adds another: both need a change.
+        ids = {file_id(p) for p in (changed.path, changed.old_path) if p}
+        if changed.status == "renamed" and not changed.changes and len(ids) == 1:
+            continue
+        for ci_id in sorted(ids):
+            doc = replace(changed, id=ci_id)
+            findings.extend(_covered(doc, verdicts))
+    findings.extend(_governed(governance, verdicts))
+    return snap.locate(findings)
+
+
+def _covered(doc: ChangedDocument, verdicts: dict[str, ChangeVerdict]) -> list[Finding]:
+    covering = [v for v in verdicts.values() if doc.id in v.targets]
+    where = doc.path if doc.status != "deleted" else (doc.old_path or doc.path)
+    if not covering:
+        return [Finding(where, "gate.uncovered",
+                        f"{doc.id} is {doc.status} but no change request in this branch "
+                        "targets it", pointer="/metadata/id",
+                        hint=f"add {doc.id} to the targets of a change request under "
+                             "changes/, or name one with a `Change-Id:` trailer")]
+    if not any(v.passes for v in covering):
+        return [Finding(where, "gate.not-approved",
+                        f"{doc.id} is {doc.status} under {', '.join(v.id for v in covering)}, "
+                        "which does not satisfy the change policy (see its findings)",
+                        pointer="/metadata/id")]
+    return []
+
+
+def _governed(governance: list[ChangedDocument],
+              verdicts: dict[str, ChangeVerdict]) -> list[Finding]:
+    findings = []
     # A governance edit needs a management change someone actually approved: a standard
     # change matches no rule and would otherwise pass with no approval at all.
     management = [v for v in verdicts.values() if v.category == "management"
@@ -225,4 +299,4 @@ def _coverage(documents: list[ChangedDocument], governance: list[ChangedDocument
                 pointer="/metadata/id" if doc.id else "",
                 hint="add a change request with category: management to this branch; it is "
                      "judged by the rules and groups of the base branch"))
-    return snap.locate(findings)
+    return findings

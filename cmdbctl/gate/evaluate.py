@@ -4,6 +4,7 @@ could supply it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -14,6 +15,7 @@ from cmdbctl import gitio
 from cmdbctl.document import Document
 from cmdbctl.findings import Finding
 from cmdbctl.gate import windows
+from cmdbctl.gate.facts import RangeFacts
 from cmdbctl.gate.policy import (
     Rules,
     matching_rules,
@@ -21,7 +23,8 @@ from cmdbctl.gate.policy import (
     shortfalls,
     transition_allowed,
 )
-from cmdbctl.gate.trust import ApprovalVerdict, ChangeHistory, examine, keys
+from cmdbctl.gate.standard import TargetEdit, standard_change_refusals
+from cmdbctl.gate.trust import ApprovalVerdict, ChangeHistory, Judge, examine, keys
 from cmdbctl.graph import affected_services
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.models import ChangeSpec, Rule, SlaSpec, TimeWindow
@@ -63,51 +66,78 @@ class ChangeVerdict:
 @dataclass
 class ChangeScope:
     """What a change touches: its targets, the services that depend on them, their
-    owners, and the policy rules that match."""
+    owners, and the policy rules that match. Read at the merge base and at the head:
+    a branch that lowers a target's criticality, changes its kind or hands it to
+    another team is judged by the rules of both states, and needs the consent of the
+    owners at the base as well as the new ones."""
 
     target_docs: dict[str, Document | None]
     services: list[str]
     service_docs: dict[str, Document | None]
-    owners: dict[str, set[str]]
+    # ownerOf source → the owner sets that must each consent (at the base, at the head)
+    owners: dict[str, list[frozenset[str]]]
     rules: list[Rule]
 
 
 def change_scope(change: ChangeSpec, head_snap: Snapshot, old_snap: Snapshot, rules: Rules,
                  kinds: KindRegistry) -> ChangeScope:
-    """Read at the head and at the base, so a branch cannot drop a dependency to dodge."""
-    target_docs = {t: head_snap.by_identifier(t) or old_snap.by_identifier(t)
-                   for t in change.targets}
-    target_kinds = {t: d.kind for t, d in target_docs.items() if d is not None and d.kind}
+    snaps = (old_snap, head_snap) if old_snap is not head_snap else (head_snap,)
     services: set[str] = set()
-    for snap in (head_snap, old_snap):
-        services |= set(affected_services(change.targets, target_kinds,
+    for snap in snaps:
+        at_snap = {t: d.kind for t in change.targets
+                   if (d := snap.by_identifier(t)) is not None and d.kind}
+        services |= set(affected_services(change.targets, at_snap,
                                           partial(snap.referrers, kinds=kinds), kinds))
-    service_docs = {s: old_snap.by_identifier(s) or head_snap.by_identifier(s)
-                    for s in services}
-    criticalities = {str(d.spec.get("criticality")) for d in
-                     [*target_docs.values(), *service_docs.values()] if d is not None}
-    matched = matching_rules(rules.policy, change, set(target_kinds.values()), criticalities)
-    owners = {"affectedServices": _owners(sorted(services), service_docs),
-              "targets": _owners(list(change.targets), target_docs)}
-    return ChangeScope(target_docs, sorted(services), service_docs, owners, matched)
+    targets = {t: [d for snap in snaps if (d := snap.by_identifier(t)) is not None]
+               for t in change.targets}
+    service_versions = {s: [d for snap in snaps if (d := snap.by_identifier(s)) is not None]
+                        for s in sorted(services)}
+    every = [d for docs in (*targets.values(), *service_versions.values()) for d in docs]
+    target_kinds = {d.kind for docs in targets.values() for d in docs if d.kind}
+    criticalities = {str(d.spec.get("criticality")) for d in every}
+    matched = matching_rules(rules.policy, change, target_kinds, criticalities)
+    owners = {"affectedServices": _consents(services, snaps),
+              "targets": _consents(change.targets, snaps)}
+    return ChangeScope({t: docs[0] if docs else None for t, docs in targets.items()},
+                       sorted(services),
+                       {s: docs[0] if docs else None for s, docs in service_versions.items()},
+                       owners, matched)
 
 
-def change_history(root: Path, blobs: gitio.BlobReader, change: ChangeSpec, path: str,
-                   merge_base: str | None, head: str, snaps: tuple[Snapshot, ...],
-                   rules: Rules, base: str | None = None) -> ChangeHistory:
-    """`trust.examine` for one change, its targets found in any of `snaps`; `base` is
-    the tip of the base branch."""
-    target_paths = sorted({p for t in change.targets for snap in snaps
-                           if (p := snap.by_id.get(t))})
-    return examine(root, blobs, merge_base, head, path, target_paths, change.requester,
-                   rules.people, rules.policy.separation_of_duties,
-                   rules.policy.require_signed_approvals, base=base)
+def _consents(ids: Iterable[str], snaps: tuple[Snapshot, ...]) -> list[frozenset[str]]:
+    """The owners of these CIs at each snapshot, each set once."""
+    out: list[frozenset[str]] = []
+    for snap in snaps:
+        at = frozenset(str(d.metadata["owner"]) for i in ids
+                       if (d := snap.by_identifier(i)) is not None and d.metadata.get("owner"))
+        if at and at not in out:
+            out.append(at)
+    return out
+
+
+def change_history(root: Path, blobs: gitio.BlobReader, change_id: str, change: ChangeSpec,
+                   path: str, facts: RangeFacts, snaps: tuple[Snapshot, ...], rules: Rules,
+                   matched: list[Rule], claims: Sequence[str] = ()) -> ChangeHistory:
+    """`trust.examine` for one change. The files it may touch are its targets' files in
+    any of `snaps` (every file of that name) and `claims`, changed files that claim one
+    of its targets' ids."""
+    touch = sorted({p for t in change.targets for snap in snaps for p in snap.paths_of(t)}
+                   | set(claims))
+    reviewers = {r.reviewers for r in matched if r.review_within is not None} \
+        or {"change-managers"}
+    judge = Judge(rules.people, change.requester, rules.policy.separation_of_duties,
+                  rules.policy.require_signed_approvals,
+                  frozenset().union(*(rules.members(g) for g in reviewers)))
+    return examine(root, blobs, facts, change_id, path, touch, judge)
 
 
 def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: str,
-                    merge_base: str, head: str, head_snap: Snapshot, old_snap: Snapshot,
+                    facts: RangeFacts, head_snap: Snapshot, old_snap: Snapshot,
                     rules: Rules, kinds: KindRegistry, now: datetime,
-                    base: str | None = None) -> ChangeVerdict:
+                    claims: Mapping[str, Sequence[str]] | None = None,
+                    edits: Mapping[str, TargetEdit] | None = None) -> ChangeVerdict:
+    """`claims`: id → changed files whose metadata.id claims it; `edits`: CI id → what
+    the branch did to it."""
     doc = head_snap.document(path)
     change = parse_change(doc.data if doc else None)
     if doc is None or change is None:
@@ -122,8 +152,15 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
                        hint="submit the change (status: submitted) and collect its approvals")
     old_doc = old_snap.by_identifier(change_id)
     old_change = parse_change(old_doc.data if old_doc else None)
-    history = change_history(root, blobs, change, path, merge_base, head,
-                             (head_snap, old_snap), rules, base=base)
+    scope = change_scope(change, head_snap, old_snap, rules, kinds)
+    matched = scope.rules
+    history = change_history(root, blobs, change_id, change, path, facts,
+                             (head_snap, old_snap), rules, matched,
+                             [p for t in change.targets for p in (claims or {}).get(t, ())])
+    edits = edits or {}
+    for refusal in standard_change_refusals(change, rules.models,
+                                            [edits[t] for t in change.targets if t in edits]):
+        verdict.refuse(refusal.code, f"{refusal.message}", refusal.pointer, refusal.hint)
     _check_removals(verdict, old_doc, doc, history)
     # Every step through the range, not only merge base → head: a rejected change cannot
     # be revived on the branch by a later commit setting it back to submitted.
@@ -143,10 +180,8 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
         verdict.refuse("gate.change.transition",
                        f"status may not go from {old_change.status} to {change.status} "
                        "(lifecycle)", pointer="/spec/status")
-    scope = change_scope(change, head_snap, old_snap, rules, kinds)
     service_docs = scope.service_docs
     verdict.affected_services = scope.services
-    matched = scope.rules
     verdict.rules = [r.id for r in matched]
     verdict.approvals = history.approvals
     for a in history.approvals:
@@ -154,7 +189,12 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
             verdict.refuse("gate.approval.stale" if a.stale and len(a.reasons) == 1
                            else "gate.approval.untrusted",
                            f"approval by {a.by} does not count: {'; '.join(a.reasons)}",
-                           pointer=f"/spec/approvals/{a.index}", severity="warning")
+                           pointer=f"/spec/approvals/{a.index}",
+                           # A line of unproven provenance may not land: once on the base,
+                           # a squash merge would make it look like its person's own.
+                           severity="error" if a.forged else "warning",
+                           hint="remove the line; a decision is recorded by its person with "
+                                f"`cmdbctl approve {change_id}`" if a.forged else None)
     # A trusted decision removed on the branch still stands (see _check_removals).
     trusted = [a for a in history.approvals if a.trusted] + \
         [r.verdict for r in history.removed if r.verdict.trusted]
@@ -193,18 +233,14 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
                            hint="add spec.rollbackPlan: how to return to the state before")
         if rule.window == "maintenance":
             _check_window(verdict, change, rule.id, service_docs, old_snap, head_snap)
-        if rule.review_within is not None and change.window is not None \
-                and change.review is None and change.status in ("implemented", "approved"):
-            due = change.window.end + rule.review_within
-            if now > due:
-                verdict.refuse("gate.review.overdue",
-                               f"post-implementation review was due by {due.isoformat()} "
-                               f"(rule {rule.id})", pointer="/spec",
-                               hint="add spec.review {by, at, outcome, notes}")
-            else:
-                verdict.refuse("gate.review.due",
-                               f"post-implementation review due by {due.isoformat()} "
-                               f"(rule {rule.id})", pointer="/spec", severity="info")
+    _check_review(verdict, change, matched, history, now)
+    if change.window is not None and change.status in _NOT_CARRIED_OUT \
+            and change.window.end < now:
+        verdict.refuse("gate.window.past",
+                       f"the planned window ended {change.window.end.isoformat()}, before "
+                       f"the change was implemented", pointer="/spec/window",
+                       hint="reschedule: set a new spec.window (a substantive edit: "
+                            "approvals are given again)")
     for freeze in rules.policy.freezes:
         if change.type in freeze.allow:
             continue
@@ -220,6 +256,42 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
     return verdict
 
 
+_NOT_CARRIED_OUT = ("draft", "submitted", "approved")
+
+
+def _check_review(verdict: ChangeVerdict, change: ChangeSpec, matched: list[Rule],
+                  history: ChangeHistory, now: datetime) -> None:
+    """The post-implementation review a rule's `reviewWithin` asks for: due that long
+    after the window's end or, with no window, after the commit that set implemented;
+    only a review its reviewer recorded in their own commit counts."""
+    review = history.review
+    if review is not None and not review.trusted:
+        verdict.refuse("gate.review.untrusted",
+                       f"the review by {review.by} does not count: {'; '.join(review.reasons)}",
+                       pointer="/spec/review", severity="warning",
+                       hint=f"the reviewer runs `cmdbctl review {verdict.id}`")
+    if review is not None and review.trusted:
+        return
+    if change.status not in ("approved", "implemented", "reviewed", "closed"):
+        return
+    ended = change.window.end if change.window is not None else (
+        datetime.fromisoformat(history.implemented_at) if history.implemented_at else None)
+    for rule in matched:
+        if rule.review_within is None or ended is None:
+            continue
+        due = ended + rule.review_within
+        if now > due:
+            verdict.refuse("gate.review.overdue",
+                           f"post-implementation review was due by {due.isoformat()} "
+                           f"(rule {rule.id})", pointer="/spec",
+                           hint=f"a reviewer the policy names runs `cmdbctl review "
+                                f"{verdict.id} --outcome ... --notes ...`")
+        else:
+            verdict.refuse("gate.review.due",
+                           f"post-implementation review due by {due.isoformat()} "
+                           f"(rule {rule.id})", pointer="/spec", severity="info")
+
+
 def _check_removals(verdict: ChangeVerdict, old: Document | None, new: Document,
                     history: ChangeHistory) -> None:
     """Decisions are records and stay: removing one the base has is refused; removing one
@@ -232,7 +304,7 @@ def _check_removals(verdict: ChangeVerdict, old: Document | None, new: Document,
         by, at, decision, _ = key
         removal = removers.get(key)
         who = f" by {removal.commit.author_email} in {removal.commit.sha[:10]}" \
-            if removal else ""
+            if removal and removal.commit else ""
         rejection = decision == "reject" and removal is not None and removal.verdict.trusted
         verdict.refuse("gate.approval.removed",
                        f"the {decision} decision by {by} (at {at}) was removed{who}; "
@@ -242,11 +314,6 @@ def _check_removals(verdict: ChangeVerdict, old: Document | None, new: Document,
                        hint=f"restore {by}'s entry under spec.approvals"
                             + ("; a rejected change is closed: raise a new change request"
                                if rejection else ""))
-
-
-def _owners(ids: list[str], docs: dict[str, Document | None]) -> set[str]:
-    return {str(d.metadata["owner"]) for i in ids
-            if (d := docs.get(i)) is not None and d.metadata.get("owner")}
 
 
 def _check_window(verdict: ChangeVerdict, change: Any, rule_id: str,

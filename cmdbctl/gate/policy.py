@@ -1,8 +1,9 @@
 """The rules a change must satisfy, read from the base revision.
 
-People, groups, the ChangePolicy and SLAs come from the base, never from the branch
-under review: a branch cannot relax the policy, join an approving group, swap a
-signing key or widen a maintenance window and be judged by its own edit.
+People, groups, the ChangePolicy, the StandardChange models and SLAs come from the
+base, never from the branch under review: a branch cannot relax the policy, join an
+approving group, swap a signing key, widen a standard change model or a maintenance
+window and be judged by its own edit.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from pydantic import ValidationError
 
 from cmdbctl.gate.trust import Person
 from cmdbctl.loading import load
-from cmdbctl.models import ChangePolicySpec, ChangeSpec, GroupSpec, PersonSpec, Rule
+from cmdbctl.models import (
+    ChangePolicySpec,
+    ChangeSpec,
+    GroupSpec,
+    PersonSpec,
+    Rule,
+    StandardChangeSpec,
+)
 from cmdbctl.revision import Snapshot
 
 # A change moves forward along the lifecycle; it may go back from submitted to draft,
@@ -43,8 +51,8 @@ class Rules:
     policy: ChangePolicySpec
     people: dict[str, Person]
     groups: dict[str, frozenset[str]]
-    owners: dict[str, str] = field(default_factory=dict)  # CI id → owner (base revision)
-    source: str = "policies/"
+    models: dict[str, StandardChangeSpec] = field(default_factory=dict)  # by id
+    policy_paths: list[str] = field(default_factory=list)  # every ChangePolicy document
 
     def person_by_email(self, email: str) -> Person | None:
         return next((p for p in self.people.values() if email.lower() in p.emails), None)
@@ -63,12 +71,20 @@ def _default_policy() -> ChangePolicySpec:
 
 
 def read_rules(base: Snapshot) -> Rules:
-    """Rules in force at the base revision (the built-in default policy when it has none)."""
+    """Rules in force at the base revision (the built-in default policy when it has none).
+
+    Of several ChangePolicy documents the first valid one by path is used, and
+    `policy_paths` lists them all: exactly one may exist, and the gate refuses to judge
+    by an ambiguous policy. StandardChange models are `models`, by id.
+    """
     policy: ChangePolicySpec | None = None
-    source = "built-in default policy"
+    policy_paths: list[str] = []
     people: dict[str, Person] = {}
     groups: dict[str, frozenset[str]] = {}
-    for doc in base.documents_under("policies"):
+    models: dict[str, StandardChangeSpec] = {}
+    for doc in base.documents_under("policies"):  # sorted by path
+        if doc.kind == "ChangePolicy":
+            policy_paths.append(doc.path)
         try:
             if doc.kind == "Person" and doc.id:
                 spec = PersonSpec.model_validate(doc.spec)
@@ -76,12 +92,13 @@ def read_rules(base: Snapshot) -> Rules:
                                         tuple(spec.signing_keys))
             elif doc.kind == "Group" and doc.id:
                 groups[doc.id] = frozenset(GroupSpec.model_validate(doc.spec).members)
+            elif doc.kind == "StandardChange" and doc.id and doc.id not in models:
+                models[doc.id] = StandardChangeSpec.model_validate(doc.spec)
             elif doc.kind == "ChangePolicy" and policy is None:
                 policy = ChangePolicySpec.model_validate(doc.spec)
-                source = doc.path
         except ValidationError:
             continue  # an invalid base document grants nothing
-    return Rules(policy or _default_policy(), people, groups, source=source)
+    return Rules(policy or _default_policy(), people, groups, models, policy_paths)
 
 
 def parse_change(data: dict[str, Any] | None) -> ChangeSpec | None:
@@ -120,24 +137,29 @@ class Shortfall:
 
 
 def shortfalls(rules: Rules, matched: list[Rule], approvers: set[str],
-               owners: dict[str, set[str]]) -> list[Shortfall]:
+               owners: dict[str, list[frozenset[str]]]) -> list[Shortfall]:
     """Requirements the approvers do not meet; each requirement counts on its own.
 
-    `owners` maps an `ownerOf` source ("affectedServices", "targets") to the owner ids
-    of those CIs; a requirement over nothing (no affected services) holds.
+    `owners` maps an `ownerOf` source ("affectedServices", "targets") to the owner sets
+    that must each consent: the owners at the base and, when the branch hands the CIs
+    to others, the new owners too. A requirement over nothing (no affected services)
+    holds.
     """
     out = []
     for rule in matched:
         for need in rule.approvals:
             if need.group:
-                pool, label = rules.members(need.group), need.group
+                needs = [(rules.members(need.group), need.group)]
             else:
-                source = owners.get(need.owner_of or "", set())
-                if not source:
-                    continue
-                pool = frozenset().union(*(rules.members(o) for o in source))
-                label = f"owners of {need.owner_of}"
-            have = len(approvers & pool)
-            if have < need.count:
-                out.append(Shortfall(rule.id, label, need.count - have, pool))
+                sources = owners.get(need.owner_of or "", [])
+                needs = [(frozenset().union(*(rules.members(o) for o in source)),
+                          f"owners of {need.owner_of}"
+                          + (f" ({', '.join(sorted(source))}"
+                             + (", at the base)" if n == 0 else ", on the branch)")
+                             if len(sources) > 1 else ""))
+                         for n, source in enumerate(sources)]
+            for pool, label in needs:
+                have = len(approvers & pool)
+                if have < need.count:
+                    out.append(Shortfall(rule.id, label, need.count - have, pool))
     return out

@@ -1,41 +1,38 @@
-"""Which approvals can be trusted.
+"""Which recorded decisions can be trusted.
 
-An approval line in a change request is only text; anyone can type `by: bob`. It counts
-when the commit that added it was authored and committed by one of the approver's
-emails (in the base revision's people), signed by one of their `signingKeys` when the
-policy requires it (checked by `git verify-commit`: SSH keys through an allowed-signers
-file, OpenPGP keys through a throw-away keyring, both built from the base's people), by
-someone who is neither the requester nor an author of the change, and while it is fresh.
+A decision line in a change request is only text; anyone can type `by: bob`. It counts
+when the commit that added it (`facts.ChangeRecord`) was authored and committed by one
+of the approver's emails (in the base revision's people), signed by one of their
+`signingKeys` when the policy requires it (checked by `git verify-commit`: SSH keys
+through an allowed-signers file, OpenPGP keys through a throw-away keyring, both built
+from the base's people), by someone who is neither the requester nor an author of the
+change (author or committer of a commit that wrote it or its targets), and while it is
+fresh.
 
-An approval is for what it saw, and what it saw depends on where it was given:
+A decision is for what its approver saw: the tree of the commit that added it.
 
-* A later commit that changes the change request's substance (`SUBSTANCE`: targets,
-  plan, risk, window, rollback plan, ...) makes it stale, wherever that commit is.
-* Given inside the range under review (merge base..head), the approver saw a concrete
-  diff: a later commit in the range that edits a target CI makes it stale too.
-* Given before the merge base (approved on main, carried out later on a branch that
-  names the change in a `Change-Id:` trailer), the approver saw the plan, and the
-  range's edits of the targets are that plan being carried out: they do not make it
-  stale, unless the change had already been carried out (implemented or later) at the
-  merge base or at the base revision itself (the tip of `--base`), when edits of its
-  targets are new work nobody approved: branching from an old commit where the change
-  was still approved does not revive a used-up approval. Likewise a commit on the base
-  after the approval that changes the change's substance makes it stale.
+* Given on the branch, it is stale when the change request's substance (`SUBSTANCE`)
+  or any file the change may touch (its targets, and any file that claims a target's
+  id) differs between that commit's tree and the head's, however the head came to
+  differ: a later commit, an evil or octopus merge, a `-s ours` merge of a wider version.
+* Given before the branch (approved on main, carried out on a branch), the approver saw
+  the plan: the branch's edits of the targets carry it out. It is stale when the
+  substance at the head or on the base differs from what it approved, or when the plan
+  was carried out already on the base (its status, or commits with its `Change-Id:`
+  that wrote anything beside the change request) and the branch edits its targets again.
+* A decision on the base whose adding commit is not the approver's own (a squash or
+  rebase merge rewrote it) was judged by the gate when it landed, which refuses
+  decisions of unproven provenance: its provenance and signature are taken as proven;
+  `audit` checks the base's history.
 
-Every step of the change request's status through the range (each commit that changes
-the file, oldest first) is reported in `ChangeHistory.status_steps` so that the gate can
-refuse a step the lifecycle forbids even when the head's status looks fine.
-
-Commits that only append decisions (and set the status) are neither authorship nor a
-reason for staleness. A commit that removes or rewrites a recorded decision is
-authorship, and the decisions it removed are reported with who removed them, judged as
-if they were still there: a trusted rejection keeps refusing the change.
+Every decision the branch added anywhere in its commits, and every decision on the
+base, is judged even when the head no longer has it (`ChangeHistory.removed`): a trusted
+rejection keeps refusing, whichever merge hid it.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,20 +40,27 @@ from typing import Any
 
 from cmdbctl import gitio
 from cmdbctl.fielddiff import diff
-from cmdbctl.loading import load
+from cmdbctl.gate.facts import (
+    ChangeRecord,
+    Key,
+    RangeFacts,
+    Versions,
+    decisions,
+    keys,
+    review_key,
+)
+
+__all__ = ["ApprovalVerdict", "ChangeHistory", "Person", "Removal", "examine", "keys"]
 
 # Fields whose change means earlier approvals did not see this change.
 SUBSTANCE = ("type", "category", "targets", "risk", "plan", "window", "rollbackPlan",
-             "description", "reason", "impact")
-# What `cmdbctl approve` writes: commits changing only these are not authorship.
-APPROVAL_FIELDS = ("/spec/approvals", "/spec/status")
+             "description", "reason", "impact", "model")
+# What `cmdbctl approve` and `cmdbctl review` write: commits changing only these are
+# not authorship.
+RECORD_FIELDS = ("/spec/approvals", "/spec/status", "/spec/review")
 # Statuses of a change whose plan has been carried out already.
 CARRIED_OUT = ("implemented", "reviewed", "closed", "rolled-back")
 OPENPGP_KEY = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
-
-# (by, at, decision, n): the n-th entry with that by, at and decision, so that the same
-# decision recorded twice in one second is still two records.
-Key = tuple[str, str, str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,7 @@ class ApprovalVerdict:
     trusted: bool = True
     reasons: list[str] = field(default_factory=list)
     stale: bool = False
+    forged: bool = False  # added on the branch by a commit that is not its person's own
 
     @property
     def genuine(self) -> bool:
@@ -97,11 +102,12 @@ class ApprovalVerdict:
 
 @dataclass(frozen=True)
 class Removal:
-    """A decision a commit in the range removed, judged as if it were still there."""
+    """A decision the branch added or the base had, which the head no longer has, judged
+    as if it were still there."""
 
     verdict: ApprovalVerdict
     key: Key
-    commit: gitio.Commit
+    commit: gitio.Commit | None  # the first commit of the branch without it, when known
 
 
 @dataclass(frozen=True)
@@ -115,149 +121,121 @@ class ChangeHistory:
     # the change request's status, oldest first.
     status_steps: list[tuple[gitio.Commit, str | None, str | None]] = field(
         default_factory=list)
+    review: ApprovalVerdict | None = None  # the head's spec.review, judged
+    implemented_at: str | None = None  # date of the commit that set status implemented
 
 
-def keys(approvals: Any) -> list[Key]:
-    """The keys of a change request's raw `spec.approvals` entries, in order."""
-    seen: Counter[tuple[str, str, str]] = Counter()
-    out = []
-    for a in approvals if isinstance(approvals, list) else []:
-        key = ((str(a.get("by")), str(a.get("at")), str(a.get("decision")))
-               if isinstance(a, dict) else ("", "", ""))
-        seen[key] += 1
-        out.append((*key, seen[key]))
-    return out
+@dataclass(frozen=True)
+class Judge:
+    """Who may decide, under which policy: the base revision's facts."""
+
+    people: dict[str, Person]
+    requester: str | None
+    separation_of_duties: bool
+    require_signatures: bool
+    reviewers: frozenset[str] = frozenset()  # who may record the review
 
 
-class _Versions:
-    """The change request as each commit has it, parsed once."""
-
-    def __init__(self, blobs: gitio.BlobReader, path: str) -> None:
-        self._blobs, self._path = blobs, path
-        self._data: dict[str | None, dict[str, Any] | None] = {None: None}
-
-    def data(self, rev: str | None) -> dict[str, Any] | None:
-        if rev not in self._data:
-            raw = self._blobs.read_optional(f"{rev}:{self._path}")
-            loaded = load(self._path, raw).data if raw is not None else None
-            self._data[rev] = loaded if isinstance(loaded, dict) else None
-        return self._data[rev]
-
-    def spec(self, rev: str | None) -> dict[str, Any]:
-        spec = (self.data(rev) or {}).get("spec")
-        return spec if isinstance(spec, dict) else {}
-
-
-def examine(root: Path, blobs: gitio.BlobReader, merge_base: str | None, head: str,
-            change_path: str, target_paths: Sequence[str], requester: str | None,
-            people: dict[str, Person], separation_of_duties: bool,
-            require_signatures: bool, base: str | None = None) -> ChangeHistory:
-    """Judge every decision in the change request at `head`, and every decision a commit
-    in `merge_base..head` removed (`merge_base` None: all of head's history). `base` is
-    the tip of the base branch: what the change became there counts too."""
-    versions = _Versions(blobs, change_path)
-    paths = [change_path, *target_paths]
-    # Who added each decision: the first commit (oldest first) whose version has it.
-    added_by: dict[Key, gitio.Commit] = {}
-    for commit in gitio.log(root, head, [change_path], reverse=True):
-        before = set(keys(versions.spec(_parent(commit)).get("approvals")))
-        for key in keys(versions.spec(commit.sha).get("approvals")):
-            if key not in before:
-                added_by.setdefault(key, commit)
-    # The pull request's commits that touch the change or its targets.
-    in_range = gitio.log(root, f"{merge_base}..{head}" if merge_base else head, paths)
-    range_shas = {c.sha for c in in_range}
-    target_edits: set[str] = set()  # shas of those that edit a target
+def examine(root: Path, blobs: gitio.BlobReader, facts: RangeFacts, change_id: str,
+            change_path: str, touch_paths: Sequence[str], judge: Judge) -> ChangeHistory:
+    """Judge every decision of the change request at the head, and every decision the
+    branch added or the base had that the head no longer has."""
+    versions = Versions(blobs)
+    paths = facts.paths_of_change(change_id, change_path)
+    record = ChangeRecord.read(root, versions, facts, paths)
+    head_spec = versions.spec(facts.head, change_path)
+    base_spec = versions.spec(facts.merge_base, change_path)
+    tip_spec = versions.spec(facts.base, change_path)
+    touched = set(touch_paths)
     authors: set[str] = set()
-    removed: dict[Key, gitio.Commit] = {}
-    for commit in in_range:
-        changed = set(gitio.changed_paths(root, commit))
-        if changed & set(target_paths):
-            target_edits.add(commit.sha)
-        if not _approval_only(versions, commit, changed, change_path):
-            authors.add(commit.author_email)
-        old, new = versions.spec(_parent(commit)), versions.spec(commit.sha)
-        removed.update((k, commit) for k in keys(old.get("approvals"))
-                       if k not in keys(new.get("approvals")))
+    target_edits: list[gitio.Commit] = []
+    for commit in facts.writing([*paths, *touched]):
+        wrote = facts.wrote[commit.sha]
+        if wrote & touched:
+            target_edits.append(commit)
+        if not _record_only(versions, commit, wrote, paths):
+            authors |= {commit.author_email, commit.committer_email}
     status_steps = []
-    for commit in reversed(in_range):  # oldest first
-        was = versions.spec(_parent(commit)).get("status")
-        now = versions.spec(commit.sha).get("status")
-        if was != now and versions.data(commit.sha) is not None:
+    for commit in facts.writing([change_path]):
+        was = versions.spec(_parent(commit), change_path).get("status")
+        now = versions.spec(commit.sha, change_path).get("status")
+        if was != now and versions.data(commit.sha, change_path) is not None:
             status_steps.append((commit, _str(was), _str(now)))
-    # Where the change was carried out already: at the merge base, else at the base tip.
-    carried_at = None
-    for where, rev in (("before this branch", merge_base),
-                       ("on the base revision", base if base != merge_base else None)):
-        status = versions.spec(rev).get("status") if rev else None
-        if status in CARRIED_OUT and carried_at is None:
-            carried_at = f"the change was {status} {where}"
-    carried_out = carried_at is not None and bool(target_edits)
-    verifier = _Verifier(people) if require_signatures else None
+    carried = _carried_out(root, facts, change_id, base_spec, tip_spec)
+    verifier = _Verifier(judge.people) if judge.require_signatures else None
+    on_base = decisions(base_spec) & decisions(tip_spec)
 
-    def staleness(adder: gitio.Commit) -> str | None:
-        """Why an approval added by `adder` no longer stands for what is at the head."""
-        after = gitio.log(root, f"{adder.sha}..{head}", paths)
-        for c in reversed(after):  # oldest first: name the first edit it did not see
-            old, new = versions.spec(_parent(c)), versions.spec(c.sha)
-            if any(old.get(k) != new.get(k) for k in SUBSTANCE):
-                return (f"stale: the change request changed after it was given "
-                        f"(in {c.sha[:10]} by {c.author_email})")
-            if adder.sha in range_shas and c.sha in target_edits:
-                return (f"stale: its targets changed after it was given "
-                        f"(in {c.sha[:10]} by {c.author_email})")
-        if base and merge_base and base != merge_base and adder.sha not in range_shas:
-            # Approved before the branch forked: the base may have moved on since.
-            on_base = gitio.log(root, f"{adder.sha}..{base}", [change_path])
-            for c in reversed(on_base):
-                old, new = versions.spec(_parent(c)), versions.spec(c.sha)
-                if any(old.get(k) != new.get(k) for k in SUBSTANCE):
-                    return (f"stale: the change request changed on the base revision after "
-                            f"it was given (in {c.sha[:10]} by {c.author_email}), and this "
-                            f"branch does not carry that change")
-        if adder.sha not in range_shas and carried_out:
-            return (f"stale: it approved a plan already carried out ({carried_at}), not "
-                    f"this branch's new edits of its targets")
+    def staleness(key: Key, adder: gitio.Commit) -> str | None:
+        """Why a decision added by `adder` no longer stands for what is at the head."""
+        given = _substance(versions.spec(adder.sha, _holder(versions, adder, paths, key)))
+        if given != _substance(head_spec):
+            return (f"stale: the change request changed after it was given "
+                    f"({_first_change(root, versions, adder, facts.head, paths)})")
+        if key in record.in_range or adder.sha in facts.shas:
+            moved = _differing(root, adder.sha, facts.head, touched)
+            if moved:
+                return (f"stale: its targets changed after it was given in {adder.sha[:10]} "
+                        f"({', '.join(moved)} differ at the head)")
+            return None
+        if facts.base and facts.base != facts.merge_base and tip_spec \
+                and _substance(tip_spec) != given:
+            return ("stale: the change request changed on the base revision after it was "
+                    f"given ({_first_change(root, versions, adder, facts.base, paths)}), and "
+                    "this branch does not carry that change")
+        if carried and target_edits:
+            return (f"stale: it approved a plan already carried out ({carried}), not this "
+                    f"branch's new edits of its targets (in {target_edits[0].sha[:10]} by "
+                    f"{target_edits[0].author_email})")
         return None
 
-    def judge(index: int, key: Key) -> ApprovalVerdict:
+    def judged(index: int, key: Key) -> ApprovalVerdict:
         by, _at, decision, _n = key
-        adder = added_by.get(key)
+        adder = record.added_by.get(key)
         verdict = ApprovalVerdict(index, by, decision, adder.sha if adder else None)
-        person = people.get(by)
+        person = judge.people.get(by)
         if adder is None:
             verdict.distrust("no commit adds it")
+            verdict.forged = True
             return verdict
+        landed = key in on_base and key not in record.in_range
         if person is None:
             verdict.distrust(f"{by} is not a person in the base revision's policies/")
+            verdict.forged = not landed
         else:
-            provenance = _provenance_problem(adder, person)
-            if provenance:
-                verdict.distrust(provenance)
-            if separation_of_duties:
-                if by == requester:
+            problem = _provenance_problem(adder, person)
+            if problem is None and verifier is not None:
+                problem = verifier.problem(root, adder.sha, person)
+            if problem and not landed:
+                verdict.distrust(problem)
+                verdict.forged = True
+            if decision == "review" and person.id not in judge.reviewers:
+                verdict.distrust(f"{by} is not among the reviewers the policy names")
+            if judge.separation_of_duties:
+                if by == judge.requester:
                     verdict.distrust(f"{by} requested the change")
                 elif person.emails & authors:
                     verdict.distrust(f"{by} authored commits of the change")
-            if verifier is not None:
-                problem = verifier.problem(root, adder.sha, person)
-                if problem:
-                    verdict.distrust(problem)
-        stale = staleness(adder)
-        if stale:
-            verdict.stale = True
-            verdict.distrust(stale)
+        if decision != "review":
+            stale = staleness(key, adder)
+            if stale:
+                verdict.stale = True
+                verdict.distrust(stale)
         return verdict
 
     try:
-        present = keys(versions.spec(head).get("approvals"))
-        verdicts = [judge(i, key) for i, key in enumerate(present)]
-        removals = [Removal(judge(-1, key), key, commit) for key, commit in removed.items()
-                    if key not in present]
+        present = keys(head_spec.get("approvals"))
+        verdicts = [judged(i, key) for i, key in enumerate(present)]
+        gone = (set(record.in_range) | set(keys(base_spec.get("approvals")))) - set(present)
+        removals = [Removal(judged(-1, key), key, record.removed_by.get(key))
+                    for key in sorted(gone) if key[2] != "review"]
+        review = review_key(head_spec)
+        review_verdict = judged(-1, review) if review else None
     finally:
         if verifier is not None:
             verifier.close()
-    return ChangeHistory(verdicts, frozenset(authors), removals, status_steps)
+    implemented = record.implemented_by.date if record.implemented_by else None
+    return ChangeHistory(verdicts, frozenset(authors), removals, status_steps,
+                         review_verdict, implemented)
 
 
 def _str(value: Any) -> str | None:
@@ -266,6 +244,59 @@ def _str(value: Any) -> str | None:
 
 def _parent(commit: gitio.Commit) -> str | None:
     return commit.parents[0] if commit.parents else None
+
+
+def _substance(spec: dict[str, Any]) -> list[Any]:
+    return [spec.get(k) for k in SUBSTANCE]
+
+
+def _holder(versions: Versions, commit: gitio.Commit, paths: Sequence[str], key: Key) -> str:
+    """The path at which `commit` holds the decision `key` (the first path otherwise)."""
+    return next((p for p in paths if key in decisions(versions.spec(commit.sha, p))),
+                paths[0])
+
+
+def _first_change(root: Path, versions: Versions, adder: gitio.Commit, end: str,
+                  paths: Sequence[str]) -> str:
+    """The first commit after `adder` up to `end` whose change request differs in
+    substance, as "in <commit> by <email>"."""
+    given = _substance(versions.spec(adder.sha, paths[0]))
+    for commit in gitio.log(root, f"{adder.sha}..{end}", paths, reverse=True,
+                            full_history=True):
+        if any(_substance(versions.spec(commit.sha, p)) != given
+               for p in paths if versions.data(commit.sha, p) is not None):
+            return f"in {commit.sha[:10]} by {commit.author_email}"
+    return "in a merge"
+
+
+def _differing(root: Path, old: str, new: str, paths: set[str]) -> list[str]:
+    """Of `paths`, those whose blob (or absence) differs between two commits."""
+    if not paths:
+        return []
+    before = gitio.tree_blobs_of(root, old, paths) or {}
+    after = gitio.tree_blobs_of(root, new, paths) or {}
+    return sorted(p for p in paths if before.get(p) != after.get(p))
+
+
+def _carried_out(root: Path, facts: RangeFacts, change_id: str, base_spec: dict[str, Any], tip_spec: dict[str, Any]) -> str | None:
+    """How the change was carried out on the base already, if it was: its status at the
+    merge base or the base's tip, or a commit there naming it in `Change-Id:` that wrote
+    anything beside the change request."""
+    for where, spec in (("before this branch", base_spec), ("on the base revision", tip_spec)):
+        if spec.get("status") in CARRIED_OUT:
+            return f"the change was {spec['status']} {where}"
+    if facts.merge_base is None:
+        return None
+    tips = [r for r in (facts.merge_base, facts.base) if r]
+    naming = [c for tip in dict.fromkeys(tips)
+              for c in gitio.log(root, tip, grep=f"Change-Id: {change_id}")
+              if change_id in c.trailers.get("change-id", [])]
+    if not naming:
+        return None
+    # What an approval or a review writes is under changes/; carrying out writes CIs.
+    written = gitio.wrote(root, [c.sha for c in naming], ("inventory", "policies", "schemas"))
+    return next((f"in {c.sha[:10]}, whose Change-Id: names it" for c in naming
+                 if c.sha in written), None)
 
 
 def _provenance_problem(adder: gitio.Commit, person: Person) -> str | None:
@@ -283,18 +314,24 @@ def _provenance_problem(adder: gitio.Commit, person: Person) -> str | None:
             f"({', '.join(sorted(person.emails))})")
 
 
-def _approval_only(versions: _Versions, commit: gitio.Commit, paths: set[str],
-                   change_path: str) -> bool:
+def _record_only(versions: Versions, commit: gitio.Commit, wrote: frozenset[str],
+                 paths: Sequence[str]) -> bool:
     """A commit that only appends decisions (and sets the status) on this change request;
-    removing or rewriting a recorded decision is authorship, not approval."""
-    if paths != {change_path} or not commit.parents:
+    removing or rewriting a recorded decision is authorship, not approval. A merge that
+    wrote anything itself is authorship."""
+    if not wrote <= set(paths) or len(commit.parents) != 1:
         return False
-    old, new = versions.data(commit.parents[0]), versions.data(commit.sha)
-    if old is None or new is None:
-        return False
-    before, after = versions.spec(commit.parents[0]), versions.spec(commit.sha)
-    kept = all(a in (after.get("approvals") or []) for a in before.get("approvals") or [])
-    return kept and all(c.path.startswith(APPROVAL_FIELDS) for c in diff(old, new))
+    for path in wrote:
+        old, new = versions.data(commit.parents[0], path), versions.data(commit.sha, path)
+        if old is None or new is None:
+            return False
+        before, after = versions.spec(commit.parents[0], path), versions.spec(commit.sha, path)
+        kept = all(a in (after.get("approvals") or []) for a in before.get("approvals") or [])
+        review_kept = before.get("review") in (None, after.get("review"))
+        if not (kept and review_kept and all(c.path.startswith(RECORD_FIELDS)
+                                             for c in diff(old, new))):
+            return False
+    return True
 
 
 class _Verifier:

@@ -168,14 +168,18 @@ def test_rebase_by_the_requester_invalidates_approvals_it_rewrote(approved: Any,
     assert "gate.approval.missing" in kit.codes(report)
 
 
-def test_rebase_by_the_approver_keeps_the_verdict(approved: Any, kit: Any) -> None:
-    """bob becomes the committer of alice's commits, but authorship is what counts."""
+def test_rebase_by_the_approver_makes_him_an_author(approved: Any, kit: Any) -> None:
+    """bob becomes the committer of alice's commits: he wrote them into this history, so
+    he is an author of the change and his approval no longer counts (separation of
+    duties covers committers)."""
     _main_moves_on(approved, kit)
     approved.git("rebase", "--quiet", "main", as_="bob")
 
     code, report = approved.gate()
 
-    assert code == 0, report["findings"]
+    assert code == 1
+    assert "bob authored commits of the change" in \
+        kit.one(report, "gate.approval.untrusted")["message"]
     assert report["mergeBase"] == approved.head("main")
 
 

@@ -14,12 +14,13 @@ from cmdbctl.reporters import REPORTERS
 
 @pytest.fixture
 def refused(requested: Any, kit: Any) -> Any:
-    """alice's change with a forged approval by bob: refused, with a warning."""
+    """alice's change with her own approval typed in: refused, with a warning (the
+    approval is hers, so not forged, but she requested the change)."""
     text = requested.edit(kit.CHANGE_PATH, "  status: submitted",
                           "  approvals:\n"
-                          "    - {by: bob, at: 2026-11-22T09:00:00Z, decision: approve}\n"
+                          "    - {by: alice, at: 2026-11-22T09:00:00Z, decision: approve}\n"
                           "  status: submitted")
-    requested.commit("alice", "forged", files={kit.CHANGE_PATH: text})
+    requested.commit("alice", "self-approval", files={kit.CHANGE_PATH: text})
     return requested
 
 
@@ -43,10 +44,10 @@ def test_json_has_field_level_change_set_and_per_approval_trust(refused: Any,
     assert change["path"] == kit.CHANGE_PATH
     assert change["targets"] == ["app-01"]
     [approval] = change["approvals"]
-    assert approval["by"] == "bob" and approval["decision"] == "approve"
+    assert approval["by"] == "alice" and approval["decision"] == "approve"
     assert approval["trusted"] is False and approval["stale"] is False
     assert approval["commit"] == refused.head()
-    assert any("not by bob" in r for r in approval["reasons"])
+    assert approval["reasons"] == ["alice requested the change"]
     summary = report["summary"]
     assert summary == {"files": 2, "errors": 2, "warnings": 1, "infos": 0,
                        "verdict": "refused", "changes": 1}
@@ -60,9 +61,9 @@ def test_text_output_is_path_line_col_severity_code_message(refused: Any, kit: A
     result = refused.gate_result(fmt="text")
 
     assert result.exit_code == 1
-    line = kit.line_of(refused.read(kit.CHANGE_PATH), r"by: bob")
+    line = kit.line_of(refused.read(kit.CHANGE_PATH), r"by: alice")
     assert re.search(rf"^{re.escape(kit.CHANGE_PATH)}:{line}:\d+: warning "
-                     r"gate\.approval\.untrusted: CHG-2026-0042: approval by bob does not count",
+                     r"gate\.approval\.untrusted: CHG-2026-0042: approval by alice does not count",
                      result.stdout, re.MULTILINE), result.stdout
     assert re.search(r"^inventory/app-01\.yaml:4:7: error gate\.not-approved: ",
                      result.stdout, re.MULTILINE), result.stdout

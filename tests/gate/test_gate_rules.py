@@ -113,7 +113,7 @@ def test_during_a_freeze_a_normal_change_is_refused(repo: Any, kit: Any) -> None
 
 def test_during_a_freeze_an_approved_emergency_change_passes(repo: Any, kit: Any) -> None:
     _request(repo, kit, type_="emergency",
-             window=("2026-12-27T22:00:00+08:00", "2026-12-27T23:00:00+08:00"))
+             window=("2026-12-28T22:00:00+08:00", "2026-12-28T23:00:00+08:00"))
     repo.approve(kit.CHANGE_ID, as_="carol")
 
     code, report = repo.gate(now="2026-12-28T10:00:00+08:00")
@@ -122,7 +122,7 @@ def test_during_a_freeze_an_approved_emergency_change_passes(repo: Any, kit: Any
     assert report["changes"][0]["rules"] == ["emergency"]
     assert not kit.codes(report) & {"gate.freeze", "gate.freeze.window"}
     # Its review is due five days after the window.
-    assert "due by 2027-01-01T23:00:00+08:00" in kit.one(report, "gate.review.due")["message"]
+    assert "due by 2027-01-02T23:00:00+08:00" in kit.one(report, "gate.review.due")["message"]
 
 
 def test_emergency_change_without_approval_is_refused_even_in_a_freeze(repo: Any,

@@ -58,8 +58,10 @@ def test_requester_self_approval_written_by_hand_does_not_count(requested: Any,
 def test_approval_by_a_person_outside_change_managers_does_not_satisfy_the_rule(
         requested: Any, kit: Any) -> None:
     result = requested.approve(kit.CHANGE_ID, as_="dave")
-    assert result.exit_code == 0, result.stderr
-    assert "(submitted → submitted)" in result.stdout  # dave's approval completes nothing
+    assert result.exit_code == 2  # approve says it would not count, and writes nothing
+    assert "dave is in no group" in result.stderr
+    requested.commit("dave", "dave approves anyway", files={
+        kit.CHANGE_PATH: _with_approval(requested, kit, "dave")})
 
     code, report = requested.gate()
 
@@ -80,7 +82,9 @@ def test_forged_approval_committed_by_the_requester_is_untrusted(requested: Any,
 
     assert code == 1
     untrusted = kit.one(report, "gate.approval.untrusted")
-    assert untrusted["severity"] == "warning"
+    # A forged line may not land: once on main, a squash merge would make it look like
+    # a decision the gate judged when it landed.
+    assert untrusted["severity"] == "error"
     assert "approval by bob does not count" in untrusted["message"]
     assert f"added by alice@example.com in {sha[:10]}" in untrusted["message"]
     assert "not by bob (bob@example.com)" in untrusted["message"]
@@ -139,7 +143,8 @@ def test_branch_adding_a_member_to_change_managers_is_judged_by_the_base_group(
     group = requested.edit("policies/change-managers.yaml", "members: [bob, carol]",
                            "members: [bob, carol, dave]")
     requested.commit("alice", "dave helps out", files={"policies/change-managers.yaml": group})
-    assert requested.approve(kit.CHANGE_ID, as_="dave").exit_code == 0
+    requested.commit("dave", "dave approves", files={
+        kit.CHANGE_PATH: _with_approval(requested, kit, "dave")})
 
     code, report = requested.gate()
 
@@ -331,8 +336,19 @@ def test_approver_can_replace_an_approval_forged_in_their_name_with_the_cli(
     assert result.exit_code == 0, result.stderr
     assert "(submitted → approved)" in result.stdout
     code, report = requested.gate()
-    assert code == 0, report["findings"]
+    # The forged line may not land beside it: on main, after a squash merge, nothing
+    # would tell it from bob's own.
+    assert code == 1
+    assert kit.one(report, "gate.approval.untrusted")["severity"] == "error"
     assert [a["trusted"] for a in report["changes"][0]["approvals"]] == [False, True]
+
+    text = requested.read(kit.CHANGE_PATH)
+    forged = next(line for line in text.splitlines(keepends=True) if "by: bob" in line)
+    requested.commit("alice", "drop the line typed for bob", files={
+        kit.CHANGE_PATH: text.replace(forged, "", 1)})
+    code, report = requested.gate()
+    assert code == 0, report["findings"]
+    assert [a["trusted"] for a in report["changes"][0]["approvals"]] == [True]
 
 
 def test_the_same_decision_recorded_again_with_the_same_time_is_a_new_record(
@@ -397,8 +413,11 @@ def test_approve_judges_group_membership_by_the_default_branch_as_the_gate_does(
             "policies/change-managers.yaml", "members: [bob, carol]",
             "members: [bob, carol, dave]")})
 
+    before = requested.head()
+
     result = requested.approve(kit.CHANGE_ID, as_="dave")
 
-    assert result.exit_code == 0, result.stderr
-    assert "(submitted → submitted)" in result.stdout
+    assert result.exit_code == 2
+    assert "dave is in no group" in result.stderr and "read from main" in result.stderr
+    assert requested.head() == before
     assert requested.gate()[0] == 1
