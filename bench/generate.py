@@ -383,9 +383,11 @@ def change_text(cid: str, name: str, targets: list[str], *, type_: str = "normal
         review_text = ("  review: {by: bob, at: \"" + (end + timedelta(days=1)).isoformat()
                        + "\", outcome: successful, notes: No side effects.}\n")
     return CHANGE.format(
-        id=cid, name=name, owner="team-ops", type=type_, requester="alice",
+        id=cid, name=name, owner="team-ops", requester="alice",
         reason=f"{name} (capacity and lifecycle work)", targets=", ".join(targets),
         risk=risk, impact=f"{len(targets)} CIs, no expected downtime",
+        # A standard change follows a model of the catalogue (init writes os-patch).
+        type=type_ + ("\n  model: os-patch" if type_ == "standard" else ""),
         services=", ".join(services), start=start.isoformat(), end=end.isoformat(),
         approvals=approvals, status=status, review=review_text)
 
