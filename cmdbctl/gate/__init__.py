@@ -63,6 +63,11 @@ class GateResult:
                 "changes": [c.to_json() for c in self.changes]}
 
 
+# The CI wiring that runs validate and the gate (what `cmdbctl init` writes): editing it
+# is a governance edit. CI runs a pull request's own copy of it, so the guard that holds
+# even when a branch deletes the gate step is branch protection (README).
+CI_WIRING = (".github/workflows/", ".gitlab-ci.yml")
+
 _STATUS = {"A": "added", "M": "modified", "R": "renamed", "D": "deleted", "C": "added",
            "T": "modified"}
 
@@ -85,7 +90,7 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
         head_snap = Snapshot(root, head_sha, blobs)
         cache = VerdictCache(root, kinds.fingerprint)
         head_snap.use_cache(cache)  # CI: validate, then gate
-        file_changes = gitio.diff_tree(root, merge_base, head_sha, GOVERNED)
+        file_changes = gitio.diff_tree(root, merge_base, head_sha, (*GOVERNED, *CI_WIRING))
         old_snap = Snapshot.before(head_snap, merge_base, file_changes)
         rules = read_rules(Snapshot(root, base_sha, blobs, folders=["policies"]))
         facts = RangeFacts.read(root, merge_base, head_sha, base_sha)
@@ -97,7 +102,7 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
         claims: dict[str, list[str]] = {}  # id → changed files that claim it in metadata.id
         for fc in file_changes:
             top = fc.path.split("/", 1)[0]
-            if top == "schemas":
+            if top == "schemas" or fc.path.startswith(CI_WIRING):
                 doc = ChangedDocument(_STATUS.get(fc.status, "modified"), fc.path, fc.old_path,
                                       None, None)
                 governance_edits.append(doc)

@@ -294,3 +294,15 @@ def test_a_base_with_two_change_policies_judges_nothing(new_repo: Any, kit: Any)
     ambiguous = kit.one(report, "gate.policy.ambiguous")
     assert ambiguous["path"] == POLICY
     assert "policies/a-relaxed.yaml" in ambiguous["message"]
+
+
+def test_editing_the_ci_workflow_that_runs_the_gate_is_a_governance_edit(repo: Any,
+                                                                         kit: Any) -> None:
+    workflow = ".github/workflows/cmdb.yml"
+    repo.commit("alice", "faster CI", files={
+        workflow: repo.read(workflow).replace("cmdbctl gate", "true || cmdbctl gate")})
+
+    code, report = repo.gate()
+
+    assert code == 1
+    assert kit.one(report, "gate.governance-edit")["path"] == workflow
