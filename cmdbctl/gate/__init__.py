@@ -19,9 +19,10 @@ from cmdbctl.checks import check_document
 from cmdbctl.document import Document, Entry
 from cmdbctl.fielddiff import diff
 from cmdbctl.findings import Finding, summarize
-from cmdbctl.gate.evaluate import ChangeVerdict, evaluate_change
+from cmdbctl.gate.evaluate import evaluate_change
 from cmdbctl.gate.facts import GOVERNED, RangeFacts
 from cmdbctl.gate.policy import Rules, read_rules
+from cmdbctl.gate.rules import ChangeVerdict
 from cmdbctl.gate.standard import TargetEdit
 from cmdbctl.kinds import SCHEMA_SUFFIX, KindRegistry, builtin_schema_files
 from cmdbctl.revision import Snapshot
