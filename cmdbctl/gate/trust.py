@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,8 +146,33 @@ def examine(root: Path, blobs: gitio.BlobReader, facts: RangeFacts, change_id: s
     record = ChangeRecord.read(root, versions, facts, paths)
     head_spec = versions.spec(facts.head, change_path)
     base_spec = versions.spec(facts.merge_base, change_path)
-    tip_spec = versions.spec(facts.base, change_path)
-    touched = set(touch_paths)
+    touched = frozenset(touch_paths)
+    authors, target_edits = _authorship(facts, versions, paths, touched)
+    examination = _Examination(
+        root, facts, versions, record, judge, change_path, paths, touched, frozenset(authors),
+        target_edits, _carried_out(root, facts, change_id, base_spec,
+                                   versions.spec(facts.base, change_path)))
+    try:
+        present = keys(head_spec.get("approvals"))
+        verdicts = [examination.judged(i, key) for i, key in enumerate(present)]
+        gone = (set(record.in_range) | set(keys(base_spec.get("approvals")))) - set(present)
+        removals = [Removal(examination.judged(-1, key), key, record.removed_by.get(key))
+                    for key in sorted(gone) if key[2] != "review"]
+        review = review_key(head_spec)
+        review_verdict = examination.judged(-1, review) if review else None
+    finally:
+        examination.close()
+    implemented = record.implemented_by.date if record.implemented_by else None
+    return ChangeHistory(verdicts, frozenset(authors), removals,
+                         _status_steps(facts, versions, change_path), review_verdict,
+                         implemented)
+
+
+def _authorship(facts: RangeFacts, versions: Versions, paths: Sequence[str],
+                touched: frozenset[str]) -> tuple[set[str], list[gitio.Commit]]:
+    """The emails (author and committer) of the branch's commits that wrote the change
+    request, other than to record decisions, or a file it may touch; and the commits
+    that wrote such a file."""
     authors: set[str] = set()
     target_edits: list[gitio.Commit] = []
     for commit in facts.writing([*paths, *touched]):
@@ -155,87 +181,115 @@ def examine(root: Path, blobs: gitio.BlobReader, facts: RangeFacts, change_id: s
             target_edits.append(commit)
         if not _record_only(versions, commit, wrote, paths):
             authors |= {commit.author_email, commit.committer_email}
-    status_steps = []
-    for commit in facts.writing([change_path]):
-        was = versions.spec(_parent(commit), change_path).get("status")
-        now = versions.spec(commit.sha, change_path).get("status")
-        if was != now and versions.data(commit.sha, change_path) is not None:
-            status_steps.append((commit, _str(was), _str(now)))
-    carried = _carried_out(root, facts, change_id, base_spec, tip_spec)
-    verifier = _Verifier(judge.people) if judge.require_signatures else None
-    on_base = decisions(base_spec) & decisions(tip_spec)
+    return authors, target_edits
 
-    def staleness(key: Key, adder: gitio.Commit) -> str | None:
-        """Why a decision added by `adder` no longer stands for what is at the head."""
-        given = _substance(versions.spec(adder.sha, _holder(versions, adder, paths, key)))
-        if given != _substance(head_spec):
-            return (f"stale: the change request changed after it was given "
-                    f"({_first_change(root, versions, adder, facts.head, paths)})")
-        if key in record.in_range or adder.sha in facts.shas:
-            moved = _differing(root, adder.sha, facts.head, touched)
-            if moved:
-                return (f"stale: its targets changed after it was given in {adder.sha[:10]} "
-                        f"({', '.join(moved)} differ at the head)")
-            return None
-        if facts.base and facts.base != facts.merge_base and tip_spec \
-                and _substance(tip_spec) != given:
-            return ("stale: the change request changed on the base revision after it was "
-                    f"given ({_first_change(root, versions, adder, facts.base, paths)}), and "
-                    "this branch does not carry that change")
-        if carried and target_edits:
-            return (f"stale: it approved a plan already carried out ({carried}), not this "
-                    f"branch's new edits of its targets (in {target_edits[0].sha[:10]} by "
-                    f"{target_edits[0].author_email})")
-        return None
 
-    def judged(index: int, key: Key) -> ApprovalVerdict:
+def _status_steps(facts: RangeFacts, versions: Versions, path: str
+                  ) -> list[tuple[gitio.Commit, str | None, str | None]]:
+    steps = []
+    for commit in facts.writing([path]):
+        was = versions.spec(_parent(commit), path).get("status")
+        now = versions.spec(commit.sha, path).get("status")
+        if was != now and versions.data(commit.sha, path) is not None:
+            steps.append((commit, _str(was), _str(now)))
+    return steps
+
+
+@dataclass
+class _Examination:
+    """The facts one change's decisions are judged by."""
+
+    root: Path
+    facts: RangeFacts
+    versions: Versions
+    record: ChangeRecord
+    judge: Judge
+    path: str  # the change request's path at the head
+    paths: Sequence[str]  # every path that held it
+    touched: frozenset[str]  # the files the change may touch
+    authors: frozenset[str]
+    target_edits: list[gitio.Commit]
+    carried: str | None  # how the change was carried out on the base already
+
+    def __post_init__(self) -> None:
+        self.verifier = _Verifier(self.judge.people) if self.judge.require_signatures \
+            else None
+        at_base, at_tip = (decisions(self.versions.spec(rev, self.path))
+                           for rev in (self.facts.merge_base, self.facts.base))
+        self.on_base = at_base & at_tip
+        self.head_substance = _substance(self.versions.spec(self.facts.head, self.path))
+
+    def close(self) -> None:
+        if self.verifier is not None:
+            self.verifier.close()
+
+    def judged(self, index: int, key: Key) -> ApprovalVerdict:
         by, _at, decision, _n = key
-        adder = record.added_by.get(key)
+        adder = self.record.added_by.get(key)
         verdict = ApprovalVerdict(index, by, decision, adder.sha if adder else None)
-        person = judge.people.get(by)
         if adder is None:
             verdict.distrust("no commit adds it")
             verdict.forged = True
             return verdict
-        landed = key in on_base and key not in record.in_range
+        # On the base, from a commit not its person's own: a squash or rebase merge
+        # rewrote it, and the gate judged it when it landed.
+        landed = key in self.on_base and key not in self.record.in_range
+        person = self.judge.people.get(by)
         if person is None:
             verdict.distrust(f"{by} is not a person in the base revision's policies/")
             verdict.forged = not landed
         else:
             problem = _provenance_problem(adder, person)
-            if problem is None and verifier is not None:
-                problem = verifier.problem(root, adder.sha, person)
+            if problem is None and self.verifier is not None:
+                problem = self.verifier.problem(self.root, adder.sha, person)
             if problem and not landed:
                 verdict.distrust(problem)
                 verdict.forged = True
-            if decision == "review" and person.id not in judge.reviewers:
-                verdict.distrust(f"{by} is not among the reviewers the policy names")
-            if judge.separation_of_duties:
-                if by == judge.requester:
-                    verdict.distrust(f"{by} requested the change")
-                elif person.emails & authors:
-                    verdict.distrust(f"{by} authored commits of the change")
+            for reason in self._duties(person, decision):
+                verdict.distrust(reason)
         if decision != "review":
-            stale = staleness(key, adder)
+            stale = self.staleness(key, adder)
             if stale:
                 verdict.stale = True
                 verdict.distrust(stale)
         return verdict
 
-    try:
-        present = keys(head_spec.get("approvals"))
-        verdicts = [judged(i, key) for i, key in enumerate(present)]
-        gone = (set(record.in_range) | set(keys(base_spec.get("approvals")))) - set(present)
-        removals = [Removal(judged(-1, key), key, record.removed_by.get(key))
-                    for key in sorted(gone) if key[2] != "review"]
-        review = review_key(head_spec)
-        review_verdict = judged(-1, review) if review else None
-    finally:
-        if verifier is not None:
-            verifier.close()
-    implemented = record.implemented_by.date if record.implemented_by else None
-    return ChangeHistory(verdicts, frozenset(authors), removals, status_steps,
-                         review_verdict, implemented)
+    def _duties(self, person: Person, decision: str) -> list[str]:
+        """Why this person may not make this decision on this change, if they may not."""
+        out = []
+        if decision == "review" and person.id not in self.judge.reviewers:
+            out.append(f"{person.id} is not among the reviewers the policy names")
+        if self.judge.separation_of_duties:
+            if person.id == self.judge.requester:
+                out.append(f"{person.id} requested the change")
+            elif person.emails & self.authors:
+                out.append(f"{person.id} authored commits of the change")
+        return out
+
+    def staleness(self, key: Key, adder: gitio.Commit) -> str | None:
+        """Why a decision added by `adder` no longer stands for what is at the head."""
+        facts, versions, paths = self.facts, self.versions, self.paths
+        given = _substance(versions.spec(adder.sha, _holder(versions, adder, paths, key)))
+        if given != self.head_substance:
+            return (f"stale: the change request changed after it was given "
+                    f"({_first_change(self.root, versions, given, adder, facts.head, paths)})")
+        if key in self.record.in_range or adder.sha in facts.shas:
+            moved = _differing(self.root, adder.sha, facts.head, self.touched)
+            if moved:
+                return (f"stale: its targets changed after it was given in {adder.sha[:10]} "
+                        f"({', '.join(moved)} differ at the head)")
+            return None
+        tip = versions.spec(facts.base, self.path)
+        if facts.base and facts.base != facts.merge_base and tip and _substance(tip) != given:
+            return ("stale: the change request changed on the base revision after it was "
+                    f"given ({_first_change(self.root, versions, given, adder, facts.base, paths)}),"
+                    " and this branch does not carry that change")
+        if self.carried and self.target_edits:
+            first = self.target_edits[0]
+            return (f"stale: it approved a plan already carried out ({self.carried}), not "
+                    f"this branch's new edits of its targets (in {first.sha[:10]} by "
+                    f"{first.author_email})")
+        return None
 
 
 def _str(value: Any) -> str | None:
@@ -256,11 +310,10 @@ def _holder(versions: Versions, commit: gitio.Commit, paths: Sequence[str], key:
                 paths[0])
 
 
-def _first_change(root: Path, versions: Versions, adder: gitio.Commit, end: str,
-                  paths: Sequence[str]) -> str:
-    """The first commit after `adder` up to `end` whose change request differs in
-    substance, as "in <commit> by <email>"."""
-    given = _substance(versions.spec(adder.sha, paths[0]))
+def _first_change(root: Path, versions: Versions, given: list[Any], adder: gitio.Commit,
+                  end: str, paths: Sequence[str]) -> str:
+    """The first commit after `adder` up to `end` whose change request's substance is
+    not `given`, as "in <commit> by <email>"."""
     for commit in gitio.log(root, f"{adder.sha}..{end}", paths, reverse=True,
                             full_history=True):
         if any(_substance(versions.spec(commit.sha, p)) != given
@@ -269,7 +322,7 @@ def _first_change(root: Path, versions: Versions, adder: gitio.Commit, end: str,
     return "in a merge"
 
 
-def _differing(root: Path, old: str, new: str, paths: set[str]) -> list[str]:
+def _differing(root: Path, old: str, new: str, paths: AbstractSet[str]) -> list[str]:
     """Of `paths`, those whose blob (or absence) differs between two commits."""
     if not paths:
         return []
