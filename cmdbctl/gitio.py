@@ -1,4 +1,6 @@
-"""The one place git runs.
+"""The one place git runs: every git process starts in `_start`, in an environment
+without what a git hook inherits (`environment`); a missing git is `GitMissing` (exit 2)
+where a command needs git, and no answer where it only asks (`output`, `is_work_tree`).
 
 We drive the `git` executable rather than a binding: the gate needs exactly git's own
 behaviour (merge bases, rename detection, `verify-commit` with SSH and OpenPGP
@@ -12,20 +14,83 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from cmdbctl.errors import CommandError
 
+# Ours: messages we parse are git's own words, git never waits for a password, and a
+# read-only command never takes the index lock from a `git commit` running beside it.
 _ENV = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
 
+# What a git hook inherits points git at the repository and index of the command that
+# runs the hook (GIT_DIR, GIT_INDEX_FILE, GIT_WORK_TREE, GIT_PREFIX, GIT_OBJECT_DIRECTORY,
+# GIT_CONFIG_PARAMETERS, ...). So every GIT_* variable is dropped, as pre-commit's
+# `no_git_env` drops them (pre-commit/pre-commit#300), except those it keeps (how to
+# reach a remote, configuration given as GIT_CONFIG_KEY_*) and two sets it does not:
+# the identity `git commit` records (GIT_AUTHOR_*, GIT_COMMITTER_*; CI sets identities
+# that way), and GIT_CONFIG_GLOBAL/SYSTEM/NOSYSTEM, which choose the configuration files
+# as GIT_CONFIG_KEY_* adds to them: a user's (or a test suite's) choice, never a hook's.
+_KEPT = frozenset({"GIT_EXEC_PATH", "GIT_CONFIG_COUNT", "GIT_HTTP_PROXY_AUTHMETHOD",
+                   "GIT_ALLOW_PROTOCOL", "GIT_ASKPASS", "GIT_CONFIG_GLOBAL",
+                   "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"})
+_KEPT_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_SSH", "GIT_SSL_",
+                  "GIT_AUTHOR_", "GIT_COMMITTER_")
 
-def _env() -> dict[str, str]:
-    return {**os.environ, **_ENV}
+
+def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every process started here runs in."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("GIT_") or k in _KEPT or k.startswith(_KEPT_PREFIXES)}
+    return {**env, **_ENV, **(extra or {})}
+
+
+class GitMissing(CommandError):
+    """No git to run: every command that reads history needs it (exit 2)."""
+
+    def __init__(self) -> None:
+        super().__init__("git is not installed or not on PATH",
+                         "install git (https://git-scm.com) or add the folder that holds it "
+                         "to PATH")
+
+
+def _start(root: Path | None, args: Sequence[str], program: str = "git",
+           env: Mapping[str, str] | None = None, **streams: Any) -> subprocess.Popen[bytes]:
+    """Every process this module runs starts here: `program ARGS` in `root`, in
+    `environment(env)`. A missing git is `GitMissing`; a missing other program (gpg)
+    is the caller's FileNotFoundError."""
+    try:
+        return subprocess.Popen([program, *args], cwd=root, env=environment(env), **streams)
+    except FileNotFoundError as exc:
+        if program == "git" and exc.filename == program:  # not a missing `root`
+            raise GitMissing() from exc
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def _complete(root: Path | None, args: Sequence[str], input: bytes | None = None,
+              program: str = "git", env: Mapping[str, str] | None = None) -> _Done:
+    """Run to the end, as subprocess.run: output captured, stdin `input` or nothing. On
+    any exception here (Ctrl-C) the process is killed, never waited for."""
+    stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
+    with _start(root, args, program, env, stdin=stdin, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE) as proc:
+        try:
+            out, err = proc.communicate(input)
+        except BaseException:
+            proc.kill()
+            raise
+    return _Done(proc.returncode, out, err)
 
 
 def run(root: Path, *args: str, input: bytes | None = None, check: bool = True) -> str:
@@ -33,12 +98,7 @@ def run(root: Path, *args: str, input: bytes | None = None, check: bool = True) 
 
 
 def run_bytes(root: Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-    try:
-        proc = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True, check=False,
-                              env=_env())
-    except FileNotFoundError as exc:
-        raise CommandError("git is not installed or not on PATH",
-                           "install git (https://git-scm.com)") from exc
+    proc = _complete(root, args, input)
     if check and proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitFailed(f"git {args[0]} failed: {message[-1] if message else proc.returncode}",
@@ -47,9 +107,12 @@ def run_bytes(root: Path, *args: str, input: bytes | None = None, check: bool = 
 
 
 def output(root: Path, *args: str, input: bytes | None = None) -> bytes | None:
-    """What a git command printed, or None when it failed (not a repository, ...)."""
-    proc = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True,
-                          check=False, env=_env())
+    """What a git command printed, or None when it failed (not a repository, ...) or
+    there is no git: the caller only asks, and does without the answer."""
+    try:
+        proc = _complete(root, args, input)
+    except GitMissing:
+        return None
     return proc.stdout if proc.returncode == 0 else None
 
 
@@ -134,19 +197,30 @@ def tree_differences(root: Path, old: str, new: str, folders: Sequence[str]) -> 
 
 def tree_blobs_of(root: Path, tree: str, paths: Iterable[str]) -> dict[str, str] | None:
     """path → blob id in `tree`, of those of `paths` it holds as files."""
+    paths = list(paths)
     asked = [p for p in paths if "\n" not in p]  # cat-file reads one path per line
-    if not asked:
-        return {}
-    lines = "".join(f"{tree}:{p}\n" for p in asked).encode("utf-8", "surrogateescape")
-    out = output(root, "cat-file", "--batch-check=%(objecttype) %(objectname)", input=lines)
-    if out is None:
-        return None
     found = {}
-    for path, answer in zip(asked, out.split(b"\n")):
-        kind, _, blob = answer.partition(b" ")
-        if kind == b"blob":
-            found[path] = blob.decode()
+    if asked:
+        lines = "".join(f"{tree}:{p}\n" for p in asked).encode("utf-8", "surrogateescape")
+        out = output(root, "cat-file", "--batch-check=%(objecttype) %(objectname)",
+                     input=lines)
+        if out is None:
+            return None
+        for path, answer in zip(asked, out.split(b"\n")):
+            kind, _, blob = answer.partition(b" ")
+            if kind == b"blob":
+                found[path] = blob.decode()
+    for path in paths:
+        if "\n" in path and (blob_id := blob_at(root, tree, path)):
+            found[path] = blob_id
     return found
+
+
+def blob_at(root: Path, rev: str, path: str) -> str | None:
+    """The blob id of `path` at `rev`, for any path, even one no line protocol can name."""
+    out = output(root, "ls-tree", "-z", "--full-tree", rev, "--", f":(literal){path}")
+    meta, _, found = (out or b"").rstrip(b"\0").partition(b"\t")
+    return meta.split()[2].decode() if b" blob " in meta and _path(found) == path else None
 
 
 class GitFailed(CommandError):
@@ -156,10 +230,17 @@ class GitFailed(CommandError):
 
 
 def is_work_tree(path: Path) -> bool:
+    """Whether `path` is in a git work tree; False also when there is no git."""
+    try:
+        return _in_work_tree(path)
+    except GitMissing:
+        return False
+
+
+def _in_work_tree(path: Path) -> bool:
     if not path.is_dir():
         return False
-    proc = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=path,
-                          capture_output=True, check=False, env=_env())
+    proc = _complete(path, ["rev-parse", "--is-inside-work-tree"])
     return proc.returncode == 0 and proc.stdout.strip() == b"true"
 
 
@@ -168,15 +249,16 @@ def init(path: Path) -> None:
 
 
 def require_work_tree(root: Path) -> None:
-    if not is_work_tree(root):
+    """Exit 2 unless `root` is in a git work tree, saying so when git is missing."""
+    if not _in_work_tree(root):
         raise CommandError(f"{root} is not a git work tree; this command reads git history",
                            "run it inside a clone of the CMDB repository")
 
 
 def resolve(root: Path, rev: str) -> str:
     """The commit id of `rev`, or exit 2 naming it."""
-    proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options",
-                           f"{rev}^{{commit}}"], cwd=root, capture_output=True, check=False, env=_env())
+    proc = _complete(root, ["rev-parse", "--verify", "--quiet", "--end-of-options",
+                            f"{rev}^{{commit}}"])
     if proc.returncode != 0:
         hint = "fetch it first (git fetch origin)" if "/" in rev else "check the name with git log"
         raise CommandError(f"revision {rev!r} is not there", hint)
@@ -221,13 +303,12 @@ def grep_words(root: Path, rev: str, words: Sequence[str],
     patterns = b"".join(p + b"\n" for p in _alternations(wanted))
     # -a: attributes (read from the checkout, which may be the branch under review)
     # must not hide a file from the search as binary.
-    args = ["git", "grep", "--threads=1", "--no-color", "--no-line-number", "--no-column",
+    args = ["grep", "--threads=1", "--no-color", "--no-line-number", "--no-column",
             "-z", "-a", "-w", "-E", "-f", "-", rev, "--"]
     folders = folders or ((),)  # no folders: the whole tree
 
-    def search(pathspecs: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([*args, *pathspecs], cwd=root, input=patterns,
-                              capture_output=True, check=False, env=_env())
+    def search(pathspecs: Sequence[str]) -> _Done:
+        return _complete(root, [*args, *pathspecs], patterns)
 
     with ThreadPoolExecutor(len(folders)) as pool:
         runs = list(pool.map(search, folders))
@@ -282,9 +363,9 @@ class BlobReader:
     """Reads many blobs through one `git cat-file --batch` process."""
 
     def __init__(self, root: Path) -> None:
-        self._proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=root,
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      env=_env())
+        self._root = root
+        self._proc = _start(root, ["cat-file", "--batch"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
 
     def read(self, blob: str) -> bytes:
         data = self.read_optional(blob)
@@ -295,8 +376,17 @@ class BlobReader:
     def read_optional(self, name: str) -> bytes | None:
         """A blob by id or `<rev>:<path>`; None when there is no such object."""
         assert self._proc.stdin and self._proc.stdout
-        self._proc.stdin.write(name.encode() + b"\n")
-        self._proc.stdin.flush()
+        if "\n" in name:  # cat-file reads names a line each: ask for the blob's id
+            rev, _, path = name.partition(":")
+            blob = blob_at(self._root, rev, path)
+            if blob is None:
+                return None
+            name = blob
+        try:
+            self._proc.stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+            self._proc.stdin.flush()
+        except BrokenPipeError as exc:  # ours, not stdout's: never a quiet `| head` exit
+            raise GitFailed("git cat-file ended early", self._proc.poll() or -1) from exc
         header = self._proc.stdout.readline().split()
         if len(header) < 3 or header[1] != b"blob":
             return None
@@ -307,9 +397,10 @@ class BlobReader:
     def close(self) -> None:
         if self._proc.stdin:
             self._proc.stdin.close()
-        self._proc.wait()
-        if self._proc.stdout:
+        if self._proc.stdout:  # drained first: git may still be writing an answer
+            self._proc.stdout.read()
             self._proc.stdout.close()
+        self._proc.wait()
 
     def __enter__(self) -> Self:
         return self
@@ -326,8 +417,7 @@ class Identity:
 
 def current_identity(root: Path) -> Identity:
     """Who `git commit` would record as author: environment first, then config."""
-    proc = subprocess.run(["git", "var", "GIT_AUTHOR_IDENT"], cwd=root, capture_output=True, check=False,
-                          env=_env())
+    proc = _complete(root, ["var", "GIT_AUTHOR_IDENT"])
     text = proc.stdout.decode("utf-8", "replace").strip()
     if proc.returncode != 0 or "<" not in text:
         raise CommandError("no git identity is set",
@@ -342,6 +432,11 @@ def is_shallow(root: Path) -> bool:
 
 def remotes(root: Path) -> list[str]:
     return run(root, "remote").split()
+
+
+def merge_bases(root: Path, base: str, head: str) -> list[str]:
+    """Every best common ancestor: more than one after criss-cross merges."""
+    return (output(root, "merge-base", "--all", base, head) or b"").decode().split()
 
 
 def merge_base(root: Path, base: str, head: str) -> str | None:
@@ -439,31 +534,30 @@ class Commit:
     trailers: dict[str, list[str]]
 
 
-def log(root: Path, rev_range: str, paths: Sequence[str] = (),
+def log(root: Path, rev_range: str | Sequence[str], paths: Sequence[str] = (),
         first_parent: bool = False, reverse: bool = False,
-        full_history: bool = False, grep: str | None = None) -> list[Commit]:
-    """The commits of `rev_range` (topological order, newest first unless `reverse`).
+        full_history: bool = False) -> list[Commit]:
+    """The commits of `rev_range` ("a..b", or several revisions whose history is wanted
+    together), in topological order, newest first unless `reverse`.
 
     `git rev-list` names them (hex only) and each commit object is read and parsed
     here: author names, subjects and trailers are data, whatever bytes they hold, and
     never a separator. The parents are the object's own, never rewritten by path
     limiting. `full_history`: no history simplification, so a merge that keeps one
-    side's version of a path does not hide the other side's commits. `grep`: only
-    commits whose message holds this text (a cheap first cut; parse what it finds).
+    side's version of a path does not hide the other side's commits.
     """
     args = ["rev-list", "--topo-order"]
     args += ["--first-parent"] * first_parent + ["--reverse"] * reverse
     args += ["--full-history"] * full_history
-    args += ["--fixed-strings", f"--grep={grep}"] if grep else []
-    shas = run(root, *args, rev_range, "--", *paths).split()
+    revs = [rev_range] if isinstance(rev_range, str) else list(rev_range)
+    shas = run(root, *args, *revs, "--", *paths).split()
     return read_commits(root, shas)
 
 
 def read_commits(root: Path, shas: Sequence[str]) -> list[Commit]:
     if not shas:
         return []
-    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=root, capture_output=True,
-                          check=False, env=_env(), input="".join(f"{s}\n" for s in shas).encode())
+    proc = _complete(root, ["cat-file", "--batch"], "".join(f"{s}\n" for s in shas).encode())
     out, at, commits = proc.stdout, 0, []
     for sha in shas:
         end = out.index(b"\n", at)
@@ -585,9 +679,8 @@ def gpg_import(home: Path, armored: str) -> frozenset[str]:
     """Import armored OpenPGP public keys into `home`; the primary fingerprints imported
     (none when gpg is not installed or the text holds no key)."""
     try:
-        proc = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--no-tty",
-                               "--status-fd", "1", "--import"], input=armored.encode(),
-                              capture_output=True, check=False, env=_env())
+        proc = _complete(None, ["--homedir", str(home), "--batch", "--no-tty", "--status-fd",
+                                "1", "--import"], armored.encode(), program="gpg")
     except FileNotFoundError:
         return frozenset()
     return frozenset(line.split()[3] for line in proc.stdout.decode("ascii", "replace")
@@ -604,12 +697,10 @@ def verify_commit(root: Path, sha: str, allowed_signers: Path,
                   gnupghome: Path | None = None) -> Signature:
     """Verify a commit's signature with git's own machinery: SSH signatures against an
     allowed-signers file, OpenPGP signatures against the keys in `gnupghome`."""
-    env = {**_env(), **({"GNUPGHOME": str(gnupghome)} if gnupghome else {})}
     # minTrustLevel: a user's stricter setting must not refuse keys we chose to trust.
-    proc = subprocess.run(
-        ["git", "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
-         "-c", "gpg.minTrustLevel=undefined", "verify-commit", "--raw", sha],
-        cwd=root, capture_output=True, check=False, env=env)
+    proc = _complete(root, ["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
+                            "-c", "gpg.minTrustLevel=undefined", "verify-commit", "--raw", sha],
+                     env={"GNUPGHOME": str(gnupghome)} if gnupghome else None)
     text = (proc.stderr + proc.stdout).decode("utf-8", "replace")
     principal = fingerprint = None
     detail = next((line for line in text.splitlines()

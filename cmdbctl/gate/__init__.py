@@ -19,7 +19,7 @@ from cmdbctl.checks import check_document
 from cmdbctl.document import Document, Entry
 from cmdbctl.fielddiff import diff
 from cmdbctl.findings import Finding, summarize
-from cmdbctl.gate.evaluate import evaluate_change
+from cmdbctl.gate.evaluate import Branch, evaluate_change
 from cmdbctl.gate.facts import GOVERNED, RangeFacts
 from cmdbctl.gate.policy import Rules, read_rules
 from cmdbctl.gate.rules import ChangeVerdict
@@ -95,7 +95,8 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
         old_snap = Snapshot.before(head_snap, merge_base, file_changes)
         rules = read_rules(Snapshot(root, base_sha, blobs, folders=["policies"]))
         facts = RangeFacts.read(root, merge_base, head_sha, base_sha)
-        findings = _estate_rules(head_snap) + _ambiguous(rules, head_snap)
+        findings = _estate_rules(head_snap) + _ambiguous(rules, head_snap) \
+            + _criss_cross(root, base_sha, head_sha)
         documents: list[ChangedDocument] = []
         changed_changes: dict[str, str] = {}  # change id → path at head
         governance_edits: list[ChangedDocument] = []
@@ -155,8 +156,11 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
                 findings.append(_unknown_change(root, change_id, naming[change_id], documents))
             else:
                 candidates[change_id] = path
-        verdicts = {cid: evaluate_change(root, blobs, cid, path, facts, head_snap, old_snap,
-                                         rules, kinds, now, claims, edits)
+        branch = Branch(root, blobs, facts, head_snap, old_snap, rules, kinds,
+                        _registry(root, base_sha, blobs), now, claims, edits,
+                        sorted({p for d in governance_edits
+                                for p in (d.path, d.old_path) if p}))
+        verdicts = {cid: evaluate_change(branch, cid, path)
                     for cid, path in sorted(candidates.items())}
         for verdict in verdicts.values():
             findings.extend(head_snap.locate(verdict.findings))
@@ -184,6 +188,21 @@ def _estate_rules(snap: Snapshot) -> list[Finding]:
                          hint="merge the rules into one ChangePolicy document")
                  for p in policies[1:]]
     return snap.locate(findings)
+
+
+def _criss_cross(root: Path, base: str, head: str) -> list[Finding]:
+    """After criss-cross merges base and head share several best ancestors, and what the
+    branch changes depends on which one git picks (an attacker can date a commit so that
+    it picks theirs): refuse, and say how to get one merge base back."""
+    bases = gitio.merge_bases(root, base, head)
+    if len(bases) < 2:
+        return []
+    return [Finding(".", "gate.history.criss-cross",
+                    f"the branch and the base share {len(bases)} merge bases "
+                    f"({', '.join(b[:10] for b in bases)}): what this branch changes is "
+                    "ambiguous", line=1, column=1,
+                    hint="merge the base into the branch (git merge origin/main) and push "
+                         "again; then the base's tip is the one merge base")]
 
 
 def _ambiguous(rules: Rules, snap: Snapshot) -> list[Finding]:

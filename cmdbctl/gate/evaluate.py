@@ -43,14 +43,21 @@ class ChangeScope:
 
 
 def change_scope(change: ChangeSpec, head_snap: Snapshot, old_snap: Snapshot, rules: Rules,
-                 kinds: KindRegistry) -> ChangeScope:
+                 kinds: KindRegistry, base_kinds: KindRegistry | None = None) -> ChangeScope:
+    """`base_kinds`: the base's schemas, when the branch edits them: dependencies by the
+    base's reference fields and classes count too, so a branch cannot shrink its affected
+    services by editing a schema."""
     snaps = (old_snap, head_snap) if old_snap is not head_snap else (head_snap,)
+    registries = [kinds] + ([base_kinds] if base_kinds is not None
+                            and base_kinds.fingerprint != kinds.fingerprint else [])
     services: set[str] = set()
     for snap in snaps:
         at_snap = {t: d.kind for t in change.targets
                    if (d := snap.by_identifier(t)) is not None and d.kind}
-        services |= set(affected_services(change.targets, at_snap,
-                                          partial(snap.referrers, kinds=kinds), kinds))
+        for registry in registries:
+            services |= set(affected_services(change.targets, at_snap,
+                                              partial(snap.referrers, kinds=registry),
+                                              registry))
     targets = {t: [d for snap in snaps if (d := snap.by_identifier(t)) is not None]
                for t in change.targets}
     service_versions = {s: [d for snap in snaps if (d := snap.by_identifier(s)) is not None]
@@ -94,13 +101,27 @@ def change_history(root: Path, blobs: gitio.BlobReader, change_id: str, change: 
     return examine(root, blobs, facts, change_id, path, touch, judge)
 
 
-def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: str,
-                    facts: RangeFacts, head_snap: Snapshot, old_snap: Snapshot,
-                    rules: Rules, kinds: KindRegistry, now: datetime,
-                    claims: Mapping[str, Sequence[str]] | None = None,
-                    edits: Mapping[str, TargetEdit] | None = None) -> ChangeVerdict:
-    """Every rule of `rules.RULES` on one change request. `claims`: id → changed files
-    whose metadata.id claims it; `edits`: CI id → what the branch did to it."""
+@dataclass(frozen=True)
+class Branch:
+    """What the gate knows of the branch under review, shared by every change."""
+
+    root: Path
+    blobs: gitio.BlobReader
+    facts: RangeFacts
+    head: Snapshot
+    merge_base: Snapshot
+    rules: Rules  # the base's
+    kinds: KindRegistry  # the head's schemas: what the documents are validated by
+    base_kinds: KindRegistry  # the base's: what decides dependencies, with the head's
+    now: datetime
+    claims: Mapping[str, Sequence[str]]  # id → changed files whose metadata.id claims it
+    edits: Mapping[str, TargetEdit]  # CI id → what the branch did to it
+    governed: Sequence[str]  # changed files of policies/, schemas/ and the CI wiring
+
+
+def evaluate_change(branch: Branch, change_id: str, path: str) -> ChangeVerdict:
+    """Every rule of `rules.RULES` on one change request."""
+    head_snap, old_snap = branch.head, branch.merge_base
     doc = head_snap.document(path)
     change = parse_change(doc.data if doc else None)
     if doc is None or change is None:
@@ -109,15 +130,21 @@ def evaluate_change(root: Path, blobs: gitio.BlobReader, change_id: str, path: s
                        hint="run `cmdbctl validate` for details")
         return verdict
     verdict = ChangeVerdict(change_id, path, change.status, change.category, list(change.targets))
-    scope = change_scope(change, head_snap, old_snap, rules, kinds)
-    history = change_history(root, blobs, change_id, change, path, facts,
-                             (head_snap, old_snap), rules, scope.rules,
-                             [p for t in change.targets for p in (claims or {}).get(t, ())])
+    scope = change_scope(change, head_snap, old_snap, branch.rules, branch.kinds,
+                         branch.base_kinds)
+    # A management change is for the governance edits it saw, as a change is for its
+    # targets: a later edit of policies/ makes its approvals stale.
+    touched = [p for t in change.targets for p in branch.claims.get(t, ())]
+    if change.category == "management":
+        touched += branch.governed
+    history = change_history(branch.root, branch.blobs, change_id, change, path, branch.facts,
+                             (head_snap, old_snap), branch.rules, scope.rules, touched)
     verdict.affected_services = scope.services
     verdict.rules = [r.id for r in scope.rules]
     verdict.approvals = history.approvals
     case = Case(verdict, change, doc, old_snap.by_identifier(change_id), history, scope.rules,
-                scope.owners, scope.service_docs, (old_snap, head_snap), rules, edits or {}, now)
+                scope.owners, scope.service_docs, (old_snap, head_snap), branch.rules,
+                branch.edits, branch.now)
     for rule in RULES:
         rule(case)
     return verdict

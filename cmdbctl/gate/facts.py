@@ -61,14 +61,18 @@ class RangeFacts:
     base: str | None  # the tip of the base branch
     commits: tuple[gitio.Commit, ...]  # oldest first
     wrote: dict[str, frozenset[str]]  # sha → governed paths the commit wrote itself
+    on_base: dict[str, str] = field(default_factory=dict)  # change id → its path at `base`
 
     @classmethod
     def read(cls, root: Path, merge_base: str | None, head: str,
              base: str | None = None) -> RangeFacts:
         commits = gitio.log(root, f"{merge_base}..{head}" if merge_base else head,
                             reverse=True)
+        on_base: dict[str, str] = {}
+        for path in sorted(gitio.ls_tree(root, base, ["changes"]) if base else ()):
+            on_base.setdefault(file_id(path), path)
         return cls(merge_base, head, base, tuple(commits),
-                   gitio.wrote(root, [c.sha for c in commits], GOVERNED))
+                   gitio.wrote(root, [c.sha for c in commits], GOVERNED), on_base)
 
     @property
     def shas(self) -> frozenset[str]:
@@ -115,20 +119,25 @@ class ChangeRecord:
     in_range: dict[Key, gitio.Commit] = field(default_factory=dict)  # added by the branch
     removed_by: dict[Key, gitio.Commit] = field(default_factory=dict)  # dropped by the branch
     implemented_by: gitio.Commit | None = None  # the first commit that set implemented
+    created_by: gitio.Commit | None = None  # the first commit that wrote the change request
 
     @classmethod
     def read(cls, root: Path, versions: Versions, facts: RangeFacts,
              paths: Sequence[str]) -> ChangeRecord:
-        """Walk every commit (all of head's history, every parent) that wrote one of the
-        change request's paths: a decision is added by a commit whose version has it and
+        """Walk every commit (all of the head's and the base's history, every parent) that
+        wrote one of the change request's paths: a decision is added by a commit whose version has it and
         none of whose parents' versions has it."""
         record = cls(list(paths))
         in_range = facts.shas
-        for commit in gitio.log(root, facts.head, paths, reverse=True, full_history=True):
+        # The base's history too: a decision given on main after the branch forked.
+        tips = [facts.head] + ([facts.base] if facts.base else [])
+        for commit in gitio.log(root, tips, paths, reverse=True, full_history=True):
             for path in paths:
                 now_spec = versions.spec(commit.sha, path)
                 now = decisions(now_spec)
                 before = [versions.spec(p, path) for p in commit.parents]
+                if record.created_by is None and versions.data(commit.sha, path) is not None:
+                    record.created_by = commit
                 had = set().union(*(decisions(s) for s in before))
                 for key in sorted(now - had):
                     record.added_by.setdefault(key, commit)

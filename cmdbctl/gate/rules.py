@@ -151,8 +151,10 @@ def _counted(case: Case, trusted_only: bool) -> list[ApprovalVerdict]:
 
 
 def rejections(case: Case) -> None:
-    """A genuine rejection refuses, stale or removed: rejected is final."""
-    rejecters = sorted({a.by for a in _counted(case, False) if a.decision == "reject"})
+    """A genuine rejection refuses, stale or removed, or given on the base branch after
+    this one forked: rejected is final."""
+    rejecters = sorted({a.by for a in [*_counted(case, False), *case.history.on_base]
+                        if a.decision == "reject" and a.genuine})
     stale = sorted(set(rejecters) - {a.by for a in _counted(case, True)
                                      if a.decision == "reject"})
     if rejecters:
@@ -238,9 +240,10 @@ def review(case: Case) -> None:
     only a review its reviewer recorded in their own commit counts."""
     change, given = case.change, case.history.review
     if given is not None and not given.trusted:
+        # Typed in for someone else, it may not land (see `untrusted`).
         case.refuse("gate.review.untrusted",
                     f"the review by {given.by} does not count: {'; '.join(given.reasons)}",
-                    pointer="/spec/review", severity="warning",
+                    pointer="/spec/review", severity="error" if given.forged else "warning",
                     hint=f"the reviewer runs `cmdbctl review {case.verdict.id}`")
     if (given is not None and given.trusted) \
             or change.status not in ("approved", "implemented", "reviewed", "closed"):
@@ -248,6 +251,15 @@ def review(case: Case) -> None:
     implemented = case.history.implemented_at
     ended = change.window.end if change.window is not None else (
         datetime.fromisoformat(implemented) if implemented else None)
+    if change.window is None and ended is not None and ended > case.now:
+        # A commit's date is its author's word: one from the future would put the
+        # review off for as long as it likes.
+        case.refuse("gate.review.clock",
+                    f"the commit that set status implemented is dated {implemented}, after "
+                    f"now ({case.now.isoformat()}); the review falls due from that date",
+                    pointer="/spec/status", hint="commit with the right date (git commit "
+                    "--amend --reset-author --no-edit), or give the change a spec.window")
+        return
     for rule in case.matched:
         if rule.review_within is None or ended is None:
             continue

@@ -124,6 +124,9 @@ class ChangeHistory:
         default_factory=list)
     review: ApprovalVerdict | None = None  # the head's spec.review, judged
     implemented_at: str | None = None  # date of the commit that set status implemented
+    # Decisions the base branch's tip holds and the head does not (a rejection given on
+    # main after the branch forked): judged, so that a genuine rejection still refuses.
+    on_base: list[ApprovalVerdict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -142,22 +145,25 @@ def examine(root: Path, blobs: gitio.BlobReader, facts: RangeFacts, change_id: s
     """Judge every decision of the change request at the head, and every decision the
     branch added or the base had that the head no longer has."""
     versions = Versions(blobs)
-    paths = facts.paths_of_change(change_id, change_path)
+    tip_path = facts.on_base.get(change_id)  # main may have moved it
+    paths = sorted({*facts.paths_of_change(change_id, change_path), *filter(None, [tip_path])})
     record = ChangeRecord.read(root, versions, facts, paths)
     head_spec = versions.spec(facts.head, change_path)
     base_spec = versions.spec(facts.merge_base, change_path)
     touched = frozenset(touch_paths)
     authors, target_edits = _authorship(facts, versions, paths, touched)
+    tip_spec = versions.spec(facts.base, tip_path) if tip_path else {}
     examination = _Examination(
         root, facts, versions, record, judge, change_path, paths, touched, frozenset(authors),
-        target_edits, _carried_out(root, facts, change_id, base_spec,
-                                   versions.spec(facts.base, change_path)))
+        target_edits, tip_spec, _carried_out(base_spec, tip_spec))
     try:
         present = keys(head_spec.get("approvals"))
         verdicts = [examination.judged(i, key) for i, key in enumerate(present)]
         gone = (set(record.in_range) | set(keys(base_spec.get("approvals")))) - set(present)
         removals = [Removal(examination.judged(-1, key), key, record.removed_by.get(key))
                     for key in sorted(gone) if key[2] != "review"]
+        on_tip = set(keys(tip_spec.get("approvals"))) - set(present) - gone
+        elsewhere = [examination.judged(-1, key) for key in sorted(on_tip)]
         review = review_key(head_spec)
         review_verdict = examination.judged(-1, review) if review else None
     finally:
@@ -165,7 +171,7 @@ def examine(root: Path, blobs: gitio.BlobReader, facts: RangeFacts, change_id: s
     implemented = record.implemented_by.date if record.implemented_by else None
     return ChangeHistory(verdicts, frozenset(authors), removals,
                          _status_steps(facts, versions, change_path), review_verdict,
-                         implemented)
+                         implemented, elsewhere)
 
 
 def _authorship(facts: RangeFacts, versions: Versions, paths: Sequence[str],
@@ -209,14 +215,13 @@ class _Examination:
     touched: frozenset[str]  # the files the change may touch
     authors: frozenset[str]
     target_edits: list[gitio.Commit]
+    tip: dict[str, Any]  # the change request's spec at the base branch's tip
     carried: str | None  # how the change was carried out on the base already
 
     def __post_init__(self) -> None:
         self.verifier = _Verifier(self.judge.people) if self.judge.require_signatures \
             else None
-        at_base, at_tip = (decisions(self.versions.spec(rev, self.path))
-                           for rev in (self.facts.merge_base, self.facts.base))
-        self.on_base = at_base & at_tip
+        self.on_base = decisions(self.tip)
         self.head_substance = _substance(self.versions.spec(self.facts.head, self.path))
 
     def close(self) -> None:
@@ -279,16 +284,31 @@ class _Examination:
                 return (f"stale: its targets changed after it was given in {adder.sha[:10]} "
                         f"({', '.join(moved)} differ at the head)")
             return None
-        tip = versions.spec(facts.base, self.path)
+        # Given before the branch: it approved a plan, which the branch may carry out once.
+        tip = self.tip
         if facts.base and facts.base != facts.merge_base and tip and _substance(tip) != given:
             return ("stale: the change request changed on the base revision after it was "
                     f"given ({_first_change(self.root, versions, given, adder, facts.base, paths)}),"
                     " and this branch does not carry that change")
-        if self.carried and self.target_edits:
-            first = self.target_edits[0]
-            return (f"stale: it approved a plan already carried out ({self.carried}), not "
-                    f"this branch's new edits of its targets (in {first.sha[:10]} by "
-                    f"{first.author_email})")
+        if not self.target_edits:
+            return None  # lifecycle steps only: nothing new to approve
+        first = self.target_edits[0]
+        edits = f"this branch's new edits of its targets (in {first.sha[:10]} by " \
+            f"{first.author_email})"
+        if self.carried:
+            return f"stale: it approved a plan already carried out ({self.carried}), not {edits}"
+        created = self.record.created_by
+        before = created.parents[0] if created and created.parents else None
+        done = _differing(self.root, before, adder.sha, self.touched) if before else []
+        if done:
+            return (f"stale: it approved edits already made when it was given "
+                    f"({', '.join(done)}), not {edits}")
+        for where, rev in (("on the base before this branch forked", facts.merge_base),
+                           ("on the base", facts.base)):
+            moved = _differing(self.root, adder.sha, rev, self.touched) if rev else []
+            if moved:
+                return (f"stale: its targets changed {where}, after it was given "
+                        f"({', '.join(moved)}), so it did not see {edits}")
         return None
 
 
@@ -331,25 +351,12 @@ def _differing(root: Path, old: str, new: str, paths: AbstractSet[str]) -> list[
     return sorted(p for p in paths if before.get(p) != after.get(p))
 
 
-def _carried_out(root: Path, facts: RangeFacts, change_id: str, base_spec: dict[str, Any], tip_spec: dict[str, Any]) -> str | None:
-    """How the change was carried out on the base already, if it was: its status at the
-    merge base or the base's tip, or a commit there naming it in `Change-Id:` that wrote
-    anything beside the change request."""
+def _carried_out(base_spec: dict[str, Any], tip_spec: dict[str, Any]) -> str | None:
+    """How the change was carried out on the base already, by its status, if it was."""
     for where, spec in (("before this branch", base_spec), ("on the base revision", tip_spec)):
         if spec.get("status") in CARRIED_OUT:
             return f"the change was {spec['status']} {where}"
-    if facts.merge_base is None:
-        return None
-    tips = [r for r in (facts.merge_base, facts.base) if r]
-    naming = [c for tip in dict.fromkeys(tips)
-              for c in gitio.log(root, tip, grep=f"Change-Id: {change_id}")
-              if change_id in c.trailers.get("change-id", [])]
-    if not naming:
-        return None
-    # What an approval or a review writes is under changes/; carrying out writes CIs.
-    written = gitio.wrote(root, [c.sha for c in naming], ("inventory", "policies", "schemas"))
-    return next((f"in {c.sha[:10]}, whose Change-Id: names it" for c in naming
-                 if c.sha in written), None)
+    return None
 
 
 def _provenance_problem(adder: gitio.Commit, person: Person) -> str | None:

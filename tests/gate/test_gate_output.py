@@ -67,7 +67,7 @@ def test_text_output_is_path_line_col_severity_code_message(refused: Any, kit: A
                      result.stdout, re.MULTILINE), result.stdout
     assert re.search(r"^inventory/app-01\.yaml:4:7: error gate\.not-approved: ",
                      result.stdout, re.MULTILINE), result.stdout
-    assert "refused: 2 errors, 1 warning (2 files changed, 1 change requests)" in \
+    assert "refused: 2 errors, 1 warning (2 files changed, 1 change request)" in \
         result.stderr
 
 
