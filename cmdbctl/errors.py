@@ -1,6 +1,7 @@
 """The one exception for "the command could not run" (exit 2).
 
-Findings (exit 1) are data, never exceptions; anything else that escapes is a bug.
+Findings (exit 1) are data, never exceptions; anything else that escapes is a bug (exit
+3). `cmdbctl.cli.main` turns each into its exit code, in one place.
 """
 
 from __future__ import annotations

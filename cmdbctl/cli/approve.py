@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cmdbctl.cli.common import handle_errors, repo_option
+from cmdbctl.cli.common import repo_option
 from cmdbctl.workspace import find_workspace
 
 
@@ -16,7 +16,6 @@ from cmdbctl.workspace import find_workspace
               help="Sign the commit (always done when the policy requires signed approvals); "
                    "uses git's user.signingkey and gpg.format, e.g. ssh.")
 @repo_option
-@handle_errors
 def approve(change_id: str, reject: bool, comment: str | None, sign: bool,
             repo: str | None) -> None:
     """Record your decision on a change request as a commit.

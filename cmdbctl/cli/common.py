@@ -1,18 +1,17 @@
-"""What every command shares: `--repo`, `--format`, colour, progress, error handling."""
+"""What every command shares: `--repo`, `--format`, colour, progress, output.
+
+Errors are turned into exit codes once, in `cmdbctl.cli.main`."""
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
 
-from cmdbctl.errors import CommandError
 from cmdbctl.findings import Report
 from cmdbctl.reporters import REPORTERS, Reporter
 from cmdbctl.reporters.text import summary_line
@@ -76,25 +75,3 @@ def emit(report: Report, fmt: str) -> None:
     if fmt == "text":
         click.echo(summary_line(report.summary), err=True)
 
-
-def handle_errors(command: F) -> F:
-    """Turn CommandError into exit 2 with its message; an unexpected error is a bug."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except CommandError as exc:
-            click.echo(f"cmdbctl: error: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"  hint: {exc.hint}", err=True)
-            sys.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
-            raise
-        except Exception:  # noqa: BLE001 - any bug: exit 2 with its traceback, never 1
-            click.echo("cmdbctl: internal error: this is a bug in cmdbctl; please report it "
-                       "with the traceback below.", err=True)
-            traceback.print_exc()
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]

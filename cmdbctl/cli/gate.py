@@ -7,7 +7,7 @@ from datetime import datetime
 
 import click
 
-from cmdbctl.cli.common import emit, format_option, handle_errors, repo_option
+from cmdbctl.cli.common import emit, format_option, repo_option
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Report, exit_code
 from cmdbctl.reporters import REPORTERS
@@ -36,7 +36,6 @@ def _instant(value: str | None) -> datetime | None:
               help="Judge freezes and review deadlines as of this instant (default: now).")
 @repo_option
 @format_option(tuple(REPORTERS))
-@handle_errors
 def gate(base: str, head: str, now: str | None, repo: str | None, fmt: str) -> None:
     """Refuse a merge that breaks the change rules.
 

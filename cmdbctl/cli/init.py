@@ -2,29 +2,45 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 
 import click
 
-from cmdbctl.cli.common import handle_errors
-
 
 @click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
-@handle_errors
 def init(directory: str) -> None:
     """Create a CMDB repository in DIRECTORY (default: the current one).
 
     Writes schemas/, example policies (people, groups, the default change policy), a
-    handful of configuration items that validate clean, a README and a CI workflow, and
-    runs `git init` when DIRECTORY is not already in a git work tree. Existing files
-    are never overwritten: init refuses and names them.
+    handful of configuration items that validate clean, an example change request, a
+    README that walks the first pull request, and a CI workflow; runs `git init` when
+    DIRECTORY is not already in a git work tree. Existing files are never overwritten:
+    init refuses and names them. It checks that git runs before writing anything, and
+    removes what it wrote when it fails half way.
     """
-    from cmdbctl.scaffold import init_repository  # imported here: start-up pays for one command
+    from cmdbctl.scaffold import (  # imported here: start-up pays for one command
+        CI_FOLDER,
+        init_repository,
+    )
     result = init_repository(Path(directory))
-    click.echo(f"created a CMDB repository in {result.root} ({len(result.written)} files"
+    files = len(result.written)
+    click.echo(f"created a CMDB repository in {result.root} ({files} file{'s' * (files != 1)}"
                f"{', git initialised' if result.git_initialised else ''})")
-    click.echo("next:\n"
-               f"  cd {result.root}\n"
-               "  cmdbctl validate\n"
-               "  git add . && git commit -m 'Start the CMDB'")
+    if result.enclosing_top is not None:
+        written = result.root / CI_FOLDER
+        click.echo(f"cmdbctl: warning: {result.root} is a sub-folder of the git repository "
+                   f"{result.enclosing_top}; CI files belong at the repository's top "
+                   f"({result.enclosing_top / CI_FOLDER}), where GitHub reads them, but "
+                   f"they were written to {written}", err=True)
+        click.echo(f"  hint: move {written} to the top and add --repo "
+                   f"{shlex.quote(os.path.relpath(result.root.resolve(), result.enclosing_top))}"
+                   " to the cmdbctl commands in its workflow", err=True)
+    here = result.root.resolve() == Path.cwd().resolve()
+    steps = ([] if here else [f"cd {shlex.quote(str(result.root))}"]) + [
+        "cmdbctl validate",
+        "git add . && git commit -m 'Start the CMDB'"]
+    click.echo("next:\n" + "".join(f"  {step}\n" for step in steps)
+               + "README.md walks your first pull request, step by step.")

@@ -1,8 +1,18 @@
-"""`cmdbctl`: the entry point and its command list."""
+"""`cmdbctl`: the entry point, its command list, and how every run ends.
+
+Exceptions become exit codes here and nowhere else (`Cli.main`), whether cmdbctl runs
+from its console script, as `python -m cmdbctl`, or under click's CliRunner.
+"""
 
 from __future__ import annotations
 
 import gc
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -12,9 +22,85 @@ from cmdbctl.cli.gate import gate
 from cmdbctl.cli.init import init
 from cmdbctl.cli.review import review
 from cmdbctl.cli.validate import validate
+from cmdbctl.errors import CommandError
+
+INTERNAL_ERROR = 3
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
+# The reader of our output went away (`cmdbctl validate | head -1`). `git log | head`
+# dies of SIGPIPE there, which a shell reports as 128 + SIGPIPE: we end with that status,
+# quietly, as 130 stands for SIGINT. Not 1 (Python's own choice): 1 means findings, and
+# `set -o pipefail` scripts must not read an unread report as a verdict.
+READER_GONE = 128 + getattr(signal, "SIGPIPE", 13)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _ReaderGone(Exception):
+    """A BrokenPipeError on stdout, carried past click: its `main` would end the run
+    with status 1 itself."""
+
+
+class Cli(click.Group):
+    """The command group; its `main` turns every way a run can end into an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _ReaderGone() from exc
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        """Run a command and exit: 0 clean, 1 findings (the command exits so itself),
+        2 it could not run (`CommandError`, bad usage), 3 a bug, 130 interrupted.
+        `standalone_mode=False` is click's: exceptions reach the caller untouched."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False,
+                                windows_expand_args=windows_expand_args, **extra)
+        status = self._status(args, prog_name, complete_var, windows_expand_args, **extra)
+        sys.exit(status)  # outside every try: click's Exit and SystemExit pass as they are
+
+    def _status(self, args: Sequence[str] | None, prog_name: str | None,
+                complete_var: str | None, windows_expand_args: bool, **extra: Any) -> int:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False,
+                              windows_expand_args=windows_expand_args, **extra)
+        except CommandError as exc:
+            click.echo(f"cmdbctl: error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"  hint: {exc.hint}", err=True)
+            return exc.exit_code
+        except click.ClickException as exc:  # bad usage: exit 2 (click's UsageError)
+            exc.show()
+            return exc.exit_code
+        except (click.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("cmdbctl: interrupted", err=True)
+            return INTERRUPTED
+        except _ReaderGone:
+            _silence_stdout()
+            return READER_GONE
+        except Exception:  # noqa: BLE001 - anything else is a bug: say so, show where
+            click.echo("cmdbctl: internal error: this is a bug in cmdbctl; please report it "
+                       "with the traceback below.", err=True)
+            traceback.print_exc()
+            return INTERNAL_ERROR
+        # --help and --version end in click's Exit, which returns its code here
+        return rv if isinstance(rv, int) else 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull: the output still buffered must not fail again when
+    Python flushes it at exit (the Python docs' recipe for SIGPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a real file (CliRunner): nothing to flush later
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+@click.group(cls=Cli,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="cmdbctl")
 def cli() -> None:
     """A CMDB kept as code.
@@ -23,8 +109,14 @@ def cli() -> None:
     files in a Git repository (inventory/, changes/, policies/, schemas/). cmdbctl checks
     them in CI and on your machine.
 
-    Exit status: 0 clean (warnings alone are clean), 1 findings or a refusal on the
-    merits, 2 the command could not run.
+    \b
+    Exit status:
+      0    clean (warnings alone are clean)
+      1    findings, or a refusal on the merits
+      2    the command could not run (bad arguments, not a repository, no git, ...)
+      3    an internal error: a bug in cmdbctl, please report it
+      130  interrupted
+      141  the reader of its output went away (cmdbctl validate | head)
     """
 
 
@@ -40,7 +132,7 @@ def main() -> None:
     # index entries) and exits; the cycle collector's default rhythm rescans them all
     # again and again and costs a fifth of a large validate. Collect rarely instead.
     gc.set_threshold(100_000, 50, 100)
-    cli(prog_name="cmdbctl")
+    cli.main(prog_name="cmdbctl")
 
 
 if __name__ == "__main__":

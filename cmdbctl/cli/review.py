@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cmdbctl.cli.common import handle_errors, repo_option
+from cmdbctl.cli.common import repo_option
 from cmdbctl.workspace import find_workspace
 
 # As cmdbctl.review.OUTCOMES (models.ReviewOutcome); not imported: start-up stays small.
@@ -21,7 +21,6 @@ _OUTCOMES = ("successful", "partially-successful", "failed")
               help="Sign the commit (always done when the policy requires signed approvals); "
                    "uses git's user.signingkey and gpg.format, e.g. ssh.")
 @repo_option
-@handle_errors
 def review(change_id: str, outcome: str, notes: str, sign: bool, repo: str | None) -> None:
     """Record the post-implementation review of a change as a commit.
 

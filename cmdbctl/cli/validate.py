@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cmdbctl.cli.common import emit, format_option, handle_errors, progress_bar, repo_option
+from cmdbctl.cli.common import emit, format_option, progress_bar, repo_option
 from cmdbctl.findings import Report, exit_code
 from cmdbctl.workspace import find_workspace, resolve_paths
 
@@ -17,7 +17,6 @@ from cmdbctl.workspace import find_workspace, resolve_paths
 @format_option()
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes for large estates (default: one per CPU).")
-@handle_errors
 def validate(paths: tuple[str, ...], repo: str | None, fmt: str, jobs: int | None) -> None:
     """Check the repository's documents: schemas, references and sanity.
 
