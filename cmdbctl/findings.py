@@ -34,15 +34,11 @@ class Finding:
     def at(self, line: int, column: int) -> Finding:
         return replace(self, line=line, column=column)
 
-    def moved_to(self, path: str) -> Finding:
-        return replace(self, path=path)
-
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.path, self.line or 0, self.column or 0, self.code, self.pointer)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
 
 
 def pointer(parts: Iterable[str | int]) -> str:

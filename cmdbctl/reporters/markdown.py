@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, TextIO
 
 from cmdbctl.findings import Report
+from cmdbctl.reporters.text import counted
 
 _ICONS = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
@@ -26,7 +27,8 @@ def render(report: Report, out: TextIO, color: bool) -> None:
     else:
         out.write(f"### cmdbctl {report.command}: "
                   f"{'❌' if summary.get('errors') else '✅'} "
-                  f"{summary.get('errors', 0)} errors, {summary.get('warnings', 0)} warnings\n\n")
+                  f"{counted(summary.get('errors', 0), 'error')}, "
+                  f"{counted(summary.get('warnings', 0), 'warning')}\n\n")
     changes = report.details.get("changes") or []
     if changes:
         out.write("| change | status | rules | approvals | verdict |\n|---|---|---|---|---|\n")
@@ -39,12 +41,15 @@ def render(report: Report, out: TextIO, color: bool) -> None:
         out.write("\n")
     changed = report.details.get("changeSet") or []
     if changed:
-        out.write(f"<details><summary>{len(changed)} changed documents</summary>\n\n")
+        out.write(f"<details><summary>{counted(len(changed), 'changed document')}"
+                  "</summary>\n\n")
         out.writelines(f"- `{d['path']}` {d['status']}"
-                      + (f" ({len(d['changes'])} fields)" if d.get("changes") else "") + "\n" for d in changed)
+                       + (f" ({counted(len(d['changes']), 'field')})" if d.get("changes")
+                          else "") + "\n" for d in changed)
         out.write("\n</details>\n\n")
     if not report.findings:
         out.write("No findings.\n")
         return
     out.writelines(f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: "
-                  f"{_cell(f.message)}" + (f" — _{_cell(f.hint)}_" if f.hint else "") + "\n" for f in report.findings)
+                   f"{_cell(f.message)}" + (f" — _{_cell(f.hint)}_" if f.hint else "") + "\n"
+                   for f in report.findings)

@@ -23,11 +23,16 @@ def render(report: Report, out: TextIO, color: bool) -> None:
             out.write(f"    hint: {f.hint}\n")
 
 
+def counted(number: int, noun: str) -> str:
+    """`1 error`, `2 errors`, `0 change requests`: the noun is plural unless one."""
+    return f"{number} {noun}{'s' if number != 1 else ''}"
+
+
 def summary_line(summary: dict[str, int]) -> str:
-    parts = [f"{summary[k]} {k if summary[k] != 1 else k[:-1]}"
-             for k in ("errors", "warnings", "infos") if summary.get(k)]
-    checked = f"{summary['files']} file{'s' if summary['files'] != 1 else ''}"
+    parts = [counted(summary[k], k[:-1]) for k in ("errors", "warnings", "infos")
+             if summary.get(k)]
+    checked = counted(summary["files"], "file")
     if "verdict" in summary:  # the gate
         return f"{summary['verdict']}: {', '.join(parts) or 'no findings'} " \
-               f"({checked} changed, {summary['changes']} change requests)"
+               f"({checked} changed, {counted(summary['changes'], 'change request')})"
     return f"{', '.join(parts)} in {checked}" if parts else f"{checked} valid"

@@ -68,7 +68,7 @@ def test_json(findings_repo: Path, run_cli: Callable[..., Any]) -> None:
         assert f["hint"] is None or isinstance(f["hint"], str)
     assert {(f["path"], f["code"], f["severity"], f["line"], f["column"])
             for f in document["findings"]} == KNOWN
-    assert document["summary"] == {"files": 18, "errors": 4, "warnings": 1, "infos": 0}
+    assert document["summary"] == {"files": 19, "errors": 4, "warnings": 1, "infos": 0}
     # Sorted by path, line, column: stable for scripts and diffs.
     keys = [(f["path"], f["line"], f["column"]) for f in document["findings"]]
     assert keys == sorted(keys)
@@ -93,7 +93,7 @@ def test_text(findings_repo: Path, run_cli: Callable[..., Any]) -> None:
     assert located == KNOWN
     assert "    hint: did you mean 'rack-a01'?" in hints
     assert not ANSI.search(result.stdout + result.stderr)
-    assert result.stderr == "4 errors, 1 warning in 18 files\n"
+    assert result.stderr == "4 errors, 1 warning in 19 files\n"
 
 
 def test_text_without_colour_when_no_color_is_set(findings_repo: Path,
