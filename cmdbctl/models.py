@@ -6,7 +6,7 @@ schema validation: SLAs (service hours, targets, maintenance windows), change re
 the change policy, standard change models, people and groups. Configuration items stay
 plain data: their specs are open to whatever fields users add to their schemas.
 
-Conventions, matching FORMATS.md:
+Conventions, matching the document formats (README):
 
 * Python names are snake_case; documents use camelCase (``rollbackPlan``), read through
   aliases. Models are frozen values and ignore fields they do not know, so a user who
@@ -281,7 +281,7 @@ class Review(_Model):
 
 
 class RollbackRecord(_Model):
-    """What ``cmdbctl rollback`` recorded."""
+    """The record of a rollback: who, when, why, which commits were reverted."""
 
     by: CiId
     at: Instant

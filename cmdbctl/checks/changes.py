@@ -74,7 +74,7 @@ def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
         findings.append(Finding(
             doc.path, "change.rollback-record-missing",
             "change is rolled-back but has no rollback record", severity="warning",
-            pointer="/spec/status", hint="`cmdbctl rollback` writes spec.rollback"))
+            pointer="/spec/status", hint="record spec.rollback {by, at, reason, commits}: who rolled it back, when, why"))
     return findings
 
 

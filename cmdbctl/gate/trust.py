@@ -23,7 +23,7 @@ A decision is for what its approver saw: the tree of the commit that added it.
 * A decision on the base whose adding commit is not the approver's own (a squash or
   rebase merge rewrote it) was judged by the gate when it landed, which refuses
   decisions of unproven provenance: its provenance and signature are taken as proven;
-  `audit` checks the base's history.
+  the base's history (merge commits keep every approval commit) is the audit trail.
 
 Every decision the branch added anywhere in its commits, and every decision on the
 base, is judged even when the head no longer has it (`ChangeHistory.removed`): a trusted
