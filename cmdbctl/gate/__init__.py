@@ -95,82 +95,106 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
         old_snap = Snapshot.before(head_snap, merge_base, file_changes)
         rules = read_rules(Snapshot(root, base_sha, blobs, folders=["policies"]))
         facts = RangeFacts.read(root, merge_base, head_sha, base_sha)
+        changed = ChangeSet.read(file_changes, old_snap, head_snap, kinds)
         findings = _estate_rules(head_snap) + _ambiguous(rules, head_snap) \
-            + _criss_cross(root, base_sha, head_sha)
-        documents: list[ChangedDocument] = []
-        changed_changes: dict[str, str] = {}  # change id → path at head
-        governance_edits: list[ChangedDocument] = []
-        edits: dict[str, TargetEdit] = {}  # CI id → what the branch did to it
-        claims: dict[str, list[str]] = {}  # id → changed files that claim it in metadata.id
-        for fc in file_changes:
-            top = fc.path.split("/", 1)[0]
-            if top == "schemas" or fc.path.startswith(CI_WIRING):
-                doc = ChangedDocument(_STATUS.get(fc.status, "modified"), fc.path, fc.old_path,
-                                      None, None)
-                governance_edits.append(doc)
-                documents.append(doc)
-                continue
-            old = old_snap.document(fc.old_path) if fc.old_path else None
-            new = head_snap.document(fc.new_path) if fc.new_path else None
-            unreadable = bool(fc.new_path and new is None and fc.new_path in head_snap.paths)
-            if unreadable:
-                findings.extend(head_snap.locate([Finding(
-                    fc.new_path or "", "gate.unreadable", "document cannot be read; "
-                    "run `cmdbctl validate` for details", line=1, column=1)]))
-            # A CI is its file: its id is the file's name, whatever metadata.id claims.
-            field_changes = diff(old.data if old else {}, new.data if new else {})
-            ref = new or old
-            changed = ChangedDocument(_STATUS.get(fc.status, "modified"), fc.path, fc.old_path,
-                                      file_id(fc.path), ref.kind if ref else None,
-                                      [c.to_json() for c in field_changes])
-            documents.append(changed)
-            for ci_id in {file_id(p) for p in (fc.old_path, fc.new_path) if p}:
-                edits[ci_id] = TargetEdit(ci_id, frozenset(d.kind for d in (old, new)
-                                                           if d is not None and d.kind),
-                                          changed.status, tuple(field_changes))
-            for version in (old, new):
-                if version is not None and version.id and version.id != file_id(version.path):
-                    claims.setdefault(version.id, []).append(version.path)
-            if new is not None:
-                findings.extend(_validate_changed(new, head_snap, kinds))
-                findings.extend(_identity(new, head_snap))
-            if top == "changes":
-                if new is None and not unreadable:
-                    findings.append(Finding(
-                        fc.old_path or fc.path, "gate.change.deleted",
-                        f"change request {changed.id} is deleted; change records are kept "
-                        f"for audit", line=1, column=1,
-                        hint="set its status to rejected or closed instead"))
-                elif new is not None:
-                    changed_changes[file_id(new.path)] = new.path
-            elif top == "policies":
-                governance_edits.append(changed)
-        naming: dict[str, list[gitio.Commit]] = {}  # change id → commits naming it
-        for c in facts.commits:
-            for v in c.trailers.get("change-id", []):
-                naming.setdefault(v, []).append(c)
-        candidates = dict(changed_changes)
-        for change_id in sorted(set(naming) - set(candidates)):
+            + _criss_cross(root, base_sha, head_sha) + changed.findings
+        candidates = dict(changed.changes)
+        for change_id, commits in sorted(_naming(facts).items()):
             path = head_snap.by_id.get(change_id)
+            if change_id in candidates:
+                continue
             if path is None or not path.startswith("changes/"):
-                findings.append(_unknown_change(root, change_id, naming[change_id], documents))
+                findings.append(_unknown_change(root, change_id, commits, changed.documents))
             else:
                 candidates[change_id] = path
         branch = Branch(root, blobs, facts, head_snap, old_snap, rules, kinds,
-                        _registry(root, base_sha, blobs), now, claims, edits,
-                        sorted({p for d in governance_edits
+                        _registry(root, base_sha, blobs), now, changed.claims, changed.edits,
+                        sorted({p for d in changed.governance
                                 for p in (d.path, d.old_path) if p}))
         verdicts = {cid: evaluate_change(branch, cid, path)
                     for cid, path in sorted(candidates.items())}
         for verdict in verdicts.values():
             findings.extend(head_snap.locate(verdict.findings))
-        findings.extend(_coverage(documents, governance_edits, verdicts, head_snap))
+        findings.extend(_coverage(changed.documents, changed.governance, verdicts, head_snap))
         # What is deleted at the head is located in the merge base's version of the file.
         findings = old_snap.locate(head_snap.locate(findings))
         cache.finish()  # its read lock would hold up a validate writing it
     findings.sort(key=Finding.sort_key)
-    return GateResult(base_sha, head_sha, merge_base, documents, list(verdicts.values()),
-                      findings)
+    return GateResult(base_sha, head_sha, merge_base, changed.documents,
+                      list(verdicts.values()), findings)
+
+
+@dataclass
+class ChangeSet:
+    """What the branch changed, file by file (a CI is its file: its id is the file's
+    name, whatever metadata.id claims)."""
+
+    documents: list[ChangedDocument] = field(default_factory=list)
+    governance: list[ChangedDocument] = field(default_factory=list)  # policies, schemas, CI
+    changes: dict[str, str] = field(default_factory=dict)  # change id → path at head
+    edits: dict[str, TargetEdit] = field(default_factory=dict)  # CI id → what was done
+    claims: dict[str, list[str]] = field(default_factory=dict)  # id → files claiming it
+    findings: list[Finding] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, file_changes: list[gitio.FileChange], old_snap: Snapshot,
+             head_snap: Snapshot, kinds: KindRegistry) -> ChangeSet:
+        out = cls()
+        for fc in file_changes:
+            status = _STATUS.get(fc.status, "modified")
+            if fc.path.startswith(("schemas/", *CI_WIRING)):
+                doc = ChangedDocument(status, fc.path, fc.old_path, None, None)
+                out.governance.append(doc)
+                out.documents.append(doc)
+            else:
+                out._document(fc, status, old_snap, head_snap, kinds)
+        return out
+
+    def _document(self, fc: gitio.FileChange, status: str, old_snap: Snapshot,
+                  head_snap: Snapshot, kinds: KindRegistry) -> None:
+        old = old_snap.document(fc.old_path) if fc.old_path else None
+        new = head_snap.document(fc.new_path) if fc.new_path else None
+        unreadable = bool(fc.new_path and new is None and fc.new_path in head_snap.paths)
+        if unreadable:
+            self.findings.extend(head_snap.locate([Finding(
+                fc.path, "gate.unreadable", "document cannot be read; run `cmdbctl "
+                "validate` for details", line=1, column=1)]))
+        field_changes = diff(old.data if old else {}, new.data if new else {})
+        ref = new or old
+        changed = ChangedDocument(status, fc.path, fc.old_path, file_id(fc.path),
+                                  ref.kind if ref else None,
+                                  [c.to_json() for c in field_changes])
+        self.documents.append(changed)
+        kinds_of = frozenset(d.kind for d in (old, new) if d is not None and d.kind)
+        for ci_id in {file_id(p) for p in (fc.old_path, fc.new_path) if p}:
+            self.edits[ci_id] = TargetEdit(ci_id, kinds_of, status, tuple(field_changes))
+        for version in (old, new):
+            if version is not None and version.id and version.id != file_id(version.path):
+                self.claims.setdefault(version.id, []).append(version.path)
+        if new is not None:
+            self.findings.extend(_validate_changed(new, head_snap, kinds))
+            self.findings.extend(_identity(new, head_snap))
+        top = fc.path.split("/", 1)[0]
+        if top == "changes":
+            if new is not None:
+                self.changes[file_id(new.path)] = new.path
+            elif not unreadable:
+                self.findings.append(Finding(
+                    fc.old_path or fc.path, "gate.change.deleted",
+                    f"change request {changed.id} is deleted; change records are kept for "
+                    "audit", line=1, column=1,
+                    hint="set its status to rejected or closed instead"))
+        elif top == "policies":
+            self.governance.append(changed)
+
+
+def _naming(facts: RangeFacts) -> dict[str, list[gitio.Commit]]:
+    """Change id → the branch's commits whose `Change-Id:` trailer names it."""
+    naming: dict[str, list[gitio.Commit]] = {}
+    for commit in facts.commits:
+        for value in commit.trailers.get("change-id", []):
+            naming.setdefault(value, []).append(commit)
+    return naming
 
 
 def _estate_rules(snap: Snapshot) -> list[Finding]:
