@@ -81,7 +81,11 @@ def _registry(root: Path, rev: str, blobs: gitio.BlobReader) -> KindRegistry:
         builtin_schema_files(), "built-in:")
 
 
-def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = None) -> GateResult:
+def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = None,
+             recorded: bool = False) -> GateResult:
+    """The verdict on merging `head` into `base`. `recorded`: decisions whose commits are
+    not their persons' own count as recorded, each with a warning that its provenance is
+    not in history (auditing a squash commit, which replaced them)."""
     gitio.require_work_tree(root)
     now = now or datetime.now(UTC)
     base_sha, head_sha = gitio.resolve(root, base), gitio.resolve(root, head)
@@ -110,7 +114,7 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
         branch = Branch(root, blobs, facts, head_snap, old_snap, rules, kinds,
                         _registry(root, base_sha, blobs), now, changed.claims, changed.edits,
                         sorted({p for d in changed.governance
-                                for p in (d.path, d.old_path) if p}))
+                                for p in (d.path, d.old_path) if p}), recorded)
         verdicts = {cid: evaluate_change(branch, cid, path)
                     for cid, path in sorted(candidates.items())}
         for verdict in verdicts.values():

@@ -87,17 +87,18 @@ def _consents(ids: Iterable[str], snaps: tuple[Snapshot, ...]) -> list[frozenset
 
 def change_history(root: Path, blobs: gitio.BlobReader, change_id: str, change: ChangeSpec,
                    path: str, facts: RangeFacts, snaps: tuple[Snapshot, ...], rules: Rules,
-                   matched: list[Rule], claims: Sequence[str] = ()) -> ChangeHistory:
+                   matched: list[Rule], claims: Sequence[str] = (),
+                   recorded: bool = False) -> ChangeHistory:
     """`trust.examine` for one change. The files it may touch are its targets' files in
-    any of `snaps` (every file of that name) and `claims`, changed files that claim one
-    of its targets' ids."""
+    any of `snaps` (every file of that name) and `claims`, other changed files it may
+    touch (claiming a target's id; governance files for a management change)."""
     touch = sorted({p for t in change.targets for snap in snaps for p in snap.paths_of(t)}
                    | set(claims))
     reviewers = {r.reviewers for r in matched if r.review_within is not None} \
         or {"change-managers"}
     judge = Judge(rules.people, change.requester, rules.policy.separation_of_duties,
                   rules.policy.require_signed_approvals,
-                  frozenset().union(*(rules.members(g) for g in reviewers)))
+                  frozenset().union(*(rules.members(g) for g in reviewers)), recorded)
     return examine(root, blobs, facts, change_id, path, touch, judge)
 
 
@@ -117,6 +118,7 @@ class Branch:
     claims: Mapping[str, Sequence[str]]  # id → changed files whose metadata.id claims it
     edits: Mapping[str, TargetEdit]  # CI id → what the branch did to it
     governed: Sequence[str]  # changed files of policies/, schemas/ and the CI wiring
+    recorded: bool = False  # decisions count as recorded (audit of a squash commit)
 
 
 def evaluate_change(branch: Branch, change_id: str, path: str) -> ChangeVerdict:
@@ -138,7 +140,8 @@ def evaluate_change(branch: Branch, change_id: str, path: str) -> ChangeVerdict:
     if change.category == "management":
         touched += branch.governed
     history = change_history(branch.root, branch.blobs, change_id, change, path, branch.facts,
-                             (head_snap, old_snap), branch.rules, scope.rules, touched)
+                             (head_snap, old_snap), branch.rules, scope.rules, touched,
+                             branch.recorded)
     verdict.affected_services = scope.services
     verdict.rules = [r.id for r in scope.rules]
     verdict.approvals = history.approvals

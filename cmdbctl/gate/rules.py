@@ -133,6 +133,12 @@ def untrusted(case: Case) -> None:
     error: it may not land, since once on the base a squash merge would make it look
     like its person's own."""
     for a in case.history.approvals:
+        if a.unproven:
+            case.refuse("gate.approval.unproven",
+                        f"approval by {a.by} counts as recorded, but its provenance is not in "
+                        f"history ({a.unproven}): a squash merge replaced its commit",
+                        pointer=f"/spec/approvals/{a.index}", severity="warning",
+                        hint="merge commits keep every approval commit; prefer them")
         if not a.trusted:
             case.refuse("gate.approval.stale" if a.stale and len(a.reasons) == 1
                         else "gate.approval.untrusted",

@@ -89,6 +89,7 @@ class ApprovalVerdict:
     reasons: list[str] = field(default_factory=list)
     stale: bool = False
     forged: bool = False  # added on the branch by a commit that is not its person's own
+    unproven: str | None = None  # counted as recorded, though its commit is not its own
 
     @property
     def genuine(self) -> bool:
@@ -138,6 +139,9 @@ class Judge:
     separation_of_duties: bool
     require_signatures: bool
     reviewers: frozenset[str] = frozenset()  # who may record the review
+    # Judging one squash commit after the fact (audit): its decisions lost their own
+    # commits, so they count as recorded, each marked `unproven`.
+    recorded: bool = False
 
 
 def examine(root: Path, blobs: gitio.BlobReader, facts: RangeFacts, change_id: str,
@@ -247,7 +251,9 @@ class _Examination:
             problem = _provenance_problem(adder, person)
             if problem is None and self.verifier is not None:
                 problem = self.verifier.problem(self.root, adder.sha, person)
-            if problem and not landed:
+            if problem and not landed and self.judge.recorded:
+                verdict.unproven = problem
+            elif problem and not landed:
                 verdict.distrust(problem)
                 verdict.forged = True
             for reason in self._duties(person, decision):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,23 @@ def test_gate_reads_git_objects_not_the_work_tree(requested: Any, kit: Any) -> N
     code, report = requested.gate("--head", "feature")
     assert code == 1
     assert _verdict(report) == _verdict(committed)
+
+
+def test_a_squash_commit_judged_as_recorded_counts_its_approvals_with_a_warning(
+        approved: Any, kit: Any) -> None:
+    """What `audit` asks of a squash commit on main: its decisions lost their own commits,
+    so they count as recorded, each said to have no provenance in history."""
+    from cmdbctl.gate import run_gate
+    old_main = approved.head("main")
+    approved.checkout("main")
+    approved.git("merge", "--quiet", "--squash", "feature", as_="alice")
+    approved.commit("alice", f"Double memory on app-01 (#1)\n\nChange-Id: {kit.CHANGE_ID}")
+    now = datetime.fromisoformat(kit.NOW)
+
+    strict = run_gate(approved.path, old_main, "main", now)
+    recorded = run_gate(approved.path, old_main, "main", now, recorded=True)
+
+    assert strict.summary["verdict"] == "refused"
+    assert recorded.summary["verdict"] == "passed", recorded.findings
+    [unproven] = [f for f in recorded.findings if f.code == "gate.approval.unproven"]
+    assert unproven.severity == "warning" and "added by alice@example.com" in unproven.message
