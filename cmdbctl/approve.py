@@ -49,7 +49,9 @@ def approve(root: Path, change_id: str, reject: bool = False, comment: str | Non
             raise CommandError(
                 f"{person.id} requested {change_id} and cannot approve it "
                 "(separation of duties)", "ask a member of the approving group")
-        if change.status in ("draft", "closed", "rolled-back", "rejected"):
+        # A rollback takes decisions where the policy asks for them (`rollback: true`).
+        rollback = change.status == "rolled-back" and change.rollback is not None
+        if change.status in ("draft", "closed", "rolled-back", "rejected") and not rollback:
             raise CommandError(f"{change_id} is {change.status}; only submitted or approved "
                                "changes take decisions",
                                "set status: submitted (and commit) to ask for approval")
@@ -85,9 +87,10 @@ def approve(root: Path, change_id: str, reject: bool = False, comment: str | Non
             if not authored:
                 approvers.add(person.id)
             complete = not shortfalls(rules, scope.rules, approvers, scope.owners)
-            status = "approved" if complete or change.status == "approved" else change.status
+            status = "approved" if (complete or change.status == "approved") and not rollback \
+                else change.status
         else:
-            status = "rejected"
+            status = change.status if rollback else "rejected"
             if authored or unsigned:
                 why = (f"{person.id} authored commits of {change_id} (separation of duties)"
                        if authored else str(unsigned))

@@ -69,7 +69,9 @@ class Desk:
         kinds = load_registry(self.root)
         cache = VerdictCache(self.root, kinds.fingerprint)
         self.snap.use_cache(cache)
-        scope = change_scope(self.change, self.snap, self.snap, self.rules, kinds)
+        rollback = self.change.status == "rolled-back" and self.change.rollback is not None
+        scope = change_scope(self.change, self.snap, self.snap, self.rules, kinds,
+                             rollback=rollback)
         cache.finish()
         return scope
 

@@ -434,6 +434,10 @@ def remotes(root: Path) -> list[str]:
     return run(root, "remote").split()
 
 
+def is_ancestor(root: Path, ancestor: str, descendant: str) -> bool:
+    return _complete(root, ["merge-base", "--is-ancestor", ancestor, descendant]).returncode == 0
+
+
 def merge_bases(root: Path, base: str, head: str) -> list[str]:
     """Every best common ancestor: more than one after criss-cross merges."""
     return (output(root, "merge-base", "--all", base, head) or b"").decode().split()

@@ -331,6 +331,8 @@ class Match(_Model):
     risk: Annotated[list[Risk], Field(min_length=1)] | None = None
     target_kinds: Annotated[list[KindName], Field(min_length=1)] | None = None
     criticality: Annotated[list[Criticality], Field(min_length=1)] | None = None
+    # True: the rule applies to rollbacks (and only to them); rules without it do not.
+    rollback: Flag = False
 
 
 class ApprovalRequirement(_Model):

@@ -17,9 +17,10 @@ from cmdbctl.gate.policy import (
     matching_rules,
     parse_change,
 )
+from cmdbctl.gate.rollback import is_rollback, rollback_refusals
 from cmdbctl.gate.rules import RULES, Case, ChangeVerdict
 from cmdbctl.gate.standard import TargetEdit
-from cmdbctl.gate.trust import ChangeHistory, Judge, examine
+from cmdbctl.gate.trust import SUBSTANCE, ChangeHistory, Judge, examine
 from cmdbctl.graph import affected_services
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.models import ChangeSpec, Rule
@@ -43,7 +44,8 @@ class ChangeScope:
 
 
 def change_scope(change: ChangeSpec, head_snap: Snapshot, old_snap: Snapshot, rules: Rules,
-                 kinds: KindRegistry, base_kinds: KindRegistry | None = None) -> ChangeScope:
+                 kinds: KindRegistry, base_kinds: KindRegistry | None = None,
+                 rollback: bool = False) -> ChangeScope:
     """`base_kinds`: the base's schemas, when the branch edits them: dependencies by the
     base's reference fields and classes count too, so a branch cannot shrink its affected
     services by editing a schema."""
@@ -65,7 +67,7 @@ def change_scope(change: ChangeSpec, head_snap: Snapshot, old_snap: Snapshot, ru
     every = [d for docs in (*targets.values(), *service_versions.values()) for d in docs]
     target_kinds = {d.kind for docs in targets.values() for d in docs if d.kind}
     criticalities = {str(d.spec.get("criticality")) for d in every}
-    matched = matching_rules(rules.policy, change, target_kinds, criticalities)
+    matched = matching_rules(rules.policy, change, target_kinds, criticalities, rollback)
     owners = {"affectedServices": _consents(services, snaps),
               "targets": _consents(change.targets, snaps)}
     return ChangeScope({t: docs[0] if docs else None for t, docs in targets.items()},
@@ -132,8 +134,17 @@ def evaluate_change(branch: Branch, change_id: str, path: str) -> ChangeVerdict:
                        hint="run `cmdbctl validate` for details")
         return verdict
     verdict = ChangeVerdict(change_id, path, change.status, change.category, list(change.targets))
+    old_doc = old_snap.by_identifier(change_id)
+    before = parse_change(old_doc.data if old_doc else None)
+    rollback = before is not None and is_rollback(change, before)
     scope = change_scope(change, head_snap, old_snap, branch.rules, branch.kinds,
-                         branch.base_kinds)
+                         branch.base_kinds, rollback)
+    if rollback and before is not None:
+        changed = {t: (p, head_snap.paths.get(p)) for t in change.targets if t in branch.edits
+                   for p in (head_snap.paths_of(t) or old_snap.paths_of(t))[:1]}
+        for refusal in rollback_refusals(branch.root, branch.facts.merge_base or "",
+                                         change_id, change, before, changed, SUBSTANCE):
+            verdict.refuse(refusal.code, refusal.message, refusal.pointer, refusal.hint)
     # A management change is for the governance edits it saw, as a change is for its
     # targets: a later edit of policies/ makes its approvals stale.
     touched = [p for t in change.targets for p in branch.claims.get(t, ())]
@@ -145,9 +156,9 @@ def evaluate_change(branch: Branch, change_id: str, path: str) -> ChangeVerdict:
     verdict.affected_services = scope.services
     verdict.rules = [r.id for r in scope.rules]
     verdict.approvals = history.approvals
-    case = Case(verdict, change, doc, old_snap.by_identifier(change_id), history, scope.rules,
-                scope.owners, scope.service_docs, (old_snap, head_snap), branch.rules,
-                branch.edits, branch.now)
+    case = Case(verdict, change, doc, old_doc, history, scope.rules, scope.owners,
+                scope.service_docs, (old_snap, head_snap), branch.rules, branch.edits,
+                branch.now, rollback)
     for rule in RULES:
         rule(case)
     return verdict

@@ -109,11 +109,14 @@ def parse_change(data: dict[str, Any] | None) -> ChangeSpec | None:
 
 
 def matching_rules(policy: ChangePolicySpec, change: ChangeSpec, target_kinds: set[str],
-                   criticalities: set[str]) -> list[Rule]:
-    """Every rule whose match holds; an absent match key matches anything."""
+                   criticalities: set[str], rollback: bool = False) -> list[Rule]:
+    """Every rule whose match holds; an absent match key matches anything, except
+    `rollback`: a rollback is judged only by rules that say `rollback: true`."""
     out = []
     for rule in policy.rules:
         m = rule.match
+        if m.rollback != rollback:
+            continue
         if m.type is not None and change.type not in m.type:
             continue
         if m.category is not None and change.category not in m.category:

@@ -69,6 +69,7 @@ class Case:
     rules: Rules
     edits: Mapping[str, TargetEdit]
     now: datetime
+    rollback: bool = False  # the branch rolls the change back (`gate.rollback`)
 
     @property
     def refuse(self) -> Callable[..., None]:
@@ -76,8 +77,8 @@ class Case:
 
 
 def status(case: Case) -> None:
-    """A draft, rejected or rolled-back change covers nothing."""
-    if case.change.status in _NEVER_COVERS:
+    """A draft, rejected or rolled-back change covers nothing, but the rollback itself."""
+    if case.change.status in _NEVER_COVERS and not case.rollback:
         case.refuse("gate.change.status", f"change is {case.change.status}; it covers nothing",
                     pointer="/spec/status",
                     hint="submit the change (status: submitted) and collect its approvals")

@@ -1,0 +1,101 @@
+"""A rollback is judged on its own merits.
+
+The rollback plan was approved with the change, so a branch that only puts the change's
+targets back as they were before the change was carried out, and records the rollback
+in the change request (`status: rolled-back`, `spec.rollback.commits`: what was
+reverted, as `cmdbctl rollback` writes it), is covered by that change without new
+approvals. The record is the branch's own text, so each claim in it is checked against
+history: every listed commit is on the base and carried this change out (its
+`Change-Id:` trailer, or one of the commits it merged names it); the state before the
+change is the first parent of the earliest of them; each target the branch changes
+must hold exactly that state's content; and the change request's substance is as the
+base has it. A policy that wants approvals for rollbacks too says so with a rule whose
+match holds `rollback: true` (rules without it do not apply to rollbacks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from cmdbctl import gitio
+from cmdbctl.errors import CommandError
+from cmdbctl.gate.standard import Refusal
+from cmdbctl.models import ChangeSpec
+
+# Statuses from which a change can be rolled back: approved and later.
+_ROLLED_BACK_FROM = ("approved", "implemented", "reviewed", "closed")
+_HINT = "run `cmdbctl rollback CHANGE-ID --reason ... --branch NAME`, which reverts exactly " \
+        "the commits that carried the change out and records them"
+
+
+def is_rollback(change: ChangeSpec, before: ChangeSpec | None) -> bool:
+    """The branch rolls the change back: rolled-back at the head, carried out or approved
+    at the merge base."""
+    return change.status == "rolled-back" and before is not None \
+        and before.status in _ROLLED_BACK_FROM
+
+
+def rollback_refusals(root: Path, merge_base: str, change_id: str, change: ChangeSpec,
+                      before: ChangeSpec, changed: Mapping[str, tuple[str, str | None]],
+                      substance: Iterable[str]) -> list[Refusal]:
+    """Why this branch is not just the rollback of `change`, if it is not. `changed`:
+    each target CI the branch changes → (its path, its blob at the head or None)."""
+    record = change.rollback
+    if record is None or not record.commits:
+        return [Refusal("gate.rollback.record", "a rolled-back change records what was "
+                        "reverted (spec.rollback.commits)", "/spec/status", _HINT)]
+    refusals = [Refusal("gate.rollback.substance", f"spec.{key} differs from the base's; a "
+                        "rollback changes only the status and the rollback record",
+                        f"/spec/{key}", _HINT)
+                for key in substance if _get(change, key) != _get(before, key)]
+    listed = list(dict.fromkeys(record.commits))
+    shas: dict[str, str] = {}
+    for given in listed:
+        sha = _commit(root, given)
+        if sha is None or not gitio.is_ancestor(root, sha, merge_base):
+            refusals.append(Refusal("gate.rollback.record", f"spec.rollback.commits names "
+                                    f"{given}, which is not a commit of the base branch",
+                                    "/spec/rollback/commits", _HINT))
+        elif not _carried(root, sha, change_id):
+            refusals.append(Refusal("gate.rollback.record", f"commit {given} does not carry "
+                                    f"{change_id} out (none of its commits names it in "
+                                    "a Change-Id: trailer and edits CIs)",
+                                    "/spec/rollback/commits", _HINT))
+        else:
+            shas[given] = sha
+    if refusals:
+        return refusals
+    earliest = [s for s in shas.values()
+                if all(gitio.is_ancestor(root, s, other) for other in shas.values())]
+    first = gitio.read_commits(root, earliest[:1])
+    if not first or not first[0].parents:
+        return [Refusal("gate.rollback.record", "the reverted commits have no one earliest "
+                        "commit with a parent to return to", "/spec/rollback/commits", _HINT)]
+    state = first[0].parents[0]
+    then = gitio.tree_blobs_of(root, state, [p for p, _ in changed.values()]) or {}
+    return [Refusal("gate.rollback.not-a-revert",
+                    f"{ci} is not back to its content before the change (as at "
+                    f"{state[:10]}): a rollback restores it exactly", "/spec/targets", _HINT)
+            for ci, (path, blob) in sorted(changed.items()) if then.get(path) != blob]
+
+
+def _get(change: ChangeSpec, key: str) -> Any:
+    return change.model_dump(by_alias=True).get(key)
+
+
+def _commit(root: Path, given: str) -> str | None:
+    try:
+        return gitio.resolve(root, given)
+    except CommandError:
+        return None
+
+
+def _carried(root: Path, sha: str, change_id: str) -> bool:
+    """The commit, or for a merge a commit it merged, names the change in `Change-Id:`
+    and wrote CIs (approving or reviewing it writes only the change request)."""
+    [commit] = gitio.read_commits(root, [sha])
+    merged = gitio.log(root, f"{commit.parents[0]}..{sha}") if commit.parents else [commit]
+    naming = [c.sha for c in merged if change_id in c.trailers.get("change-id", [])]
+    return bool(gitio.wrote(root, naming, ("inventory",)))
