@@ -2,7 +2,8 @@
 
 `Document` wraps a file's plain data (apiVersion, kind, metadata, spec) without copying
 it; `Entry` is the little that cross-document checks need (id, kind, references), small
-enough to keep for 10^6 documents and to cache by blob id.
+enough to keep for 10^6 documents and to cache by blob id. A file that holds no readable
+document has an entry too (`Entry.unread`): the id of its file name, no kind.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, NamedTuple
 
 from cmdbctl.findings import pointer
 from cmdbctl.kinds import KindRegistry
+from cmdbctl.workspace import file_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,21 @@ class Entry(NamedTuple):
                 _collect(doc.data, field.path, 0, "", index, refs)
         return cls(doc.path, doc.id, doc.kind, tuple(refs))
 
+    @staticmethod
+    def unread(path: str) -> UnreadEntry:
+        """The entry of a file that holds no readable document (it does not parse, is
+        empty, binary, not a mapping, cannot be read): it still claims the id its file
+        name gives, as the gate counts a CI by its file, so references to it are not
+        `ref.dangling` as well (one broken file, one finding). Its kind is unknown
+        (None): references to it are not judged for kind."""
+        return UnreadEntry(path, file_id(path), None)
+
+
+class UnreadEntry(Entry):
+    """`Entry.unread`: its id comes from the path, not from the bytes, so a verdict keeps
+    it as "no document" (`isinstance`) and gives it the path it is read at again."""
+
+    __slots__ = ()
 
 
 def _collect(node: Any, path: tuple[str, ...], i: int, at: str, field: int,

@@ -7,11 +7,27 @@ to the target would change a CI without its own file changing. A symlinked docum
 never read; so is a document folder that is a link. Other links are never followed:
 those that leave the repository are findings. Paths given on the command line must
 lie inside the repository.
+
+Which files are documents, and which files it skips must say so:
+- a document is a regular file whose name ends in `.yaml` or `.yml`, exactly so;
+- a hidden entry (`.gitkeep`, `.gitattributes`, an editor's `.app-01.yaml.swp`) is never
+  one, and never reported;
+- a name that ends in another spelling of a document's suffix (`app-08.YAML`,
+  `app-08.Yml`, `app-08.json`, `app-08.JSON`) is `file.extension`, an error: whoever
+  wrote it meant a document, yet no check reads it and the gate sees no CI in it, so the
+  CI would escape every check and change control (JSON is YAML: renamed, it is read);
+- a name with such a suffix followed by more (`app-08.yaml~`, `app-08.yaml.bak`,
+  `app-08.yml.orig`, `app-08.json.old`) is `file.leftover`, a warning: a copy that an
+  editor, a merge or a person left beside the document, which is itself checked;
+- any other name (README.md, notes.txt, Makefile) is no document and not reported.
+None of these is ever read; their findings come from the folder listing, so a warm run
+(which reuses the listings of folders that did not change) reports them as a cold one.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,12 +39,15 @@ from cmdbctl.findings import Finding
 DOCUMENT_DIRS = ("inventory", "changes", "policies")
 YAML_SUFFIXES = (".yaml", ".yml")
 _RACY_NS = 2_000_000_000  # coarser than any file system's time stamps
+# A document's suffix in any spelling, and whatever follows it (see the module's docstring).
+_DOCUMENT_LIKE = re.compile(r"\.(?i:ya?ml|json)(?=$|[^A-Za-z0-9])(.*)$")
 
 
 @dataclass(frozen=True, slots=True)
 class Folder:
     """One listed folder: its stamp (None: too recent to trust) and its entries' names:
-    regular *.yaml files, symlinks, other *.yaml entries, sub-folders."""
+    regular *.yaml files, symlinks, other *.yaml entries, sub-folders, and the names that
+    look like documents but are not read (`skipped`)."""
 
     stamp: tuple[int, int, str] | None  # modified, changed (ns), inode: as git's index
     files: tuple[str, ...]
@@ -36,14 +55,17 @@ class Folder:
     others: tuple[str, ...]
     subfolders: tuple[str, ...]
     attributes: bool  # holds a .gitattributes (git may convert what it checks out)
+    skipped: tuple[str, ...] = ()
 
     def plain(self) -> list[object]:
         return [self.stamp, self.files, self.links, self.others, self.subfolders,
-                self.attributes]
+                self.attributes, self.skipped]
 
     @staticmethod
     def from_plain(data: list[object]) -> Folder:
-        stamp, files, links, others, subfolders, attributes = data
+        # A listing of seven parts: one an older cmdbctl wrote (without `skipped`) is
+        # refused, so the cache is rebuilt rather than a skipped file forgotten.
+        stamp, files, links, others, subfolders, attributes, skipped = data
         if stamp is not None and not (isinstance(stamp, list) and len(stamp) == 3
                                       and type(stamp[0]) is int and type(stamp[1]) is int
                                       and isinstance(stamp[2], str)) \
@@ -51,7 +73,7 @@ class Folder:
             raise ValueError("folder stamp")
         return Folder(tuple(stamp) if stamp else None,
                       tuple(_names(files)), tuple(_names(links)), tuple(_names(others)),
-                      tuple(_names(subfolders)), attributes)
+                      tuple(_names(subfolders)), attributes, tuple(_names(skipped)))
 
 
 def _names(data: object) -> list[str]:
@@ -66,7 +88,8 @@ def _names(data: object) -> list[str]:
 @dataclass
 class Listing:
     """A walk of the document folders: folder (repository-relative) → `Folder`, and
-    findings (symlinks, FIFOs and devices: none of them read)."""
+    findings (symlinks, FIFOs and devices, names that look like documents but are not:
+    none of them read)."""
 
     folders: dict[str, Folder]
     findings: list[Finding]
@@ -89,6 +112,9 @@ class Listing:
 
     def others(self) -> Iterator[str]:
         return (f"{rel}/{name}" for rel, f in self.folders.items() for name in f.others)
+
+    def skipped(self) -> Iterator[str]:
+        return (f"{rel}/{name}" for rel, f in self.folders.items() for name in f.skipped)
 
 
 @dataclass(frozen=True)
@@ -120,6 +146,7 @@ class Workspace:
                 path, "file.not-regular",
                 "not a regular file (a FIFO, socket or device): not read",
                 line=1, column=1, hint="replace it with a regular file"))
+        listing.findings.extend(map(_skipped, listing.skipped()))
         return listing
 
     def _walk_folder(self, top: str, last: Mapping[str, Folder] | None, listing: Listing,
@@ -140,7 +167,7 @@ class Workspace:
                 listing.folders[rel] = known
                 stack.extend(f"{rel}/{name}" for name in known.subfolders)
                 continue
-            files, links, others, subfolders = [], [], [], []
+            files, links, others, subfolders, skipped = [], [], [], [], []
             attributes = False
             # os.scandir is the cheapest listing; folders reached through symlinks are
             # not entered, and hidden entries are skipped.
@@ -155,6 +182,8 @@ class Workspace:
                     elif entry.is_symlink():  # a finding, or skipped: never read
                         links.append(name)
                     elif not name.endswith(YAML_SUFFIXES):
+                        if _DOCUMENT_LIKE.search(name):
+                            skipped.append(name)  # a finding, never read
                         continue
                     elif entry.is_file(follow_symlinks=False):
                         files.append(name)
@@ -164,7 +193,7 @@ class Workspace:
             # time again: such a folder is listed afresh next time.
             trusted = stamp if stamp[0] < started - _RACY_NS else None
             listing.folders[rel] = Folder(trusted, tuple(files), tuple(links), tuple(others),
-                                          tuple(subfolders), attributes)
+                                          tuple(subfolders), attributes, tuple(skipped))
             stack.extend(f"{rel}/{name}" for name in subfolders)
 
     def _leaves(self, link: Path) -> bool:
@@ -207,6 +236,24 @@ class Workspace:
         if not self._leaves(link):
             return None  # a folder (or other file) inside the repository: not entered
         return _escape(path, _target(link), folder=link.is_dir())
+
+
+def _skipped(path: str) -> Finding:
+    """The finding of a file named like a document that is not one (module docstring)."""
+    name = path[path.rfind("/") + 1:]
+    match = _DOCUMENT_LIKE.search(name)  # (None only for a listing a cache made up)
+    document = f"{name[:match.start()] if match else file_id(name)}.yaml"
+    if match is None or not match[1]:
+        return Finding(
+            path, "file.extension",
+            f"{name} looks like a document but is not read: a document's name ends in "
+            ".yaml or .yml", line=1, column=1,
+            hint=f"rename it to {document}, or move it out of the document folders")
+    return Finding(
+        path, "file.leftover",
+        f"{name} looks like a leftover copy of {document} (an editor backup, a merge "
+        "leftover): it is not read", severity="warning", line=1, column=1,
+        hint=f"delete it; if it is the document, rename it to {document}")
 
 
 def _target(link: Path) -> str:

@@ -92,7 +92,7 @@ EXPECTED_REFS: dict[str, dict[str, dict[str, list[str]]]] = {
     "SLA": {"spec.services[]": {"kinds": ["Service"]}},
     "ChangeRequest": {
         "spec.requester": {"kinds": ["Person"]},
-        "spec.targets[]": ANY_CI,
+        "spec.targets[]": {"classes": [*CI_CLASSES, "person", "group", "policy"]},
         "spec.impact.services[]": {"kinds": ["Service"]},
         "spec.approvals[].by": {"kinds": ["Person"]},
         "spec.review.by": {"kinds": ["Person"]},
@@ -711,7 +711,7 @@ def test_references_are_well_formed_and_declared_in_kind_files() -> None:
             ref = node["x-cmdb-ref"]
             assert len(ref) == 1 and set(ref) <= {"kinds", "classes"}, where
             assert set(ref.get("kinds", [])) <= set(KIND_CLASS), where
-            assert set(ref.get("classes", [])) <= set(CI_CLASSES), where
+            assert set(ref.get("classes", [])) <= set(KIND_CLASS.values()), where
             id_defs = [resolve("common.schema.json", f"#/$defs/{name}")[1]
                        for name in ("ciId", "changeId")]
             assert "$ref" in node, where
@@ -755,3 +755,192 @@ def test_invalid_document_fails(kind: str, path: str, value: Any) -> None:
 def test_a_document_of_another_kind_fails(kind: str) -> None:
     other = next(k for k in KIND_CLASS if k != kind)
     assert verdicts(kind, FULL[other]) == (False, False)
+
+
+# --- user schemas: one `$ref` resolver, and the kind a schema names ---------------------
+#
+# The engine resolves a `$ref` once (cmdbctl/kinds.py, with `referencing`), for the
+# dangling-ref check and for the `x-cmdb-ref` fields behind it alike: every spelling of
+# a target that the validators follow, the reference fields behind it are checked too.
+
+BACKUP = """\
+apiVersion: cmdb/v1
+kind: Server
+metadata:
+  id: {id}
+  owner: {owner}
+spec:
+  hostname: {id}
+  backupTarget: {target}
+"""
+# {0}: a definition's name in common.schema.json (each has an $anchor of that name too)
+REF_SPELLINGS = [
+    "common.schema.json#/$defs/{0}",
+    "./common.schema.json#/$defs/{0}",
+    "./common.schema.json#/%24defs/{0}",
+    "common.schema.json#/%24defs/{0}",
+    "../schemas/common.schema.json#/$defs/{0}",
+    "common.schema.json#{0}",
+]
+
+
+def _edit_json(path: Path, edit: Any) -> str:
+    schema = json.loads(path.read_text("utf-8"))
+    edit(schema)
+    text = json.dumps(schema, indent=2)
+    path.write_text(text, "utf-8")
+    return text
+
+
+def _place(text: str, needle: str) -> tuple[int, int]:
+    """Line and column (1-based) where `needle` first starts in `text`."""
+    before = text[:text.index(needle)]
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+@pytest.mark.parametrize("spelling", REF_SPELLINGS)
+def test_reference_fields_behind_every_spelling_of_a_ref_are_checked(
+        spelling: str, cmdb_repo: Path, write_file: Any, validate_json: Any) -> None:
+    def library(schema: dict[str, Any]) -> None:
+        schema["$defs"]["ciMetadata"]["$anchor"] = "ciMetadata"
+        schema["$defs"]["storageRef"] = {"$anchor": "storageRef", "$ref": "#/$defs/ciId",
+                                         "x-cmdb-ref": {"kinds": ["StorageDevice"]}}
+
+    def server(schema: dict[str, Any]) -> None:
+        schema["properties"]["metadata"] = {"$ref": spelling.format("ciMetadata")}
+        schema["properties"]["spec"]["properties"]["backupTarget"] = {
+            "$ref": spelling.format("storageRef")}
+
+    _edit_json(cmdb_repo / "schemas" / "common.schema.json", library)
+    _edit_json(cmdb_repo / "schemas" / "server.schema.json", server)
+    write_file(cmdb_repo, "inventory/san-01.yaml",
+               "apiVersion: cmdb/v1\nkind: StorageDevice\nmetadata: {id: san-01}\n"
+               "spec: {capacityTb: 100}\n")
+    for name, owner, target in (("backup-01", "team-ops", "san-99"),
+                                ("backup-02", "team-nobody", "san-01"),
+                                ("backup-03", "team-ops", "app-01")):
+        write_file(cmdb_repo, f"inventory/{name}.yaml",
+                   BACKUP.format(id=name, owner=owner, target=target))
+
+    report = validate_json(cmdb_repo)
+
+    assert {(f["path"], f["code"], f["pointer"], f["line"], f["column"])
+            for f in report.findings} == {
+        ("inventory/backup-01.yaml", "ref.dangling", "/spec/backupTarget", 8, 17),
+        ("inventory/backup-02.yaml", "ref.dangling", "/metadata/owner", 5, 10),
+        ("inventory/backup-03.yaml", "ref.kind", "/spec/backupTarget", 8, 17),
+    }, report.findings
+
+
+@pytest.mark.parametrize(("ref", "named"), [
+    ("./common.schema.json#/%24defs/nope", "common.schema.json has no /$defs/nope"),
+    ("./storage.schema.json#/%24defs/ciId", "storage.schema.json, which is not a schema"),
+    ("common.schema.json#nope", "has no $anchor 'nope'"),
+    # what Python's URL functions take but the compiled validator cannot follow
+    ("#/$defs/é", "is not a URI reference"),
+    ("#/$defs/a b", "is not a URI reference"),
+    ("#/properties/spec/properties/backupTarget/allOf/01",
+     "server.schema.json has no /properties/spec/properties/backupTarget/allOf/01"),
+    ("#/properties/spec/properties/backupTarget/allOf/-1", "has no"),
+    ("#/properties/spec/title/0", "has no /properties/spec/title/0"),
+], ids=["missing-pointer", "missing-file", "missing-anchor", "non-ascii", "space",
+        "leading-zero-index", "negative-index", "index-into-a-string"])
+def test_a_ref_to_nothing_in_any_spelling_is_one_finding(
+        ref: str, named: str, cmdb_repo: Path, validate_json: Any) -> None:
+    def server(schema: dict[str, Any]) -> None:
+        schema["$defs"] = {"é": {"type": "string"}, "a b": {"type": "string"}}
+        spec = schema["properties"]["spec"]["properties"]
+        spec["backupTarget"] = {"allOf": [{"type": "string"}, {"minLength": 1}]}
+        spec["backupSource"] = {"$ref": ref}
+
+    text = _edit_json(cmdb_repo / "schemas" / "server.schema.json", server)
+
+    report = validate_json(cmdb_repo)
+
+    assert [(f["path"], f["code"], f["pointer"], f["line"], f["column"])
+            for f in report.findings] == [
+        ("schemas/server.schema.json", "schema.dangling-ref",
+         "/properties/spec/properties/backupSource/$ref",
+         *_place(text, json.dumps(ref)))]
+    assert named in report.findings[0]["message"]
+
+
+def test_a_nested_id_that_is_no_uri_is_a_finding(cmdb_repo: Path,
+                                                 validate_json: Any) -> None:
+    def server(schema: dict[str, Any]) -> None:
+        schema["properties"]["spec"]["properties"]["backupTarget"] = {
+            "$id": "http://[bad", "type": "string"}
+
+    _edit_json(cmdb_repo / "schemas" / "server.schema.json", server)
+    report = validate_json(cmdb_repo)
+    assert {(f["path"], f["code"]) for f in report.findings} == {
+        ("schemas/server.schema.json", "schema.invalid"),
+        ("inventory/app-01.yaml", "document.kind")}  # no schema: its one Server is unknown
+    assert "http://[bad" in report.findings[-1]["message"]
+
+
+@pytest.mark.parametrize(("schema_file_name", "document"), [
+    ("server.schema.json", "inventory/app-01.yaml"),
+    ("sla.schema.json", "inventory/sla-standard.yaml"),  # SLA: the title's spelling
+])
+def test_a_schema_that_names_no_kind_is_one_finding_on_the_schema(
+        schema_file_name: str, document: str, cmdb_repo: Path,
+        validate_json: Any) -> None:
+    def no_const(schema: dict[str, Any]) -> None:
+        schema["properties"]["kind"] = {"type": "string"}
+
+    text = _edit_json(cmdb_repo / "schemas" / schema_file_name, no_const)
+    # Its documents are still checked, as the kind its file name gives.
+    path = cmdb_repo / document
+    path.write_text(path.read_text().replace("  owner: team-ops\n", "  owner: team-ops\n"
+                                             "  colour: red\n"))
+
+    report = validate_json(cmdb_repo)
+
+    assert {(f["path"], f["code"], f["line"], f["column"]) for f in report.findings} == {
+        (f"schemas/{schema_file_name}", "schema.kind-missing", *_place(text, '"kind": {')),
+        (document, "schema.additional-property", 7, 11)}
+    finding = report.findings[0] if report.findings[0]["path"].startswith("schemas/") \
+        else report.findings[1]
+    assert finding["pointer"] == "/properties/kind"
+    assert '"const": "' in finding["hint"]
+
+
+def test_a_new_kind_schema_without_a_kind_is_read_as_its_file_name_says(
+        cmdb_repo: Path, write_file: Any, validate_json: Any) -> None:
+    schema = {
+        "title": "Backup job", "type": "object", "x-cmdb-class": "other",
+        "required": ["apiVersion", "kind", "metadata"],
+        "properties": {"apiVersion": {"const": "cmdb/v1"},
+                       "metadata": {"$ref": "./common.schema.json#/%24defs/ciMetadata"}},
+    }
+    text = json.dumps(schema, indent=2)
+    write_file(cmdb_repo, "schemas/backup-job.schema.json", text)
+    write_file(cmdb_repo, "inventory/nightly.yaml",
+               "apiVersion: cmdb/v1\nkind: BackupJob\nmetadata: {id: nightly, owner: nobody}\n")
+    # A library of definitions names no kind, and needs none.
+    write_file(cmdb_repo, "schemas/network.schema.json",
+               '{"title": "Network definitions", "$defs": {"vlan": {"type": "integer"}}}')
+
+    report = validate_json(cmdb_repo)
+
+    assert {(f["path"], f["code"], f["line"], f["column"]) for f in report.findings} == {
+        ("schemas/backup-job.schema.json", "schema.kind-missing",
+         *_place(text, '"properties"')),
+        ("inventory/nightly.yaml", "ref.dangling", 3, 32)}
+    assert "BackupJob" in next(f["message"] for f in report.findings
+                               if f["code"] == "schema.kind-missing")
+
+
+def test_a_schema_whose_file_name_gives_no_kind_is_named_in_the_unknown_kind_hint(
+        cmdb_repo: Path, write_file: Any, validate_json: Any) -> None:
+    write_file(cmdb_repo, "schemas/my_types.schema.json",
+               '{"type": "object", "properties": {"apiVersion": {"const": "cmdb/v1"}}}')
+    write_file(cmdb_repo, "inventory/t-1.yaml",
+               "apiVersion: cmdb/v1\nkind: MyType\nmetadata: {id: t-1}\n")
+    report = validate_json(cmdb_repo)
+    assert {(f["path"], f["code"]) for f in report.findings} == {
+        ("schemas/my_types.schema.json", "schema.kind-missing"),
+        ("inventory/t-1.yaml", "document.kind")}
+    unknown = next(f for f in report.findings if f["code"] == "document.kind")
+    assert "schemas/my_types.schema.json names no kind" in unknown["hint"]

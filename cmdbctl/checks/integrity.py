@@ -2,7 +2,9 @@
 
 Codes: `id.duplicate`, `id.file-name`, `ref.dangling` (no document has the id),
 `ref.kind` (the id names a document of a kind the field does not allow). Reference
-fields are whatever the schemas mark with `x-cmdb-ref`.
+fields are whatever the schemas mark with `x-cmdb-ref`. A file that holds no readable
+document still claims the id of its file name (`Entry.unread`, kind None): a reference
+to it is not dangling, and not judged for kind; its own finding says what is wrong.
 """
 
 from __future__ import annotations

@@ -43,6 +43,9 @@ def _kind_finding(doc: Document, kinds: KindRegistry, kind: Any) -> Finding:
                        hint=f"write `kind:` with one of: {', '.join(known)}")
     close = difflib.get_close_matches(str(kind), known, n=1)
     hint = f"did you mean {close[0]}?" if close else f"known kinds: {', '.join(known)}"
+    if kinds.unnamed:  # the schema meant for it may be one that names no kind
+        names = "s" if len(kinds.unnamed) == 1 else ""
+        hint += f"; {' and '.join(kinds.unnamed)} name{names} no kind (schema.kind-missing)"
     return Finding(doc.path, "document.kind",
                    f"unknown kind {kind!r}: no schema in {kinds.origin} defines it",
                    pointer="/kind", hint=hint)

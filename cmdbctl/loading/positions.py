@@ -88,7 +88,7 @@ def parse(path: str, text: str) -> Parsed | list[Finding]:
             if next(documents, None) is not None:
                 return [_second_document(path, text)]
     except MarkedYAMLError as exc:
-        return [_syntax_finding(path, exc)]
+        return [_syntax_finding(path, exc, text)]
     except ReaderError as exc:  # a character YAML forbids; ruamel gives only its offset
         return [_character_finding(path, text, exc)]
     except YAMLError as exc:  # the first line: a finding is one line of text
@@ -165,7 +165,7 @@ def _tag_finding(path: str, at: list[str | int], tag: str | None) -> Finding:
         pointer=pointer(at), hint="remove the tag; cmdbctl never constructs tagged objects")
 
 
-def _syntax_finding(path: str, exc: MarkedYAMLError) -> Finding:
+def _syntax_finding(path: str, exc: MarkedYAMLError, text: str) -> Finding:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
@@ -176,7 +176,19 @@ def _syntax_finding(path: str, exc: MarkedYAMLError) -> Finding:
                        line=line, column=column, hint="keep one of the entries")
     context = f" ({exc.context})" if exc.context else ""
     return Finding(path, "yaml.syntax", f"invalid YAML: {problem}{context}",
-                   line=line, column=column)
+                   line=line, column=column, hint=_tab_hint(text, mark))
+
+
+def _tab_hint(text: str, mark: Any) -> str | None:
+    """The hint for a tab where YAML reads none (ruamel: "found character '\\t' that
+    cannot start any token", at the tab): most often a line indented with a tab."""
+    index = getattr(mark, "index", None)
+    if not isinstance(index, int) or not 0 <= index < len(text) or text[index] != "\t":
+        return None
+    start = max(text.rfind("\n", 0, index), text.rfind("\r", 0, index)) + 1
+    if text[start:index].strip(" \t"):  # after something on its line
+        return "replace the tab with a space (YAML forbids tabs for indentation too)"
+    return "YAML forbids tabs for indentation: indent with spaces"
 
 
 def _character_finding(path: str, text: str, exc: ReaderError) -> Finding:
