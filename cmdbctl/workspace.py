@@ -238,6 +238,14 @@ class Workspace:
         return _escape(path, _target(link), folder=link.is_dir())
 
 
+def near_miss(path: str) -> Finding | None:
+    """The finding of a file named like a document that is not one (module docstring);
+    None for any other name."""
+    if not _DOCUMENT_LIKE.search(path[path.rfind("/") + 1:]):
+        return None
+    return _skipped(path)
+
+
 def _skipped(path: str) -> Finding:
     """The finding of a file named like a document that is not one (module docstring)."""
     name = path[path.rfind("/") + 1:]

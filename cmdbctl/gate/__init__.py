@@ -26,7 +26,7 @@ from cmdbctl.gate.rules import ChangeVerdict
 from cmdbctl.gate.standard import TargetEdit
 from cmdbctl.kinds import SCHEMA_SUFFIX, KindRegistry, builtin_schema_files
 from cmdbctl.revision import Snapshot
-from cmdbctl.workspace import file_id
+from cmdbctl.workspace import YAML_SUFFIXES, file_id, near_miss
 
 
 @dataclass
@@ -150,6 +150,11 @@ class ChangeSet:
                 doc = ChangedDocument(status, fc.path, fc.old_path, None, None)
                 out.governance.append(doc)
                 out.documents.append(doc)
+            elif not fc.path.endswith(YAML_SUFFIXES):  # no document now: named like one?
+                out.findings.extend(f for f in [near_miss(fc.path)] if f and fc.new_path)
+                if fc.old_path and fc.old_path.endswith(YAML_SUFFIXES):  # renamed away
+                    out._document(gitio.FileChange("D", fc.old_path, None, fc.old_blob, None),
+                                  "deleted", old_snap, head_snap, kinds)
             else:
                 out._document(fc, status, old_snap, head_snap, kinds)
         return out

@@ -235,3 +235,17 @@ def test_a_symlinked_document_edited_through_its_target_is_refused(repo: Any,
     assert code == 1
     link = kit.one(report, "file.symlink")
     assert (link["path"], link["line"], link["column"]) == ("inventory/app-02.yaml", 1, 1)
+
+
+def test_a_document_renamed_to_a_name_that_is_not_read_is_refused(requested: Any,
+                                                                   kit: Any) -> None:
+    repo = _approved(requested, kit)
+    repo.git("mv", "inventory/shop-db.yaml", "inventory/shop-db.YAML")
+    repo.commit("alice", "case")
+
+    code, report = repo.gate()
+
+    assert code == 1
+    assert kit.one(report, "file.extension")["path"] == "inventory/shop-db.YAML"
+    assert "shop-db is deleted but no change request" in \
+        kit.one(report, "gate.uncovered")["message"]
