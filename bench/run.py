@@ -215,7 +215,6 @@ class Bench:
         self.notes: list[str] = []
         self.failures: list[tuple[list[str], str]] = []
         self.cmdbctl = tool("cmdbctl") or "cmdbctl"
-        self.cache_home = OUT / "xdg-cache"
         self.files = document_files(root)
 
     def add(self, key: str, row: Row) -> Row:
@@ -225,7 +224,7 @@ class Bench:
         return row
 
     def env(self, *, cache: bool) -> dict[str, str]:
-        env = dict(os.environ, XDG_CACHE_HOME=str(self.cache_home), NO_COLOR="1")
+        env = dict(os.environ, NO_COLOR="1")
         env.pop("CMDBCTL_NO_CACHE", None)
         if not cache:
             env["CMDBCTL_NO_CACHE"] = "1"
@@ -291,7 +290,6 @@ class Bench:
                                  note="; ".join(x for x in (note, extra) if x), **kw))
 
     def clear_cache(self) -> None:
-        shutil.rmtree(self.cache_home, ignore_errors=True)
         git_dir = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=self.root,
                                  check=False, capture_output=True, text=True).stdout.strip()
         if git_dir:  # cmdbctl keeps its verdict cache in .git/cmdbctl/

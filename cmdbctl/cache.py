@@ -9,11 +9,12 @@ includes the tool version): a changed schema or an upgrade starts afresh.
 
 Safety: every read happens inside one transaction; a warm run writes back only if no
 other run wrote in between (a lineage and generation number), else it leaves the newer
-state alone. A full rebuild goes to a temporary file renamed into place under the old
-file's exclusive lock. Anything unreadable (a corrupt or hand-edited file, junk rows or
-fields) raises `CacheError`, and `validate` then judges everything afresh and rewrites
-the cache. It never changes a verdict: tests compare warm and cold runs after random
-edits, corruption, concurrent runs and git operations.
+state alone. A full rebuild (`Rebuild`) goes to a temporary file as the run judges, none
+of it held in memory, and is renamed into place under the old file's exclusive lock.
+Anything unreadable (a corrupt or hand-edited file, junk rows or fields) raises
+`CacheError`, and `validate` then judges everything afresh and rewrites the cache. It
+never changes a verdict: tests compare warm and cold runs after random edits,
+corruption, concurrent runs and git operations.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Self, get_args
 
 import orjson
 
@@ -43,6 +44,10 @@ CREATE TABLE verdicts(blob TEXT PRIMARY KEY, verdict BLOB NOT NULL) WITHOUT ROWI
 CREATE TABLE refs(target TEXT NOT NULL, blob TEXT NOT NULL, PRIMARY KEY (target, blob))
     WITHOUT ROWID;
 CREATE TABLE files(path TEXT PRIMARY KEY, blob TEXT, id TEXT) WITHOUT ROWID;
+"""
+_STAGING = """
+CREATE TEMP TABLE new_verdicts(blob TEXT NOT NULL, verdict BLOB NOT NULL);
+CREATE TEMP TABLE new_refs(target TEXT NOT NULL, blob TEXT NOT NULL);
 """
 _INDEXES = ("CREATE INDEX files_id ON files(id)", "CREATE INDEX files_blob ON files(blob)")
 _BATCH = 500  # values per IN (...): well under SQLite's limit on parameters
@@ -229,45 +234,22 @@ class VerdictCache:
 
     # -- writing ---------------------------------------------------------------------
 
-    def rebuild(self, run: LastRun, files: Mapping[str, FileRow],
-                verdicts: Mapping[str, Verdict]) -> None:
-        """Replace the cache with this run's whole view (`verdicts` by blob id)."""
+    def rebuilding(self) -> Rebuild:
+        """A new cache for this run's whole view, written as its verdicts come in and
+        put in place of this one by `Rebuild.commit` (use it as a context manager)."""
         self.finish()
-        if self.path is None:
-            return
-        tmp = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".cache-", suffix=".tmp")
-            os.close(fd)
-            db = sqlite3.connect(tmp, isolation_level=None)
-            try:
-                db.execute("PRAGMA journal_mode = OFF")  # a fresh file: rename is the commit
-                db.execute("PRAGMA synchronous = OFF")
-                db.executescript(_TABLES)
-                db.execute("BEGIN")
-                # a new lineage: a run that read the replaced cache must not write here
-                run.generation, run.lineage = 0, secrets.token_hex(8)
-                run.verdict_rows = _insert(db, run, files, verdicts)
-                for index in _INDEXES:  # after the rows: one sort instead of 10^5 inserts
-                    db.execute(index)
-                db.execute("INSERT INTO meta VALUES ('state', ?)", (run.plain(),))
-                db.execute("COMMIT")
-            finally:
-                db.close()
-            self._replace_with(Path(tmp))
-            tmp = None
-            abandoned = time.time() - 3600  # a rebuild's temporary file, left by a crash
-            for stale in self.path.parent.glob("*"):
-                if stale.name.startswith(("verdicts-", "cache-")) \
-                        and not stale.name.startswith(self.path.name) \
-                        or stale.name.startswith(".cache-") and stale.stat().st_mtime < abandoned:
-                    stale.unlink(missing_ok=True)  # other fingerprints', never our journal
-        except (OSError, sqlite3.Error, TypeError, UnicodeEncodeError):
-            return  # a cache that cannot be written only costs speed
-        finally:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
+        return Rebuild(self)
+
+    def _sweep(self) -> None:
+        """Remove what a rebuild leaves behind it: the caches of other fingerprints (a
+        schema edit or another tool version: never read again, each as large as ours)
+        and a rebuild's temporary files left by a crash."""
+        assert self.path is not None
+        abandoned = time.time() - 3600
+        for stale in self.path.parent.glob("*"):
+            if stale.name.startswith("cache-") and not stale.name.startswith(self.path.name) \
+                    or stale.name.startswith(".cache-") and stale.stat().st_mtime < abandoned:
+                stale.unlink(missing_ok=True)  # other fingerprints', never our journal
 
     def discard(self) -> None:
         """Remove the cache: its state was measured under conditions a run cannot
@@ -340,6 +322,119 @@ class VerdictCache:
         except (OSError, sqlite3.Error, TypeError, ValueError, KeyError, AttributeError,
                 orjson.JSONDecodeError, UnicodeEncodeError):
             return  # a cache that cannot be written only costs speed
+
+
+class Rebuild:
+    """A full rebuild of the cache, streamed: `add` writes each run of files as the run
+    judges them (nothing of theirs is kept in memory), `commit` writes the state and
+    renames the new file over the cache. The new file is private until then: a new
+    lineage, generation 0, renamed into place under the old file's lock (see
+    `VerdictCache._replace_with`); a run that fails, or leaves the `with` block without
+    committing, leaves the cache as it was. A rebuild that cannot be written only costs
+    speed: it stops writing and the cache stays as it was."""
+
+    def __init__(self, cache: VerdictCache) -> None:
+        self._cache = cache
+        self._db: sqlite3.Connection | None = None
+        self._tmp: Path | None = None
+        self._failed = cache.path is None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def _open(self) -> sqlite3.Connection:
+        # Opened on the first write, not before: worker processes forked by then never
+        # hold the connection.
+        if self._db is None:
+            assert self._cache.path is not None
+            self._cache.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self._cache.path.parent, prefix=".cache-",
+                                       suffix=".tmp")
+            os.close(fd)
+            self._tmp = Path(tmp)
+            self._db = db = sqlite3.connect(tmp, isolation_level=None)
+            db.execute("PRAGMA journal_mode = OFF")  # a fresh file: rename is the commit
+            db.execute("PRAGMA synchronous = OFF")
+            db.execute("PRAGMA temp_store = FILE")  # the staging tables below: on disk
+            db.executescript(_TABLES)
+            # Verdicts and references arrive in path order, their keys (blob ids) at
+            # random: staged here, they go into their tables sorted, appending to the
+            # b-trees instead of inserting all over them.
+            db.executescript(_STAGING)
+            db.execute("BEGIN")
+        return self._db
+
+    def add(self, files: Iterable[tuple[str, str | None, Verdict]]) -> list[str]:
+        """Write (path, blob id, verdict) of each file (blob id None: no verdict kept,
+        as for a file that could not be read); the paths whose verdict JSON cannot hold
+        (a lone surrogate): their rows keep no blob id, and they belong to `dirty`."""
+        if self._failed:
+            return []
+        rows: list[tuple[str, str | None, str | None]] = []
+        verdicts: list[tuple[str, bytes]] = []
+        refs: list[tuple[str, str]] = []
+        lost: list[str] = []
+        for path, blob, verdict in files:
+            entry = verdict.entry
+            if blob is not None:
+                try:
+                    verdicts.append((blob, orjson.dumps(verdict.encode())))
+                except TypeError:
+                    lost.append(path)
+                    blob = None
+                else:
+                    if entry is not None:
+                        refs += ((target, blob) for target in entry.targets())
+            rows.append((path, blob, entry.id if entry is not None else None))
+        try:
+            db = self._open()
+            db.executemany("INSERT INTO files VALUES (?, ?, ?)", rows)
+            db.executemany("INSERT INTO new_verdicts VALUES (?, ?)", verdicts)
+            db.executemany("INSERT INTO new_refs VALUES (?, ?)", refs)
+        except (OSError, sqlite3.Error, UnicodeEncodeError):
+            self._fail()
+        return lost
+
+    def commit(self, run: LastRun) -> None:
+        """Finish the file with `run`'s state and put it in place of the cache."""
+        if self._failed:
+            return
+        try:
+            db = self._open()
+            # a new lineage: a run that read the replaced cache must not write here
+            run.generation, run.lineage = 0, secrets.token_hex(8)
+            run.verdict_rows = db.execute(
+                "INSERT OR IGNORE INTO verdicts SELECT blob, verdict FROM new_verdicts "
+                "ORDER BY blob").rowcount
+            db.execute("INSERT OR IGNORE INTO refs SELECT target, blob FROM new_refs "
+                       "ORDER BY target, blob")
+            for index in _INDEXES:  # after the rows: one sort instead of 10^5 inserts
+                db.execute(index)
+            db.execute("INSERT INTO meta VALUES ('state', ?)", (run.plain(),))
+            db.execute("COMMIT")
+            db.close()
+            self._db = None
+            assert self._tmp is not None and self._cache.path is not None
+            self._cache._replace_with(self._tmp)
+            self._tmp = None
+            self._cache._sweep()
+        except (OSError, sqlite3.Error, TypeError, UnicodeEncodeError):
+            self._fail()  # a cache that cannot be written only costs speed
+
+    def _fail(self) -> None:
+        self._failed = True
+        self._close()
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
 
 
 def decode(raw: bytes, path: str) -> Verdict:

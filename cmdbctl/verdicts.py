@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -18,7 +20,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from cmdbctl.checks import check_document
-from cmdbctl.document import Document, Entry
+from cmdbctl.document import Document, Entry, UnreadEntry
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading import load, locate
@@ -27,6 +29,7 @@ from cmdbctl.loading.source import MAX_FILE_BYTES
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_THRESHOLD = 2000
 _CHUNK = 500
+_AHEAD = 3  # runs of _CHUNK paths in flight per worker process
 _READ_SIZE = 64 * 1024
 
 
@@ -42,7 +45,7 @@ class Verdict(NamedTuple):  # a tuple, like Entry: cheap to build by the 10^5
         entry = self.entry
         findings = [[f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint]
                     for f in self.findings]
-        if entry is None:
+        if entry is None or isinstance(entry, UnreadEntry):  # its id is its path's
             return [None, None, None, findings]
         return [entry.id, entry.kind, list(entry.refs), findings]
 
@@ -56,7 +59,7 @@ class Verdict(NamedTuple):  # a tuple, like Entry: cheap to build by the 10^5
     def decode(data: list[Any], path: str) -> Verdict:
         """The verdict of `encode`'s output, for the file at `path`; raises on junk."""
         doc_id, kind, refs, findings = data
-        entry = None
+        entry: Entry = Entry.unread(path)  # no document: the id of the path it is at
         if refs is not None:
             if len(refs) % 3:
                 raise ValueError("references come in triples")
@@ -73,7 +76,7 @@ _new = tuple.__new__
 def judge(path: str, raw: bytes, kinds: KindRegistry) -> Verdict:
     loaded = load(path, raw)
     if loaded.data is None:
-        return Verdict(None, tuple(loaded.findings))
+        return Verdict(Entry.unread(path), tuple(loaded.findings))
     doc = Document(path, loaded.data)
     findings = check_document(doc, kinds)
     if findings:
@@ -100,8 +103,8 @@ def judge_path(path: str, read: Reader, kinds: KindRegistry) -> Judged:
     try:
         raw = read(path)
     except OSError as exc:
-        return Verdict(None, (Finding(path, "file.unreadable", f"cannot read file: {exc.strerror}",
-                                      line=1, column=1),)), None
+        return Verdict(Entry.unread(path), (Finding(
+            path, "file.unreadable", f"cannot read file: {exc.strerror}", line=1, column=1),)), None
     return judge(path, raw, kinds), blob_id(raw) if len(raw) <= MAX_FILE_BYTES else None
 
 
@@ -133,29 +136,51 @@ Progress = Callable[[int], None]
 
 def judge_all(paths: Sequence[str], read: Reader, kinds: KindRegistry,
               progress: Progress | None = None, jobs: int | None = None) -> list[Judged]:
-    """Verdicts of all files (and blob ids of the bytes judged), in order; split across
-    processes for large estates."""
+    """Verdicts of all files (and blob ids of the bytes judged), in order."""
+    return [j for _, judged in judge_chunks(paths, read, kinds, progress, jobs) for j in judged]
+
+
+def judge_chunks(paths: Sequence[str], read: Reader, kinds: KindRegistry,
+                 progress: Progress | None = None, jobs: int | None = None,
+                 ) -> Generator[tuple[Sequence[str], list[Judged]], None, None]:
+    """Verdicts of all files (and blob ids of the bytes judged), in order, a run of
+    paths at a time as they are judged: the caller keeps what it needs of each run, not
+    10^6 verdicts. Split across processes for large estates; the workers run ahead of
+    the caller by a few runs at most, so what waits for it stays small too."""
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD:
-        out = []
-        for i, path in enumerate(paths):
-            out.append(judge_path(path, read, kinds))
-            if progress and i % 256 == 255:
-                progress(256)
+        for start in range(0, len(paths), _CHUNK):
+            chunk = paths[start:start + _CHUNK]
+            out = []
+            for i, path in enumerate(chunk, start):
+                out.append(judge_path(path, read, kinds))
+                if progress and i % 256 == 255:
+                    progress(256)
+            yield chunk, out
         if progress:
             progress(len(paths) % 256)
-        return out
-    chunks = [paths[i:i + _CHUNK] for i in range(0, len(paths), _CHUNK)]
+        return
+    chunks = (paths[i:i + _CHUNK] for i in range(0, len(paths), _CHUNK))
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(jobs, mp_context=get_context(method), initializer=_init,
                              initargs=(kinds, read)) as pool:
-        results: list[Judged] = []
-        for chunk, encoded in zip(chunks, pool.map(_judge_chunk, chunks)):
-            verdicts, blobs = orjson.loads(encoded) if isinstance(encoded, bytes) else encoded
-            results.extend(zip(map(Verdict.decode, verdicts, chunk), blobs))
-            if progress:
-                progress(len(chunk))
-    return results
+        waiting: deque[tuple[Sequence[str], Future[bytes | list[Any]]]] = deque(
+            (chunk, pool.submit(_judge_chunk, chunk)) for chunk in islice(chunks, _AHEAD * jobs))
+        try:
+            while waiting:
+                chunk, future = waiting.popleft()
+                encoded = future.result()
+                for more in islice(chunks, 1):
+                    waiting.append((more, pool.submit(_judge_chunk, more)))
+                verdicts, blobs = orjson.loads(encoded) if isinstance(encoded, bytes) \
+                    else encoded
+                del encoded
+                if progress:
+                    progress(len(chunk))
+                yield chunk, list(zip(map(Verdict.decode, verdicts, chunk), blobs))
+        finally:  # the caller stopped early: runs not started yet are not started
+            for _, future in waiting:
+                future.cancel()
 
 
 _worker: tuple[KindRegistry, Reader] | None = None

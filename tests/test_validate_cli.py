@@ -4,6 +4,7 @@ the parallel path."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -23,7 +24,8 @@ def test_init_repository_validates_clean(cmdb_repo: Path, run_cli: Callable[...,
     result = run_cli("validate", repo=cmdb_repo)
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert re.fullmatch(r"14 files valid\n", result.stderr), result.stderr
+    files = _documents(cmdb_repo, ".")  # what `cmdbctl init` writes
+    assert re.fullmatch(rf"{files} files valid\n", result.stderr), result.stderr
 
 
 @pytest.mark.skipif(not (PROJECT / "inventory").is_dir(),
@@ -104,6 +106,81 @@ def test_missing_path(cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch,
     assert result.stdout == ""
 
 
+_ACCEPTS = ("validate checks the *.yaml and *.yml files under inventory/, changes/ and "
+            "policies/")
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("README.md", "README.md is not a document"),
+    ("schemas/server.schema.json", "schemas/server.schema.json is not a document"),
+    ("schemas", "schemas holds no document"),
+    (".github", ".github holds no document"),
+    ("inventory/empty", "inventory/empty holds no document"),
+    ("inventory/notes.txt", "inventory/notes.txt is not a document"),
+    ("inventory/.draft.yaml", "inventory/.draft.yaml is not a document"),
+    ("inventory/.drafts", "inventory/.drafts holds no document"),
+], ids=["file", "schema", "schemas-folder", "other-folder", "empty-folder", "not-yaml",
+        "hidden-file", "hidden-folder"])
+def test_a_path_that_holds_no_document_is_refused(
+        given: str, said: str, cmdb_repo: Path, write_file: Callable[..., Path],
+        run_cmdbctl: Callable[..., Any]) -> None:
+    """A report on such a path would say "0 files valid" and exit 0: a typo or a wrong
+    folder would pass CI unnoticed. Exit 2 instead, naming the path and what counts."""
+    (cmdb_repo / "inventory" / "empty" / "sub").mkdir(parents=True)
+    write_file(cmdb_repo, "inventory/notes.txt", "not a document\n")
+    app = (cmdb_repo / "inventory" / "app-01.yaml").read_text()
+    write_file(cmdb_repo, "inventory/.draft.yaml", app)
+    write_file(cmdb_repo, "inventory/.drafts/app-02.yaml", app.replace("app-01", "app-02"))
+    for cwd in (cmdb_repo, cmdb_repo / "inventory"):
+        arg = given if cwd == cmdb_repo else str(cmdb_repo / given)
+        proc = run_cmdbctl("validate", arg, cwd=cwd)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stdout == ""
+        assert f"{said}: {_ACCEPTS}" in proc.stderr
+        assert "hint: give documents or folders holding them" in proc.stderr
+        assert "files valid" not in proc.stderr
+    proc = run_cmdbctl("validate", "inventory", given, "changes", cwd=cmdb_repo)
+    assert proc.returncode == 2  # among paths that hold documents: named alone
+    assert f"error: {said}: {_ACCEPTS}" in proc.stderr
+
+
+def test_every_refused_path_is_named(cmdb_repo: Path, run_cmdbctl: Callable[..., Any]) -> None:
+    proc = run_cmdbctl("validate", "README.md", "inventory", "schemas", cwd=cmdb_repo)
+    assert proc.returncode == 2
+    assert f"error: README.md is not a document; schemas holds no document: {_ACCEPTS}" \
+        in proc.stderr
+
+
+def _documents(root: Path, under: str) -> int:
+    """Regular *.yaml / *.yml files at or below `under`, as validate's walk finds them."""
+    start = Path(os.path.normpath(root / under))
+    found = [start] if start.is_file() else [*start.rglob("*.yaml"), *start.rglob("*.yml")]
+    return sum(1 for p in found if p.is_file() and not p.is_symlink()
+               and p.relative_to(root).parts[0] in ("inventory", "changes", "policies")
+               and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+@pytest.mark.parametrize("given", [
+    ".", "inventory", "inventory/app-01.yaml", "inventory/hw", "changes",
+    "inventory/link.yaml", "inventory/hw/../app-01.yaml"])
+def test_a_path_that_holds_documents_is_reported_on(
+        given: str, cmdb_repo: Path, write_file: Callable[..., Path],
+        run_cmdbctl: Callable[..., Any]) -> None:
+    """Documents, folders holding one at any depth, and what the walk reports on (a
+    symlinked document: a finding, never read) are all accepted."""
+    app = (cmdb_repo / "inventory" / "app-01.yaml").read_text()
+    write_file(cmdb_repo, "inventory/hw/deep/app-02.yaml", app.replace("app-01", "app-02"))
+    (cmdb_repo / "inventory" / "link.yaml").symlink_to("app-01.yaml")
+    write_file(cmdb_repo, "changes/CHG-2026-0300.yaml", ROLLED_BACK_CHANGE)
+    proc = run_cmdbctl("validate", "--format", "json", given, cwd=cmdb_repo)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["summary"]["files"] == _documents(cmdb_repo, given)
+    assert report["summary"]["files"] > 0 or given == "inventory/link.yaml"
+    if given == "inventory/link.yaml":
+        assert [f["code"] for f in report["findings"]] == ["file.symlink"]
+
+
 def test_folder_that_is_not_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          run_cli: Callable[..., Any]) -> None:
     plain = tmp_path / "plain"
@@ -139,7 +216,7 @@ def test_finds_the_root_from_a_sub_folder(sub: str, cmdb_repo: Path,
     assert result.exit_code == 1
     # Paths are relative to the root found, not to the current folder.
     assert result.stdout.startswith("inventory/app-01.yaml:18:11: error schema.enum: ")
-    assert "in 14 files" in result.stderr
+    assert f"in {_documents(cmdb_repo, '.')} files" in result.stderr
 
 
 def test_warnings_alone_exit_zero(cmdb_repo: Path, write_file: Callable[..., Path],
@@ -151,12 +228,13 @@ def test_warnings_alone_exit_zero(cmdb_repo: Path, write_file: Callable[..., Pat
             for f in report.findings] == [
         ("changes/CHG-2026-0300.yaml", "change.rollback-record-missing", "warning", 14, 11)]
     assert report.exit_code == 0
-    assert report.data["summary"] == {"files": 15, "errors": 0, "warnings": 1, "infos": 0}
+    files = _documents(cmdb_repo, ".")
+    assert report.data["summary"] == {"files": files, "errors": 0, "warnings": 1, "infos": 0}
     text = run_cli("validate", repo=cmdb_repo)
     assert text.exit_code == 0
     assert text.stdout.startswith(
         "changes/CHG-2026-0300.yaml:14:11: warning change.rollback-record-missing: ")
-    assert text.stderr == "1 warning in 15 files\n"
+    assert text.stderr == f"1 warning in {files} files\n"
 
 
 def test_broken_user_schema_is_a_finding(cmdb_repo: Path, validate_json: Callable[..., Any],
@@ -261,7 +339,8 @@ def _generate_estate(repo: Path, count: int) -> set[tuple[str, str, int, int]]:
                 expected.add((path, "ref.dangling", 9, 13))
             if renamed(i):
                 expected.add((path, "id.file-name", 4, 7))
-            if syntax_error(target) or renamed(target):  # no document has that id
+            # no file claims that id (a broken file claims the id of its name)
+            if renamed(target) and not syntax_error(target):
                 expected.add((path, "ref.dangling", 10, 15))
         (folder / f"{name}.yaml").write_text(body)
     return expected
@@ -273,6 +352,7 @@ def _located(findings: list[dict[str, Any]]) -> set[tuple[str, str, int, int]]:
 
 def test_parallel_path_gives_the_same_findings(cmdb_repo: Path,
                                                run_cmdbctl: Callable[..., Any]) -> None:
+    scaffold = _documents(cmdb_repo, ".")
     expected = _generate_estate(cmdb_repo, 2050)
     outputs = []
     for jobs in ("1", "2"):
@@ -284,20 +364,21 @@ def test_parallel_path_gives_the_same_findings(cmdb_repo: Path,
     serial, parallel = outputs
     assert _located(serial["findings"]) == expected
     assert len(serial["findings"]) == len(expected)
-    assert serial["summary"]["files"] == 2050 + 14
+    assert serial["summary"]["files"] == 2050 + scaffold
     assert parallel == serial
 
 
 def test_serial_path_on_a_large_estate(cmdb_repo: Path,
                                        validate_json: Callable[..., Any]) -> None:
     """The generator's expectations hold on the serial path (what the test above compares)."""
+    scaffold = _documents(cmdb_repo, ".")
     expected = _generate_estate(cmdb_repo, 600)
     report = validate_json(cmdb_repo, "--jobs", "1")
     assert {f["code"] for f in report.findings} == {
         "schema.enum", "ref.dangling", "id.file-name", "yaml.syntax"}
     assert _located(report.findings) == expected
     assert len(report.findings) == len(expected)
-    assert report.data["summary"]["files"] == 600 + 14
+    assert report.data["summary"]["files"] == 600 + scaffold
 
 
 def test_cli_uses_no_deprecated_click_api(cmdb_repo: Path) -> None:

@@ -16,24 +16,9 @@ from typing import Any
 
 import pytest
 
-from cmdbctl.kinds import KindRegistry, builtin_schema_files
 from cmdbctl.loading import load
 from cmdbctl.validate import validate
-from cmdbctl.verdicts import judge
 from cmdbctl.workspace import find_workspace
-
-
-def _judge_gives_unread_files_their_entry() -> bool:
-    kinds = KindRegistry(builtin_schema_files(), "built-in:")
-    return judge("inventory/x.yaml", b"a: [\n", kinds).entry is not None
-
-
-# `verdicts.judge` (not this suite's module) must give a file without a readable
-# document `Entry.unread(path)`; until it does, these tests fail as expected.
-NEEDS_JUDGE = pytest.mark.xfail(
-    not _judge_gives_unread_files_their_entry(), strict=True,
-    reason="cmdbctl/verdicts.py: judge/judge_path must return Entry.unread(path) "
-           "for a file without a readable document")
 
 # app-01 (a Server) is what shop-db (runsOn: Server) and shop-web (runsOn: [Server])
 # refer to in the repository `cmdbctl init` writes.
@@ -59,7 +44,6 @@ spec:
 """
 
 
-@NEEDS_JUDGE
 @pytest.mark.parametrize("broken", list(BROKEN))
 def test_a_broken_file_is_one_finding(broken: str, cmdb_repo: Path,
                                       write_file: Callable[..., Path],
@@ -76,7 +60,6 @@ def test_a_broken_file_is_one_finding(broken: str, cmdb_repo: Path,
     assert report.exit_code == 1
 
 
-@NEEDS_JUDGE
 def test_a_broken_file_and_another_of_its_id_are_duplicates(
         cmdb_repo: Path, write_file: Callable[..., Path],
         validate_json: Callable[..., Any]) -> None:
@@ -109,7 +92,6 @@ def _findings(root: Path) -> list[tuple[Any, ...]]:
             for f in result.findings]
 
 
-@NEEDS_JUDGE
 def test_warm_runs_agree_that_a_broken_file_claims_its_id(
         cmdb_repo: Path, write_file: Callable[..., Path],
         monkeypatch: pytest.MonkeyPatch) -> None:
