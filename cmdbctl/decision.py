@@ -118,7 +118,7 @@ def open_change(root: Path, change_id: str) -> Iterator[Desk]:
                            if default else snap)
         where = f"policies/ (read from {default.removeprefix('refs/remotes/')}, as the " \
             "gate reads its base)" if default else "policies/"
-        path, name, change = _find_change(snap, blobs, change_id)
+        path, name, change = find_change(snap, blobs, change_id)
         person = rules.person_by_email(identity.email)
         if person is None:
             raise CommandError(
@@ -129,7 +129,7 @@ def open_change(root: Path, change_id: str) -> Iterator[Desk]:
                    where, snap, blobs)
 
 
-def _find_change(snap: Snapshot, blobs: gitio.BlobReader,
+def find_change(snap: Snapshot, blobs: gitio.BlobReader,
                  change_id: str) -> tuple[str, str | None, ChangeSpec]:
     path = snap.by_id.get(change_id)  # by file name: a file that does not parse is found
     if path is None or not path.startswith("changes/"):

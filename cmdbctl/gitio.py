@@ -742,3 +742,278 @@ def commit_file(root: Path, path: str, message: str, sign: bool) -> str:
     run(root, "add", "--", path)
     run(root, "commit", "--quiet", "-m", message, *(["-S"] if sign else []), "--", path)
     return run(root, "rev-parse", "HEAD").strip()
+
+
+# -- the first-parent history of a branch (cmdbctl audit) ---------------------------------
+
+
+def first_parent_line(root: Path, rev_range: str) -> list[tuple[str, str]]:
+    """(commit id, committer date in ISO 8601) of each commit on the first-parent line of
+    `rev_range` ("a..b" of resolved ids, or one id), newest first. The committer date is
+    when a commit landed: a merge's is the moment it was merged."""
+    out = run(root, "rev-list", "--first-parent", "--format=%cI", rev_range, "--")
+    found: list[tuple[str, str]] = []
+    lines = out.split("\n")
+    for header, date in zip(lines[0::2], lines[1::2]):
+        if header.startswith("commit "):
+            found.append((header[7:].strip(), date.strip()))
+    return found
+
+
+def first_parent_diffs(root: Path, commits: Sequence[tuple[str, str | None]],
+                       folders: Sequence[str]) -> dict[str, list[FileChange]]:
+    """What each (commit, first parent) changed under `folders` against that parent, in
+    one `git diff-tree --stdin` (a parent of None: a root commit, against the empty
+    tree). A merge's changes are its merged branch's and its own. Commits that changed
+    nothing there are left out."""
+    if not commits:
+        return {}
+    lines = "".join(f"{sha} {parent}\n" if parent else f"{sha}\n" for sha, parent in commits)
+    out = run_bytes(root, "diff-tree", "--stdin", "-r", "-z", "--raw", "--no-renames",
+                    "--root", "--", *folders, input=lines.encode())
+    found: dict[str, list[FileChange]] = {}
+    current: list[FileChange] | None = None
+    fields = out.split(b"\0")
+    i = 0
+    while i < len(fields):
+        item = fields[i]
+        if item.startswith(b":") and current is not None and i + 1 < len(fields):
+            meta = item.decode().lstrip(":").split()
+            old_blob = None if meta[2] == _NULL else meta[2]
+            new_blob = None if meta[3] == _NULL else meta[3]
+            path = _path(fields[i + 1])
+            status = meta[4][0]
+            current.append(FileChange(status, None if status == "A" else path,
+                                      None if status == "D" else path, old_blob, new_blob))
+            i += 2
+            continue
+        if item:  # a commit id: every record of it follows
+            current = found.setdefault(item.decode("ascii", "replace").strip(), [])
+        i += 1
+    return {sha: changes for sha, changes in found.items() if changes}
+
+
+def require_full_history(root: Path) -> None:
+    """In a shallow clone, fetch the rest of the history from the first remote, or exit 2
+    with the `git fetch` that gets it: judging a commit reads every earlier commit of the
+    change requests it touches (who added each approval), and a clone cut short would
+    show the cut as their author. Never a verdict from missing history."""
+    if not is_shallow(root):
+        return
+    remote = next(iter(remotes(root)), None)
+    hint = f"fetch the whole history first: git fetch --unshallow {remote or 'origin'}"
+    if remote is None:
+        raise CommandError("this clone is shallow: the history to audit is not all in it",
+                           hint)
+    try:
+        run(root, "fetch", "--quiet", "--unshallow", remote)
+    except GitFailed as exc:
+        raise CommandError(f"this clone is shallow and fetching its history from {remote} "
+                           f"failed ({exc.message})", hint) from exc
+    if is_shallow(root):
+        raise CommandError("this clone is still shallow after fetching its history", hint)
+
+
+# -- one document's history (cmdbctl history, cmdbctl show) --------------------------------
+
+
+def diff_each(root: Path, lines: Sequence[Sequence[str]], paths: Sequence[str],
+              renames_only: bool = False) -> list[list[FileChange]]:
+    """What each line's commit changed under `paths` (pathspecs, magic allowed), renames
+    detected, one list per line in order, in one `git diff-tree --stdin`. A line is
+    `(commit,)`, against its parent (a root commit: against the empty tree), or
+    `(commit, other)`, against `other` (a merge against one of its parents).
+    `renames_only`: only the renames (detected among every file under `paths`)."""
+    if not lines:
+        return []
+    text = "".join(" ".join(line) + "\n" for line in lines)
+    out = run_bytes(root, "diff-tree", "--stdin", "--always", "-r", "-z", "-M", "--raw",
+                    "--root", *(["--diff-filter=R"] if renames_only else []), "--", *paths,
+                    input=text.encode())
+    found: list[list[FileChange]] = []
+    fields = out.split(b"\0")
+    i = 0
+    while i < len(fields):
+        item = fields[i]
+        if item.startswith(b":") and found:  # "<modes> <blobs> <status>", then its paths
+            meta = item.decode().lstrip(":").split()
+            status = meta[4][0]
+            count = 2 if status in "RC" else 1
+            names = [_path(f) for f in fields[i + 1:i + 1 + count]]
+            old_blob = None if meta[2] == _NULL else meta[2]
+            new_blob = None if meta[3] == _NULL else meta[3]
+            found[-1].append(FileChange(status, None if status == "A" else names[0],
+                                        None if status == "D" else names[-1],
+                                        old_blob, new_blob))
+            i += 1 + count
+            continue
+        if item:  # --always: every line's commit id comes first, even with no records
+            found.append([])
+        i += 1
+    if len(found) != len(lines):
+        raise GitFailed(f"git diff-tree answered {len(found)} of {len(lines)} commits", 0)
+    return found
+
+
+def tree_files(root: Path, rev: str, paths: Sequence[str]) -> dict[str, str]:
+    """path → blob id of the files of `rev` that match `paths`: ls-tree for pathspecs
+    with magic (`:(glob)inventory/**/app-01.yaml`), which ls-tree itself refuses."""
+    out = run_bytes(root, "diff-tree", "-r", "-z", "--raw", "--no-renames", EMPTY_TREE,
+                    rev, "--", *paths)
+    fields = out.split(b"\0")
+    return {_path(path): meta.split()[3].decode()
+            for meta, path in zip(fields[0::2], fields[1::2]) if meta.startswith(b":")}
+
+
+def newest_touching(root: Path, rev: str, paths: Sequence[str]) -> str | None:
+    """The newest commit (by date: git stops at the first it finds, no topological sort)
+    of `rev`'s history that changed a file matching `paths` against any parent."""
+    out = run(root, "rev-list", "--max-count=1", "--full-history", rev, "--", *paths).strip()
+    return out or None
+
+
+def last_commit_before(root: Path, rev: str, timestamp: int) -> tuple[str, str] | None:
+    """(commit id, committer date in ISO 8601) of the newest commit on the first-parent
+    line of `rev` committed at or before `timestamp` (seconds since the epoch); None:
+    there is none."""
+    out = run(root, "rev-list", "--first-parent", "--max-count=1", f"--min-age={timestamp}",
+              "--format=%cI", rev, "--").split("\n")
+    if len(out) < 2 or not out[0].startswith("commit "):
+        return None
+    return out[0][7:].strip(), out[1].strip()
+
+
+# --- `cmdbctl rollback`: reverting into the index, and putting everything back ----------
+
+_IN_PROGRESS = {"MERGE_HEAD": "a merge", "REVERT_HEAD": "a revert",
+                "CHERRY_PICK_HEAD": "a cherry-pick", "sequencer": "a revert or cherry-pick",
+                "rebase-merge": "a rebase", "rebase-apply": "a rebase or `git am`",
+                "BISECT_LOG": "a bisect"}
+
+
+def operation_in_progress(root: Path) -> str | None:
+    """What git is in the middle of (a merge, a revert, a rebase, ...), if anything: a
+    clean work tree can still be half way through one."""
+    names = list(_IN_PROGRESS)
+    out = run(root, "rev-parse", *(arg for n in names for arg in ("--git-path", n)))
+    for name, where in zip(names, out.splitlines()):
+        if (root / where).exists():
+            return _IN_PROGRESS[name]
+    return None
+
+
+def symbolic_head(root: Path) -> str | None:
+    """The ref HEAD points to (refs/heads/main); None when HEAD is detached."""
+    out = output(root, "symbolic-ref", "--quiet", "HEAD")
+    return out.decode("utf-8", "surrogateescape").strip() if out else None
+
+
+def new_branch_problem(root: Path, name: str) -> str | None:
+    """Why `name` cannot be made a new branch (not a valid name, or taken), if it cannot."""
+    if output(root, "check-ref-format", "--branch", name) is None or name.startswith("-"):
+        return f"{name!r} is not a valid branch name"
+    if output(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}") is not None:
+        return f"branch {name!r} exists already"
+    return None
+
+
+def first_parent_changes(root: Path, commits: Sequence[Commit]) -> dict[str, frozenset[str]]:
+    """Every path each commit changed against its first parent (a merge: against its
+    mainline; a root commit: all its files), renames as a deletion and an addition."""
+    if not commits:
+        return {}
+    lines = "".join(f"{c.sha} {c.parents[0]}\n" if c.parents else f"{c.sha}\n" for c in commits)
+    out = run_bytes(root, "diff-tree", "--stdin", "-r", "--root", "--always", "--name-only",
+                    "-z", "--no-renames", input=lines.encode())
+    found: dict[str, set[str]] = {c.sha: set() for c in commits}
+    ids = iter([c.sha for c in commits])
+    expected, current = next(ids, None), None
+    for item in out.split(b"\0"):  # each commit's id (--always), then its paths
+        if not item:
+            continue
+        if expected is not None and item == expected.encode():
+            current, expected = found[expected], next(ids, None)
+        elif current is not None:
+            current.add(_path(item))
+    return {sha: frozenset(paths) for sha, paths in found.items()}
+
+
+def revert_into_index(root: Path, sha: str, mainline: bool) -> list[str] | None:
+    """`git revert --no-commit` of one commit (a merge against its first parent): None
+    when it applied cleanly, else the paths it left in conflict. Any other failure is
+    GitFailed. The revert stays "in progress" until `end_revert`."""
+    proc = _complete(root, ["revert", "--no-commit", *(["-m", "1"] if mainline else []), sha])
+    if proc.returncode == 0:
+        return None
+    conflicted = sorted(_names(output(root, "diff", "--name-only", "--diff-filter=U", "-z")
+                               or b""))
+    if not conflicted:
+        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitFailed(f"git revert failed: {message[-1] if message else proc.returncode}",
+                        proc.returncode)
+    return conflicted
+
+
+def end_revert(root: Path) -> None:
+    """Forget the revert in progress (REVERT_HEAD, MERGE_MSG, the sequencer), keeping the
+    index and the work tree as they are."""
+    run(root, "revert", "--quit", check=False)
+
+
+def restore_paths(root: Path, rev: str, pathspecs: Sequence[str]) -> None:
+    """The index and work tree of `pathspecs` as `rev` has them (files it lacks removed),
+    conflicts there resolved so."""
+    run(root, "restore", f"--source={rev}", "--staged", "--worktree", "--", *pathspecs)
+
+
+def staged_blobs(root: Path, paths: Iterable[str]) -> dict[str, str]:
+    """path → blob id in the index (stage 0) of those of `paths` it holds."""
+    wanted = [f":(literal){p}" for p in paths]
+    if not wanted:
+        return {}
+    found = {}
+    for record in run_bytes(root, "ls-files", "--stage", "-z", "--", *wanted).split(b"\0"):
+        meta, _, path = record.partition(b"\t")  # "<mode> <blob> <stage>", the path
+        fields = meta.split()
+        if len(fields) == 3 and fields[2] == b"0":
+            found[_path(path)] = fields[1].decode()
+    return found
+
+
+def reset_index_and_tree(root: Path, rev: str) -> None:
+    """Index and tracked files exactly as `rev` has them, conflicts dropped, files it does
+    not hold removed; no ref moves (unlike `git reset --hard`, not even ORIG_HEAD)."""
+    run(root, "read-tree", "--reset", "-u", rev)
+
+
+def refresh_index(root: Path) -> None:
+    """Refresh the index's stat data of files whose times changed but not their bytes."""
+    run(root, "update-index", "-q", "--refresh", check=False)
+
+
+def commit_index(root: Path, message: str) -> str:
+    """Commit what is staged as the current identity, hooks and all; the new commit id."""
+    run(root, "commit", "--quiet", "-m", message)
+    return run(root, "rev-parse", "HEAD").strip()
+
+
+def update_ref(root: Path, ref: str, new: str, old: str) -> None:
+    """Point `ref` at `new`, only if it still points at `old`."""
+    run(root, "update-ref", ref, new, old)
+
+
+def switch_new_branch(root: Path, name: str) -> None:
+    """Create branch `name` at HEAD and check it out (the files do not change)."""
+    run(root, "checkout", "--quiet", "-b", name)
+
+
+def switch_back(root: Path, ref: str | None, sha: str) -> None:
+    """Check out `ref` (refs/heads/...) again, or detach at `sha` when there was none."""
+    if ref is not None and ref.startswith("refs/heads/"):
+        run(root, "checkout", "--quiet", ref.removeprefix("refs/heads/"), "--")
+    else:
+        run(root, "checkout", "--quiet", "--detach", sha)
+
+
+def delete_branch(root: Path, name: str) -> None:
+    run(root, "branch", "--quiet", "-D", name)

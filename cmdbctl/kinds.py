@@ -55,6 +55,22 @@ _MARK_HINT = 'write {"kinds": ["Server", ...]} or {"classes": ["hardware", ...]}
 # jsonschema-rs compiles no deeper nesting of subschemas (it raises "Recursion limit").
 _MAX_DEPTH = 128
 
+CODES: dict[str, str] = {
+    "schema.unreadable": "a schema file in schemas/ is not JSON, or nests too deeply to be "
+                         "read; the kinds it would define are unknown",
+    "schema.invalid": "a schema file is not a valid JSON Schema (draft 2020-12), or a "
+                      "document fails its kind's schema in a way no single keyword explains",
+    "schema.duplicate-kind": "two schema files define the same kind (properties.kind.const); "
+                             "the first by name applies",
+    "schema.dangling-ref": "a $ref in a schema names nothing in schemas/ (cmdbctl never "
+                           "downloads a schema); the rest of the schema still checks",
+    "schema.x-cmdb-ref": 'a malformed x-cmdb-ref mark: it must be {"kinds": [...]} or '
+                         '{"classes": [...]}; the field is not read as a reference',
+    "schema.kind-missing": "a schema that describes documents names no kind "
+                           "(properties.kind.const); its documents are checked as the kind "
+                           "its file name gives",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class RefField:

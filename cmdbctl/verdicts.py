@@ -108,6 +108,12 @@ def judge_path(path: str, read: Reader, kinds: KindRegistry) -> Judged:
     return judge(path, raw, kinds), blob_id(raw) if len(raw) <= MAX_FILE_BYTES else None
 
 
+CODES: dict[str, str] = {
+    "file.unreadable": "the file cannot be read (no permission, or it went away while "
+                       "being read); it is judged again on the next run",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class WorktreeReader:
     """Reads work-tree files, never more than the size limit (plus one byte to tell)."""

@@ -42,6 +42,18 @@ _RACY_NS = 2_000_000_000  # coarser than any file system's time stamps
 # A document's suffix in any spelling, and whatever follows it (see the module's docstring).
 _DOCUMENT_LIKE = re.compile(r"\.(?i:ya?ml|json)(?=$|[^A-Za-z0-9])(.*)$")
 
+CODES: dict[str, str] = {
+    "file.symlink": "a document, or a document folder, is a symlink: a CI is its own file, "
+                    "so the link is never read (git would store the link, not the document)",
+    "file.symlink-escape": "a symlink in a document folder points outside the repository: "
+                           "not followed",
+    "file.not-regular": "a FIFO, socket or device in a document folder: never read",
+    "file.extension": "a file named like a document with another suffix (.YAML, .Yml, "
+                      ".json): it is never read, so whatever it holds escapes every check",
+    "file.leftover": "a leftover copy beside a document (app-01.yaml~, app-01.yaml.bak, "
+                     ".orig), never read; delete it (a warning)",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Folder:

@@ -22,6 +22,22 @@ from cmdbctl.kinds import KindRegistry
 
 _APPROVED_OR_LATER = frozenset({"approved", "implemented", "reviewed", "closed"})
 
+CODES: dict[str, str] = {
+    "change.window-order": "the change's planned window ends before, or when, it starts",
+    "change.approvals-missing": "a change that is approved or later (and not a standard "
+                                "change, which is pre-approved) records no approval",
+    "change.rejection-missing": "a rejected change records no rejection (a warning)",
+    "change.review-missing": "a reviewed or closed emergency change lacks its "
+                             "post-implementation review (spec.review)",
+    "change.model-missing": "a standard change names no StandardChange model in spec.model: "
+                            "it is pre-approved only for what a model lists",
+    "change.model-unused": "a normal or emergency change names a model in spec.model, which "
+                           "only standard changes follow (a warning)",
+    "change.rollback-record-missing": "a rolled-back change has no rollback record "
+                                      "(spec.rollback: who, when, why, which commits; "
+                                      "a warning)",
+}
+
 
 def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
     if doc.kind != "ChangeRequest":

@@ -21,6 +21,15 @@ from cmdbctl.workspace import file_id
 # Suggestions cost a scan of every id; past this many dangling references, skip them.
 _MAX_SUGGESTIONS = 50
 
+CODES: dict[str, str] = {
+    "id.duplicate": "another file holds the same id: ids are unique across the repository, "
+                    "one file per id, and never reused",
+    "id.file-name": "metadata.id differs from the file's name: a document's file is named "
+                    "<id>.yaml, and the file name is the CI's identity",
+    "ref.dangling": "a reference field (x-cmdb-ref in the schema) names an id no document has",
+    "ref.kind": "a reference field names a document of a kind the field does not allow",
+}
+
 
 def check(entries: Sequence[Entry], kinds: KindRegistry,
           only: Sequence[Entry] | None = None,

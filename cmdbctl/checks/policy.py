@@ -26,6 +26,11 @@ from cmdbctl.workspace import Folder
 
 FOLDER = "policies"
 
+CODES: dict[str, str] = {
+    "policy.duplicate": "a second ChangePolicy: exactly one may exist under policies/, and "
+                        "the gate refuses to judge merges while there are several",
+}
+
 
 def paths(folders: Mapping[str, Folder]) -> list[str]:
     """Every document file under `policies/`, from a listing's folders."""

@@ -15,6 +15,15 @@ from cmdbctl.document import Document
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
 
+CODES: dict[str, str] = {
+    "sla.targets-order": "a more urgent priority has a longer response or resolve target "
+                         "than a less urgent one: targets get stricter toward P1",
+    "sla.resolve-before-response": "a priority's resolve target is shorter than its "
+                                   "response target",
+    "sla.timezone": "a time zone of the service hours or a maintenance window that the tz "
+                    "database does not know (write an IANA name such as Europe/Berlin)",
+}
+
 
 def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
     if doc.kind != "SLA":

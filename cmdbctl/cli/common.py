@@ -8,10 +8,12 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
+from cmdbctl.errors import CommandError
 from cmdbctl.findings import Report
 from cmdbctl.reporters import REPORTERS, Reporter
 from cmdbctl.reporters.text import summary_line
@@ -75,3 +77,16 @@ def emit(report: Report, fmt: str) -> None:
     if fmt == "text":
         click.echo(summary_line(report.summary), err=True)
 
+
+def instant(value: str | None) -> datetime | None:
+    """An `--now` option's ISO 8601 instant (with its offset), or None."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"--now {value!r} is not an ISO 8601 instant",
+                           "write it like 2026-11-28T22:00:00+08:00") from exc
+    if moment.tzinfo is None:
+        raise CommandError(f"--now {value!r} has no UTC offset", "add one, e.g. +08:00 or Z")
+    return moment

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 
 import click
 
-from cmdbctl.cli.common import emit, format_option, repo_option
-from cmdbctl.errors import CommandError
+from cmdbctl.cli.common import emit, format_option, instant, repo_option
 from cmdbctl.findings import Report, exit_code
 from cmdbctl.reporters import REPORTERS
 from cmdbctl.workspace import find_workspace
-
-
-def _instant(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"--now {value!r} is not an ISO 8601 instant",
-                           "write it like 2026-11-28T22:00:00+08:00") from exc
-    if moment.tzinfo is None:
-        raise CommandError(f"--now {value!r} has no UTC offset", "add one, e.g. +08:00 or Z")
-    return moment
 
 
 @click.command()
@@ -56,6 +41,6 @@ def gate(base: str, head: str, now: str | None, repo: str | None, fmt: str) -> N
     """
     from cmdbctl.gate import run_gate  # imported here: start-up pays for one command
     ws = find_workspace(repo)
-    result = run_gate(ws.root, base, head, _instant(now))
+    result = run_gate(ws.root, base, head, instant(now))
     emit(Report("gate", result.findings, result.summary, result.details()), fmt)
     sys.exit(exit_code(result.findings))

@@ -18,9 +18,14 @@ import click
 
 from cmdbctl import __version__
 from cmdbctl.cli.approve import approve
+from cmdbctl.cli.audit import audit
+from cmdbctl.cli.explain import explain
 from cmdbctl.cli.gate import gate
+from cmdbctl.cli.history import history
 from cmdbctl.cli.init import init
 from cmdbctl.cli.review import review
+from cmdbctl.cli.rollback import rollback
+from cmdbctl.cli.show import show
 from cmdbctl.cli.validate import validate
 from cmdbctl.errors import CommandError
 
@@ -125,6 +130,11 @@ cli.add_command(init)
 cli.add_command(gate)
 cli.add_command(approve)
 cli.add_command(review)
+cli.add_command(explain)
+cli.add_command(rollback)
+cli.add_command(history)
+cli.add_command(show)
+cli.add_command(audit)
 
 
 def main() -> None:

@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cmdbctl import gitio
+from cmdbctl import gitio, workspace
 from cmdbctl.cache import VerdictCache
-from cmdbctl.checks import check_document
+from cmdbctl.checks import check_document, integrity
+from cmdbctl.checks import policy as policy_check  # (gate.policy is our own module)
 from cmdbctl.document import Document, Entry
 from cmdbctl.fielddiff import diff
 from cmdbctl.findings import Finding, summarize
@@ -27,6 +28,33 @@ from cmdbctl.gate.standard import TargetEdit
 from cmdbctl.kinds import SCHEMA_SUFFIX, KindRegistry, builtin_schema_files
 from cmdbctl.revision import Snapshot
 from cmdbctl.workspace import YAML_SUFFIXES, file_id, near_miss
+
+CODES: dict[str, str] = {
+    "gate.uncovered": "a CI the branch changed is a target of no change request of the "
+                      "branch, nor named by a Change-Id: commit trailer",
+    "gate.not-approved": "a CI the branch changed is covered only by change requests that do "
+                         "not satisfy the change policy (see their findings)",
+    "gate.governance-edit": "an edit of policies/, schemas/ or the CI wiring "
+                            "(.github/workflows/, .gitlab-ci.yml) without an approved "
+                            "change of category management",
+    "gate.change.unknown": "a commit's Change-Id: trailer names a change request that does "
+                           "not exist",
+    "gate.change.deleted": "the branch deletes a change request: change records are kept for "
+                           "audit (set its status to rejected or closed instead)",
+    "gate.unreadable": "a document the branch changed cannot be read at the head (`cmdbctl "
+                       "validate` says why)",
+    "gate.policy.ambiguous": "the base branch holds several ChangePolicy documents, so the "
+                             "rules a branch is judged by are ambiguous",
+    "gate.history.criss-cross": "the branch and the base share several merge bases "
+                                "(criss-cross merges), so what the branch changes is "
+                                "ambiguous: merge the base into the branch",
+    # validate's findings, which the gate makes on the head as the branch left it
+    **{code: integrity.CODES[code]
+       for code in ("id.duplicate", "id.file-name", "ref.dangling", "ref.kind")},
+    "policy.duplicate": policy_check.CODES["policy.duplicate"],
+    **{code: workspace.CODES[code]
+       for code in ("file.symlink", "file.extension", "file.leftover")},
+}
 
 
 @dataclass

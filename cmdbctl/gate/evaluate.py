@@ -26,6 +26,11 @@ from cmdbctl.kinds import KindRegistry
 from cmdbctl.models import ChangeSpec, Rule
 from cmdbctl.revision import Snapshot
 
+CODES: dict[str, str] = {
+    "gate.change.invalid": "a change request of the branch is not valid (see `cmdbctl "
+                           "validate`), so it covers nothing",
+}
+
 
 @dataclass
 class ChangeScope:

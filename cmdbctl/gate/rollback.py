@@ -24,6 +24,16 @@ from cmdbctl.errors import CommandError
 from cmdbctl.gate.standard import Refusal
 from cmdbctl.models import ChangeSpec
 
+CODES: dict[str, str] = {
+    "gate.rollback.record": "a rolled-back change's record (spec.rollback.commits) is "
+                            "missing, or names a commit that is not on the base branch "
+                            "or did not carry the change out",
+    "gate.rollback.substance": "a rollback may change only the change request's status "
+                               "and rollback record, but the branch changed more of it",
+    "gate.rollback.not-a-revert": "a target of the rolled-back change is not exactly as "
+                                  "it was before the change was carried out",
+}
+
 # Statuses from which a change can be rolled back: approved and later.
 _ROLLED_BACK_FROM = ("approved", "implemented", "reviewed", "closed")
 _HINT = "run `cmdbctl rollback CHANGE-ID --reason ... --branch NAME`, which reverts exactly " \

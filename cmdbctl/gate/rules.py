@@ -22,6 +22,46 @@ from cmdbctl.revision import Snapshot, spec_of
 _NEVER_COVERS = ("draft", "rejected", "rolled-back")
 _NOT_CARRIED_OUT = ("draft", "submitted", "approved")
 
+CODES: dict[str, str] = {
+    "gate.change.status": "a draft, rejected or rolled-back change request covers nothing "
+                          "(but its own rollback)",
+    "gate.change.transition": "the change's status moved in a way the lifecycle forbids, "
+                              "e.g. from rejected back to submitted",
+    "gate.change.rejected": "someone whose decision counts rejected the change: rejected is "
+                            "final, raise a new change request",
+    "gate.approval.missing": "a matching rule of the base's ChangePolicy needs more approvals "
+                             "from a group or owner than the change has (the finding names "
+                             "who could give them)",
+    "gate.approval.stale": "an approval given before the change request or a file it may "
+                           "touch changed: it does not count",
+    "gate.approval.untrusted": "a decision that does not count: not its person's own commit, "
+                               "unsigned where the policy wants signatures, by the requester "
+                               "or an author, ... (an error when typed in for someone else)",
+    "gate.approval.unproven": "a decision counted as recorded whose own commit is not in "
+                              "history, as a squash merge replaced it (a warning)",
+    "gate.approval.removed": "a decision the change request recorded was removed: decisions "
+                             "are records and stay",
+    "gate.rollback-plan.missing": "a matching rule requires a rollback plan "
+                                  "(spec.rollbackPlan) and the change has none",
+    "gate.window.missing": "a matching rule requires a planned window inside the maintenance "
+                           "windows, and the change has no spec.window",
+    "gate.window.outside": "the planned window is not inside the maintenance windows of an "
+                           "affected service's SLA",
+    "gate.window.past": "the planned window ended before the change was implemented: "
+                        "reschedule it",
+    "gate.freeze": "a change of this type may not merge during a freeze in force now",
+    "gate.freeze.window": "the planned window overlaps a freeze that does not allow this "
+                          "type of change",
+    "gate.review.untrusted": "a post-implementation review that does not count: not recorded "
+                             "by its reviewer in their own commit",
+    "gate.review.overdue": "the post-implementation review a rule asks for (reviewWithin) is "
+                           "overdue",
+    "gate.review.due": "the post-implementation review a rule asks for falls due later "
+                       "(info: when it is due)",
+    "gate.review.clock": "the commit that set status implemented is dated in the future, so "
+                         "when the review falls due cannot be told",
+}
+
 
 @dataclass
 class ChangeVerdict:

@@ -45,6 +45,16 @@ from cmdbctl.models import ChangeSpec, StandardChangeSpec
 _WIDEN_HINT = ("raise a normal change, or ask the change managers to widen the model "
                "(a governance edit of policies/)")
 
+CODES: dict[str, str] = {
+    "gate.standard.model-missing": "a standard change names no model in spec.model, so "
+                                   "nothing pre-approves it",
+    "gate.standard.model-unknown": "a standard change names a model the base branch's "
+                                   "policies/ does not hold (models are read from the base)",
+    "gate.standard.outside-model": "a standard change does what its model does not allow: "
+                                   "a CI of another kind, a CI added or deleted, or a field "
+                                   "the model does not list",
+}
+
 
 class Refusal(NamedTuple):
     code: str

@@ -13,6 +13,12 @@ from cmdbctl.findings import Finding
 from cmdbctl.loading import fast, positions
 from cmdbctl.loading.source import decode
 
+CODES: dict[str, str] = {
+    "document.empty": "the file holds no YAML document (it is empty, or only comments)",
+    "document.not-mapping": "the file's document is a list or a single value, not a mapping "
+                            "of apiVersion, kind, metadata and spec",
+}
+
 
 @dataclass(slots=True)
 class Loaded:

@@ -32,6 +32,23 @@ _STANDARD_TAGS = frozenset(
 # expanding the same subtree again and again (a "billion laughs" alias bomb).
 _NODE_SLACK = 10_000
 
+CODES: dict[str, str] = {
+    "yaml.syntax": "the file is not valid YAML (a tab used for indentation, an unclosed "
+                   "bracket or quote, a character YAML forbids, ...)",
+    "yaml.duplicate-key": "a mapping has the same key twice: which value holds would be "
+                          "a guess",
+    "yaml.key-type": "a mapping key is a number, boolean or null, not a string; quote it",
+    "yaml.tag": "a YAML tag (!!python/object, !custom, ...): documents are plain data, and "
+                "cmdbctl never constructs tagged objects",
+    "yaml.alias-bomb": "aliases expand the document far beyond its size (a billion-laughs "
+                       "attack); it is not read",
+    "yaml.too-deep": "the document nests too deeply to be read",
+    "yaml.value": "a value cannot be read, e.g. an integer of more digits than Python "
+                  "converts; quote it",
+    "yaml.multiple-documents": "the file holds more than one YAML document (a second ---): "
+                               "one document per file, named <id>.yaml",
+}
+
 
 class _Constructor(RoundTripConstructor):
     """Round-trip constructor that keeps timestamps as the text the user wrote."""

@@ -14,6 +14,13 @@ from cmdbctl.findings import Finding
 MAX_FILE_BYTES = 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
+CODES: dict[str, str] = {
+    "file.too-large": "the file is larger than 1 MiB, the most a document may be; it is not "
+                      "read",
+    "file.binary": "the file holds a NUL byte: it is binary, not a YAML document; not read",
+    "file.encoding": "the file is not valid UTF-8 text; save it as UTF-8",
+}
+
 
 def decode(path: str, raw: bytes) -> str | Finding:
     """Return the text of a document file, or the finding that says why it has none."""

@@ -19,7 +19,7 @@ _LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 def document(findings: Sequence[Finding]) -> dict[str, Any]:
     codes = sorted({f.code for f in findings})
-    rules = [{"id": code, "name": code, "shortDescription": {"text": code}} for code in codes]
+    rules = [_rule(code) for code in codes]
     results = []
     for f in findings:
         result: dict[str, Any] = {
@@ -46,6 +46,19 @@ def document(findings: Sequence[Finding]) -> dict[str, Any]:
             "results": results,
         }],
     }
+
+
+def _rule(code: str) -> dict[str, Any]:
+    """A reportingDescriptor: the code, and what it means as `cmdbctl explain` says it
+    (the full description adds which commands find it)."""
+    from cmdbctl.codes import lookup  # imported here: only SARIF output needs it
+
+    found = lookup(code)
+    if found is None:  # (every code is declared: tests/test_codes.py)
+        return {"id": code, "name": code, "shortDescription": {"text": code}}
+    commands = ", ".join(f"cmdbctl {c}" for c in found.commands)
+    return {"id": code, "name": code, "shortDescription": {"text": found.description},
+            "fullDescription": {"text": f"{found.description} (found by {commands})"}}
 
 
 def render(report: Report, out: TextIO, color: bool) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from cmdbctl.codes import describe
 from tests.conftest import ROLLED_BACK_CHANGE
 
 ANSI = re.compile(r"\x1b\[")
@@ -239,3 +240,14 @@ def test_clean_repository(fmt: str, cmdb_repo: Path, run_cli: Callable[..., Any]
         assert json.loads(result.stdout)["findings"] == []
     else:
         assert json.loads(result.stdout)["runs"][0]["results"] == []
+
+
+def test_sarif_rules_say_what_each_code_means(findings_repo: Path,
+                                              run_cli: Callable[..., Any]) -> None:
+    rules = _sarif(run_cli, findings_repo)["runs"][0]["tool"]["driver"]["rules"]
+    assert {r["id"] for r in rules} == {code for _, code, _, _, _ in KNOWN}
+    for rule in rules:
+        description = describe(rule["id"])
+        assert description, rule["id"]
+        assert rule["shortDescription"]["text"] == description
+        assert rule["fullDescription"]["text"].startswith(description + " (found by ")

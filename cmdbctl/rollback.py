@@ -1,0 +1,402 @@
+"""`cmdbctl rollback`: revert the commits that carried a change out, and record it.
+
+Which commits: those on HEAD's first-parent history that carried the change out. A
+merge commit does when the branch it merged holds a commit with the change's
+`Change-Id:` trailer (or its own message has one); it is reverted against its mainline
+(`git revert -m 1`). A squash or plain commit does when its own trailer names the change.
+Only commits that changed `inventory/` (the CIs) count: approvals and reviews, which
+touch `changes/` only, are records and stay.
+
+What is refused, changing nothing: a dirty work tree, git in the middle of something,
+an unknown change, a change that is not approved or later, no carrying commit (exit 2);
+on the merits (exit 1, `RollbackRefused`): a later commit changed one of the same CIs
+(reverting would undo it too, or mix the two), a carrying commit that carried another
+change as well, a revert that conflicts outside `changes/`, a result `validate` finds
+errors in.
+
+How: newest first, `git revert --no-commit` of each; `changes/` as HEAD has it (change
+requests are records; a revert of the merge that added one would delete it); the change
+request's round-trip edit (`status: rolled-back`, `spec.rollback {by, at, reason,
+commits}`: its text before the rollback, plus the record); `validate` of the result;
+one commit naming the change and every reverted commit. History is never rewritten.
+Whatever fails half way (a conflict, validate, a commit hook, Ctrl-C), `_Undo` puts back
+exactly what this run changed: HEAD and the branch, the index, the work tree (file times
+too), and the branch `--branch` made.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from cmdbctl import gitio
+from cmdbctl.decision import find_change  # the change request at HEAD, or exit 2
+from cmdbctl.editing import edit
+from cmdbctl.errors import CommandError
+from cmdbctl.findings import Finding
+from cmdbctl.gate.policy import read_rules
+from cmdbctl.revision import Snapshot
+from cmdbctl.validate import validate
+from cmdbctl.workspace import Workspace
+
+ROLLED_BACK_FROM = ("approved", "implemented", "reviewed", "closed")
+CIS = "inventory/"
+RECORDS = "changes/"  # change requests: records, never reverted
+
+
+class RollbackRefused(CommandError):
+    """A refusal on the merits (exit 1); the repository is as it was. `findings`: what
+    validate found in the rolled-back result, when that was the reason."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None,
+                 findings: Sequence[Finding] = ()) -> None:
+        super().__init__(message, hint)
+        self.findings = list(findings)
+
+
+@dataclass(frozen=True)
+class Revert:
+    """A commit that carried the change out, and the paths it changed against its first
+    (for a merge: mainline) parent."""
+
+    sha: str
+    subject: str
+    merge: bool
+    paths: frozenset[str]
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    path: str
+    action: str  # restored | removed (the change added it) | re-created (it deleted it)
+
+
+@dataclass(frozen=True)
+class Plan:
+    change_id: str
+    path: str  # the change request
+    name: str | None
+    status: str  # before the rollback
+    reverts: tuple[Revert, ...]  # newest first: the order they are reverted in
+    before: str  # the first parent of the oldest: the state the CIs return to
+    files: tuple[FileOutcome, ...]  # outside changes/, what the reverts change
+    record: dict[str, Any]  # spec.rollback
+    message: str  # of the rollback commit
+    head: str
+    current: str | None  # the ref HEAD points to; None: detached
+    branch: str | None  # --branch: the new branch the commit goes on
+    dirty: tuple[str, ...] = field(default=())  # uncommitted files (a dry run goes on)
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    plan: Plan
+    commit: str | None  # None: a dry run
+    findings: tuple[Finding, ...] = ()  # validate's, of the result (warnings at most)
+
+
+def rollback(root: Path, change_id: str, reason: str, *, dry_run: bool = False,
+             branch: str | None = None, now: datetime | None = None) -> RollbackResult:
+    """Roll `change_id` back in one commit on HEAD's branch (or on a new `branch`, which
+    is then checked out); with `dry_run`, only say what would be done."""
+    plan = make_plan(root, change_id, reason, branch=branch, now=now, dry_run=dry_run)
+    if dry_run:
+        return RollbackResult(plan, None)
+    commit, findings = _carry_out(root, plan)
+    return RollbackResult(plan, commit, tuple(findings))
+
+
+def make_plan(root: Path, change_id: str, reason: str, *, branch: str | None = None,
+              now: datetime | None = None, dry_run: bool = False) -> Plan:
+    """What the rollback would do, or exit 2 (cannot run) or 1 (refused) saying why."""
+    reason = reason.strip()
+    if not reason:
+        raise CommandError("the reason is empty",
+                           'say why the change is rolled back: --reason "error rate doubled"')
+    gitio.require_work_tree(root)
+    if (gitio.output(root, "rev-parse", "--show-prefix") or b"").strip():
+        raise CommandError(f"{root} is below the top of its git repository",
+                           "rollback needs the CMDB at the top of its own repository")
+    head = gitio.resolve(root, "HEAD")
+    current = gitio.symbolic_head(root)
+    if branch is not None:
+        problem = gitio.new_branch_problem(root, branch)
+        if problem:
+            raise CommandError(problem, "choose another name for --branch")
+    elif current is None or not current.startswith("refs/heads/"):
+        raise CommandError("HEAD is detached: the rollback commit would be on no branch",
+                           "check out the branch to roll back on, or pass --branch NAME")
+    dirty = tuple(gitio.dirty_paths(root))
+    busy = gitio.operation_in_progress(root)
+    if not dry_run:
+        gitio.require_clean(root)
+        if busy:
+            raise CommandError(f"git is in the middle of {busy}",
+                               "finish or abort it first (`git status` says how)")
+    if gitio.is_shallow(root):
+        raise CommandError("this clone is shallow: the commits that carried the change out, "
+                           "and those after them, may be missing",
+                           "fetch the history first: git fetch --unshallow")
+    identity = gitio.current_identity(root)
+    with gitio.BlobReader(root) as blobs:
+        snap = Snapshot(root, "HEAD", blobs)
+        path, name, change = find_change(snap, blobs, change_id)
+        rules = read_rules(snap)
+    person = rules.person_by_email(identity.email)
+    if person is None:
+        raise CommandError(f"your git identity {identity.email} is not a person in policies/",
+                           "set user.email to an address listed in your Person document's "
+                           "emails; the rollback record names who rolled back")
+    if change.status not in ROLLED_BACK_FROM:
+        raise CommandError(f"{change_id} is {change.status}; only an approved, implemented, "
+                           "reviewed or closed change is rolled back",
+                           "a draft or submitted change has nothing to undo; a rejected or "
+                           "rolled-back one is final")
+    reverts, before = _reverts(root, head, change_id)
+    moment = (now or datetime.now().astimezone()).isoformat(timespec="seconds")
+    record = {"by": person.id, "at": moment, "reason": reason,
+              "commits": [r.sha for r in reverts]}
+    subject = f"Roll back {change_id}" + (f": {' '.join(name.split())}" if name else "")
+    message = (f"{subject}\n\n{reason}\n\nChange-Id: {change_id}\n"
+               + "".join(f"Reverts: {r.sha}\n" for r in reverts))
+    return Plan(change_id, path, name, change.status, tuple(reverts), before,
+                _outcomes(root, head, before, reverts), record, message, head, current,
+                branch, dirty)
+
+
+def _reverts(root: Path, head: str, change_id: str) -> tuple[list[Revert], str]:
+    """The commits that carried `change_id` out, newest first, and the commit before the
+    oldest; refused when a later commit changed the same CIs or one carried another
+    change too."""
+    history = {c.sha: c for c in gitio.log(root, head)}
+    chain: list[gitio.Commit] = []  # first parents, newest first
+    at: str | None = head
+    while at in history:
+        chain.append(history[at])
+        at = history[at].parents[0] if history[at].parents else None
+    sides = _merged(chain, history)
+
+    def names(commit: gitio.Commit) -> bool:
+        return change_id in commit.trailers.get("change-id", [])
+
+    named = [c for c in chain if names(c) or any(names(s) for s in sides.get(c.sha, ()))]
+    changed = gitio.first_parent_changes(root, chain[:chain.index(named[-1]) + 1]
+                                         if named else [])
+    carrying = [c for c in named if any(p.startswith(CIS) for p in changed[c.sha])]
+    if not carrying:
+        why = (f"{len(named)} commit(s) name it, but none changed {CIS} (approvals and "
+               "reviews are not reverted)" if named else
+               f"no commit there has a `Change-Id: {change_id}` trailer or merged one")
+        raise CommandError(f"nothing carried {change_id} out on the first-parent history of "
+                           f"HEAD: {why}",
+                           "run rollback on the branch the change was merged into; commits "
+                           f"carrying a change out name it in a `Change-Id: {change_id}` "
+                           "trailer")
+    _refuse_others(root, change_id, carrying, sides)
+    cis = frozenset(p for c in carrying for p in changed[c.sha] if p.startswith(CIS))
+    oldest = chain.index(carrying[-1])
+    reverted = {c.sha for c in carrying}
+    later = [(c, sorted(changed[c.sha] & cis)) for c in chain[:oldest]
+             if c.sha not in reverted and changed[c.sha] & cis]
+    if later:
+        told = "; ".join(f"{_who(c, sides, change_id)} changed {', '.join(paths)}"
+                         for c, paths in later)
+        raise RollbackRefused(
+            f"a later change touched the CIs {change_id} changed: {told}; a rollback puts "
+            f"them back as they were before {change_id}, which would undo that too",
+            "roll those changes back first (newest first), or raise a new change request "
+            "that puts the CIs back by hand")
+    before = carrying[-1].parents[0] if carrying[-1].parents else gitio.EMPTY_TREE
+    return [Revert(c.sha, c.subject, len(c.parents) > 1, changed[c.sha])
+            for c in carrying], before
+
+
+def _merged(chain: Sequence[gitio.Commit],
+            history: Mapping[str, gitio.Commit]) -> dict[str, list[gitio.Commit]]:
+    """merge sha → the commits it brought in (reachable from it, not from its first
+    parent), for every merge of `chain`: each commit off the chain belongs to one."""
+    seen: set[str] = set()
+    sides: dict[str, list[gitio.Commit]] = {}
+    for commit in reversed(chain):  # oldest first: what older ones reach is seen
+        if len(commit.parents) > 1:
+            found, stack = [], list(commit.parents[1:])
+            while stack:
+                sha = stack.pop()
+                if sha in seen or sha not in history:
+                    continue
+                seen.add(sha)
+                found.append(history[sha])
+                stack.extend(history[sha].parents)
+            sides[commit.sha] = found
+        seen.add(commit.sha)
+    return sides
+
+
+def _refuse_others(root: Path, change_id: str, carrying: Sequence[gitio.Commit],
+                   sides: Mapping[str, Sequence[gitio.Commit]]) -> None:
+    """A carrying commit that carried another change out too cannot be reverted for
+    this one alone: its own trailers, or a merged commit that changed CIs, name it."""
+    merged = [s for c in carrying for s in sides.get(c.sha, ())
+              if set(s.trailers.get("change-id", [])) - {change_id}]
+    wrote = gitio.wrote(root, [s.sha for s in merged], [CIS.rstrip("/")])
+    for commit in carrying:
+        others = set(commit.trailers.get("change-id", []))
+        others |= {i for s in sides.get(commit.sha, ()) if s.sha in wrote
+                   for i in s.trailers.get("change-id", [])}
+        others.discard(change_id)
+        if others:
+            raise RollbackRefused(
+                f"{commit.sha[:10]} ({commit.subject!r}) carried {', '.join(sorted(others))} "
+                f"out as well as {change_id}: reverting it would undo both",
+                "roll the changes back together by hand (git revert on a branch, under a "
+                "new change request), or roll back each of them with its own commits")
+
+
+def _who(commit: gitio.Commit, sides: Mapping[str, Sequence[gitio.Commit]],
+         change_id: str) -> str:
+    ids = {*commit.trailers.get("change-id", []),
+           *(i for s in sides.get(commit.sha, ()) for i in s.trailers.get("change-id", []))}
+    ids.discard(change_id)
+    where = f"commit {commit.sha[:10]} ({commit.subject!r})"
+    return f"{', '.join(sorted(ids))} in {where}" if ids else f"{where}, naming no change"
+
+
+def _outcomes(root: Path, head: str, before: str,
+              reverts: Sequence[Revert]) -> tuple[FileOutcome, ...]:
+    paths = sorted({p for r in reverts for p in r.paths if not p.startswith(RECORDS)})
+    now = gitio.tree_blobs_of(root, head, paths) or {}
+    then = gitio.tree_blobs_of(root, before, paths) or {}
+    return tuple(FileOutcome(p, "removed" if p not in then else
+                             "re-created" if p not in now else "restored")
+                 for p in paths if now.get(p) != then.get(p))
+
+
+def _record(plan: Plan) -> Any:
+    """The edit of the change request: status and spec.rollback, comments kept."""
+    def change(data: Any) -> None:
+        spec = data["spec"]
+        spec["status"] = "rolled-back"
+        rollback = CommentedMap(plan.record)
+        rollback["commits"] = CommentedSeq(plan.record["commits"])
+        spec["rollback"] = rollback
+    return change
+
+
+def _carry_out(root: Path, plan: Plan) -> tuple[str, list[Finding]]:
+    absolute = root / plan.path
+    text = edit(absolute.read_bytes().decode("utf-8"), plan.path, _record(plan))
+    undo = _Undo(root, plan, {plan.path, *(p for r in plan.reverts for p in r.paths)})
+    try:
+        if plan.branch is not None:
+            gitio.switch_new_branch(root, plan.branch)
+        for revert in plan.reverts:
+            conflicts = gitio.revert_into_index(root, revert.sha, revert.merge)
+            outside = [p for p in conflicts or () if not p.startswith(RECORDS)]
+            if outside:
+                raise RollbackRefused(
+                    f"reverting {revert.sha[:10]} ({revert.subject!r}) conflicts in "
+                    f"{', '.join(outside)}: a later commit changed them too",
+                    "nothing was changed; roll back by hand on a branch (git revert) "
+                    "under a new change request")
+            if conflicts:  # only change requests: they are restored from HEAD below
+                gitio.restore_paths(root, "HEAD", [RECORDS])
+            gitio.end_revert(root)
+        gitio.restore_paths(root, "HEAD", [RECORDS])
+        _require_restored(root, plan)
+        absolute.write_bytes(text.encode("utf-8"))
+        gitio.run(root, "add", "--", plan.path)
+        findings = validate(Workspace(root)).findings
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:
+            raise RollbackRefused(
+                f"the rolled-back CMDB would not validate ({len(errors)} error"
+                f"{'s' if len(errors) != 1 else ''}, above); nothing was changed",
+                "these are the rolled-back tree's findings: fix first those HEAD has too "
+                "(`cmdbctl validate`); for those the rollback causes (references to a CI the "
+                "change added), raise a new change request that undoes it by hand", findings)
+        commit = gitio.commit_index(root, plan.message)
+    except BaseException:
+        undo.run()
+        raise
+    return commit, findings
+
+
+def _require_restored(root: Path, plan: Plan) -> None:
+    """Every CI the reverts touched is exactly as before the change (the later-change
+    check makes it so; this says so before anything is committed)."""
+    cis = sorted({p for r in plan.reverts for p in r.paths if p.startswith(CIS)})
+    then = gitio.tree_blobs_of(root, plan.before, cis) or {}
+    staged = gitio.staged_blobs(root, cis)
+    wrong = [p for p in cis if then.get(p) != staged.get(p)]
+    if wrong:
+        raise RollbackRefused(f"after the reverts, {', '.join(wrong)} is not as it was before "
+                              f"the change (at {plan.before[:10]}); nothing was changed",
+                              "roll back by hand on a branch under a new change request")
+
+
+class _Undo:
+    """Puts back what a failed rollback changed, and only that."""
+
+    def __init__(self, root: Path, plan: Plan, paths: set[str]) -> None:
+        self.root, self.plan = root, plan
+        self.times: dict[str, tuple[int, int]] = {}
+        for path in paths:
+            try:
+                info = (root / path).lstat()
+            except OSError:
+                continue
+            self.times[path] = (info.st_atime_ns, info.st_mtime_ns)
+
+    def run(self) -> None:
+        root, plan = self.root, self.plan
+        try:
+            with _uninterrupted():
+                gitio.end_revert(root)
+                now = gitio.resolve(root, "HEAD")
+                if now != plan.head:  # the commit was made, then interrupted
+                    gitio.update_ref(root, "HEAD", plan.head, now)
+                gitio.reset_index_and_tree(root, plan.head)
+                for path, (atime, mtime) in self.times.items():
+                    if (root / path).is_file():
+                        os.utime(root / path, ns=(atime, mtime), follow_symlinks=False)
+                gitio.refresh_index(root)
+                if plan.branch is not None:  # no such branch before: a branch by its name is ours
+                    ref = f"refs/heads/{plan.branch}"
+                    if gitio.symbolic_head(root) == ref:
+                        gitio.switch_back(root, plan.current, plan.head)
+                    if gitio.new_branch_problem(root, plan.branch):
+                        gitio.delete_branch(root, plan.branch)
+        except Exception as exc:
+            back = (plan.current or "").removeprefix("refs/heads/") or plan.head
+            raise CommandError(
+                f"the rollback failed and the repository could not be put back: {exc}",
+                f"put it back yourself: git revert --quit; git reset --hard {plan.head}"
+                + (f"; git checkout {back}; git branch -D {plan.branch}"
+                   if plan.branch else "")) from exc
+
+
+@contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Ctrl-C is ignored while the repository is put back (the git processes started
+    meanwhile inherit that): a second one must not leave it half restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
