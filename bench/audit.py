@@ -60,8 +60,9 @@ class History:
         self.texts: dict[str, bytes] = {}  # path → current bytes on main
         self.out: list[bytes] = []
         self.mark = 0
-        self.main = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True,
-                                   capture_output=True, text=True).stdout.strip()
+        self.main = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True
+        ).stdout.strip()
         self.counts = {"merge": 0, "squash": 0, "direct": 0, "emergency": 0}
         self.change = 0
 
@@ -74,16 +75,27 @@ class History:
             self.texts[rel] = (self.root / rel).read_bytes()
         return self.texts[rel]
 
-    def _commit(self, who: str, when: datetime, message: str, parent: str,
-                files: dict[str, bytes], merge: str | None = None,
-                ref: str = "refs/heads/main") -> str:
+    def _commit(
+        self,
+        who: str,
+        when: datetime,
+        message: str,
+        parent: str,
+        files: dict[str, bytes],
+        merge: str | None = None,
+        ref: str = "refs/heads/main",
+    ) -> str:
         mark = self._next()
         stamp = f"{int(when.timestamp())} +0000"
         ident = f"{PEOPLE[who]} <{who}@example.com> {stamp}"
         body = message.encode()
-        lines = [f"commit {ref}\nmark {mark}\nauthor {ident}\ncommitter {ident}\n"
-                 f"data {len(body)}\n".encode() + body + b"\n",
-                 f"from {parent}\n".encode()]
+        lines = [
+            f"commit {ref}\nmark {mark}\nauthor {ident}\ncommitter {ident}\n"
+            f"data {len(body)}\n".encode()
+            + body
+            + b"\n",
+            f"from {parent}\n".encode(),
+        ]
         if merge:
             lines.append(f"merge {merge}\n".encode())
         for rel, data in files.items():
@@ -115,29 +127,66 @@ class History:
         edits = self._servers(1 + self.rng.randrange(3))
         targets = sorted(Path(p).stem for p in edits)
         start = MAINTENANCE + timedelta(weeks=2)
-        asked = change_text(cid, f"Resize {', '.join(targets)}", targets, type_=type_,
-                            status="submitted", start=start, approved=False).encode()
-        approved = change_text(cid, f"Resize {', '.join(targets)}", targets, type_=type_,
-                               status="approved", start=start).encode()
+        asked = change_text(
+            cid,
+            f"Resize {', '.join(targets)}",
+            targets,
+            type_=type_,
+            status="submitted",
+            start=start,
+            approved=False,
+        ).encode()
+        approved = change_text(
+            cid,
+            f"Resize {', '.join(targets)}",
+            targets,
+            type_=type_,
+            status="approved",
+            start=start,
+        ).encode()
         files = {**edits, rel: asked}
-        first = self._commit("alice", when, f"Resize {', '.join(targets)}\n\nChange-Id: {cid}\n",
-                             self.main, files, ref="refs/heads/work")
-        tip = self._commit("bob", when + timedelta(minutes=2), f"Approve {cid}\n", first,
-                           {rel: approved}, ref="refs/heads/work")
+        first = self._commit(
+            "alice",
+            when,
+            f"Resize {', '.join(targets)}\n\nChange-Id: {cid}\n",
+            self.main,
+            files,
+            ref="refs/heads/work",
+        )
+        tip = self._commit(
+            "bob",
+            when + timedelta(minutes=2),
+            f"Approve {cid}\n",
+            first,
+            {rel: approved},
+            ref="refs/heads/work",
+        )
         final = {**edits, rel: approved}
         if type_ == "emergency":
             done = approved.replace(b"status: approved", b"status: implemented")
-            tip = self._commit("alice", when + timedelta(minutes=3), f"{cid} implemented\n",
-                               tip, {rel: done}, ref="refs/heads/work")
+            tip = self._commit(
+                "alice",
+                when + timedelta(minutes=3),
+                f"{cid} implemented\n",
+                tip,
+                {rel: done},
+                ref="refs/heads/work",
+            )
             final[rel] = done
             self.counts["emergency"] += 1
         later = when + timedelta(minutes=4)
         if landing == "squash":
-            self.main = self._commit("carol", later, f"Resize {', '.join(targets)} "
-                                     f"(#{self.change})\n\nChange-Id: {cid}\n", self.main, final)
+            self.main = self._commit(
+                "carol",
+                later,
+                f"Resize {', '.join(targets)} (#{self.change})\n\nChange-Id: {cid}\n",
+                self.main,
+                final,
+            )
         else:
-            self.main = self._commit("carol", later, f"Merge branch 'change/{cid}'\n",
-                                     self.main, final, merge=tip)
+            self.main = self._commit(
+                "carol", later, f"Merge branch 'change/{cid}'\n", self.main, final, merge=tip
+            )
         self.counts[landing] += 1
         self.texts.update(final)
 
@@ -149,10 +198,10 @@ class History:
 
     def write(self) -> None:
         stream = b"".join(self.out) + b"done\n"
-        subprocess.run(["git", "fast-import", "--quiet", "--done"], cwd=self.root,
-                       input=stream, check=True)
-        subprocess.run(["git", "update-ref", "-d", "refs/heads/work"], cwd=self.root,
-                       check=True)
+        subprocess.run(
+            ["git", "fast-import", "--quiet", "--done"], cwd=self.root, input=stream, check=True
+        )
+        subprocess.run(["git", "update-ref", "-d", "refs/heads/work"], cwd=self.root, check=True)
         self.out = []
 
 
@@ -180,8 +229,14 @@ def build(root: Path, n: int, commits: int, seed: int) -> dict[str, object]:
             history.branch(when, "squash" if i % 10 == 5 else "merge")
     history.write()
     git(root, "reset", "-q", "--hard")
-    state = {"n": n, "commits": commits, "seed": seed, "counts": history.counts,
-             "changes": history.change, "build_seconds": round(time.perf_counter() - started, 1)}
+    state = {
+        "n": n,
+        "commits": commits,
+        "seed": seed,
+        "counts": history.counts,
+        "changes": history.change,
+        "build_seconds": round(time.perf_counter() - started, 1),
+    }
     (root / ".git" / "bench-audit.json").write_text(json.dumps(state))
     return state
 
@@ -189,8 +244,9 @@ def build(root: Path, n: int, commits: int, seed: int) -> dict[str, object]:
 def add_merge(root: Path, n: int, seed: int, commits: int) -> None:
     """One more approved branch merged onto main, dated after the others."""
     estate = Estate(n, seed)  # the same ids and paths as the built estate
-    estate.server_paths = [str(p.relative_to(root)) for p in
-                           sorted((root / "inventory" / "servers").rglob("*.yaml"))]
+    estate.server_paths = [
+        str(p.relative_to(root)) for p in sorted((root / "inventory" / "servers").rglob("*.yaml"))
+    ]
     history = History(root, estate, seed + 1)
     history.change = 7000 + int(time.time()) % 1000  # a change id of its own
     history.branch(EPOCH + timedelta(hours=2, minutes=15 * commits), "merge")
@@ -206,13 +262,15 @@ _RUN_SNAPSHOT = (
     "import sys; sys.meta_path[:] = [f for f in sys.meta_path "
     "if '__editable__' not in getattr(f, '__module__', '')]; "
     f"sys.path.insert(0, {str(SNAPSHOT)!r}); "
-    "from cmdbctl.cli.main import main; sys.argv[0] = 'cmdbctl'; main()")
+    "from cmdbctl.cli.main import main; sys.argv[0] = 'cmdbctl'; main()"
+)
 
 
 def snapshot() -> None:
     shutil.rmtree(SNAPSHOT, ignore_errors=True)
-    shutil.copytree(BENCH.parent / "cmdbctl", SNAPSHOT / "cmdbctl",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        BENCH.parent / "cmdbctl", SNAPSHOT / "cmdbctl", ignore=shutil.ignore_patterns("__pycache__")
+    )
 
 
 def cmdbctl(*args: str) -> list[str]:
@@ -221,9 +279,13 @@ def cmdbctl(*args: str) -> list[str]:
 
 def audit(root: Path, env: dict[str, str] | None = None) -> tuple[float, dict[str, object]]:
     started = time.perf_counter()
-    proc = subprocess.run(cmdbctl("audit", "--format", "json", "--now", NOW, "--repo",
-                                  str(root)), capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, check=False)
+    proc = subprocess.run(
+        cmdbctl("audit", "--format", "json", "--now", NOW, "--repo", str(root)),
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
     seconds = time.perf_counter() - started
     if proc.returncode not in (0, 1):
         raise SystemExit(f"audit failed ({proc.returncode}):\n{proc.stderr}")
@@ -236,8 +298,9 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--force", action="store_true", help="build the repository anew")
-    parser.add_argument("--profile", action="store_true",
-                        help="profile the cold audit in-process (pyinstrument)")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the cold audit in-process (pyinstrument)"
+    )
     parser.add_argument("--skip", default="", help="comma-separated: validate")
     args = parser.parse_args()
     root = BENCH / "out" / f"audit-{args.n}-c{args.commits}-s{args.seed}"
@@ -255,6 +318,7 @@ def main() -> None:
         from pyinstrument import Profiler
 
         from cmdbctl.audit import run_audit
+
         cache.unlink(missing_ok=True)
         profiler = Profiler()
         profiler.start()
@@ -264,12 +328,13 @@ def main() -> None:
         out.write_text(profiler.output_text(unicode=False, color=False))
         print(f"profile: {out}")
 
-    for validate_cache in ([False, True] if "validate" not in args.skip else [False]):
+    for validate_cache in [False, True] if "validate" not in args.skip else [False]:
         for old in cache.parent.glob("cache-*"):
             old.unlink()  # validate's cache: only in the second round
         if validate_cache:
-            subprocess.run(cmdbctl("validate", "--repo", str(root)), check=False,
-                           capture_output=True)
+            subprocess.run(
+                cmdbctl("validate", "--repo", str(root)), check=False, capture_output=True
+            )
         label = " after validate" if validate_cache else ""
         cache.unlink(missing_ok=True)
         seconds, summary = audit(root)
@@ -281,8 +346,10 @@ def main() -> None:
     add_merge(root, args.n, args.seed, args.commits)
     seconds, summary = audit(root)
     figures["after one new merge"] = {"seconds": round(seconds, 2), "summary": summary}
-    print(f"after one new merge: {seconds:.2f} s  judged {summary['judged']}, "
-          f"cached {summary['cached']}")
+    print(
+        f"after one new merge: {seconds:.2f} s  judged {summary['judged']}, "
+        f"cached {summary['cached']}"
+    )
     git(root, "reset", "-q", "--hard", "main~1")  # back to the built history
     (BENCH / "out" / f"audit-{args.n}.json").write_text(json.dumps(figures, indent=2))
 

@@ -43,13 +43,15 @@ STEP = 600  # ten minutes between commits
 
 
 def document(ci: str, memory: int, version: int) -> bytes:
-    return (f"apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: {ci}\n"
-            f"  name: Server {ci}\n  owner: team-ops\n  labels: {{env: prod, site: dc-main}}\n"
-            f"spec:\n  hostname: {ci}\n  fqdn: {ci}.example.net\n  serial: SN-{ci}\n"
-            f"  vendor: Dell\n  model: PowerEdge R650\n"
-            f"  os: {{name: Debian, version: \"12.{version}\"}}\n  cpu: {{cores: 16}}\n"
-            f"  memoryMb: {memory}\n  location: rack-a01\n  status: active\n"
-            f"  criticality: high\n").encode()
+    return (
+        f"apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: {ci}\n"
+        f"  name: Server {ci}\n  owner: team-ops\n  labels: {{env: prod, site: dc-main}}\n"
+        f"spec:\n  hostname: {ci}\n  fqdn: {ci}.example.net\n  serial: SN-{ci}\n"
+        f"  vendor: Dell\n  model: PowerEdge R650\n"
+        f'  os: {{name: Debian, version: "12.{version}"}}\n  cpu: {{cores: 16}}\n'
+        f"  memoryMb: {memory}\n  location: rack-a01\n  status: active\n"
+        f"  criticality: high\n"
+    ).encode()
 
 
 class Stream:
@@ -63,14 +65,25 @@ class Stream:
     def write(self, data: bytes) -> None:
         self.out.write(data)  # type: ignore[attr-defined]
 
-    def commit(self, ref: str, who: str, message: str, changes: dict[str, bytes | None],
-               parent: int | None, merge: int | None = None) -> int:
+    def commit(
+        self,
+        ref: str,
+        who: str,
+        message: str,
+        changes: dict[str, bytes | None],
+        parent: int | None,
+        merge: int | None = None,
+    ) -> int:
         self.mark += 1
         self.when += STEP
         ident = f"{who.capitalize()} Example <{who}@example.com> {self.when} +0000"
         body = message.encode()
-        self.write(f"commit {ref}\nmark :{self.mark}\nauthor {ident}\ncommitter {ident}\n"
-                   f"data {len(body)}\n".encode() + body + b"\n")
+        self.write(
+            f"commit {ref}\nmark :{self.mark}\nauthor {ident}\ncommitter {ident}\n"
+            f"data {len(body)}\n".encode()
+            + body
+            + b"\n"
+        )
         if parent is not None:
             self.write(f"from :{parent}\n".encode())
         if merge is not None:
@@ -79,8 +92,9 @@ class Stream:
             if content is None:
                 self.write(f"D {path}\n".encode())
             else:
-                self.write(f"M 100644 inline {path}\ndata {len(content)}\n".encode()
-                           + content + b"\n")
+                self.write(
+                    f"M 100644 inline {path}\ndata {len(content)}\n".encode() + content + b"\n"
+                )
         self.write(b"\n")
         return self.mark
 
@@ -88,8 +102,9 @@ class Stream:
 def build(repo: Path, commits: int, files: int, seed: int = 1) -> None:
     rnd = random.Random(seed)
     subprocess.run(["git", "init", "--quiet", "-b", "main", str(repo)], check=True)
-    paths = {f"srv-{i:05d}": f"inventory/servers/{i // 100:03d}/srv-{i:05d}.yaml"
-             for i in range(files)}
+    paths = {
+        f"srv-{i:05d}": f"inventory/servers/{i // 100:03d}/srv-{i:05d}.yaml" for i in range(files)
+    }
     memory = {ci: 65536 for ci in paths}
     version = dict.fromkeys(paths, 0)
     proc = subprocess.Popen(["git", "fast-import", "--quiet"], cwd=repo, stdin=subprocess.PIPE)
@@ -104,23 +119,41 @@ def build(repo: Path, commits: int, files: int, seed: int = 1) -> None:
         memory[ci] = rnd.choice([32768, 65536, 131072, 262144])
         return {paths[ci]: document(ci, memory[ci], version[ci])}
 
-    head = stream.commit("refs/heads/main", "alice", "import the estate\n",
-                         {p: document(ci, 65536, 0) for ci, p in paths.items()}, None)
+    head = stream.commit(
+        "refs/heads/main",
+        "alice",
+        "import the estate\n",
+        {p: document(ci, 65536, 0) for ci, p in paths.items()},
+        None,
+    )
     made = 1
     while made < commits:
         if made % 50 == 0:  # a side branch of two commits, merged back
             side_changes: dict[str, bytes | None] = {}
             side = head
             for n in range(2):
-                ci = TARGET if made % 1000 < 3 and n == 0 else \
-                    rnd.choice([c for c in paths if c not in gone])
+                ci = (
+                    TARGET
+                    if made % 1000 < 3 and n == 0
+                    else rnd.choice([c for c in paths if c not in gone])
+                )
                 change = edit(ci)
                 side_changes.update(change)
-                side = stream.commit("refs/heads/side", rnd.choice(PEOPLE),
-                                     f"side edit of {ci}\n\nChange-Id: CHG-2026-{made:05d}\n",
-                                     change, side)
-            head = stream.commit("refs/heads/main", rnd.choice(PEOPLE),
-                                 f"Merge branch 'side-{made}'\n", side_changes, head, side)
+                side = stream.commit(
+                    "refs/heads/side",
+                    rnd.choice(PEOPLE),
+                    f"side edit of {ci}\n\nChange-Id: CHG-2026-{made:05d}\n",
+                    change,
+                    side,
+                )
+            head = stream.commit(
+                "refs/heads/main",
+                rnd.choice(PEOPLE),
+                f"Merge branch 'side-{made}'\n",
+                side_changes,
+                head,
+                side,
+            )
             made += 3
             continue
         changes: dict[str, bytes | None] = {}
@@ -140,8 +173,9 @@ def build(repo: Path, commits: int, files: int, seed: int = 1) -> None:
                 if ci not in gone:
                     changes.update(edit(ci))
         trailer = f"\n\nChange-Id: CHG-2026-{made:05d}\n" if made % 2 else "\n"
-        head = stream.commit("refs/heads/main", rnd.choice(PEOPLE),
-                             f"commit {made}{trailer}", changes, head)
+        head = stream.commit(
+            "refs/heads/main", rnd.choice(PEOPLE), f"commit {made}{trailer}", changes, head
+        )
         made += 1
     proc.stdin.close()
     if proc.wait() != 0:
@@ -171,11 +205,13 @@ def median_time(run: Callable[[], object], repeat: int) -> tuple[float, float]:
 def child(repo: Path | None, *args: str) -> Callable[[], object]:
     def run() -> object:
         where = ["--repo", str(repo)] if repo else []
-        proc = subprocess.run([sys.executable, "-m", "cmdbctl", *args, *where],
-                              capture_output=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "cmdbctl", *args, *where], capture_output=True, check=False
+        )
         if proc.returncode not in (0, 1):
             raise SystemExit(f"cmdbctl {' '.join(args)} failed:\n{proc.stderr.decode()}")
         return proc
+
     return run
 
 
@@ -195,33 +231,50 @@ def main() -> None:
     sys.path.insert(0, str(BENCH.parent))
     from cmdbctl import history
 
-    count = subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=repo, check=True,
-                           capture_output=True, text=True).stdout.strip()
+    count = subprocess.run(
+        ["git", "rev-list", "--count", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
     back = f"HEAD~{options.commits // 4}"
-    half = time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                         time.gmtime(START + STEP * options.commits // 2))
+    half = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(START + STEP * options.commits // 2))
     cases: list[tuple[str, tuple[str, ...], Callable[[], object]]] = [
-        (f"history {TARGET}", ("history", TARGET),
-         lambda: history.history(repo, TARGET)),
-        (f"history {TARGET} --format json", ("history", TARGET, "--format", "json"),
-         lambda: history.history(repo, TARGET).to_json()),
-        (f"history {TARGET} --field spec.memoryMb", ("history", TARGET, "--field",
-                                                    "spec.memoryMb"),
-         lambda: history.history(repo, TARGET, "spec.memoryMb")),
-        (f"history {DELETED} (deleted)", ("history", DELETED),
-         lambda: history.history(repo, DELETED)),
+        (f"history {TARGET}", ("history", TARGET), lambda: history.history(repo, TARGET)),
+        (
+            f"history {TARGET} --format json",
+            ("history", TARGET, "--format", "json"),
+            lambda: history.history(repo, TARGET).to_json(),
+        ),
+        (
+            f"history {TARGET} --field spec.memoryMb",
+            ("history", TARGET, "--field", "spec.memoryMb"),
+            lambda: history.history(repo, TARGET, "spec.memoryMb"),
+        ),
+        (
+            f"history {DELETED} (deleted)",
+            ("history", DELETED),
+            lambda: history.history(repo, DELETED),
+        ),
         (f"show {TARGET}", ("show", TARGET), lambda: history.show(repo, TARGET)),
-        (f"show {TARGET} --at {back}", ("show", TARGET, "--at", back),
-         lambda: history.show(repo, TARGET, back)),
-        (f"show {TARGET} --at {half}", ("show", TARGET, "--at", half),
-         lambda: history.show(repo, TARGET, half)),
+        (
+            f"show {TARGET} --at {back}",
+            ("show", TARGET, "--at", back),
+            lambda: history.show(repo, TARGET, back),
+        ),
+        (
+            f"show {TARGET} --at {half}",
+            ("show", TARGET, "--at", half),
+            lambda: history.show(repo, TARGET, half),
+        ),
     ]
     entries = len(history.history(repo, TARGET).entries)
-    print(f"\n{count} commits, {options.files} CIs; {TARGET} has {entries} entries; "
-          f"median of {options.repeat} runs, seconds\n")
-    print("| command | CLI wall | CLI CPU | core wall "
-          "| commit-graph: CLI wall | CLI CPU | core wall "
-          "| + Bloom filters: CLI wall | CLI CPU | core wall |")
+    print(
+        f"\n{count} commits, {options.files} CIs; {TARGET} has {entries} entries; "
+        f"median of {options.repeat} runs, seconds\n"
+    )
+    print(
+        "| command | CLI wall | CLI CPU | core wall "
+        "| commit-graph: CLI wall | CLI CPU | core wall "
+        "| + Bloom filters: CLI wall | CLI CPU | core wall |"
+    )
     print("| --- |" + " ---: |" * 9)
     graph = repo / ".git" / "objects" / "info" / "commit-graph"
     results: dict[str, list[float]] = {}
@@ -229,22 +282,31 @@ def main() -> None:
         if graph.exists():
             os.remove(graph)
         if setup:
-            subprocess.run(["git", "commit-graph", "write", *setup], cwd=repo, check=True,
-                           capture_output=True)
+            subprocess.run(
+                ["git", "commit-graph", "write", *setup], cwd=repo, check=True, capture_output=True
+            )
         for label, args, core in cases:
             results.setdefault(label, []).extend(
-                [*median_time(child(repo, *args), options.repeat),
-                 median_time(core, options.repeat)[0]])
+                [
+                    *median_time(child(repo, *args), options.repeat),
+                    median_time(core, options.repeat)[0],
+                ]
+            )
     if graph.exists():
         os.remove(graph)
     for label, figures in results.items():
         print(f"| `{label}` | " + " | ".join(f"{f:.3f}" for f in figures) + " |")
     wall, cpu = median_time(child(None, "--version"), options.repeat)
-    print(f"\n`cmdbctl --version` (interpreter start-up and imports): {wall:.3f} s wall, "
-          f"{cpu:.3f} s CPU; load average before: {os.getloadavg()[0]:.2f}")
-    print(f"machine: {os.cpu_count()} CPUs, {sys.platform}, Python {sys.version.split()[0]}, "
-          + subprocess.run(["git", "--version"], capture_output=True, text=True,
-                           check=False).stdout.strip())
+    print(
+        f"\n`cmdbctl --version` (interpreter start-up and imports): {wall:.3f} s wall, "
+        f"{cpu:.3f} s CPU; load average before: {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"machine: {os.cpu_count()} CPUs, {sys.platform}, Python {sys.version.split()[0]}, "
+        + subprocess.run(
+            ["git", "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    )
 
 
 if __name__ == "__main__":

@@ -40,28 +40,40 @@ class ApproveResult:
     notes: tuple[str, ...] = field(default=())  # e.g. why the decision will not count
 
 
-def approve(root: Path, change_id: str, reject: bool = False, comment: str | None = None,
-            sign: bool = False, now: datetime | None = None) -> ApproveResult:
+def approve(
+    root: Path,
+    change_id: str,
+    reject: bool = False,
+    comment: str | None = None,
+    sign: bool = False,
+    now: datetime | None = None,
+) -> ApproveResult:
     decision = "reject" if reject else "approve"
     with open_change(root, change_id) as desk:
         change, person, rules = desk.change, desk.person, desk.rules
         if person.id == change.requester:
             raise CommandError(
-                f"{person.id} requested {change_id} and cannot approve it "
-                "(separation of duties)", "ask a member of the approving group")
+                f"{person.id} requested {change_id} and cannot approve it (separation of duties)",
+                "ask a member of the approving group",
+            )
         # A rollback takes decisions where the policy asks for them (`rollback: true`).
         rollback = change.status == "rolled-back" and change.rollback is not None
         if change.status in ("draft", "closed", "rolled-back", "rejected") and not rollback:
-            raise CommandError(f"{change_id} is {change.status}; only submitted or approved "
-                               "changes take decisions",
-                               "set status: submitted (and commit) to ask for approval")
+            raise CommandError(
+                f"{change_id} is {change.status}; only submitted or approved "
+                "changes take decisions",
+                "set status: submitted (and commit) to ask for approval",
+            )
         history = desk.history()
-        if any(a.by == person.id and a.decision == decision and a.trusted
-               for a in history.approvals):
-            raise CommandError(f"{person.id} has already recorded '{decision}' on {change_id}, "
-                               "and it still counts",
-                               "record it again only once it goes stale (after a later edit "
-                               "of the change or its targets)")
+        if any(
+            a.by == person.id and a.decision == decision and a.trusted for a in history.approvals
+        ):
+            raise CommandError(
+                f"{person.id} has already recorded '{decision}' on {change_id}, "
+                "and it still counts",
+                "record it again only once it goes stale (after a later edit "
+                "of the change or its targets)",
+            )
         scope = desk.scope
         # Every requirement of the matching rules, with who could meet it.
         asked = shortfalls(rules, scope.rules, set(), scope.owners)
@@ -71,31 +83,40 @@ def approve(root: Path, change_id: str, reject: bool = False, comment: str | Non
         unsigned = desk.signature_problem()
         if decision == "approve":
             if outsider:
-                raise CommandError(f"{outsider}; the gate would not count this approval",
-                                   f"ask one of them to run `cmdbctl approve {change_id}`; "
-                                   "to say no, `--reject` is recorded all the same")
+                raise CommandError(
+                    f"{outsider}; the gate would not count this approval",
+                    f"ask one of them to run `cmdbctl approve {change_id}`; "
+                    "to say no, `--reject` is recorded all the same",
+                )
             if unsigned:
-                raise CommandError(f"{unsigned}; the gate would not count this approval",
-                                   "add your public key to your Person's signingKeys on the "
-                                   "default branch first")
+                raise CommandError(
+                    f"{unsigned}; the gate would not count this approval",
+                    "add your public key to your Person's signingKeys on the default branch first",
+                )
             if authored:
-                notes.append(f"this approval will not count: {person.id} authored commits "
-                             f"of {change_id} (separation of duties)")
+                notes.append(
+                    f"this approval will not count: {person.id} authored commits "
+                    f"of {change_id} (separation of duties)"
+                )
             # Only decisions the gate trusts count toward the status.
-            approvers = {a.by for a in history.approvals
-                         if a.trusted and a.decision == "approve"}
+            approvers = {a.by for a in history.approvals if a.trusted and a.decision == "approve"}
             if not authored:
                 approvers.add(person.id)
             complete = not shortfalls(rules, scope.rules, approvers, scope.owners)
-            status = "approved" if (complete or change.status == "approved") and not rollback \
+            status = (
+                "approved"
+                if (complete or change.status == "approved") and not rollback
                 else change.status
+            )
         else:
             status = change.status if rollback else "rejected"
             if authored or unsigned:
-                why = (f"{person.id} authored commits of {change_id} (separation of duties)"
-                       if authored else str(unsigned))
-                notes.append(f"this rejection will not count: {why}; it is recorded all "
-                             "the same")
+                why = (
+                    f"{person.id} authored commits of {change_id} (separation of duties)"
+                    if authored
+                    else str(unsigned)
+                )
+                notes.append(f"this rejection will not count: {why}; it is recorded all the same")
             elif outsider:
                 notes.append(f"{outsider}; the rejection is recorded all the same")
         moment = (now or datetime.now().astimezone()).isoformat(timespec="seconds")
@@ -104,21 +125,40 @@ def approve(root: Path, change_id: str, reject: bool = False, comment: str | Non
             spec = data["spec"]
             if spec.get("approvals") is None:
                 spec["approvals"] = []
-            spec["approvals"].append(flow_map(by=person.id, at=moment, decision=decision,
-                                              comment=comment))
+            spec["approvals"].append(
+                flow_map(by=person.id, at=moment, decision=decision, comment=comment)
+            )
             spec["status"] = status
 
         signed = sign or rules.policy.require_signed_approvals
         verb, trailer = ("Reject", "Rejected-by") if reject else ("Approve", "Approved-by")
         identity = desk.identity
-        message = (f"{verb} {change_id}" + (f": {desk.name}" if desk.name else "")
-                   + (f"\n\n{comment}" if comment else "")
-                   + f"\n\nChange-Id: {change_id}\n{trailer}: {identity.name} "
-                   f"<{identity.email}>\n")
-        commit = commit_edit(root, desk.path, record, message, signed,
-                             "--sign" if sign else "the policy requires signed approvals")
-    return ApproveResult(change_id, desk.path, person.id, decision, change.status, status,
-                         commit, signed, tuple(notes))
+        message = (
+            f"{verb} {change_id}"
+            + (f": {desk.name}" if desk.name else "")
+            + (f"\n\n{comment}" if comment else "")
+            + f"\n\nChange-Id: {change_id}\n{trailer}: {identity.name} "
+            f"<{identity.email}>\n"
+        )
+        commit = commit_edit(
+            root,
+            desk.path,
+            record,
+            message,
+            signed,
+            "--sign" if sign else "the policy requires signed approvals",
+        )
+    return ApproveResult(
+        change_id,
+        desk.path,
+        person.id,
+        decision,
+        change.status,
+        status,
+        commit,
+        signed,
+        tuple(notes),
+    )
 
 
 def _outsider(desk: Desk, asked: list[Shortfall]) -> str | None:
@@ -127,7 +167,10 @@ def _outsider(desk: Desk, asked: list[Shortfall]) -> str | None:
     the gate's governance check counts it)."""
     if not asked or any(desk.person.id in need.pool for need in asked):
         return None
-    needs = "; ".join(f"rule {n.rule} asks {n.label} ({', '.join(sorted(n.pool)) or 'nobody'})"
-                      for n in asked)
-    return (f"{desk.person.id} is in no group and among no owners whose approval "
-            f"{desk.change_id} needs: {needs}, in {desk.where}")
+    needs = "; ".join(
+        f"rule {n.rule} asks {n.label} ({', '.join(sorted(n.pool)) or 'nobody'})" for n in asked
+    )
+    return (
+        f"{desk.person.id} is in no group and among no owners whose approval "
+        f"{desk.change_id} needs: {needs}, in {desk.where}"
+    )

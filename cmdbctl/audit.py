@@ -76,10 +76,17 @@ class AuditedCommit:
     cached: bool = False  # the verdict came from the cache
 
     def to_json(self) -> dict[str, Any]:
-        return {"commit": self.sha, "parents": list(self.parents), "author": self.author,
-                "email": self.email, "date": self.date, "subject": self.subject,
-                "kind": self.kind, "verdict": self.verdict,
-                "findings": [f.to_json() for f in self.findings]}
+        return {
+            "commit": self.sha,
+            "parents": list(self.parents),
+            "author": self.author,
+            "email": self.email,
+            "date": self.date,
+            "subject": self.subject,
+            "kind": self.kind,
+            "verdict": self.verdict,
+            "findings": [f.to_json() for f in self.findings],
+        }
 
 
 @dataclass
@@ -108,30 +115,48 @@ class AuditResult:
         counts = summarize(self.findings, 0)
         del counts["files"]
         overdue = sum(f.severity == "error" for f in self.reviews)
-        return {"verdict": "refused" if self.refused or overdue else "passed",
-                "walked": self.walked, "audited": len(self.commits),
-                "passed": len(self.commits) - len(self.refused), "refused": len(self.refused),
-                "kinds": {k: sum(c.kind == k for c in self.commits)
-                          for k in ("merge", "squash", "direct")},
-                "reviewsOverdue": overdue, "judged": self.judged,
-                "cached": sum(c.cached for c in self.commits), **counts,
-                "baseline": self.baseline.sha if self.baseline else None}
+        return {
+            "verdict": "refused" if self.refused or overdue else "passed",
+            "walked": self.walked,
+            "audited": len(self.commits),
+            "passed": len(self.commits) - len(self.refused),
+            "refused": len(self.refused),
+            "kinds": {
+                k: sum(c.kind == k for c in self.commits) for k in ("merge", "squash", "direct")
+            },
+            "reviewsOverdue": overdue,
+            "judged": self.judged,
+            "cached": sum(c.cached for c in self.commits),
+            **counts,
+            "baseline": self.baseline.sha if self.baseline else None,
+        }
 
     def details(self) -> dict[str, Any]:
-        return {"head": self.head, "since": self.since, "now": self.now.isoformat(),
-                "commits": [c.to_json() for c in self.commits]}
+        return {
+            "head": self.head,
+            "since": self.since,
+            "now": self.now.isoformat(),
+            "commits": [c.to_json() for c in self.commits],
+        }
 
 
-def run_audit(root: Path, since: str | None = None, now: datetime | None = None,
-              progress: Progress | None = None, jobs: int | None = None) -> AuditResult:
+def run_audit(
+    root: Path,
+    since: str | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+) -> AuditResult:
     """Judge every governed commit of HEAD's first-parent line (`since..HEAD`), then the
     reviews due at HEAD as of `now`. Commits the cache lacks are judged by `jobs`
     processes (default: one per CPU, past a few commits)."""
     gitio.require_work_tree(root)
     now = now or datetime.now(UTC)
     if gitio.output(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}") is None:
-        raise CommandError("the current branch has no commits yet: there is nothing to audit",
-                           "commit the repository first (git add -A && git commit)")
+        raise CommandError(
+            "the current branch has no commits yet: there is nothing to audit",
+            "commit the repository first (git add -A && git commit)",
+        )
     head = gitio.resolve(root, "HEAD")
     gitio.require_full_history(root)
     start = gitio.resolve(root, since) if since is not None else None
@@ -139,15 +164,18 @@ def run_audit(root: Path, since: str | None = None, now: datetime | None = None,
     dates = dict(line)
     commits = gitio.read_commits(root, [sha for sha, _ in line])
     changes = gitio.first_parent_diffs(
-        root, [(c.sha, c.parents[0] if c.parents else None) for c in commits], WATCHED)
+        root, [(c.sha, c.parents[0] if c.parents else None) for c in commits], WATCHED
+    )
     governed = [c for c in commits if c.sha in changes]
     with gitio.BlobReader(root) as blobs:
-        judgements = {c.sha: _judgement(c, changes[c.sha], blobs) for c in governed
-                      if c.parents}
+        judgements = {c.sha: _judgement(c, changes[c.sha], blobs) for c in governed if c.parents}
     kept = AuditCache.open(root)
     by_sha = {c.sha: c for c in governed}
-    found = {sha: hit for sha, j in judgements.items()
-             if (hit := kept.get(by_sha[sha], j, dates[sha])) is not None}
+    found = {
+        sha: hit
+        for sha, j in judgements.items()
+        if (hit := kept.get(by_sha[sha], j, dates[sha])) is not None
+    }
     todo = [c for c in governed if c.sha in judgements and c.sha not in found]
     update = progress(len(todo)) if progress and todo else None
     for audited in _judge_all(root, todo, judgements, dates, jobs):
@@ -157,10 +185,17 @@ def run_audit(root: Path, since: str | None = None, now: datetime | None = None,
             update(1)
     kept.flush()
     reviews = overdue_reviews(root, head, now)
-    return AuditResult(head, start, now, [found[c.sha] for c in governed if c.sha in found],
-                       reviews, len(line), len(todo),
-                       next((c for c in governed if not c.parents), None),
-                       str(kept.path) if kept.path else None)
+    return AuditResult(
+        head,
+        start,
+        now,
+        [found[c.sha] for c in governed if c.sha in found],
+        reviews,
+        len(line),
+        len(todo),
+        next((c for c in governed if not c.parents), None),
+        str(kept.path) if kept.path else None,
+    )
 
 
 # Past this many commits to judge, worker processes share them (each run of the gate
@@ -168,8 +203,13 @@ def run_audit(root: Path, since: str | None = None, now: datetime | None = None,
 _PARALLEL_FROM = 4
 
 
-def _judge_all(root: Path, todo: list[gitio.Commit], judgements: dict[str, Judgement],
-               dates: dict[str, str], jobs: int | None) -> Iterator[AuditedCommit]:
+def _judge_all(
+    root: Path,
+    todo: list[gitio.Commit],
+    judgements: dict[str, Judgement],
+    dates: dict[str, str],
+    jobs: int | None,
+) -> Iterator[AuditedCommit]:
     """Each commit's verdict, in any order."""
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs <= 1 or len(todo) < _PARALLEL_FROM:
@@ -178,8 +218,9 @@ def _judge_all(root: Path, todo: list[gitio.Commit], judgements: dict[str, Judge
         return
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=get_context(method)) as pool:
-        futures = [pool.submit(_judged_elsewhere, root, c, judgements[c.sha], dates[c.sha])
-                   for c in todo]
+        futures = [
+            pool.submit(_judged_elsewhere, root, c, judgements[c.sha], dates[c.sha]) for c in todo
+        ]
         try:
             for future in as_completed(futures):
                 answer = orjson.loads(future.result())
@@ -191,27 +232,57 @@ def _judge_all(root: Path, todo: list[gitio.Commit], judgements: dict[str, Judge
                 future.cancel()
 
 
-def _judged_elsewhere(root: Path, commit: gitio.Commit, judgement: Judgement,
-                      committed: str) -> bytes:
+def _judged_elsewhere(
+    root: Path, commit: gitio.Commit, judgement: Judgement, committed: str
+) -> bytes:
     """`_judge` in a worker process, sent back as JSON (a `CommandError` as its message
     and hint: not every one survives pickling)."""
     try:
         audited = _judge(root, commit, judgement, committed)
     except CommandError as exc:
         return orjson.dumps({"error": [exc.message, exc.hint]})
-    return orjson.dumps([audited.sha, list(audited.parents), audited.author, audited.email,
-                         audited.date, audited.subject, audited.kind, audited.verdict,
-                         [f.to_json() for f in audited.findings]])
+    return orjson.dumps(
+        [
+            audited.sha,
+            list(audited.parents),
+            audited.author,
+            audited.email,
+            audited.date,
+            audited.subject,
+            audited.kind,
+            audited.verdict,
+            [f.to_json() for f in audited.findings],
+        ]
+    )
 
 
-def _decoded(sha: str, parents: list[str], author: str, email: str, date: str, subject: str,
-             kind: str, verdict: str, findings: list[dict[str, Any]]) -> AuditedCommit:
-    return AuditedCommit(sha, tuple(parents), author, email, date, subject, kind, verdict,
-                         [Finding(**f) for f in findings])
+def _decoded(
+    sha: str,
+    parents: list[str],
+    author: str,
+    email: str,
+    date: str,
+    subject: str,
+    kind: str,
+    verdict: str,
+    findings: list[dict[str, Any]],
+) -> AuditedCommit:
+    return AuditedCommit(
+        sha,
+        tuple(parents),
+        author,
+        email,
+        date,
+        subject,
+        kind,
+        verdict,
+        [Finding(**f) for f in findings],
+    )
 
 
-def _judgement(commit: gitio.Commit, changes: list[gitio.FileChange],
-               blobs: gitio.BlobReader) -> Judgement:
+def _judgement(
+    commit: gitio.Commit, changes: list[gitio.FileChange], blobs: gitio.BlobReader
+) -> Judgement:
     if len(commit.parents) > 1:
         return "merge"
     return "recorded" if _brings_decisions(changes, blobs) else "plain"
@@ -223,8 +294,9 @@ def _brings_decisions(changes: list[gitio.FileChange], blobs: gitio.BlobReader) 
         if not change.path.startswith("changes/") or change.new_blob is None:
             continue
         new = decisions(_spec(change.path, blobs.read(change.new_blob)))
-        old = decisions(_spec(change.path, blobs.read(change.old_blob))) \
-            if change.old_blob else set()
+        old = (
+            decisions(_spec(change.path, blobs.read(change.old_blob))) if change.old_blob else set()
+        )
         if new - old:
             return True
     return False
@@ -236,15 +308,18 @@ def _spec(path: str, raw: bytes) -> dict[str, Any]:
     return spec if isinstance(spec, dict) else {}
 
 
-def _judge(root: Path, commit: gitio.Commit, judgement: Judgement,
-           committed: str) -> AuditedCommit:
+def _judge(root: Path, commit: gitio.Commit, judgement: Judgement, committed: str) -> AuditedCommit:
     """The gate's verdict on the commit as it landed: base its first parent, at its
     committer date."""
-    result = run_gate(root, commit.parents[0], commit.sha, datetime.fromisoformat(committed),
-                      recorded=judgement == "recorded")
+    result = run_gate(
+        root,
+        commit.parents[0],
+        commit.sha,
+        datetime.fromisoformat(committed),
+        recorded=judgement == "recorded",
+    )
     verdict = "refused" if result.summary["verdict"] == "refused" else "passed"
-    return _audited(commit, committed, _kind(judgement, result.findings), verdict,
-                    result.findings)
+    return _audited(commit, committed, _kind(judgement, result.findings), verdict, result.findings)
 
 
 def _kind(judgement: Judgement, findings: Iterable[Finding]) -> str:
@@ -256,10 +331,26 @@ def _kind(judgement: Judgement, findings: Iterable[Finding]) -> str:
     return "squash" if judgement == "recorded" and unproven else "direct"
 
 
-def _audited(commit: gitio.Commit, committed: str, kind: str, verdict: str,
-             findings: list[Finding], cached: bool = False) -> AuditedCommit:
-    return AuditedCommit(commit.sha, commit.parents, commit.author_name, commit.author_email,
-                         committed, commit.subject, kind, verdict, findings, cached)
+def _audited(
+    commit: gitio.Commit,
+    committed: str,
+    kind: str,
+    verdict: str,
+    findings: list[Finding],
+    cached: bool = False,
+) -> AuditedCommit:
+    return AuditedCommit(
+        commit.sha,
+        commit.parents,
+        commit.author_name,
+        commit.author_email,
+        committed,
+        commit.subject,
+        kind,
+        verdict,
+        findings,
+        cached,
+    )
 
 
 # -- reviews due at HEAD ----------------------------------------------------------------
@@ -282,13 +373,18 @@ def overdue_reviews(root: Path, rev: str, now: datetime) -> list[Finding]:
         findings: list[Finding] = []
         for doc in snap.documents_under("changes"):
             change = parse_change(doc.data)
-            if change is None or not doc.id or change.status not in _REVIEWABLE \
-                    or doc.spec.get("review") is not None \
-                    or not any(_may_match(r.match, change) for r in asking):
+            if (
+                change is None
+                or not doc.id
+                or change.status not in _REVIEWABLE
+                or doc.spec.get("review") is not None
+                or not any(_may_match(r.match, change) for r in asking)
+            ):
                 continue
             matched = [r for r in asking if _may_match(r.match, change)]
-            if any(r.match.target_kinds is not None or r.match.criticality is not None
-                   for r in matched):  # the rule depends on the targets and services
+            if any(
+                r.match.target_kinds is not None or r.match.criticality is not None for r in matched
+            ):  # the rule depends on the targets and services
                 kinds = kinds or _kinds_at(root, rev, blobs)
                 scope = change_scope(change, snap, snap, rules, kinds)
                 matched = [r for r in scope.rules if r.review_within is not None]
@@ -299,11 +395,25 @@ def overdue_reviews(root: Path, rev: str, now: datetime) -> list[Finding]:
                 facts = RangeFacts(rev, rev, None, (), {})
                 record = ChangeRecord.read(root, Versions(blobs), facts, [doc.path])
                 implemented = record.implemented_by.date if record.implemented_by else None
-            verdict = ChangeVerdict(doc.id, doc.path, change.status, change.category,
-                                    list(change.targets))
-            review_rule(Case(verdict, change, doc, None,
-                             ChangeHistory([], frozenset(), implemented_at=implemented),
-                             matched, {}, {}, (snap, snap), rules, {}, now))
+            verdict = ChangeVerdict(
+                doc.id, doc.path, change.status, change.category, list(change.targets)
+            )
+            review_rule(
+                Case(
+                    verdict,
+                    change,
+                    doc,
+                    None,
+                    ChangeHistory([], frozenset(), implemented_at=implemented),
+                    matched,
+                    {},
+                    {},
+                    (snap, snap),
+                    rules,
+                    {},
+                    now,
+                )
+            )
             findings += snap.locate(verdict.findings)
     return sorted(findings, key=Finding.sort_key)
 
@@ -312,19 +422,29 @@ def _may_match(match: Any, change: Any) -> bool:
     """A rule's match on what the change request says of itself (type, category, risk);
     what depends on its targets and their services (kinds, criticality) is decided by
     `change_scope`, only for rules that ask."""
-    return all(allowed is None or value in allowed for allowed, value in (
-        (match.type, change.type), (match.category, change.category),
-        (match.risk, change.risk)))
+    return all(
+        allowed is None or value in allowed
+        for allowed, value in (
+            (match.type, change.type),
+            (match.category, change.category),
+            (match.risk, change.risk),
+        )
+    )
 
 
 def _kinds_at(root: Path, rev: str, blobs: gitio.BlobReader) -> KindRegistry:
     """The kinds `rev`'s schemas define (the built-in ones when it has none), as the gate
     reads them."""
-    files = {PurePosixPath(p).name: blobs.read(b)
-             for p, b in gitio.ls_tree(root, rev, ["schemas"]).items()
-             if p.endswith(SCHEMA_SUFFIX)}
-    return KindRegistry(files, "schemas/") if files else KindRegistry(
-        builtin_schema_files(), "built-in:")
+    files = {
+        PurePosixPath(p).name: blobs.read(b)
+        for p, b in gitio.ls_tree(root, rev, ["schemas"]).items()
+        if p.endswith(SCHEMA_SUFFIX)
+    }
+    return (
+        KindRegistry(files, "schemas/")
+        if files
+        else KindRegistry(builtin_schema_files(), "built-in:")
+    )
 
 
 # -- the verdict cache ------------------------------------------------------------------
@@ -375,14 +495,21 @@ class AuditCache:
         kept = cls(Path(os.fsdecode(git_dir.strip())) / "cmdbctl" / "audit-v1.sqlite")
         try:
             with closing(kept._connect()) as db:
-                rows = db.execute("SELECT commit_id, judgement, verdict, digest FROM verdicts "
-                                  "WHERE tool = ?", (tool_fingerprint(),)).fetchall()
+                rows = db.execute(
+                    "SELECT commit_id, judgement, verdict, digest FROM verdicts WHERE tool = ?",
+                    (tool_fingerprint(),),
+                ).fetchall()
         except (OSError, sqlite3.Error):
             kept._fresh()
             return kept
-        kept.rows = {(c, j): (v, d) for c, j, v, d in rows
-                     if isinstance(c, str) and isinstance(j, str) and isinstance(d, str)
-                     and isinstance(v, bytes)}
+        kept.rows = {
+            (c, j): (v, d)
+            for c, j, v, d in rows
+            if isinstance(c, str)
+            and isinstance(j, str)
+            and isinstance(d, str)
+            and isinstance(v, bytes)
+        }
         return kept
 
     def _connect(self) -> sqlite3.Connection:
@@ -407,8 +534,9 @@ class AuditCache:
         except (OSError, sqlite3.Error):
             self.path = None  # no cache this run
 
-    def get(self, commit: gitio.Commit, judgement: Judgement,
-            committed: str) -> AuditedCommit | None:
+    def get(
+        self, commit: gitio.Commit, judgement: Judgement, committed: str
+    ) -> AuditedCommit | None:
         row = self.rows.get((commit.sha, judgement))
         if row is None:
             return None
@@ -429,12 +557,24 @@ class AuditCache:
         if self.path is None:
             return
         try:
-            value = orjson.dumps({"kind": audited.kind, "verdict": audited.verdict,
-                                  "findings": [f.to_json() for f in audited.findings]})
+            value = orjson.dumps(
+                {
+                    "kind": audited.kind,
+                    "verdict": audited.verdict,
+                    "findings": [f.to_json() for f in audited.findings],
+                }
+            )
         except TypeError:
             return  # text JSON cannot hold (a lone surrogate): judged again next time
-        self.pending.append((audited.sha, judgement, tool_fingerprint(), value,
-                             _digest(audited.sha, judgement, value)))
+        self.pending.append(
+            (
+                audited.sha,
+                judgement,
+                tool_fingerprint(),
+                value,
+                _digest(audited.sha, judgement, value),
+            )
+        )
         if len(self.pending) >= _BATCH:
             self.flush()
 
@@ -452,8 +592,11 @@ class AuditCache:
                 db.executemany("INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?)", rows)
                 db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
-                                            sqlite3.SQLITE_READONLY):
+            if exc.sqlite_errorcode not in (
+                sqlite3.SQLITE_BUSY,
+                sqlite3.SQLITE_LOCKED,
+                sqlite3.SQLITE_READONLY,
+            ):
                 self._fresh()  # another run left it corrupt: start a fresh one
             # else another run holds it, or it is read-only: only speed is lost
         except (OSError, sqlite3.Error):
@@ -468,10 +611,14 @@ def _digest(sha: str, judgement: str, value: bytes) -> str:
 def _finding(data: Any) -> Finding:
     """A stored finding, every field checked."""
     finding = Finding(**data)
-    if not (isinstance(finding.path, str) and isinstance(finding.code, str)
-            and isinstance(finding.message, str) and finding.severity in _SEVERITIES
-            and isinstance(finding.pointer, str)
-            and all(v is None or type(v) is int for v in (finding.line, finding.column))
-            and (finding.hint is None or isinstance(finding.hint, str))):
+    if not (
+        isinstance(finding.path, str)
+        and isinstance(finding.code, str)
+        and isinstance(finding.message, str)
+        and finding.severity in _SEVERITIES
+        and isinstance(finding.pointer, str)
+        and all(v is None or type(v) is int for v in (finding.line, finding.column))
+        and (finding.hint is None or isinstance(finding.hint, str))
+    ):
         raise ValueError("junk finding")
     return finding

@@ -79,26 +79,43 @@ class LastRun:
     verdict_rows: int = 0
 
     def plain(self) -> bytes:
-        return orjson.dumps({
-            "tree": self.tree, "dirty": sorted(self.dirty), "flagged": sorted(self.flagged),
-            "doc_flagged": sorted(self.doc_flagged),
-            "folders": {k: f.plain() for k, f in self.folders.items()},
-            "generation": self.generation, "lineage": self.lineage,
-            "verdict_rows": self.verdict_rows})
+        return orjson.dumps(
+            {
+                "tree": self.tree,
+                "dirty": sorted(self.dirty),
+                "flagged": sorted(self.flagged),
+                "doc_flagged": sorted(self.doc_flagged),
+                "folders": {k: f.plain() for k, f in self.folders.items()},
+                "generation": self.generation,
+                "lineage": self.lineage,
+                "verdict_rows": self.verdict_rows,
+            }
+        )
 
     @staticmethod
     def from_plain(raw: bytes) -> LastRun:
         data = orjson.loads(raw)
         lists = [data[k] for k in ("dirty", "flagged", "doc_flagged")]
-        if not all(isinstance(x, list) and all(isinstance(t, str) for t in x) for x in lists) \
-                or not isinstance(data["tree"], str) or not _OBJECT_ID.fullmatch(data["tree"]) \
-                or not isinstance(data["generation"], int) or not isinstance(data["lineage"], str) \
-                or not isinstance(data["verdict_rows"], int):
+        if (
+            not all(isinstance(x, list) and all(isinstance(t, str) for t in x) for x in lists)
+            or not isinstance(data["tree"], str)
+            or not _OBJECT_ID.fullmatch(data["tree"])
+            or not isinstance(data["generation"], int)
+            or not isinstance(data["lineage"], str)
+            or not isinstance(data["verdict_rows"], int)
+        ):
             raise ValueError("junk in the cached state")  # (a tree could be a git option)
         dirty, flagged, doc_flagged = map(set, lists)
-        return LastRun(data["tree"], dirty, flagged, doc_flagged,
-                       {k: Folder.from_plain(v) for k, v in data["folders"].items()},
-                       data["generation"], data["lineage"], data["verdict_rows"])
+        return LastRun(
+            data["tree"],
+            dirty,
+            flagged,
+            doc_flagged,
+            {k: Folder.from_plain(v) for k, v in data["folders"].items()},
+            data["generation"],
+            data["lineage"],
+            data["verdict_rows"],
+        )
 
     def same_writer(self, other: LastRun) -> bool:
         return (self.lineage, self.generation) == (other.lineage, other.generation)
@@ -127,7 +144,7 @@ def _location(root: Path, fingerprint: str) -> Path | None:
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
     values = list(values)
     for i in range(0, len(values), _BATCH):
-        yield values[i:i + _BATCH]
+        yield values[i : i + _BATCH]
 
 
 def _marks(values: list[str]) -> str:
@@ -153,12 +170,19 @@ class VerdictCache:
             self._db.execute("BEGIN")
             row = self._db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()
             return LastRun.from_plain(row[0]) if row else None
-        except (sqlite3.Error, orjson.JSONDecodeError, KeyError, TypeError, ValueError,
-                AttributeError) as exc:
+        except (
+            sqlite3.Error,
+            orjson.JSONDecodeError,
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+        ) as exc:
             raise CacheError(str(exc)) from exc
 
-    def _query(self, sql: str, values: Iterable[str],
-               verdict_last: bool = False) -> list[tuple[Any, ...]]:
+    def _query(
+        self, sql: str, values: Iterable[str], verdict_last: bool = False
+    ) -> list[tuple[Any, ...]]:
         if self._db is None:
             raise CacheError("the cache is not open")
         rows: list[tuple[Any, ...]] = []
@@ -171,46 +195,64 @@ class VerdictCache:
 
     def files(self, paths: Iterable[str]) -> dict[str, FileRow]:
         """The last run's row of each of `paths` that it saw."""
-        return {p: (b, i) for p, b, i in self._query(
-            "SELECT path, blob, id FROM files WHERE path IN ({})", paths)}
+        return {
+            p: (b, i)
+            for p, b, i in self._query("SELECT path, blob, id FROM files WHERE path IN ({})", paths)
+        }
 
     def verdicts(self, blobs: Iterable[str]) -> dict[str, bytes]:
         """blob id → its cached verdict, as stored (`decode` it for a path)."""
-        return dict(self._query("SELECT blob, verdict FROM verdicts WHERE blob IN ({})", blobs,
-                                verdict_last=True))
+        return dict(
+            self._query(
+                "SELECT blob, verdict FROM verdicts WHERE blob IN ({})", blobs, verdict_last=True
+            )
+        )
 
     def verdicts_at(self, paths: Iterable[str]) -> dict[str, Verdict]:
         """path → the verdict the last run kept for its file; every one must be there."""
         paths = set(paths)
-        found = {p: decode(raw, p) for p, raw in self._query(
-            "SELECT f.path, v.verdict FROM files f JOIN verdicts v ON v.blob = f.blob "
-            "WHERE f.path IN ({})", paths, verdict_last=True)}
+        found = {
+            p: decode(raw, p)
+            for p, raw in self._query(
+                "SELECT f.path, v.verdict FROM files f JOIN verdicts v ON v.blob = f.blob "
+                "WHERE f.path IN ({})",
+                paths,
+                verdict_last=True,
+            )
+        }
         if len(found) != len(paths):
             raise CacheError("a file the last run judged has no cached verdict")
         return found
 
     def holders(self, ids: Iterable[str]) -> set[str]:
         """Paths whose document had one of `ids` in the last run."""
-        return {p for p, in self._query("SELECT path FROM files WHERE id IN ({})", ids)}
+        return {p for (p,) in self._query("SELECT path FROM files WHERE id IN ({})", ids)}
 
     def referrers(self, ids: Iterable[str]) -> set[str]:
         """Paths whose document referred to one of `ids` in the last run."""
-        return {p for p, in self._query(
-            "SELECT f.path FROM refs r JOIN files f ON f.blob = r.blob "
-            "WHERE r.target IN ({})", ids)}
+        return {
+            p
+            for (p,) in self._query(
+                "SELECT f.path FROM refs r JOIN files f ON f.blob = r.blob WHERE r.target IN ({})",
+                ids,
+            )
+        }
 
     def referring_blobs(self, ids: Iterable[str]) -> set[str]:
         """Blob ids of cached documents that refer to one of `ids` (any revision)."""
-        return {b for b, in self._query("SELECT blob FROM refs WHERE target IN ({})", ids)}
+        return {b for (b,) in self._query("SELECT blob FROM refs WHERE target IN ({})", ids)}
 
     def ids_except(self, paths: set[str]) -> set[str]:
         """Every document id of the last run but those of `paths`."""
-        return {i for p, i in self._all("SELECT path, id FROM files WHERE id IS NOT NULL")
-                if p not in paths}
+        return {
+            i
+            for p, i in self._all("SELECT path, id FROM files WHERE id IS NOT NULL")
+            if p not in paths
+        }
 
     def blobs(self) -> set[str]:
         """Every blob id with a cached verdict."""
-        return {b for b, in self._all("SELECT blob FROM verdicts")}
+        return {b for (b,) in self._all("SELECT blob FROM verdicts")}
 
     def _all(self, sql: str) -> list[tuple[Any, ...]]:
         if self._db is None and self.path is not None and self.path.exists():
@@ -247,8 +289,12 @@ class VerdictCache:
         assert self.path is not None
         abandoned = time.time() - 3600
         for stale in self.path.parent.glob("*"):
-            if stale.name.startswith("cache-") and not stale.name.startswith(self.path.name) \
-                    or stale.name.startswith(".cache-") and stale.stat().st_mtime < abandoned:
+            if (
+                stale.name.startswith("cache-")
+                and not stale.name.startswith(self.path.name)
+                or stale.name.startswith(".cache-")
+                and stale.stat().st_mtime < abandoned
+            ):
                 stale.unlink(missing_ok=True)  # other fingerprints', never our journal
 
     def discard(self) -> None:
@@ -292,8 +338,13 @@ class VerdictCache:
         finally:
             old.close()
 
-    def update(self, last: LastRun, run: LastRun, files: Mapping[str, FileRow | None],
-               verdicts: Mapping[str, Verdict]) -> None:
+    def update(
+        self,
+        last: LastRun,
+        run: LastRun,
+        files: Mapping[str, FileRow | None],
+        verdicts: Mapping[str, Verdict],
+    ) -> None:
         """Write this run's changes over `last` (the state it read): `files` (None:
         gone), new `verdicts` by blob id. Skipped when another run wrote meanwhile."""
         self.finish()
@@ -319,8 +370,16 @@ class VerdictCache:
                 db.execute("COMMIT")
             finally:
                 db.close()
-        except (OSError, sqlite3.Error, TypeError, ValueError, KeyError, AttributeError,
-                orjson.JSONDecodeError, UnicodeEncodeError):
+        except (
+            OSError,
+            sqlite3.Error,
+            TypeError,
+            ValueError,
+            KeyError,
+            AttributeError,
+            orjson.JSONDecodeError,
+            UnicodeEncodeError,
+        ):
             return  # a cache that cannot be written only costs speed
 
 
@@ -351,8 +410,7 @@ class Rebuild:
         if self._db is None:
             assert self._cache.path is not None
             self._cache.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self._cache.path.parent, prefix=".cache-",
-                                       suffix=".tmp")
+            fd, tmp = tempfile.mkstemp(dir=self._cache.path.parent, prefix=".cache-", suffix=".tmp")
             os.close(fd)
             self._tmp = Path(tmp)
             self._db = db = sqlite3.connect(tmp, isolation_level=None)
@@ -408,9 +466,11 @@ class Rebuild:
             run.generation, run.lineage = 0, secrets.token_hex(8)
             run.verdict_rows = db.execute(
                 "INSERT OR IGNORE INTO verdicts SELECT blob, verdict FROM new_verdicts "
-                "ORDER BY blob").rowcount
-            db.execute("INSERT OR IGNORE INTO refs SELECT target, blob FROM new_refs "
-                       "ORDER BY target, blob")
+                "ORDER BY blob"
+            ).rowcount
+            db.execute(
+                "INSERT OR IGNORE INTO refs SELECT target, blob FROM new_refs ORDER BY target, blob"
+            )
             for index in _INDEXES:  # after the rows: one sort instead of 10^5 inserts
                 db.execute(index)
             db.execute("INSERT INTO meta VALUES ('state', ?)", (run.plain(),))
@@ -446,15 +506,22 @@ def decode(raw: bytes, path: str) -> Verdict:
         raise CacheError(f"junk verdict: {exc}") from exc
     entry = verdict.entry
     if entry is not None and not (
-            _optional(entry.id, str) and _optional(entry.kind, str)
-            and all(isinstance(r, str) for r in entry.refs[0::3] + entry.refs[1::3])
-            and all(_optional(r, int) and r is not None for r in entry.refs[2::3])):
+        _optional(entry.id, str)
+        and _optional(entry.kind, str)
+        and all(isinstance(r, str) for r in entry.refs[0::3] + entry.refs[1::3])
+        and all(_optional(r, int) and r is not None for r in entry.refs[2::3])
+    ):
         raise CacheError("junk entry in a cached verdict")
     for f in verdict.findings:
-        if not (isinstance(f.code, str) and isinstance(f.message, str)
-                and f.severity in get_args(Severity) and isinstance(f.pointer, str)
-                and _optional(f.line, int) and _optional(f.column, int)
-                and _optional(f.hint, str)):
+        if not (
+            isinstance(f.code, str)
+            and isinstance(f.message, str)
+            and f.severity in get_args(Severity)
+            and isinstance(f.pointer, str)
+            and _optional(f.line, int)
+            and _optional(f.column, int)
+            and _optional(f.hint, str)
+        ):
             raise CacheError("junk finding in a cached verdict")
     return verdict
 
@@ -468,14 +535,21 @@ def _checked(rows: list[tuple[Any, ...]], verdict_last: bool = False) -> list[tu
     for (orjson reads bytes and text alike)."""
     texts = slice(None, -1) if verdict_last else slice(None)
     for row in rows:
-        if not all(v is None or isinstance(v, str) for v in row[texts]) or verdict_last \
-                and not isinstance(row[-1], (str, bytes)):
+        if (
+            not all(v is None or isinstance(v, str) for v in row[texts])
+            or verdict_last
+            and not isinstance(row[-1], (str, bytes))
+        ):
             raise CacheError("junk in a cached row")
     return rows
 
 
-def _insert(db: sqlite3.Connection, run: LastRun, files: Mapping[str, FileRow],
-            verdicts: Mapping[str, Verdict]) -> int:
+def _insert(
+    db: sqlite3.Connection,
+    run: LastRun,
+    files: Mapping[str, FileRow],
+    verdicts: Mapping[str, Verdict],
+) -> int:
     """Insert file rows and verdicts (with their references); the verdicts added. A
     verdict JSON cannot hold (a lone surrogate) is not kept: its files go to `dirty`."""
     encoded = {}
@@ -495,14 +569,21 @@ def _insert(db: sqlite3.Connection, run: LastRun, files: Mapping[str, FileRow],
     db.executemany("INSERT INTO files VALUES (?, ?, ?)", rows)
     # in key order: appending to the b-trees is cheaper than inserting all over them
     db.executemany("INSERT OR IGNORE INTO verdicts VALUES (?, ?)", sorted(encoded.items()))
-    db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?)",
-                   sorted((t, b) for b, v in verdicts.items() if b in encoded and v.entry
-                          for t in v.entry.targets()))
+    db.executemany(
+        "INSERT OR IGNORE INTO refs VALUES (?, ?)",
+        sorted(
+            (t, b)
+            for b, v in verdicts.items()
+            if b in encoded and v.entry
+            for t in v.entry.targets()
+        ),
+    )
     return len(encoded)
 
 
 def _collect_garbage(db: sqlite3.Connection) -> None:
     """Drop verdicts no file holds any more (old versions pile up as files change)."""
-    db.execute("DELETE FROM verdicts WHERE blob NOT IN "
-               "(SELECT blob FROM files WHERE blob IS NOT NULL)")
+    db.execute(
+        "DELETE FROM verdicts WHERE blob NOT IN (SELECT blob FROM files WHERE blob IS NOT NULL)"
+    )
     db.execute("DELETE FROM refs WHERE blob NOT IN (SELECT blob FROM verdicts)")

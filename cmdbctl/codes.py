@@ -38,6 +38,7 @@ MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cmdbctl.gate.rollback", ("gate",)),
 )
 
+
 # The codes of listed modules that do not declare their own yet (they are being edited
 # in another change): each entry goes once its module has `CODES`, which the tests check.
 @dataclass(frozen=True)
@@ -61,8 +62,9 @@ def _registry() -> dict[str, Code]:
             if known is None:
                 found[code] = Code(code, description, emitting)
             else:  # declared by several modules (tests: with one meaning)
-                found[code] = Code(code, known.description,
-                                   tuple(dict.fromkeys(known.commands + emitting)))
+                found[code] = Code(
+                    code, known.description, tuple(dict.fromkeys(known.commands + emitting))
+                )
     return found
 
 
@@ -75,6 +77,7 @@ def lookup(code: str) -> Code | None:
     family, _, keyword = code.partition(".")
     if family == "schema" and keyword:
         from cmdbctl.checks.schema import keyword_code
+
         return registry.get(keyword_code(keyword))
     return None
 

@@ -57,10 +57,20 @@ class Desk:
         commit since the change request was created, or since HEAD forked from the
         default branch if that is earlier: a wider range than the gate's, so at least
         as strict."""
-        facts = RangeFacts.read(self.root, _judged_since(self.root, self.path, self.default),
-                                "HEAD")
-        return change_history(self.root, self.blobs, self.change_id, self.change, self.path,
-                              facts, (self.snap,), self.rules, self.scope.rules)
+        facts = RangeFacts.read(
+            self.root, _judged_since(self.root, self.path, self.default), "HEAD"
+        )
+        return change_history(
+            self.root,
+            self.blobs,
+            self.change_id,
+            self.change,
+            self.path,
+            facts,
+            (self.snap,),
+            self.rules,
+            self.scope.rules,
+        )
 
     @cached_property
     def scope(self) -> ChangeScope:
@@ -70,8 +80,9 @@ class Desk:
         cache = VerdictCache(self.root, kinds.fingerprint)
         self.snap.use_cache(cache)
         rollback = self.change.status == "rolled-back" and self.change.rollback is not None
-        scope = change_scope(self.change, self.snap, self.snap, self.rules, kinds,
-                             rollback=rollback)
+        scope = change_scope(
+            self.change, self.snap, self.snap, self.rules, kinds, rollback=rollback
+        )
         cache.finish()
         return scope
 
@@ -79,16 +90,23 @@ class Desk:
         """Why a signed decision by this person cannot count, if signatures are
         required: the gate checks them against the person's `signingKeys`."""
         if self.rules.policy.require_signed_approvals and not self.person.signing_keys:
-            return (f"the policy requires signed approvals but {self.person.id} has no "
-                    f"signingKeys in {self.where}")
+            return (
+                f"the policy requires signed approvals but {self.person.id} has no "
+                f"signingKeys in {self.where}"
+            )
         return None
 
 
 def default_branch(root: Path) -> str | None:
     """The branch pull requests most likely merge into, when this clone has one."""
-    return next((b for b in ("refs/remotes/origin/HEAD", "main", "master")
-                 if gitio.output(root, "rev-parse", "--verify", "--quiet", f"{b}^{{commit}}")),
-                None)
+    return next(
+        (
+            b
+            for b in ("refs/remotes/origin/HEAD", "main", "master")
+            if gitio.output(root, "rev-parse", "--verify", "--quiet", f"{b}^{{commit}}")
+        ),
+        None,
+    )
 
 
 def _judged_since(root: Path, path: str, default: str | None) -> str | None:
@@ -114,40 +132,73 @@ def open_change(root: Path, change_id: str) -> Iterator[Desk]:
     with gitio.BlobReader(root) as blobs:
         snap = Snapshot(root, "HEAD", blobs)
         default = default_branch(root)
-        rules = read_rules(Snapshot(root, default, blobs, folders=["policies"])
-                           if default else snap)
-        where = f"policies/ (read from {default.removeprefix('refs/remotes/')}, as the " \
-            "gate reads its base)" if default else "policies/"
+        rules = read_rules(
+            Snapshot(root, default, blobs, folders=["policies"]) if default else snap
+        )
+        where = (
+            f"policies/ (read from {default.removeprefix('refs/remotes/')}, as the "
+            "gate reads its base)"
+            if default
+            else "policies/"
+        )
         path, name, change = find_change(snap, blobs, change_id)
         person = rules.person_by_email(identity.email)
         if person is None:
             raise CommandError(
                 f"your git identity {identity.email} is not a person in {where}",
-                "set user.email to an address listed in your Person document's emails")
+                "set user.email to an address listed in your Person document's emails",
+            )
         _require_own_committer(root, identity, person)
-        yield Desk(root, change_id, path, name, change, identity, person, rules, default,
-                   where, snap, blobs)
+        yield Desk(
+            root,
+            change_id,
+            path,
+            name,
+            change,
+            identity,
+            person,
+            rules,
+            default,
+            where,
+            snap,
+            blobs,
+        )
 
 
-def find_change(snap: Snapshot, blobs: gitio.BlobReader,
-                 change_id: str) -> tuple[str, str | None, ChangeSpec]:
+def find_change(
+    snap: Snapshot, blobs: gitio.BlobReader, change_id: str
+) -> tuple[str, str | None, ChangeSpec]:
     path = snap.by_id.get(change_id)  # by file name: a file that does not parse is found
     if path is None or not path.startswith("changes/"):
-        raise CommandError(f"no change request {change_id} under changes/",
-                           "check the id; change requests are changes/**/<id>.yaml")
+        raise CommandError(
+            f"no change request {change_id} under changes/",
+            "check the id; change requests are changes/**/<id>.yaml",
+        )
     doc = snap.document(path)
     if doc is None:
         problems = load(path, blobs.read(snap.paths[path])).findings
-        why = next((f"{f.code} at line {f.line}: {f.message}" if f.line else
-                    f"{f.code}: {f.message}" for f in problems), "no document")
-        raise CommandError(f"{path} (change request {change_id}) cannot be parsed ({why})",
-                           f"run `cmdbctl validate {path}` and fix it first")
+        why = next(
+            (
+                f"{f.code} at line {f.line}: {f.message}" if f.line else f"{f.code}: {f.message}"
+                for f in problems
+            ),
+            "no document",
+        )
+        raise CommandError(
+            f"{path} (change request {change_id}) cannot be parsed ({why})",
+            f"run `cmdbctl validate {path}` and fix it first",
+        )
     change = parse_change(doc.data)
     if doc.kind != "ChangeRequest" or change is None:
-        what = "a ChangeRequest" if doc.kind == "ChangeRequest" else \
-            f"a {doc.kind or 'document without kind'}, not a ChangeRequest"
-        raise CommandError(f"{path} is {what} that does not validate",
-                           f"run `cmdbctl validate {path}` and fix it first")
+        what = (
+            "a ChangeRequest"
+            if doc.kind == "ChangeRequest"
+            else f"a {doc.kind or 'document without kind'}, not a ChangeRequest"
+        )
+        raise CommandError(
+            f"{path} is {what} that does not validate",
+            f"run `cmdbctl validate {path}` and fix it first",
+        )
     return path, doc.name, change
 
 
@@ -157,9 +208,10 @@ def _require_own_committer(root: Path, identity: gitio.Identity, person: Person)
     try:
         text = gitio.run(root, "var", "GIT_COMMITTER_IDENT")
     except gitio.GitFailed as exc:
-        raise CommandError("no git committer identity is set",
-                           'set one with git config user.name "..." and user.email "..."'
-                           ) from exc
+        raise CommandError(
+            "no git committer identity is set",
+            'set one with git config user.name "..." and user.email "..."',
+        ) from exc
     committer = text.partition("<")[2].partition(">")[0].strip()
     if committer.lower() not in person.emails:
         raise CommandError(
@@ -167,11 +219,13 @@ def _require_own_committer(root: Path, identity: gitio.Identity, person: Person)
             f"the gate trusts a decision only when {person.id} both authored and "
             "committed it",
             "unset GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL, or set them (or user.email) "
-            f"to one of {person.id}'s emails: {', '.join(sorted(person.emails))}")
+            f"to one of {person.id}'s emails: {', '.join(sorted(person.emails))}",
+        )
 
 
-def commit_edit(root: Path, path: str, change: Callable[[Any], None], message: str,
-                sign: bool, why_signed: str) -> str:
+def commit_edit(
+    root: Path, path: str, change: Callable[[Any], None], message: str, sign: bool, why_signed: str
+) -> str:
     """Apply `change` to the file's round-trip tree (comments kept) and commit just that
     file as the current identity. When no commit is made (git fails, or the user
     interrupts a signing prompt) the file, its times and the index are as they were.
@@ -185,13 +239,17 @@ def commit_edit(root: Path, path: str, change: Callable[[Any], None], message: s
     try:
         return gitio.commit_file(root, path, message, sign)
     except BaseException as exc:
-        if gitio.output(root, "rev-parse", "--verify", "--quiet", "HEAD") == \
-                f"{head}\n".encode():  # no commit made: leave the repository as it was
+        if (
+            gitio.output(root, "rev-parse", "--verify", "--quiet", "HEAD") == f"{head}\n".encode()
+        ):  # no commit made: leave the repository as it was
             absolute.write_bytes(original)
             os.utime(absolute, ns=(times.st_atime_ns, times.st_mtime_ns))
             gitio.run(root, "reset", "--quiet", "--", path, check=False)
-        if sign and isinstance(exc, gitio.GitFailed) and exc.message.startswith(
-                "git commit failed"):
+        if (
+            sign
+            and isinstance(exc, gitio.GitFailed)
+            and exc.message.startswith("git commit failed")
+        ):
             raise _signing_failed(root, exc, why_signed) from exc
         raise
 
@@ -208,4 +266,5 @@ def _signing_failed(root: Path, exc: gitio.GitFailed, why_signed: str) -> Comman
         f"user.signingkey={key or '(not set)'}: {exc.message}",
         "point git at your key: `git config user.signingkey <OpenPGP key id, or the path "
         "of your SSH key>` and, for an SSH key, `git config gpg.format ssh` "
-        "(gpg.format=ssh); nothing was committed and the file is as it was")
+        "(gpg.format=ssh); nothing was committed and the file is as it was",
+    )

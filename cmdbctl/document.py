@@ -99,8 +99,9 @@ class UnreadEntry(Entry):
     __slots__ = ()
 
 
-def _collect(node: Any, path: tuple[str, ...], i: int, at: str, field: int,
-             out: list[str | int]) -> None:
+def _collect(
+    node: Any, path: tuple[str, ...], i: int, at: str, field: int, out: list[str | int]
+) -> None:
     """Append the string values at `path` ("*" = every item) below `node`.
 
     Runs for every reference of every document, so the JSON pointer is built as it
@@ -132,4 +133,3 @@ _reference = partial(tuple.__new__, Reference)
 def _token(key: Any) -> str:
     key = str(key)
     return "/" + key if "~" not in key and "/" not in key else pointer((key,))
-

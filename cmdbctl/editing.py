@@ -33,12 +33,15 @@ def edit(text: str, path: str, change: Callable[[Any], None]) -> str:
         yaml = YAML(typ="rt")
         yaml.preserve_quotes = True
         yaml.width = 4096
-        yaml.indent(mapping=_mapping_indent(text), sequence=sequence_indent or 2,
-                    offset=offset or 0)
+        yaml.indent(
+            mapping=_mapping_indent(text), sequence=sequence_indent or 2, offset=offset or 0
+        )
         data = yaml.load(text)
     except Exception as exc:
-        raise CommandError(f"{path} cannot be edited: it is not valid YAML ({exc})",
-                           f"fix it first; `cmdbctl validate {path}` shows where") from exc
+        raise CommandError(
+            f"{path} cannot be edited: it is not valid YAML ({exc})",
+            f"fix it first; `cmdbctl validate {path}` shows where",
+        ) from exc
     if not isinstance(data, CommentedMap):
         raise CommandError(f"{path} cannot be edited: it is not a document mapping")
     change(data)

@@ -36,10 +36,17 @@ def _diff(old: Any, new: Any, at: list[str | int], out: list[FieldChange]) -> No
             _diff(old.get(key, _MISSING), new.get(key, _MISSING), [*at, key], out)
     elif isinstance(old, list) and isinstance(new, list):
         for i in range(max(len(old), len(new))):
-            _diff(old[i] if i < len(old) else _MISSING, new[i] if i < len(new) else _MISSING,
-                  [*at, i], out)
+            _diff(
+                old[i] if i < len(old) else _MISSING,
+                new[i] if i < len(new) else _MISSING,
+                [*at, i],
+                out,
+            )
     elif old is _MISSING and new is _MISSING:
         return
     elif old != new or type(old) is not type(new):
-        out.append(FieldChange(pointer(at), None if old is _MISSING else old,
-                               None if new is _MISSING else new))
+        out.append(
+            FieldChange(
+                pointer(at), None if old is _MISSING else old, None if new is _MISSING else new
+            )
+        )

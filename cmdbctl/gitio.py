@@ -35,17 +35,35 @@ _ENV = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0"}
 # the identity `git commit` records (GIT_AUTHOR_*, GIT_COMMITTER_*; CI sets identities
 # that way), and GIT_CONFIG_GLOBAL/SYSTEM/NOSYSTEM, which choose the configuration files
 # as GIT_CONFIG_KEY_* adds to them: a user's (or a test suite's) choice, never a hook's.
-_KEPT = frozenset({"GIT_EXEC_PATH", "GIT_CONFIG_COUNT", "GIT_HTTP_PROXY_AUTHMETHOD",
-                   "GIT_ALLOW_PROTOCOL", "GIT_ASKPASS", "GIT_CONFIG_GLOBAL",
-                   "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"})
-_KEPT_PREFIXES = ("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_", "GIT_SSH", "GIT_SSL_",
-                  "GIT_AUTHOR_", "GIT_COMMITTER_")
+_KEPT = frozenset(
+    {
+        "GIT_EXEC_PATH",
+        "GIT_CONFIG_COUNT",
+        "GIT_HTTP_PROXY_AUTHMETHOD",
+        "GIT_ALLOW_PROTOCOL",
+        "GIT_ASKPASS",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_SYSTEM",
+        "GIT_CONFIG_NOSYSTEM",
+    }
+)
+_KEPT_PREFIXES = (
+    "GIT_CONFIG_KEY_",
+    "GIT_CONFIG_VALUE_",
+    "GIT_SSH",
+    "GIT_SSL_",
+    "GIT_AUTHOR_",
+    "GIT_COMMITTER_",
+)
 
 
 def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment every process started here runs in."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("GIT_") or k in _KEPT or k.startswith(_KEPT_PREFIXES)}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GIT_") or k in _KEPT or k.startswith(_KEPT_PREFIXES)
+    }
     return {**env, **_ENV, **(extra or {})}
 
 
@@ -53,13 +71,19 @@ class GitMissing(CommandError):
     """No git to run: every command that reads history needs it (exit 2)."""
 
     def __init__(self) -> None:
-        super().__init__("git is not installed or not on PATH",
-                         "install git (https://git-scm.com) or add the folder that holds it "
-                         "to PATH")
+        super().__init__(
+            "git is not installed or not on PATH",
+            "install git (https://git-scm.com) or add the folder that holds it to PATH",
+        )
 
 
-def _start(root: Path | None, args: Sequence[str], program: str = "git",
-           env: Mapping[str, str] | None = None, **streams: Any) -> subprocess.Popen[bytes]:
+def _start(
+    root: Path | None,
+    args: Sequence[str],
+    program: str = "git",
+    env: Mapping[str, str] | None = None,
+    **streams: Any,
+) -> subprocess.Popen[bytes]:
     """Every process this module runs starts here: `program ARGS` in `root`, in
     `environment(env)`. A missing git is `GitMissing`; a missing other program (gpg)
     is the caller's FileNotFoundError."""
@@ -78,13 +102,19 @@ class _Done:
     stderr: bytes
 
 
-def _complete(root: Path | None, args: Sequence[str], input: bytes | None = None,
-              program: str = "git", env: Mapping[str, str] | None = None) -> _Done:
+def _complete(
+    root: Path | None,
+    args: Sequence[str],
+    input: bytes | None = None,
+    program: str = "git",
+    env: Mapping[str, str] | None = None,
+) -> _Done:
     """Run to the end, as subprocess.run: output captured, stdin `input` or nothing. On
     any exception here (Ctrl-C) the process is killed, never waited for."""
     stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
-    with _start(root, args, program, env, stdin=stdin, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE) as proc:
+    with _start(
+        root, args, program, env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
         try:
             out, err = proc.communicate(input)
         except BaseException:
@@ -101,8 +131,9 @@ def run_bytes(root: Path, *args: str, input: bytes | None = None, check: bool = 
     proc = _complete(root, args, input)
     if check and proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitFailed(f"git {args[0]} failed: {message[-1] if message else proc.returncode}",
-                        proc.returncode)
+        raise GitFailed(
+            f"git {args[0]} failed: {message[-1] if message else proc.returncode}", proc.returncode
+        )
     return proc.stdout
 
 
@@ -132,13 +163,15 @@ _ATTRIBUTES = re.compile(rb"[ /]\.gitattributes\0")
 _FALSE = {b"", b"false", b"no", b"off", b"0"}
 # Settings under which stat data says less than git status needs, or the file's bytes
 # need not be what the tree's blob holds once git calls it clean (content conversion).
-_UNSAFE = {b"core.ignorestat": lambda v: v not in _FALSE,
-           b"core.fsmonitor": lambda v: v not in _FALSE,
-           b"core.usebuiltinfsmonitor": lambda v: v not in _FALSE,
-           b"core.trustctime": lambda v: v in _FALSE,
-           b"core.checkstat": lambda v: v == b"minimal",
-           b"core.autocrlf": lambda v: v not in _FALSE,
-           b"core.attributesfile": lambda v: True}
+_UNSAFE = {
+    b"core.ignorestat": lambda v: v not in _FALSE,
+    b"core.fsmonitor": lambda v: v not in _FALSE,
+    b"core.usebuiltinfsmonitor": lambda v: v not in _FALSE,
+    b"core.trustctime": lambda v: v in _FALSE,
+    b"core.checkstat": lambda v: v == b"minimal",
+    b"core.autocrlf": lambda v: v not in _FALSE,
+    b"core.attributesfile": lambda v: True,
+}
 
 
 def stat_data_trusted(root: Path, folders: Sequence[str]) -> bool:
@@ -149,8 +182,9 @@ def stat_data_trusted(root: Path, folders: Sequence[str]) -> bool:
     and git converts no content (autocrlf, attributes: a file it re-checks out could
     then hold other bytes for the same blob). Untracked .gitattributes inside the
     document folders are the walk's to find (`Listing.attributes`)."""
-    where = output(root, "rev-parse", "--is-inside-work-tree", "--show-prefix",
-                    "--absolute-git-dir")
+    where = output(
+        root, "rev-parse", "--is-inside-work-tree", "--show-prefix", "--absolute-git-dir"
+    )
     if where is None or not where.startswith(b"true\n\n"):
         return False
     settings = output(root, "config", "-z", "--get-regexp", r"^core\.") or b""
@@ -160,12 +194,16 @@ def stat_data_trusted(root: Path, folders: Sequence[str]) -> bool:
             return False
     git_dir = Path(_path(where[6:].strip()))
     user_attributes = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    if (root / ".gitattributes").exists() or (git_dir / "info" / "attributes").exists() \
-            or (user_attributes / "git" / "attributes").exists():
+    if (
+        (root / ".gitattributes").exists()
+        or (git_dir / "info" / "attributes").exists()
+        or (user_attributes / "git" / "attributes").exists()
+    ):
         return False
     flags = output(root, "ls-files", "-v", "-z", "--", *folders)
-    return flags is not None and not _UNWATCHED.search(b"\0" + flags) \
-        and not _ATTRIBUTES.search(flags)
+    return (
+        flags is not None and not _UNWATCHED.search(b"\0" + flags) and not _ATTRIBUTES.search(flags)
+    )
 
 
 def head_tree(root: Path) -> str | None:
@@ -190,8 +228,9 @@ def differing(root: Path, tree: str, folders: Sequence[str]) -> set[str] | None:
 
 def tree_differences(root: Path, old: str, new: str, folders: Sequence[str]) -> set[str] | None:
     """Paths under `folders` that differ between two trees; None: one is not there."""
-    out = output(root, "diff-tree", "-r", "--name-only", "--no-renames", "-z", old, new, "--",
-                 *folders)
+    out = output(
+        root, "diff-tree", "-r", "--name-only", "--no-renames", "-z", old, new, "--", *folders
+    )
     return None if out is None else _names(out)
 
 
@@ -202,8 +241,7 @@ def tree_blobs_of(root: Path, tree: str, paths: Iterable[str]) -> dict[str, str]
     found = {}
     if asked:
         lines = "".join(f"{tree}:{p}\n" for p in asked).encode("utf-8", "surrogateescape")
-        out = output(root, "cat-file", "--batch-check=%(objecttype) %(objectname)",
-                     input=lines)
+        out = output(root, "cat-file", "--batch-check=%(objecttype) %(objectname)", input=lines)
         if out is None:
             return None
         for path, answer in zip(asked, out.split(b"\n")):
@@ -251,22 +289,26 @@ def init(path: Path) -> None:
 def require_work_tree(root: Path) -> None:
     """Exit 2 unless `root` is in a git work tree, saying so when git is missing."""
     if not _in_work_tree(root):
-        raise CommandError(f"{root} is not a git work tree; this command reads git history",
-                           "run it inside a clone of the CMDB repository")
+        raise CommandError(
+            f"{root} is not a git work tree; this command reads git history",
+            "run it inside a clone of the CMDB repository",
+        )
 
 
 def resolve(root: Path, rev: str) -> str:
     """The commit id of `rev`, or exit 2 naming it."""
-    proc = _complete(root, ["rev-parse", "--verify", "--quiet", "--end-of-options",
-                            f"{rev}^{{commit}}"])
+    proc = _complete(
+        root, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"]
+    )
     if proc.returncode != 0:
         hint = "fetch it first (git fetch origin)" if "/" in rev else "check the name with git log"
         raise CommandError(f"revision {rev!r} is not there", hint)
     return proc.stdout.decode().strip()
 
 
-def ls_tree(root: Path, rev: str, folders: Sequence[str],
-            links: set[str] | None = None) -> dict[str, str]:
+def ls_tree(
+    root: Path, rev: str, folders: Sequence[str], links: set[str] | None = None
+) -> dict[str, str]:
     """path → blob id of every file under `folders` at `rev`; the paths that are
     symbolic links (whose blob is the link's text) are added to `links` when given."""
     out = run_bytes(root, "ls-tree", "-r", "-z", "--full-tree", rev, "--", *folders)
@@ -276,7 +318,7 @@ def ls_tree(root: Path, rev: str, folders: Sequence[str],
     for record in out.decode("utf-8", "surrogateescape").split("\0")[:-1]:
         meta, _, path = record.partition("\t")  # "<mode> <type> <object>", the path
         if " blob " in meta:
-            found[path] = meta[meta.rfind(" ") + 1:]
+            found[path] = meta[meta.rfind(" ") + 1 :]
             if links is not None and meta.startswith("120000"):
                 links.add(path)
     return found
@@ -290,8 +332,9 @@ _NOT_WORD = re.compile(rb"[^0-9A-Za-z_]")  # what git's -w takes for a word boun
 _GREP_RECORD = re.compile(rb"([^\0]*)\0([^\n]*)\n")  # "<rev>:<path>\0<line>\n"
 
 
-def grep_words(root: Path, rev: str, words: Sequence[str],
-               *folders: Sequence[str]) -> list[tuple[str, str]]:
+def grep_words(
+    root: Path, rev: str, words: Sequence[str], *folders: Sequence[str]
+) -> list[tuple[str, str]]:
     """(path, word) for each of `words` that a file under `folders` at `rev` holds as a
     whole word. git finds the lines in C; each `folders` argument (a list of pathspecs)
     is searched by a single-threaded git process of its own, all at once: git's threads
@@ -303,8 +346,21 @@ def grep_words(root: Path, rev: str, words: Sequence[str],
     patterns = b"".join(p + b"\n" for p in _alternations(wanted))
     # -a: attributes (read from the checkout, which may be the branch under review)
     # must not hide a file from the search as binary.
-    args = ["grep", "--threads=1", "--no-color", "--no-line-number", "--no-column",
-            "-z", "-a", "-w", "-E", "-f", "-", rev, "--"]
+    args = [
+        "grep",
+        "--threads=1",
+        "--no-color",
+        "--no-line-number",
+        "--no-column",
+        "-z",
+        "-a",
+        "-w",
+        "-E",
+        "-f",
+        "-",
+        rev,
+        "--",
+    ]
     folders = folders or ((),)  # no folders: the whole tree
 
     def search(pathspecs: Sequence[str]) -> _Done:
@@ -326,7 +382,7 @@ def grep_words(root: Path, rev: str, words: Sequence[str],
             ends = {*cuts, len(line)}
             for start in (0, *(c + 1 for c in cuts)):
                 for n in lengths:
-                    if start + n in ends and (word := wanted.get(line[start:start + n])):
+                    if start + n in ends and (word := wanted.get(line[start : start + n])):
                         found[(_path(path[prefix:]), word)] = None
     return list(found)
 
@@ -364,8 +420,9 @@ class BlobReader:
 
     def __init__(self, root: Path) -> None:
         self._root = root
-        self._proc = _start(root, ["cat-file", "--batch"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE)
+        self._proc = _start(
+            root, ["cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
 
     def read(self, blob: str) -> bytes:
         data = self.read_optional(blob)
@@ -420,8 +477,9 @@ def current_identity(root: Path) -> Identity:
     proc = _complete(root, ["var", "GIT_AUTHOR_IDENT"])
     text = proc.stdout.decode("utf-8", "replace").strip()
     if proc.returncode != 0 or "<" not in text:
-        raise CommandError("no git identity is set",
-                           'set one with git config user.name "..." and user.email "..."')
+        raise CommandError(
+            "no git identity is set", 'set one with git config user.name "..." and user.email "..."'
+        )
     name, _, rest = text.partition("<")
     return Identity(name.strip(), rest.partition(">")[0].strip())
 
@@ -461,14 +519,16 @@ def history_base(root: Path, base: str, head: str) -> str:
     if found:
         return found
     if not is_shallow(root):
-        raise CommandError(f"{base!r} and {head!r} share no history",
-                           "pass --base the branch this one will be merged into")
+        raise CommandError(
+            f"{base!r} and {head!r} share no history",
+            "pass --base the branch this one will be merged into",
+        )
     remote = next(iter(remotes(root)), None)
     if remote is None:
         raise CommandError(
-            "this clone is shallow and the merge base of "
-            f"{base!r} and {head!r} is not in it",
-            "fetch the history first: git fetch --unshallow (or --deepen=100) origin")
+            f"this clone is shallow and the merge base of {base!r} and {head!r} is not in it",
+            "fetch the history first: git fetch --unshallow (or --deepen=100) origin",
+        )
     depth = 50
     while is_shallow(root):
         deepen(root, remote, depth)
@@ -500,8 +560,9 @@ _NULL = "0" * 40
 
 def diff_tree(root: Path, old: str, new: str, folders: Sequence[str]) -> list[FileChange]:
     """Files changed between two revisions under `folders`, renames detected."""
-    out = run_bytes(root, "diff-tree", "-r", "-z", "-M", "--no-commit-id", "--raw", old, new,
-                    "--", *folders)
+    out = run_bytes(
+        root, "diff-tree", "-r", "-z", "-M", "--no-commit-id", "--raw", old, new, "--", *folders
+    )
     fields = out.split(b"\0")
     changes: list[FileChange] = []
     i = 0
@@ -538,9 +599,14 @@ class Commit:
     trailers: dict[str, list[str]]
 
 
-def log(root: Path, rev_range: str | Sequence[str], paths: Sequence[str] = (),
-        first_parent: bool = False, reverse: bool = False,
-        full_history: bool = False) -> list[Commit]:
+def log(
+    root: Path,
+    rev_range: str | Sequence[str],
+    paths: Sequence[str] = (),
+    first_parent: bool = False,
+    reverse: bool = False,
+    full_history: bool = False,
+) -> list[Commit]:
     """The commits of `rev_range` ("a..b", or several revisions whose history is wanted
     together), in topological order, newest first unless `reverse`.
 
@@ -569,7 +635,7 @@ def read_commits(root: Path, shas: Sequence[str]) -> list[Commit]:
         size = int(header[2]) if len(header) == 3 and header[1] == b"commit" else None
         if size is None:
             raise CommandError(f"commit {sha} cannot be read from the repository")
-        commits.append(parse_commit(sha, out[end + 1:end + 1 + size]))
+        commits.append(parse_commit(sha, out[end + 1 : end + 1 + size]))
         at = end + 1 + size + 1
     return commits
 
@@ -590,8 +656,16 @@ def parse_commit(sha: str, raw: bytes) -> Commit:
     author_name, author_email, date = _ident(author)
     message = body.decode("utf-8", "replace")
     subject = message.split("\n", 1)[0].strip()
-    return Commit(sha, tuple(parents), author_name, author_email, _ident(committer)[1],
-                  date, subject, trailers(message))
+    return Commit(
+        sha,
+        tuple(parents),
+        author_name,
+        author_email,
+        _ident(committer)[1],
+        date,
+        subject,
+        trailers(message),
+    )
 
 
 def _ident(value: bytes) -> tuple[str, str, str]:
@@ -642,8 +716,20 @@ def wrote(root: Path, shas: Sequence[str], folders: Sequence[str]) -> dict[str, 
     side is that side's commits' doing). Commits that wrote nothing there are left out."""
     if not shas:
         return {}
-    out = run_bytes(root, "diff-tree", "--stdin", "-r", "-c", "--root", "--name-only", "-z",
-                    "--no-renames", "--", *folders, input="".join(f"{s}\n" for s in shas).encode())
+    out = run_bytes(
+        root,
+        "diff-tree",
+        "--stdin",
+        "-r",
+        "-c",
+        "--root",
+        "--name-only",
+        "-z",
+        "--no-renames",
+        "--",
+        *folders,
+        input="".join(f"{s}\n" for s in shas).encode(),
+    )
     found: dict[str, set[str]] = {}
     current: set[str] | None = None
     for item in out.split(b"\0"):
@@ -683,44 +769,72 @@ def gpg_import(home: Path, armored: str) -> frozenset[str]:
     """Import armored OpenPGP public keys into `home`; the primary fingerprints imported
     (none when gpg is not installed or the text holds no key)."""
     try:
-        proc = _complete(None, ["--homedir", str(home), "--batch", "--no-tty", "--status-fd",
-                                "1", "--import"], armored.encode(), program="gpg")
+        proc = _complete(
+            None,
+            ["--homedir", str(home), "--batch", "--no-tty", "--status-fd", "1", "--import"],
+            armored.encode(),
+            program="gpg",
+        )
     except FileNotFoundError:
         return frozenset()
-    return frozenset(line.split()[3] for line in proc.stdout.decode("ascii", "replace")
-                     .splitlines() if line.startswith("[GNUPG:] IMPORT_OK "))
+    return frozenset(
+        line.split()[3]
+        for line in proc.stdout.decode("ascii", "replace").splitlines()
+        if line.startswith("[GNUPG:] IMPORT_OK ")
+    )
 
 
 # gpg's status words for a signature that does not verify, in the words we report.
-_GPG_PROBLEMS = {"NO_PUBKEY": "signed with an OpenPGP key that is in no signingKeys",
-                 "BADSIG": "bad OpenPGP signature", "EXPKEYSIG": "expired OpenPGP key",
-                 "REVKEYSIG": "revoked OpenPGP key", "EXPSIG": "expired OpenPGP signature"}
+_GPG_PROBLEMS = {
+    "NO_PUBKEY": "signed with an OpenPGP key that is in no signingKeys",
+    "BADSIG": "bad OpenPGP signature",
+    "EXPKEYSIG": "expired OpenPGP key",
+    "REVKEYSIG": "revoked OpenPGP key",
+    "EXPSIG": "expired OpenPGP signature",
+}
 
 
-def verify_commit(root: Path, sha: str, allowed_signers: Path,
-                  gnupghome: Path | None = None) -> Signature:
+def verify_commit(
+    root: Path, sha: str, allowed_signers: Path, gnupghome: Path | None = None
+) -> Signature:
     """Verify a commit's signature with git's own machinery: SSH signatures against an
     allowed-signers file, OpenPGP signatures against the keys in `gnupghome`."""
     # minTrustLevel: a user's stricter setting must not refuse keys we chose to trust.
-    proc = _complete(root, ["-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
-                            "-c", "gpg.minTrustLevel=undefined", "verify-commit", "--raw", sha],
-                     env={"GNUPGHOME": str(gnupghome)} if gnupghome else None)
+    proc = _complete(
+        root,
+        [
+            "-c",
+            f"gpg.ssh.allowedSignersFile={allowed_signers}",
+            "-c",
+            "gpg.minTrustLevel=undefined",
+            "verify-commit",
+            "--raw",
+            sha,
+        ],
+        env={"GNUPGHOME": str(gnupghome)} if gnupghome else None,
+    )
     text = (proc.stderr + proc.stdout).decode("utf-8", "replace")
     principal = fingerprint = None
-    detail = next((line for line in text.splitlines()
-                   if line.strip() and not line.startswith("[GNUPG:]")), "no signature")
+    detail = next(
+        (line for line in text.splitlines() if line.strip() and not line.startswith("[GNUPG:]")),
+        "no signature",
+    )
     for line in text.splitlines():
         # ssh-keygen: 'Good "git" signature for bob@example.com with ED25519 key SHA256:...'
         if line.startswith('Good "git" signature for '):
-            principal = line[len('Good "git" signature for '):].split(" with ")[0].strip()
+            principal = line[len('Good "git" signature for ') :].split(" with ")[0].strip()
         # gpg: '[GNUPG:] VALIDSIG <signing key fpr> <date> ... <primary key fpr>'
         words = line.split()
         if line.startswith("[GNUPG:] VALIDSIG ") and len(words) >= 12:
             fingerprint = words[-1]
         elif words[1:2] and words[1] in _GPG_PROBLEMS and line.startswith("[GNUPG:]"):
             detail = _GPG_PROBLEMS[words[1]]
-    return Signature(proc.returncode == 0 and (principal or fingerprint) is not None,
-                     principal, detail, fingerprint)
+    return Signature(
+        proc.returncode == 0 and (principal or fingerprint) is not None,
+        principal,
+        detail,
+        fingerprint,
+    )
 
 
 def dirty_paths(root: Path) -> list[str]:
@@ -733,8 +847,10 @@ def require_clean(root: Path) -> None:
     dirty = dirty_paths(root)
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise CommandError(f"the work tree has uncommitted changes: {shown}",
-                           "commit or stash them first; this command commits its own edit")
+        raise CommandError(
+            f"the work tree has uncommitted changes: {shown}",
+            "commit or stash them first; this command commits its own edit",
+        )
 
 
 def commit_file(root: Path, path: str, message: str, sign: bool) -> str:
@@ -760,8 +876,9 @@ def first_parent_line(root: Path, rev_range: str) -> list[tuple[str, str]]:
     return found
 
 
-def first_parent_diffs(root: Path, commits: Sequence[tuple[str, str | None]],
-                       folders: Sequence[str]) -> dict[str, list[FileChange]]:
+def first_parent_diffs(
+    root: Path, commits: Sequence[tuple[str, str | None]], folders: Sequence[str]
+) -> dict[str, list[FileChange]]:
     """What each (commit, first parent) changed under `folders` against that parent, in
     one `git diff-tree --stdin` (a parent of None: a root commit, against the empty
     tree). A merge's changes are its merged branch's and its own. Commits that changed
@@ -769,8 +886,19 @@ def first_parent_diffs(root: Path, commits: Sequence[tuple[str, str | None]],
     if not commits:
         return {}
     lines = "".join(f"{sha} {parent}\n" if parent else f"{sha}\n" for sha, parent in commits)
-    out = run_bytes(root, "diff-tree", "--stdin", "-r", "-z", "--raw", "--no-renames",
-                    "--root", "--", *folders, input=lines.encode())
+    out = run_bytes(
+        root,
+        "diff-tree",
+        "--stdin",
+        "-r",
+        "-z",
+        "--raw",
+        "--no-renames",
+        "--root",
+        "--",
+        *folders,
+        input=lines.encode(),
+    )
     found: dict[str, list[FileChange]] = {}
     current: list[FileChange] | None = None
     fields = out.split(b"\0")
@@ -783,8 +911,15 @@ def first_parent_diffs(root: Path, commits: Sequence[tuple[str, str | None]],
             new_blob = None if meta[3] == _NULL else meta[3]
             path = _path(fields[i + 1])
             status = meta[4][0]
-            current.append(FileChange(status, None if status == "A" else path,
-                                      None if status == "D" else path, old_blob, new_blob))
+            current.append(
+                FileChange(
+                    status,
+                    None if status == "A" else path,
+                    None if status == "D" else path,
+                    old_blob,
+                    new_blob,
+                )
+            )
             i += 2
             continue
         if item:  # a commit id: every record of it follows
@@ -803,13 +938,14 @@ def require_full_history(root: Path) -> None:
     remote = next(iter(remotes(root)), None)
     hint = f"fetch the whole history first: git fetch --unshallow {remote or 'origin'}"
     if remote is None:
-        raise CommandError("this clone is shallow: the history to audit is not all in it",
-                           hint)
+        raise CommandError("this clone is shallow: the history to audit is not all in it", hint)
     try:
         run(root, "fetch", "--quiet", "--unshallow", remote)
     except GitFailed as exc:
-        raise CommandError(f"this clone is shallow and fetching its history from {remote} "
-                           f"failed ({exc.message})", hint) from exc
+        raise CommandError(
+            f"this clone is shallow and fetching its history from {remote} failed ({exc.message})",
+            hint,
+        ) from exc
     if is_shallow(root):
         raise CommandError("this clone is still shallow after fetching its history", hint)
 
@@ -817,8 +953,9 @@ def require_full_history(root: Path) -> None:
 # -- one document's history (cmdbctl history, cmdbctl show) --------------------------------
 
 
-def diff_each(root: Path, lines: Sequence[Sequence[str]], paths: Sequence[str],
-              renames_only: bool = False) -> list[list[FileChange]]:
+def diff_each(
+    root: Path, lines: Sequence[Sequence[str]], paths: Sequence[str], renames_only: bool = False
+) -> list[list[FileChange]]:
     """What each line's commit changed under `paths` (pathspecs, magic allowed), renames
     detected, one list per line in order, in one `git diff-tree --stdin`. A line is
     `(commit,)`, against its parent (a root commit: against the empty tree), or
@@ -827,9 +964,21 @@ def diff_each(root: Path, lines: Sequence[Sequence[str]], paths: Sequence[str],
     if not lines:
         return []
     text = "".join(" ".join(line) + "\n" for line in lines)
-    out = run_bytes(root, "diff-tree", "--stdin", "--always", "-r", "-z", "-M", "--raw",
-                    "--root", *(["--diff-filter=R"] if renames_only else []), "--", *paths,
-                    input=text.encode())
+    out = run_bytes(
+        root,
+        "diff-tree",
+        "--stdin",
+        "--always",
+        "-r",
+        "-z",
+        "-M",
+        "--raw",
+        "--root",
+        *(["--diff-filter=R"] if renames_only else []),
+        "--",
+        *paths,
+        input=text.encode(),
+    )
     found: list[list[FileChange]] = []
     fields = out.split(b"\0")
     i = 0
@@ -839,12 +988,18 @@ def diff_each(root: Path, lines: Sequence[Sequence[str]], paths: Sequence[str],
             meta = item.decode().lstrip(":").split()
             status = meta[4][0]
             count = 2 if status in "RC" else 1
-            names = [_path(f) for f in fields[i + 1:i + 1 + count]]
+            names = [_path(f) for f in fields[i + 1 : i + 1 + count]]
             old_blob = None if meta[2] == _NULL else meta[2]
             new_blob = None if meta[3] == _NULL else meta[3]
-            found[-1].append(FileChange(status, None if status == "A" else names[0],
-                                        None if status == "D" else names[-1],
-                                        old_blob, new_blob))
+            found[-1].append(
+                FileChange(
+                    status,
+                    None if status == "A" else names[0],
+                    None if status == "D" else names[-1],
+                    old_blob,
+                    new_blob,
+                )
+            )
             i += 1 + count
             continue
         if item:  # --always: every line's commit id comes first, even with no records
@@ -858,11 +1013,15 @@ def diff_each(root: Path, lines: Sequence[Sequence[str]], paths: Sequence[str],
 def tree_files(root: Path, rev: str, paths: Sequence[str]) -> dict[str, str]:
     """path → blob id of the files of `rev` that match `paths`: ls-tree for pathspecs
     with magic (`:(glob)inventory/**/app-01.yaml`), which ls-tree itself refuses."""
-    out = run_bytes(root, "diff-tree", "-r", "-z", "--raw", "--no-renames", EMPTY_TREE,
-                    rev, "--", *paths)
+    out = run_bytes(
+        root, "diff-tree", "-r", "-z", "--raw", "--no-renames", EMPTY_TREE, rev, "--", *paths
+    )
     fields = out.split(b"\0")
-    return {_path(path): meta.split()[3].decode()
-            for meta, path in zip(fields[0::2], fields[1::2]) if meta.startswith(b":")}
+    return {
+        _path(path): meta.split()[3].decode()
+        for meta, path in zip(fields[0::2], fields[1::2])
+        if meta.startswith(b":")
+    }
 
 
 def newest_touching(root: Path, rev: str, paths: Sequence[str]) -> str | None:
@@ -876,8 +1035,16 @@ def last_commit_before(root: Path, rev: str, timestamp: int) -> tuple[str, str] 
     """(commit id, committer date in ISO 8601) of the newest commit on the first-parent
     line of `rev` committed at or before `timestamp` (seconds since the epoch); None:
     there is none."""
-    out = run(root, "rev-list", "--first-parent", "--max-count=1", f"--min-age={timestamp}",
-              "--format=%cI", rev, "--").split("\n")
+    out = run(
+        root,
+        "rev-list",
+        "--first-parent",
+        "--max-count=1",
+        f"--min-age={timestamp}",
+        "--format=%cI",
+        rev,
+        "--",
+    ).split("\n")
     if len(out) < 2 or not out[0].startswith("commit "):
         return None
     return out[0][7:].strip(), out[1].strip()
@@ -885,10 +1052,15 @@ def last_commit_before(root: Path, rev: str, timestamp: int) -> tuple[str, str] 
 
 # --- `cmdbctl rollback`: reverting into the index, and putting everything back ----------
 
-_IN_PROGRESS = {"MERGE_HEAD": "a merge", "REVERT_HEAD": "a revert",
-                "CHERRY_PICK_HEAD": "a cherry-pick", "sequencer": "a revert or cherry-pick",
-                "rebase-merge": "a rebase", "rebase-apply": "a rebase or `git am`",
-                "BISECT_LOG": "a bisect"}
+_IN_PROGRESS = {
+    "MERGE_HEAD": "a merge",
+    "REVERT_HEAD": "a revert",
+    "CHERRY_PICK_HEAD": "a cherry-pick",
+    "sequencer": "a revert or cherry-pick",
+    "rebase-merge": "a rebase",
+    "rebase-apply": "a rebase or `git am`",
+    "BISECT_LOG": "a bisect",
+}
 
 
 def operation_in_progress(root: Path) -> str | None:
@@ -923,8 +1095,18 @@ def first_parent_changes(root: Path, commits: Sequence[Commit]) -> dict[str, fro
     if not commits:
         return {}
     lines = "".join(f"{c.sha} {c.parents[0]}\n" if c.parents else f"{c.sha}\n" for c in commits)
-    out = run_bytes(root, "diff-tree", "--stdin", "-r", "--root", "--always", "--name-only",
-                    "-z", "--no-renames", input=lines.encode())
+    out = run_bytes(
+        root,
+        "diff-tree",
+        "--stdin",
+        "-r",
+        "--root",
+        "--always",
+        "--name-only",
+        "-z",
+        "--no-renames",
+        input=lines.encode(),
+    )
     found: dict[str, set[str]] = {c.sha: set() for c in commits}
     ids = iter([c.sha for c in commits])
     expected, current = next(ids, None), None
@@ -945,12 +1127,12 @@ def revert_into_index(root: Path, sha: str, mainline: bool) -> list[str] | None:
     proc = _complete(root, ["revert", "--no-commit", *(["-m", "1"] if mainline else []), sha])
     if proc.returncode == 0:
         return None
-    conflicted = sorted(_names(output(root, "diff", "--name-only", "--diff-filter=U", "-z")
-                               or b""))
+    conflicted = sorted(_names(output(root, "diff", "--name-only", "--diff-filter=U", "-z") or b""))
     if not conflicted:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitFailed(f"git revert failed: {message[-1] if message else proc.returncode}",
-                        proc.returncode)
+        raise GitFailed(
+            f"git revert failed: {message[-1] if message else proc.returncode}", proc.returncode
+        )
     return conflicted
 
 

@@ -36,13 +36,19 @@ def dependents(ids: Iterable[str], referrers: Referrers, kinds: KindRegistry) ->
     return seen
 
 
-def affected_services(targets: Iterable[str], target_kinds: dict[str, str],
-                      referrers: Referrers, kinds: KindRegistry) -> list[str]:
+def affected_services(
+    targets: Iterable[str], target_kinds: dict[str, str], referrers: Referrers, kinds: KindRegistry
+) -> list[str]:
     """Services that depend on any target, directly or through other CIs, or are one."""
     targets = list(targets)
-    found = {i for i, k in dependents(targets, referrers, kinds).items()
-             if kinds.kinds[k].cls == "service"}
-    found.update(t for t in targets
-                 if target_kinds.get(t) in kinds.kinds
-                 and kinds.kinds[target_kinds[t]].cls == "service")
+    found = {
+        i
+        for i, k in dependents(targets, referrers, kinds).items()
+        if kinds.kinds[k].cls == "service"
+    }
+    found.update(
+        t
+        for t in targets
+        if target_kinds.get(t) in kinds.kinds and kinds.kinds[target_kinds[t]].cls == "service"
+    )
     return sorted(found)

@@ -47,9 +47,13 @@ class Outcome:
     findings: list[Finding]  # the files' own, the listing's and the estate checks'
 
 
-def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
-               progress: Callable[[int], Progress] | None,
-               jobs: int | None) -> Outcome | None:
+def revalidate(
+    ws: Workspace,
+    kinds: KindRegistry,
+    cache: VerdictCache,
+    progress: Callable[[int], Progress] | None,
+    jobs: int | None,
+) -> Outcome | None:
     """The findings of the whole estate from what changed since the cached run; None
     when there is no such run to start from. Raises `CacheError` on a broken cache."""
     last = cache.last_run()
@@ -60,8 +64,11 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
         return None
     with ThreadPoolExecutor(2) as pool:  # git compares while Python lists folders
         differing_f = pool.submit(gitio.differing, ws.root, tree, DOCUMENT_DIRS)
-        moved_f = pool.submit(gitio.tree_differences, ws.root, last.tree, tree, DOCUMENT_DIRS) \
-            if tree != last.tree else None
+        moved_f = (
+            pool.submit(gitio.tree_differences, ws.root, last.tree, tree, DOCUMENT_DIRS)
+            if tree != last.tree
+            else None
+        )
         listing = ws.walk(last.folders)
         differing, moved = differing_f.result(), moved_f.result() if moved_f else set()
     if listing.attributes or differing is None or moved is None:
@@ -97,17 +104,26 @@ def revalidate(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
             new_verdicts[blob] = verdict
     now_rows: dict[str, FileRow] = {p: (seen.get(p), None) for p in suspects}  # as read
     now_rows.update((p, row) for p, row in new_rows.items() if row is not None)
-    run = LastRun(tree, dirty(now_rows, tree_blobs), {f.path for f in estate},
-                  still | {p for p, (v, _) in judged.items() if v.findings},
-                  listing.folders)
+    run = LastRun(
+        tree,
+        dirty(now_rows, tree_blobs),
+        {f.path for f in estate},
+        still | {p for p, (v, _) in judged.items() if v.findings},
+        listing.folders,
+    )
     cache.update(last, run, new_rows, new_verdicts)
     return Outcome(listing, findings)
 
 
-def _judge_changes(suspects: list[str], rows: dict[str, FileRow], cache: VerdictCache,
-                   read: WorktreeReader, kinds: KindRegistry,
-                   progress: Callable[[int], Progress] | None, jobs: int | None,
-                   ) -> tuple[dict[str, Judged], dict[str, str | None], list[str]]:
+def _judge_changes(
+    suspects: list[str],
+    rows: dict[str, FileRow],
+    cache: VerdictCache,
+    read: WorktreeReader,
+    kinds: KindRegistry,
+    progress: Callable[[int], Progress] | None,
+    jobs: int | None,
+) -> tuple[dict[str, Judged], dict[str, str | None], list[str]]:
     """Read every suspect; judge those whose bytes are new (from the cache when some
     file had these bytes before). Returns path → verdict and blob id for what changed,
     the blob id of every suspect as read, and the paths judged afresh."""
@@ -181,9 +197,16 @@ def _listing_changes(last: LastRun, listing: Listing) -> tuple[set[str], set[str
     return added, removed
 
 
-def _estate(cache: VerdictCache, kinds: KindRegistry, last: LastRun,
-            judged: dict[str, Judged], changed: set[str], rows: dict[str, FileRow],
-            present: _Present, read: WorktreeReader) -> list[Finding]:
+def _estate(
+    cache: VerdictCache,
+    kinds: KindRegistry,
+    last: LastRun,
+    judged: dict[str, Judged],
+    changed: set[str],
+    rows: dict[str, FileRow],
+    present: _Present,
+    read: WorktreeReader,
+) -> list[Finding]:
     """Estate findings of every entry whose findings could differ from the last run's:
     the changed files, the ones the last run flagged, and those that hold or refer to
     an id a changed file had or has. Every other entry still has none."""
@@ -207,9 +230,9 @@ def _estate(cache: VerdictCache, kinds: KindRegistry, last: LastRun,
     return relocate(found, read)
 
 
-
-def _policies(cache: VerdictCache, listing: Listing, judged: dict[str, Judged],
-              read: WorktreeReader) -> list[Finding]:
+def _policies(
+    cache: VerdictCache, listing: Listing, judged: dict[str, Judged], read: WorktreeReader
+) -> list[Finding]:
     """`checks.policy` over every document under policies/, afresh on every run: a
     whole-estate fact, outside the estate checks' locality (see that module)."""
     entries = [v.entry for v, _ in judged.values() if v.entry is not None]

@@ -48,27 +48,30 @@ SCHEMA_SUFFIX = ".schema.json"
 # what `_checked` must not, and must, look into for `$ref` and `x-cmdb-ref`.
 _DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
 _NAMED_SUBSCHEMAS = frozenset(
-    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
-_DANGLING_HINT = ("fix the $ref or add the schema it names; cmdbctl reads schemas from "
-                  "schemas/ only, and never downloads one")
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
+)
+_DANGLING_HINT = (
+    "fix the $ref or add the schema it names; cmdbctl reads schemas from "
+    "schemas/ only, and never downloads one"
+)
 _MARK_HINT = 'write {"kinds": ["Server", ...]} or {"classes": ["hardware", ...]}'
 # jsonschema-rs compiles no deeper nesting of subschemas (it raises "Recursion limit").
 _MAX_DEPTH = 128
 
 CODES: dict[str, str] = {
     "schema.unreadable": "a schema file in schemas/ is not JSON, or nests too deeply to be "
-                         "read; the kinds it would define are unknown",
+    "read; the kinds it would define are unknown",
     "schema.invalid": "a schema file is not a valid JSON Schema (draft 2020-12), or a "
-                      "document fails its kind's schema in a way no single keyword explains",
+    "document fails its kind's schema in a way no single keyword explains",
     "schema.duplicate-kind": "two schema files define the same kind (properties.kind.const); "
-                             "the first by name applies",
+    "the first by name applies",
     "schema.dangling-ref": "a $ref in a schema names nothing in schemas/ (cmdbctl never "
-                           "downloads a schema); the rest of the schema still checks",
+    "downloads a schema); the rest of the schema still checks",
     "schema.x-cmdb-ref": 'a malformed x-cmdb-ref mark: it must be {"kinds": [...]} or '
-                         '{"classes": [...]}; the field is not read as a reference',
+    '{"classes": [...]}; the field is not read as a reference',
     "schema.kind-missing": "a schema that describes documents names no kind "
-                           "(properties.kind.const); its documents are checked as the kind "
-                           "its file name gives",
+    "(properties.kind.const); its documents are checked as the kind "
+    "its file name gives",
 }
 
 
@@ -116,8 +119,9 @@ class KindRegistry:
                 written[name] = schema
         self.fingerprint = digest.hexdigest()[:16]
         as_written = _schema_registry(written)  # what a `$ref` must find
-        contents = {name: self._checked(name, schema, as_written)
-                    for name, schema in written.items()}
+        contents = {
+            name: self._checked(name, schema, as_written) for name, schema in written.items()
+        }
         names = {name: _kind_const(schema) for name, schema in contents.items()}
         declared = {kind for kind in names.values() if kind is not None}
         for name, schema in contents.items():
@@ -125,7 +129,8 @@ class KindRegistry:
                 names[name] = self._kind_missing(name, schema, declared)
         self._registry = _schema_registry(contents)
         self._rs_registry = jsonschema_rs.Registry(
-            [(SCHEMA_BASE + n, s) for n, s in contents.items()])
+            [(SCHEMA_BASE + n, s) for n, s in contents.items()]
+        )
         self._fast: dict[str, Any] = {}
         self._full: dict[str, jsonschema.protocols.Validator] = {}
         for name, schema in contents.items():
@@ -133,14 +138,21 @@ class KindRegistry:
             if kind is None:
                 continue  # a library of $defs such as common.schema.json
             if kind in self.kinds:
-                self.findings.append(Finding(
-                    f"{origin}{name}", "schema.duplicate-kind",
-                    f"kind {kind} is also defined by {self.kinds[kind].file}", line=1, column=1))
+                self.findings.append(
+                    Finding(
+                        f"{origin}{name}",
+                        "schema.duplicate-kind",
+                        f"kind {kind} is also defined by {self.kinds[kind].file}",
+                        line=1,
+                        column=1,
+                    )
+                )
                 continue
             at = self._registry.resolver(base_uri=SCHEMA_BASE + name)
             refs = tuple(dict.fromkeys(_ref_fields(schema, at, (), frozenset())))
-            self.kinds[kind] = Kind(kind, str(schema.get("x-cmdb-class", "other")),
-                                    name, schema, refs)
+            self.kinds[kind] = Kind(
+                kind, str(schema.get("x-cmdb-class", "other")), name, schema, refs
+            )
 
     def __reduce__(self) -> tuple[type[KindRegistry], tuple[dict[str, bytes], str]]:
         # Compiled validators do not pickle; a worker process rebuilds them from the files.
@@ -152,24 +164,31 @@ class KindRegistry:
             schema = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             line, col = (exc.lineno, exc.colno) if isinstance(exc, json.JSONDecodeError) else (1, 1)
-            message = "schema nests too deeply to be read" if isinstance(exc, RecursionError) \
+            message = (
+                "schema nests too deeply to be read"
+                if isinstance(exc, RecursionError)
                 else f"schema is not valid JSON: {exc}"
-            self.findings.append(Finding(path, "schema.unreadable", message,
-                                         line=line, column=col))
+            )
+            self.findings.append(Finding(path, "schema.unreadable", message, line=line, column=col))
             return None
         try:
             reason = _meta_problem(schema) or _id_problem(schema)
         except RecursionError:
             reason = "it nests too deeply"
         if reason is not None:
-            self.findings.append(Finding(
-                path, "schema.invalid", f"not a valid JSON Schema (draft 2020-12): {reason}",
-                line=1, column=1))
+            self.findings.append(
+                Finding(
+                    path,
+                    "schema.invalid",
+                    f"not a valid JSON Schema (draft 2020-12): {reason}",
+                    line=1,
+                    column=1,
+                )
+            )
             return None
         return schema if isinstance(schema, dict) else None
 
-    def _checked(self, name: str, schema: dict[str, Any],
-                 written: Registry[Any]) -> dict[str, Any]:
+    def _checked(self, name: str, schema: dict[str, Any], written: Registry[Any]) -> dict[str, Any]:
         """The schema without what cannot work, each part a finding on its file: a `$ref`
         to nothing (no validator compiles one; the rest of the schema still checks) and a
         malformed `x-cmdb-ref` (no field is read as a reference by accident)."""
@@ -189,16 +208,31 @@ class KindRegistry:
         path = f"{self.origin}{name}"
         parsed = positions.parse(path, self._files[name].decode("utf-8", "replace"))
         for at, code, message, hint in problems:
-            line, column = (positions.locate(parsed.root, pointer(at))
-                            if isinstance(parsed, positions.Parsed) else (1, 1))
-            self.findings.append(Finding(path, code, message, pointer=pointer(at),
-                                         line=line, column=column, hint=hint))
+            line, column = (
+                positions.locate(parsed.root, pointer(at))
+                if isinstance(parsed, positions.Parsed)
+                else (1, 1)
+            )
+            self.findings.append(
+                Finding(
+                    path, code, message, pointer=pointer(at), line=line, column=column, hint=hint
+                )
+            )
 
-    def _without_problems(self, node: Any, resolver: Resolver[Any], file: str,
-                          at: list[str | int], problems: list[_Problem], named: bool) -> Any:
+    def _without_problems(
+        self,
+        node: Any,
+        resolver: Resolver[Any],
+        file: str,
+        at: list[str | int],
+        problems: list[_Problem],
+        named: bool,
+    ) -> Any:
         if isinstance(node, list):
-            return [self._without_problems(v, resolver, file, [*at, i], problems, False)
-                    for i, v in enumerate(node)]
+            return [
+                self._without_problems(v, resolver, file, [*at, i], problems, False)
+                for i, v in enumerate(node)
+            ]
         if not isinstance(node, dict):
             return node
         if at and not named:
@@ -208,22 +242,30 @@ class KindRegistry:
             here = [*at, key]
             if named:  # a property (or definition) name, whatever it is called
                 out[key] = self._without_problems(value, resolver, file, here, problems, False)
-            elif key == "$ref" and isinstance(value, str) \
-                    and isinstance(found := _lookup(resolver, value), _Dangling):
-                problems.append((here, "schema.dangling-ref",
-                                 f"$ref {value!r} {found.why(value, file, self.origin)}",
-                                 _DANGLING_HINT))
+            elif (
+                key == "$ref"
+                and isinstance(value, str)
+                and isinstance(found := _lookup(resolver, value), _Dangling)
+            ):
+                problems.append(
+                    (
+                        here,
+                        "schema.dangling-ref",
+                        f"$ref {value!r} {found.why(value, file, self.origin)}",
+                        _DANGLING_HINT,
+                    )
+                )
             elif key == "x-cmdb-ref" and (why := _malformed_mark(value)):
                 problems.append((here, "schema.x-cmdb-ref", why, _MARK_HINT))
             elif key in _DATA_KEYWORDS:
                 out[key] = value
             else:
-                out[key] = self._without_problems(value, resolver, file, here, problems,
-                                                  key in _NAMED_SUBSCHEMAS)
+                out[key] = self._without_problems(
+                    value, resolver, file, here, problems, key in _NAMED_SUBSCHEMAS
+                )
         return out
 
-    def _kind_missing(self, name: str, schema: dict[str, Any],
-                      declared: set[str]) -> str | None:
+    def _kind_missing(self, name: str, schema: dict[str, Any], declared: set[str]) -> str | None:
         """A schema that describes documents but names no kind: a finding on its file.
         Its documents are still checked, as the kind its file name gives when no other
         schema defines that kind: one mistake in a schema is one finding, not an unknown
@@ -235,18 +277,34 @@ class KindRegistry:
         where: list[str | int] = []
         if isinstance(properties, dict):
             where = ["properties", "kind"] if "kind" in properties else ["properties"]
-        then = (f"its documents are checked as kind {kind}, as its file name says"
-                if kind else "it checks no document")
-        hint = (f'add "kind": {{"const": "{kind or "TheKind"}"}} to its properties '
-                "(a schema of $defs only names none)")
-        self._report(name, [(where, "schema.kind-missing",
-                             f"schema names no kind (properties.kind.const): {then}", hint)])
+        then = (
+            f"its documents are checked as kind {kind}, as its file name says"
+            if kind
+            else "it checks no document"
+        )
+        hint = (
+            f'add "kind": {{"const": "{kind or "TheKind"}"}} to its properties '
+            "(a schema of $defs only names none)"
+        )
+        self._report(
+            name,
+            [
+                (
+                    where,
+                    "schema.kind-missing",
+                    f"schema names no kind (properties.kind.const): {then}",
+                    hint,
+                )
+            ],
+        )
         if kind is None:
             self.unnamed.append(f"{self.origin}{name}")
         else:
             # Read as the kind it means (`properties` is this copy's own: _without_problems).
-            schema["properties"] = {**(properties if isinstance(properties, dict) else {}),
-                                    "kind": {"const": kind}}
+            schema["properties"] = {
+                **(properties if isinstance(properties, dict) else {}),
+                "kind": {"const": kind},
+            }
             declared.add(kind)
         return kind
 
@@ -262,7 +320,8 @@ class KindRegistry:
         validator = self._fast.get(kind)
         if validator is None:
             validator = self._fast[kind] = jsonschema_rs.validator_for(
-                self.kinds[kind].schema, registry=self._rs_registry)  # `$id` set by _checked
+                self.kinds[kind].schema, registry=self._rs_registry
+            )  # `$id` set by _checked
         try:
             return bool(validator.is_valid(data))
         except Exception:  # noqa: BLE001 - data the Rust side cannot take; python explains it
@@ -275,7 +334,8 @@ class KindRegistry:
             import jsonschema  # only a run with schema errors pays for its import
 
             validator = self._full[kind] = jsonschema.Draft202012Validator(
-                self.kinds[kind].schema, registry=self._registry)
+                self.kinds[kind].schema, registry=self._registry
+            )
         return [_narrow(e) for e in validator.iter_errors(data)]
 
 
@@ -318,8 +378,7 @@ class _Dangling:
 
     def why(self, ref: str, file: str, origin: str) -> str:
         if self.how == "uri":
-            return "is not a URI reference: write spaces, non-ASCII characters and % as " \
-                "%XX escapes"
+            return "is not a URI reference: write spaces, non-ASCII characters and % as %XX escapes"
         url, fragment = urldefrag(urljoin(SCHEMA_BASE + file, ref))
         target = url.removeprefix(SCHEMA_BASE)
         if self.how == "resource":
@@ -346,8 +405,7 @@ def _lookup(resolver: Resolver[Any], ref: str) -> Resolved[Any] | _Dangling:
                 token = token.replace("~1", "/").replace("~0", "~")
                 if isinstance(node, dict) and token in node:
                     node = node[token]
-                elif isinstance(node, list) and _INDEX.fullmatch(token) \
-                        and int(token) < len(node):
+                elif isinstance(node, list) and _INDEX.fullmatch(token) and int(token) < len(node):
                     node = node[int(token)]
                 else:
                     return _Dangling("pointer")
@@ -360,8 +418,9 @@ def _lookup(resolver: Resolver[Any], ref: str) -> Resolved[Any] | _Dangling:
         return _Dangling("resource")
 
 
-def _ref_fields(schema: Any, resolver: Resolver[Any], path: tuple[str, ...],
-                seen: frozenset[int]) -> Iterator[RefField]:
+def _ref_fields(
+    schema: Any, resolver: Resolver[Any], path: tuple[str, ...], seen: frozenset[int]
+) -> Iterator[RefField]:
     """Every field below `schema` marked `x-cmdb-ref`, through `$ref`s (each target once
     per path: a recursive schema ends), as the validators read the schema."""
     if not isinstance(schema, dict):
@@ -369,14 +428,16 @@ def _ref_fields(schema: Any, resolver: Resolver[Any], path: tuple[str, ...],
     mark = schema.get("x-cmdb-ref")
     if isinstance(mark, dict):
         kinds, classes = mark.get("kinds"), mark.get("classes")
-        yield RefField(path, frozenset(kinds) if kinds else None,
-                       frozenset(classes) if classes else None)
+        yield RefField(
+            path, frozenset(kinds) if kinds else None, frozenset(classes) if classes else None
+        )
     ref = schema.get("$ref")
     if isinstance(ref, str):
         target = _lookup(resolver, ref)  # a dangling one is gone from a checked schema
         if not isinstance(target, _Dangling) and id(target.contents) not in seen:
-            yield from _ref_fields(target.contents, target.resolver, path,
-                                   seen | {id(target.contents)})
+            yield from _ref_fields(
+                target.contents, target.resolver, path, seen | {id(target.contents)}
+            )
     subschemas: list[tuple[Any, tuple[str, ...]]] = []
     for key in ("allOf", "anyOf", "oneOf"):
         subschemas += [(sub, path) for sub in schema.get(key, ())]
@@ -393,10 +454,25 @@ def _ref_fields(schema: Any, resolver: Resolver[Any], path: tuple[str, ...],
 
 # Keywords that neither describe nor constrain a document: a schema with nothing else
 # beside `$defs` is a library (common.schema.json) and names no kind.
-_ANNOTATIONS = frozenset({
-    "$schema", "$id", "$comment", "$anchor", "$dynamicAnchor", "$vocabulary", "$defs",
-    "definitions", "title", "description", "examples", "default", "deprecated",
-    "readOnly", "writeOnly"})
+_ANNOTATIONS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$comment",
+        "$anchor",
+        "$dynamicAnchor",
+        "$vocabulary",
+        "$defs",
+        "definitions",
+        "title",
+        "description",
+        "examples",
+        "default",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    }
+)
 _KIND_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
@@ -407,8 +483,9 @@ def _kind_const(schema: dict[str, Any]) -> str | None:
 
 
 def _is_library(schema: dict[str, Any]) -> bool:
-    return all(key in _ANNOTATIONS or key.startswith("x-") and key != "x-cmdb-class"
-               for key in schema)
+    return all(
+        key in _ANNOTATIONS or key.startswith("x-") and key != "x-cmdb-class" for key in schema
+    )
 
 
 def _kebab(kind: str) -> str:
@@ -433,11 +510,17 @@ def _id_problem(node: Any, named: bool = False) -> str | None:
         return next((why for v in node if (why := _id_problem(v))), None)
     if not isinstance(node, dict):
         return None
-    if not named and isinstance(node.get("$id"), str) \
-            and not _URI_REFERENCE.fullmatch(node["$id"]):
+    if not named and isinstance(node.get("$id"), str) and not _URI_REFERENCE.fullmatch(node["$id"]):
         return f"$id {node['$id']!r} is not a URI reference"
-    return next((why for k, v in node.items() if (named or k not in _DATA_KEYWORDS)
-                 and (why := _id_problem(v, not named and k in _NAMED_SUBSCHEMAS))), None)
+    return next(
+        (
+            why
+            for k, v in node.items()
+            if (named or k not in _DATA_KEYWORDS)
+            and (why := _id_problem(v, not named and k in _NAMED_SUBSCHEMAS))
+        ),
+        None,
+    )
 
 
 def _meta_problem(schema: Any) -> str | None:
@@ -474,8 +557,14 @@ def _depth(node: Any, named: bool = False) -> int:
         return max((_depth(v) for v in node), default=0)
     if not isinstance(node, dict):
         return 0
-    below = max((_depth(v, not named and k in _NAMED_SUBSCHEMAS) for k, v in node.items()
-                 if named or k not in _DATA_KEYWORDS), default=0)
+    below = max(
+        (
+            _depth(v, not named and k in _NAMED_SUBSCHEMAS)
+            for k, v in node.items()
+            if named or k not in _DATA_KEYWORDS
+        ),
+        default=0,
+    )
     return below if named else below + 1
 
 
@@ -483,8 +572,10 @@ def _narrow(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     """The error of the oneOf/anyOf branch that came closest: the one that failed
     deepest in the document (it matched the most), then not on a bare const/type."""
     if error.validator in ("oneOf", "anyOf") and error.context:
-        best = max(error.context, key=lambda e: (
-            len(e.absolute_path), e.validator not in ("const", "type", "enum")))
+        best = max(
+            error.context,
+            key=lambda e: (len(e.absolute_path), e.validator not in ("const", "type", "enum")),
+        )
         return _narrow(best)
     return error
 
@@ -499,6 +590,9 @@ def load_registry(root: Path) -> KindRegistry:
     folder = root / "schemas"
     if not folder.is_dir():
         return KindRegistry(builtin_schema_files(), "built-in:")
-    files = {p.name: p.read_bytes() for p in sorted(folder.glob(f"*{SCHEMA_SUFFIX}"))
-             if p.is_file() and p.resolve().is_relative_to(root.resolve())}
+    files = {
+        p.name: p.read_bytes()
+        for p in sorted(folder.glob(f"*{SCHEMA_SUFFIX}"))
+        if p.is_file() and p.resolve().is_relative_to(root.resolve())
+    }
     return KindRegistry(files, "schemas/")

@@ -104,8 +104,7 @@ def _check_instant(value: object) -> object:
     if isinstance(value, str) and _INSTANT_RE.match(value):
         return value
     raise ValueError(
-        f"{value!r} is not an ISO 8601 date-time with an offset, "
-        "such as 2026-11-28T22:00:00+08:00"
+        f"{value!r} is not an ISO 8601 date-time with an offset, such as 2026-11-28T22:00:00+08:00"
     )
 
 
@@ -122,9 +121,11 @@ Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
 # An SSH public key line, or an armored OpenPGP public key block (person.schema.json).
 SigningKey = Annotated[
     str,
-    Field(pattern=r"^(?:(?:ssh-|ecdsa-|sk-)[A-Za-z0-9@._-]+ [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?"
-                  r"|-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n[\s\S]*\r?\n"
-                  r"-----END PGP PUBLIC KEY BLOCK-----\s*)$"),
+    Field(
+        pattern=r"^(?:(?:ssh-|ecdsa-|sk-)[A-Za-z0-9@._-]+ [A-Za-z0-9+/]+={0,3}(?: [^\r\n]*)?"
+        r"|-----BEGIN PGP PUBLIC KEY BLOCK-----\r?\n[\s\S]*\r?\n"
+        r"-----END PGP PUBLIC KEY BLOCK-----\s*)$"
+    ),
 ]
 KindName = Annotated[str, Field(pattern=r"^[A-Z][A-Za-z0-9]{0,62}$")]
 # strict: JSON Schema's number and boolean take no text ("99.9", "yes"); an int is a number.
@@ -137,7 +138,13 @@ ChangeType = Literal["standard", "normal", "emergency"]
 ChangeCategory = Literal["system", "business", "management"]
 Risk = Literal["low", "medium", "high", "critical"]
 ChangeStatus = Literal[
-    "draft", "submitted", "approved", "implemented", "reviewed", "closed", "rejected",
+    "draft",
+    "submitted",
+    "approved",
+    "implemented",
+    "reviewed",
+    "closed",
+    "rejected",
     "rolled-back",
 ]
 Decision = Literal["approve", "reject"]

@@ -41,13 +41,21 @@ class ReviewResult:
     signed: bool
 
 
-def review(root: Path, change_id: str, outcome: str, notes: str, sign: bool = False,
-           now: datetime | None = None) -> ReviewResult:
+def review(
+    root: Path,
+    change_id: str,
+    outcome: str,
+    notes: str,
+    sign: bool = False,
+    now: datetime | None = None,
+) -> ReviewResult:
     if outcome not in OUTCOMES:
         raise CommandError(f"outcome {outcome!r} is not one of {', '.join(OUTCOMES)}")
     if not notes.strip():
-        raise CommandError("the review's notes are empty",
-                           "say what was found: --notes \"all checks green, no incident\"")
+        raise CommandError(
+            "the review's notes are empty",
+            'say what was found: --notes "all checks green, no incident"',
+        )
     with open_change(root, change_id) as desk:
         change, person, rules = desk.change, desk.person, desk.rules
         if change.review is not None:
@@ -55,37 +63,48 @@ def review(root: Path, change_id: str, outcome: str, notes: str, sign: bool = Fa
                 f"{change_id} was already reviewed by {change.review.by} at "
                 f"{change.review.at.isoformat()} ({change.review.outcome}); a review is a "
                 "record and is never overwritten",
-                "raise a new change request for follow-up work")
+                "raise a new change request for follow-up work",
+            )
         if change.status == "reviewed":
-            raise CommandError(f"{change_id} is reviewed already (though it records no "
-                               "spec.review); a review is never recorded twice",
-                               f"run `cmdbctl validate {desk.path}`")
+            raise CommandError(
+                f"{change_id} is reviewed already (though it records no "
+                "spec.review); a review is never recorded twice",
+                f"run `cmdbctl validate {desk.path}`",
+            )
         if change.status != "implemented":
-            raise CommandError(f"{change_id} is {change.status}; only an implemented change "
-                               "takes its post-implementation review",
-                               "set status: implemented (and commit) once the change is "
-                               "carried out")
+            raise CommandError(
+                f"{change_id} is {change.status}; only an implemented change "
+                "takes its post-implementation review",
+                "set status: implemented (and commit) once the change is carried out",
+            )
         if person.id == change.requester:
-            raise CommandError(f"{person.id} requested {change_id} and cannot review it "
-                               "(separation of duties)",
-                               "ask a member of the reviewing group")
+            raise CommandError(
+                f"{person.id} requested {change_id} and cannot review it (separation of duties)",
+                "ask a member of the reviewing group",
+            )
         if rules.policy.separation_of_duties and person.emails & desk.history().authors:
-            raise CommandError(f"{person.id} authored commits of {change_id} and cannot "
-                               "review it (separation of duties)",
-                               "ask a member of the reviewing group who did not work on it")
-        groups = sorted({r.reviewers for r in desk.scope.rules
-                         if r.review_within is not None}) or [DEFAULT_REVIEWERS]
+            raise CommandError(
+                f"{person.id} authored commits of {change_id} and cannot "
+                "review it (separation of duties)",
+                "ask a member of the reviewing group who did not work on it",
+            )
+        groups = sorted({r.reviewers for r in desk.scope.rules if r.review_within is not None}) or [
+            DEFAULT_REVIEWERS
+        ]
         if not any(person.id in rules.members(g) for g in groups):
-            who = "; ".join(f"{g} ({', '.join(sorted(rules.members(g))) or 'nobody'})"
-                            for g in groups)
-            raise CommandError(f"{person.id} is not among the reviewers of {change_id}: "
-                               f"{who}, in {desk.where}",
-                               f"ask one of them to run `cmdbctl review {change_id}`")
+            who = "; ".join(
+                f"{g} ({', '.join(sorted(rules.members(g))) or 'nobody'})" for g in groups
+            )
+            raise CommandError(
+                f"{person.id} is not among the reviewers of {change_id}: {who}, in {desk.where}",
+                f"ask one of them to run `cmdbctl review {change_id}`",
+            )
         unsigned = desk.signature_problem()
         if unsigned:
-            raise CommandError(f"{unsigned}; the review could not be verified",
-                               "add your public key to your Person's signingKeys on the "
-                               "default branch first")
+            raise CommandError(
+                f"{unsigned}; the review could not be verified",
+                "add your public key to your Person's signingKeys on the default branch first",
+            )
         moment = (now or datetime.now().astimezone()).isoformat(timespec="seconds")
 
         def record(data: Any) -> None:
@@ -95,10 +114,20 @@ def review(root: Path, change_id: str, outcome: str, notes: str, sign: bool = Fa
 
         signed = sign or rules.policy.require_signed_approvals
         identity = desk.identity
-        message = (f"Review {change_id}" + (f": {desk.name}" if desk.name else "")
-                   + f"\n\n{notes}\n\nChange-Id: {change_id}\n"
-                   f"Reviewed-by: {identity.name} <{identity.email}>\n")
-        commit = commit_edit(root, desk.path, record, message, signed,
-                             "--sign" if sign else "the policy requires signed approvals")
-    return ReviewResult(change_id, desk.path, person.id, outcome, change.status, "reviewed",
-                        commit, signed)
+        message = (
+            f"Review {change_id}"
+            + (f": {desk.name}" if desk.name else "")
+            + f"\n\n{notes}\n\nChange-Id: {change_id}\n"
+            f"Reviewed-by: {identity.name} <{identity.email}>\n"
+        )
+        commit = commit_edit(
+            root,
+            desk.path,
+            record,
+            message,
+            signed,
+            "--sign" if sign else "the policy requires signed approvals",
+        )
+    return ReviewResult(
+        change_id, desk.path, person.id, outcome, change.status, "reviewed", commit, signed
+    )

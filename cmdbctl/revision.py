@@ -35,17 +35,26 @@ _SPLIT_FROM = 4000
 
 
 class Snapshot:
-    def __init__(self, root: Path, rev: str, blobs: gitio.BlobReader,
-                 folders: Sequence[str] = DOCUMENT_DIRS, near: Snapshot | None = None,
-                 paths: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        rev: str,
+        blobs: gitio.BlobReader,
+        folders: Sequence[str] = DOCUMENT_DIRS,
+        near: Snapshot | None = None,
+        paths: dict[str, str] | None = None,
+    ) -> None:
         self.root = root
         self.rev = rev
         self.folders = tuple(folders)
         self._blobs = blobs
         self.links: set[str] = set()  # symbolic links among the files (not `before`'s)
         if paths is None:
-            paths = {p: b for p, b in gitio.ls_tree(root, rev, folders, self.links).items()
-                     if p.endswith(YAML_SUFFIXES)}
+            paths = {
+                p: b
+                for p, b in gitio.ls_tree(root, rev, folders, self.links).items()
+                if p.endswith(YAML_SUFFIXES)
+            }
         self.paths = paths
         self._docs: dict[str, Document | None] = {}
         self._texts: dict[str, str | None] = {}
@@ -86,8 +95,9 @@ class Snapshot:
         paths = list(self.paths)[::-1]
         ids = list(map(file_id, paths))
         by_id = dict(zip(ids, paths))  # the last one stored wins: the first in `paths`
-        self._repeated = set() if len(by_id) == len(ids) else \
-            {i for i, n in Counter(ids).items() if n > 1}
+        self._repeated = (
+            set() if len(by_id) == len(ids) else {i for i, n in Counter(ids).items() if n > 1}
+        )
         return by_id
 
     @classmethod
@@ -99,8 +109,12 @@ class Snapshot:
         removed = {c.new_path for c in changes if c.new_path and paths.pop(c.new_path, None)}
         added = []
         for change in changes:
-            if change.old_path and change.old_blob and change.old_path.endswith(YAML_SUFFIXES) \
-                    and change.old_path.split("/", 1)[0] in later.folders:
+            if (
+                change.old_path
+                and change.old_blob
+                and change.old_path.endswith(YAML_SUFFIXES)
+                and change.old_path.split("/", 1)[0] in later.folders
+            ):
                 paths[change.old_path] = change.old_blob
                 added.append(change.old_path)
         # What differs from `rev` is what the branch under review wrote: `referrers`
@@ -165,8 +179,12 @@ class Snapshot:
 
     def documents_under(self, folder: str) -> list[Document]:
         prefix = folder.rstrip("/") + "/"
-        return [d for p in sorted(self.paths) if p.startswith(prefix)
-                if (d := self.document(p)) is not None]
+        return [
+            d
+            for p in sorted(self.paths)
+            if p.startswith(prefix)
+            if (d := self.document(p)) is not None
+        ]
 
     def locate(self, findings: Iterable[Finding]) -> list[Finding]:
         out = []
@@ -203,10 +221,14 @@ class Snapshot:
     @cached_property
     def _searches(self) -> list[list[str]]:
         """The pathspecs of the git processes that search `_SEARCHED`, one per core."""
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        cores = (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
             else os.cpu_count() or 1
-        return split_folders([p for p in self.paths if p.startswith(_SEARCHED)], _SEARCHED,
-                             min(cores, 8))
+        )
+        return split_folders(
+            [p for p in self.paths if p.startswith(_SEARCHED)], _SEARCHED, min(cores, 8)
+        )
 
     def referrers(self, ids: Iterable[str], kinds: KindRegistry) -> dict[str, list[Entry]]:
         """For each id, the entries of documents whose reference fields hold it."""
@@ -236,7 +258,7 @@ def split_folders(paths: Sequence[str], prefix: str, parts: int) -> list[list[st
     rest = [f":(literal){prefix}"]
     if parts < 2 or len(paths) < _SPLIT_FROM:
         return [rest]
-    counts = Counter(p[:p.rfind("/") + 1] for p in paths)  # folder → its own files
+    counts = Counter(p[: p.rfind("/") + 1] for p in paths)  # folder → its own files
     children: dict[str, list[str]] = {}
     below: dict[str, set[int]] = {prefix: set()}  # folder → shares of the files under it
     for folder in counts:
@@ -271,7 +293,7 @@ def split_folders(paths: Sequence[str], prefix: str, parts: int) -> list[list[st
 
 
 def _parent(folder: str) -> str:
-    return folder[:folder.rfind("/", 0, -1) + 1]
+    return folder[: folder.rfind("/", 0, -1) + 1]
 
 
 def spec_of(doc: Document | None) -> dict[str, Any]:

@@ -59,8 +59,9 @@ class RollbackRefused(CommandError):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None,
-                 findings: Sequence[Finding] = ()) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, findings: Sequence[Finding] = ()
+    ) -> None:
         super().__init__(message, hint)
         self.findings = list(findings)
 
@@ -106,8 +107,15 @@ class RollbackResult:
     findings: tuple[Finding, ...] = ()  # validate's, of the result (warnings at most)
 
 
-def rollback(root: Path, change_id: str, reason: str, *, dry_run: bool = False,
-             branch: str | None = None, now: datetime | None = None) -> RollbackResult:
+def rollback(
+    root: Path,
+    change_id: str,
+    reason: str,
+    *,
+    dry_run: bool = False,
+    branch: str | None = None,
+    now: datetime | None = None,
+) -> RollbackResult:
     """Roll `change_id` back in one commit on HEAD's branch (or on a new `branch`, which
     is then checked out); with `dry_run`, only say what would be done."""
     plan = make_plan(root, change_id, reason, branch=branch, now=now, dry_run=dry_run)
@@ -117,17 +125,28 @@ def rollback(root: Path, change_id: str, reason: str, *, dry_run: bool = False,
     return RollbackResult(plan, commit, tuple(findings))
 
 
-def make_plan(root: Path, change_id: str, reason: str, *, branch: str | None = None,
-              now: datetime | None = None, dry_run: bool = False) -> Plan:
+def make_plan(
+    root: Path,
+    change_id: str,
+    reason: str,
+    *,
+    branch: str | None = None,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> Plan:
     """What the rollback would do, or exit 2 (cannot run) or 1 (refused) saying why."""
     reason = reason.strip()
     if not reason:
-        raise CommandError("the reason is empty",
-                           'say why the change is rolled back: --reason "error rate doubled"')
+        raise CommandError(
+            "the reason is empty",
+            'say why the change is rolled back: --reason "error rate doubled"',
+        )
     gitio.require_work_tree(root)
     if (gitio.output(root, "rev-parse", "--show-prefix") or b"").strip():
-        raise CommandError(f"{root} is below the top of its git repository",
-                           "rollback needs the CMDB at the top of its own repository")
+        raise CommandError(
+            f"{root} is below the top of its git repository",
+            "rollback needs the CMDB at the top of its own repository",
+        )
     head = gitio.resolve(root, "HEAD")
     current = gitio.symbolic_head(root)
     if branch is not None:
@@ -135,19 +154,25 @@ def make_plan(root: Path, change_id: str, reason: str, *, branch: str | None = N
         if problem:
             raise CommandError(problem, "choose another name for --branch")
     elif current is None or not current.startswith("refs/heads/"):
-        raise CommandError("HEAD is detached: the rollback commit would be on no branch",
-                           "check out the branch to roll back on, or pass --branch NAME")
+        raise CommandError(
+            "HEAD is detached: the rollback commit would be on no branch",
+            "check out the branch to roll back on, or pass --branch NAME",
+        )
     dirty = tuple(gitio.dirty_paths(root))
     busy = gitio.operation_in_progress(root)
     if not dry_run:
         gitio.require_clean(root)
         if busy:
-            raise CommandError(f"git is in the middle of {busy}",
-                               "finish or abort it first (`git status` says how)")
+            raise CommandError(
+                f"git is in the middle of {busy}",
+                "finish or abort it first (`git status` says how)",
+            )
     if gitio.is_shallow(root):
-        raise CommandError("this clone is shallow: the commits that carried the change out, "
-                           "and those after them, may be missing",
-                           "fetch the history first: git fetch --unshallow")
+        raise CommandError(
+            "this clone is shallow: the commits that carried the change out, "
+            "and those after them, may be missing",
+            "fetch the history first: git fetch --unshallow",
+        )
     identity = gitio.current_identity(root)
     with gitio.BlobReader(root) as blobs:
         snap = Snapshot(root, "HEAD", blobs)
@@ -155,24 +180,40 @@ def make_plan(root: Path, change_id: str, reason: str, *, branch: str | None = N
         rules = read_rules(snap)
     person = rules.person_by_email(identity.email)
     if person is None:
-        raise CommandError(f"your git identity {identity.email} is not a person in policies/",
-                           "set user.email to an address listed in your Person document's "
-                           "emails; the rollback record names who rolled back")
+        raise CommandError(
+            f"your git identity {identity.email} is not a person in policies/",
+            "set user.email to an address listed in your Person document's "
+            "emails; the rollback record names who rolled back",
+        )
     if change.status not in ROLLED_BACK_FROM:
-        raise CommandError(f"{change_id} is {change.status}; only an approved, implemented, "
-                           "reviewed or closed change is rolled back",
-                           "a draft or submitted change has nothing to undo; a rejected or "
-                           "rolled-back one is final")
+        raise CommandError(
+            f"{change_id} is {change.status}; only an approved, implemented, "
+            "reviewed or closed change is rolled back",
+            "a draft or submitted change has nothing to undo; a rejected or "
+            "rolled-back one is final",
+        )
     reverts, before = _reverts(root, head, change_id)
     moment = (now or datetime.now().astimezone()).isoformat(timespec="seconds")
-    record = {"by": person.id, "at": moment, "reason": reason,
-              "commits": [r.sha for r in reverts]}
+    record = {"by": person.id, "at": moment, "reason": reason, "commits": [r.sha for r in reverts]}
     subject = f"Roll back {change_id}" + (f": {' '.join(name.split())}" if name else "")
-    message = (f"{subject}\n\n{reason}\n\nChange-Id: {change_id}\n"
-               + "".join(f"Reverts: {r.sha}\n" for r in reverts))
-    return Plan(change_id, path, name, change.status, tuple(reverts), before,
-                _outcomes(root, head, before, reverts), record, message, head, current,
-                branch, dirty)
+    message = f"{subject}\n\n{reason}\n\nChange-Id: {change_id}\n" + "".join(
+        f"Reverts: {r.sha}\n" for r in reverts
+    )
+    return Plan(
+        change_id,
+        path,
+        name,
+        change.status,
+        tuple(reverts),
+        before,
+        _outcomes(root, head, before, reverts),
+        record,
+        message,
+        head,
+        current,
+        branch,
+        dirty,
+    )
 
 
 def _reverts(root: Path, head: str, change_id: str) -> tuple[list[Revert], str]:
@@ -191,39 +232,47 @@ def _reverts(root: Path, head: str, change_id: str) -> tuple[list[Revert], str]:
         return change_id in commit.trailers.get("change-id", [])
 
     named = [c for c in chain if names(c) or any(names(s) for s in sides.get(c.sha, ()))]
-    changed = gitio.first_parent_changes(root, chain[:chain.index(named[-1]) + 1]
-                                         if named else [])
+    changed = gitio.first_parent_changes(root, chain[: chain.index(named[-1]) + 1] if named else [])
     carrying = [c for c in named if any(p.startswith(CIS) for p in changed[c.sha])]
     if not carrying:
-        why = (f"{len(named)} commit(s) name it, but none changed {CIS} (approvals and "
-               "reviews are not reverted)" if named else
-               f"no commit there has a `Change-Id: {change_id}` trailer or merged one")
-        raise CommandError(f"nothing carried {change_id} out on the first-parent history of "
-                           f"HEAD: {why}",
-                           "run rollback on the branch the change was merged into; commits "
-                           f"carrying a change out name it in a `Change-Id: {change_id}` "
-                           "trailer")
+        why = (
+            f"{len(named)} commit(s) name it, but none changed {CIS} (approvals and "
+            "reviews are not reverted)"
+            if named
+            else f"no commit there has a `Change-Id: {change_id}` trailer or merged one"
+        )
+        raise CommandError(
+            f"nothing carried {change_id} out on the first-parent history of HEAD: {why}",
+            "run rollback on the branch the change was merged into; commits "
+            f"carrying a change out name it in a `Change-Id: {change_id}` "
+            "trailer",
+        )
     _refuse_others(root, change_id, carrying, sides)
     cis = frozenset(p for c in carrying for p in changed[c.sha] if p.startswith(CIS))
     oldest = chain.index(carrying[-1])
     reverted = {c.sha for c in carrying}
-    later = [(c, sorted(changed[c.sha] & cis)) for c in chain[:oldest]
-             if c.sha not in reverted and changed[c.sha] & cis]
+    later = [
+        (c, sorted(changed[c.sha] & cis))
+        for c in chain[:oldest]
+        if c.sha not in reverted and changed[c.sha] & cis
+    ]
     if later:
-        told = "; ".join(f"{_who(c, sides, change_id)} changed {', '.join(paths)}"
-                         for c, paths in later)
+        told = "; ".join(
+            f"{_who(c, sides, change_id)} changed {', '.join(paths)}" for c, paths in later
+        )
         raise RollbackRefused(
             f"a later change touched the CIs {change_id} changed: {told}; a rollback puts "
             f"them back as they were before {change_id}, which would undo that too",
             "roll those changes back first (newest first), or raise a new change request "
-            "that puts the CIs back by hand")
+            "that puts the CIs back by hand",
+        )
     before = carrying[-1].parents[0] if carrying[-1].parents else gitio.EMPTY_TREE
-    return [Revert(c.sha, c.subject, len(c.parents) > 1, changed[c.sha])
-            for c in carrying], before
+    return [Revert(c.sha, c.subject, len(c.parents) > 1, changed[c.sha]) for c in carrying], before
 
 
-def _merged(chain: Sequence[gitio.Commit],
-            history: Mapping[str, gitio.Commit]) -> dict[str, list[gitio.Commit]]:
+def _merged(
+    chain: Sequence[gitio.Commit], history: Mapping[str, gitio.Commit]
+) -> dict[str, list[gitio.Commit]]:
     """merge sha → the commits it brought in (reachable from it, not from its first
     parent), for every merge of `chain`: each commit off the chain belongs to one."""
     seen: set[str] = set()
@@ -243,53 +292,72 @@ def _merged(chain: Sequence[gitio.Commit],
     return sides
 
 
-def _refuse_others(root: Path, change_id: str, carrying: Sequence[gitio.Commit],
-                   sides: Mapping[str, Sequence[gitio.Commit]]) -> None:
+def _refuse_others(
+    root: Path,
+    change_id: str,
+    carrying: Sequence[gitio.Commit],
+    sides: Mapping[str, Sequence[gitio.Commit]],
+) -> None:
     """A carrying commit that carried another change out too cannot be reverted for
     this one alone: its own trailers, or a merged commit that changed CIs, name it."""
-    merged = [s for c in carrying for s in sides.get(c.sha, ())
-              if set(s.trailers.get("change-id", [])) - {change_id}]
+    merged = [
+        s
+        for c in carrying
+        for s in sides.get(c.sha, ())
+        if set(s.trailers.get("change-id", [])) - {change_id}
+    ]
     wrote = gitio.wrote(root, [s.sha for s in merged], [CIS.rstrip("/")])
     for commit in carrying:
         others = set(commit.trailers.get("change-id", []))
-        others |= {i for s in sides.get(commit.sha, ()) if s.sha in wrote
-                   for i in s.trailers.get("change-id", [])}
+        others |= {
+            i
+            for s in sides.get(commit.sha, ())
+            if s.sha in wrote
+            for i in s.trailers.get("change-id", [])
+        }
         others.discard(change_id)
         if others:
             raise RollbackRefused(
                 f"{commit.sha[:10]} ({commit.subject!r}) carried {', '.join(sorted(others))} "
                 f"out as well as {change_id}: reverting it would undo both",
                 "roll the changes back together by hand (git revert on a branch, under a "
-                "new change request), or roll back each of them with its own commits")
+                "new change request), or roll back each of them with its own commits",
+            )
 
 
-def _who(commit: gitio.Commit, sides: Mapping[str, Sequence[gitio.Commit]],
-         change_id: str) -> str:
-    ids = {*commit.trailers.get("change-id", []),
-           *(i for s in sides.get(commit.sha, ()) for i in s.trailers.get("change-id", []))}
+def _who(commit: gitio.Commit, sides: Mapping[str, Sequence[gitio.Commit]], change_id: str) -> str:
+    ids = {
+        *commit.trailers.get("change-id", []),
+        *(i for s in sides.get(commit.sha, ()) for i in s.trailers.get("change-id", [])),
+    }
     ids.discard(change_id)
     where = f"commit {commit.sha[:10]} ({commit.subject!r})"
     return f"{', '.join(sorted(ids))} in {where}" if ids else f"{where}, naming no change"
 
 
-def _outcomes(root: Path, head: str, before: str,
-              reverts: Sequence[Revert]) -> tuple[FileOutcome, ...]:
+def _outcomes(
+    root: Path, head: str, before: str, reverts: Sequence[Revert]
+) -> tuple[FileOutcome, ...]:
     paths = sorted({p for r in reverts for p in r.paths if not p.startswith(RECORDS)})
     now = gitio.tree_blobs_of(root, head, paths) or {}
     then = gitio.tree_blobs_of(root, before, paths) or {}
-    return tuple(FileOutcome(p, "removed" if p not in then else
-                             "re-created" if p not in now else "restored")
-                 for p in paths if now.get(p) != then.get(p))
+    return tuple(
+        FileOutcome(p, "removed" if p not in then else "re-created" if p not in now else "restored")
+        for p in paths
+        if now.get(p) != then.get(p)
+    )
 
 
 def _record(plan: Plan) -> Any:
     """The edit of the change request: status and spec.rollback, comments kept."""
+
     def change(data: Any) -> None:
         spec = data["spec"]
         spec["status"] = "rolled-back"
         rollback = CommentedMap(plan.record)
         rollback["commits"] = CommentedSeq(plan.record["commits"])
         spec["rollback"] = rollback
+
     return change
 
 
@@ -308,7 +376,8 @@ def _carry_out(root: Path, plan: Plan) -> tuple[str, list[Finding]]:
                     f"reverting {revert.sha[:10]} ({revert.subject!r}) conflicts in "
                     f"{', '.join(outside)}: a later commit changed them too",
                     "nothing was changed; roll back by hand on a branch (git revert) "
-                    "under a new change request")
+                    "under a new change request",
+                )
             if conflicts:  # only change requests: they are restored from HEAD below
                 gitio.restore_paths(root, "HEAD", [RECORDS])
             gitio.end_revert(root)
@@ -324,7 +393,9 @@ def _carry_out(root: Path, plan: Plan) -> tuple[str, list[Finding]]:
                 f"{'s' if len(errors) != 1 else ''}, above); nothing was changed",
                 "these are the rolled-back tree's findings: fix first those HEAD has too "
                 "(`cmdbctl validate`); for those the rollback causes (references to a CI the "
-                "change added), raise a new change request that undoes it by hand", findings)
+                "change added), raise a new change request that undoes it by hand",
+                findings,
+            )
         commit = gitio.commit_index(root, plan.message)
     except BaseException:
         undo.run()
@@ -340,9 +411,11 @@ def _require_restored(root: Path, plan: Plan) -> None:
     staged = gitio.staged_blobs(root, cis)
     wrong = [p for p in cis if then.get(p) != staged.get(p)]
     if wrong:
-        raise RollbackRefused(f"after the reverts, {', '.join(wrong)} is not as it was before "
-                              f"the change (at {plan.before[:10]}); nothing was changed",
-                              "roll back by hand on a branch under a new change request")
+        raise RollbackRefused(
+            f"after the reverts, {', '.join(wrong)} is not as it was before "
+            f"the change (at {plan.before[:10]}); nothing was changed",
+            "roll back by hand on a branch under a new change request",
+        )
 
 
 class _Undo:
@@ -382,8 +455,8 @@ class _Undo:
             raise CommandError(
                 f"the rollback failed and the repository could not be put back: {exc}",
                 f"put it back yourself: git revert --quit; git reset --hard {plan.head}"
-                + (f"; git checkout {back}; git branch -D {plan.branch}"
-                   if plan.branch else "")) from exc
+                + (f"; git checkout {back}; git branch -D {plan.branch}" if plan.branch else ""),
+            ) from exc
 
 
 @contextmanager
@@ -399,4 +472,3 @@ def _uninterrupted() -> Iterator[None]:
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-

@@ -41,13 +41,15 @@ def _templates() -> dict[str, bytes]:
 
     def walk(node: Traversable, prefix: str) -> None:
         for child in node.iterdir():
-            name = child.name.replace("dot-", ".", 1) if child.name.startswith("dot-") \
-                else child.name
+            name = (
+                child.name.replace("dot-", ".", 1) if child.name.startswith("dot-") else child.name
+            )
             if child.is_dir():
                 walk(child, f"{prefix}{name}/")
             elif not name.endswith((".pyc",)):
                 files[f"{prefix}{name}"] = child.read_bytes().replace(
-                    VERSION_MARK, __version__.encode())
+                    VERSION_MARK, __version__.encode()
+                )
 
     walk(resources.files("cmdbctl") / "scaffold", "")
     for name, content in builtin_schema_files().items():
@@ -71,10 +73,11 @@ def _git_top(folder: Path) -> Path | None:
 
 def _clashes(target: Path, files: dict[str, bytes]) -> list[str]:
     """What is in the way: a file init would write, or a file where it needs a folder."""
-    folders = {"/".join(rel.split("/")[:n]) for rel in files
-               for n in range(1, rel.count("/") + 1)}
-    return sorted({rel for rel in files if (target / rel).exists()}
-                  | {f for f in folders if (target / f).exists() and not (target / f).is_dir()})
+    folders = {"/".join(rel.split("/")[:n]) for rel in files for n in range(1, rel.count("/") + 1)}
+    return sorted(
+        {rel for rel in files if (target / rel).exists()}
+        | {f for f in folders if (target / f).exists() and not (target / f).is_dir()}
+    )
 
 
 class _Undo:
@@ -128,7 +131,8 @@ def init_repository(target: Path) -> InitResult:
             f"{target} already has {', '.join(clashes[:5])}"
             + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
             + "; cmdbctl init never overwrites files",
-            "choose an empty or new directory")
+            "choose an empty or new directory",
+        )
     created = _Undo()
     try:
         for rel, content in sorted(files.items()):
@@ -142,9 +146,10 @@ def init_repository(target: Path) -> InitResult:
             gitio.init(target)
     except OSError as exc:
         created.undo()
-        raise CommandError(f"cannot write {exc.filename or target}: {exc.strerror or exc}",
-                           "nothing was left behind; fix that and run cmdbctl init again"
-                           ) from exc
+        raise CommandError(
+            f"cannot write {exc.filename or target}: {exc.strerror or exc}",
+            "nothing was left behind; fix that and run cmdbctl init again",
+        ) from exc
     except BaseException:
         created.undo()
         raise

@@ -46,8 +46,10 @@ class Absent:
     entries: list[Entry] = field(default_factory=list)
 
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
-                   r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?")
+_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+    r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
+)
 
 
 def parse_when(text: str) -> int | None:
@@ -63,8 +65,10 @@ def parse_when(text: str) -> int | None:
             when = datetime.combine(when.date(), time.max)
         return math.floor((when if when.tzinfo else when.astimezone()).timestamp())
     except (ValueError, OverflowError):
-        raise CommandError(f"{text!r} is not a valid date",
-                           "write a date as 2026-11-20 or 2026-11-20T14:30:00+01:00") from None
+        raise CommandError(
+            f"{text!r} is not a valid date",
+            "write a date as 2026-11-20 or 2026-11-20T14:30:00+01:00",
+        ) from None
 
 
 def show(root: Path, doc_id: str, at: str | None = None) -> Version | Absent:
@@ -94,9 +98,11 @@ def show(root: Path, doc_id: str, at: str | None = None) -> Version | Absent:
 
 def _one(doc_id: str, paths: list[str], where: str) -> str:
     if len(paths) > 1:
-        raise CommandError(f"{doc_id} is in {len(paths)} files {where}: {', '.join(paths)}",
-                           "an id names one file; run cmdbctl validate (id.duplicate), or "
-                           "read one with git show REV:PATH")
+        raise CommandError(
+            f"{doc_id} is in {len(paths)} files {where}: {', '.join(paths)}",
+            "an id names one file; run cmdbctl validate (id.duplicate), or "
+            "read one with git show REV:PATH",
+        )
     return paths[0]
 
 
@@ -106,15 +112,19 @@ def _in_work_tree(root: Path, doc_id: str) -> Version | Absent:
     if found:
         path = _one(doc_id, sorted(found), "in the work tree")
         if (root / path).is_symlink():
-            raise CommandError(f"{path} is a symbolic link; a document is its own file "
-                               "(file.symlink), so it is not read", "run cmdbctl validate")
+            raise CommandError(
+                f"{path} is a symbolic link; a document is its own file "
+                "(file.symlink), so it is not read",
+                "run cmdbctl validate",
+            )
         return Version(doc_id, path, (root / path).read_bytes())
     try:
         tip = head(root)
     except CommandError:  # no git, or no commits: nothing to say but that it is not here
-        raise CommandError(f"no document {doc_id!r} in {root}",
-                           "an id is a document's file name without .yaml "
-                           "(inventory/app-01.yaml is app-01)") from None
+        raise CommandError(
+            f"no document {doc_id!r} in {root}",
+            "an id is a document's file name without .yaml (inventory/app-01.yaml is app-01)",
+        ) from None
     gitio.require_full_history(root)
     past = entries_of(root, doc_id, tip)
     if not past:
@@ -122,9 +132,13 @@ def _in_work_tree(root: Path, doc_id: str) -> Version | Absent:
     last = past[0]
     if last.action in ("deleted", "renamed"):
         return Absent(doc_id, f"{doc_id} is not in the work tree: {describe(last)}", past)
-    return Absent(doc_id, f"{doc_id} is not in the work tree, though HEAD has it as "
-                  f"{last.file}: deleted and not committed yet? "
-                  f"`cmdbctl show {doc_id} --at HEAD` shows the committed version", past)
+    return Absent(
+        doc_id,
+        f"{doc_id} is not in the work tree, though HEAD has it as "
+        f"{last.file}: deleted and not committed yet? "
+        f"`cmdbctl show {doc_id} --at HEAD` shows the committed version",
+        past,
+    )
 
 
 def _find(root: Path, folder: str, names: set[str]) -> list[str]:
@@ -157,15 +171,16 @@ def _absent_at(root: Path, doc_id: str, at: str, commit: str) -> Absent:
     later = entries_of(root, doc_id, head(root))
     if not later:
         raise unknown(root, doc_id, at)
-    return Absent(doc_id, f"{doc_id} did not exist yet at {where}: {describe(later[-1])}",
-                  later)
+    return Absent(doc_id, f"{doc_id} did not exist yet at {where}: {describe(later[-1])}", later)
 
 
 def _before_everything(root: Path, doc_id: str, at: str, tip: str) -> Absent:
     later = entries_of(root, doc_id, tip)
     if not later:
         raise unknown(root, doc_id, "HEAD")
-    return Absent(doc_id, f"{doc_id} did not exist yet at {at}, before the first commit of "
-                  f"this branch: {describe(later[-1])}", later)
-
-
+    return Absent(
+        doc_id,
+        f"{doc_id} did not exist yet at {at}, before the first commit of "
+        f"this branch: {describe(later[-1])}",
+        later,
+    )

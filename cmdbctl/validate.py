@@ -35,9 +35,12 @@ class ValidationResult:
         return summarize(self.findings, self.files)
 
 
-def validate(ws: Workspace, paths: Sequence[str] | None = None,
-             progress: Callable[[int], Progress] | None = None,
-             jobs: int | None = None) -> ValidationResult:
+def validate(
+    ws: Workspace,
+    paths: Sequence[str] | None = None,
+    progress: Callable[[int], Progress] | None = None,
+    jobs: int | None = None,
+) -> ValidationResult:
     """Validate the repository; with `paths` (repository-relative), report only on files
     under them.
 
@@ -46,8 +49,10 @@ def validate(ws: Workspace, paths: Sequence[str] | None = None,
     schemas/, an empty folder) is a `CommandError`: a report on it would say nothing.
     """
     if paths is not None:
-        _refuse(ws, [p for p in paths if p not in (".", "")
-                     and p.partition("/")[0] not in DOCUMENT_DIRS])  # before any work
+        _refuse(
+            ws,
+            [p for p in paths if p not in (".", "") and p.partition("/")[0] not in DOCUMENT_DIRS],
+        )  # before any work
     kinds = load_registry(ws.root)
     cache = VerdictCache(ws.root, kinds.fingerprint)
     outcome = None
@@ -70,9 +75,13 @@ def validate(ws: Workspace, paths: Sequence[str] | None = None,
     return ValidationResult(findings, count)
 
 
-def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
-                      progress: Callable[[int], Progress] | None,
-                      jobs: int | None) -> Outcome:
+def _judge_everything(
+    ws: Workspace,
+    kinds: KindRegistry,
+    cache: VerdictCache,
+    progress: Callable[[int], Progress] | None,
+    jobs: int | None,
+) -> Outcome:
     """Judge every file, and leave a cache of it all when git can vouch for the state.
 
     Verdicts stream: each run of files the workers return goes into the new cache at
@@ -98,8 +107,7 @@ def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
     same = _Interner()
     judged = judge_chunks(names, read, kinds, progress(len(names)) if progress else None, jobs)
     at = 0  # index in `names` of the file at hand
-    with closing(judged), \
-            cache.rebuilding() if in_tree is not None else nullcontext() as build:
+    with closing(judged), cache.rebuilding() if in_tree is not None else nullcontext() as build:
         for chunk, verdicts in judged:
             rows = []
             for path, (verdict, blob) in zip(chunk, verdicts):
@@ -122,8 +130,9 @@ def _judge_everything(ws: Workspace, kinds: KindRegistry, cache: VerdictCache,
         estate = relocate([*check_estate(entries, kinds), *policy.check(entries)], read)
         findings += estate
         if build is not None:
-            build.commit(LastRun(tree, stale, {f.path for f in estate}, doc_flagged,
-                                 listing.folders))
+            build.commit(
+                LastRun(tree, stale, {f.path for f in estate}, doc_flagged, listing.folders)
+            )
     if build is None:
         cache.discard()  # what changes now, no later run could tell from its state
     return Outcome(listing, findings)
@@ -138,14 +147,15 @@ class _TreeBlobs:
         none = "00" * self._size  # no object has this id
         packed = bytearray()
         for start in range(0, len(names), 4096):
-            packed += bytes.fromhex("".join([tree.get(n, none)
-                                             for n in names[start:start + 4096]]))
+            packed += bytes.fromhex(
+                "".join([tree.get(n, none) for n in names[start : start + 4096]])
+            )
         self._packed = bytes(packed)
 
     def holds(self, index: int, blob: str) -> bool:
         """Whether the tree holds `blob` at the path `names[index]`."""
         size = self._size
-        return self._packed[index * size:(index + 1) * size].hex() == blob
+        return self._packed[index * size : (index + 1) * size].hex() == blob
 
 
 class _Interner:
@@ -157,9 +167,15 @@ class _Interner:
 
     def entry(self, entry: Entry) -> Entry:
         same = self._same.setdefault
-        return _new(type(entry), (entry.path, same(entry.id, entry.id),
-                                  same(entry.kind, entry.kind),
-                                  tuple(map(same, entry.refs, entry.refs))))
+        return _new(
+            type(entry),
+            (
+                entry.path,
+                same(entry.id, entry.id),
+                same(entry.kind, entry.kind),
+                tuple(map(same, entry.refs, entry.refs)),
+            ),
+        )
 
 
 _new = tuple.__new__  # builds the named tuple (of the entry's own class) in C
@@ -183,8 +199,12 @@ def _holds_documents(listing: Listing, path: str) -> bool:
     """Whether `path` is a document of the listing, or a folder holding one, or holds
     what the walk reported (a symlinked document, a FIFO, a linked document folder)."""
     for rel, folder in listing.folders.items():
-        if folder.files and _under(rel, (path,)) \
-                or path.startswith(rel + "/") and path[len(rel) + 1:] in folder.files:
+        if (
+            folder.files
+            and _under(rel, (path,))
+            or path.startswith(rel + "/")
+            and path[len(rel) + 1 :] in folder.files
+        ):
             return True
     return any(_under(f.path, (path,)) for f in listing.findings)
 
@@ -192,14 +212,16 @@ def _holds_documents(listing: Listing, path: str) -> bool:
 def _refuse(ws: Workspace, paths: Sequence[str]) -> None:
     """Exit 2 for paths that hold no document: a report on them would say nothing."""
     if paths:
-        what = "; ".join(f"{p} holds no document" if (ws.root / p).is_dir()
-                         else f"{p} is not a document" for p in paths)
+        what = "; ".join(
+            f"{p} holds no document" if (ws.root / p).is_dir() else f"{p} is not a document"
+            for p in paths
+        )
         raise CommandError(
             f"{what}: validate checks the *.yaml and *.yml files under "
             f"{', '.join(d + '/' for d in DOCUMENT_DIRS[:-1])} and {DOCUMENT_DIRS[-1]}/ "
             "(hidden ones are skipped)",
-            "give documents or folders holding them, or no path to check the whole "
-            "repository")
+            "give documents or folders holding them, or no path to check the whole repository",
+        )
 
 
 def _under(path: str, roots: Sequence[str]) -> bool:

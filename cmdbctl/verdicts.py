@@ -43,8 +43,10 @@ class Verdict(NamedTuple):  # a tuple, like Entry: cheap to build by the 10^5
     def encode(self) -> list[Any]:
         """Plain JSON without the path: what workers send back and the cache keeps."""
         entry = self.entry
-        findings = [[f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint]
-                    for f in self.findings]
+        findings = [
+            [f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint]
+            for f in self.findings
+        ]
         if entry is None or isinstance(entry, UnreadEntry):  # its id is its path's
             return [None, None, None, findings]
         return [entry.id, entry.kind, list(entry.refs), findings]
@@ -64,8 +66,9 @@ class Verdict(NamedTuple):  # a tuple, like Entry: cheap to build by the 10^5
             if len(refs) % 3:
                 raise ValueError("references come in triples")
             entry = _new(Entry, (path, doc_id, kind, tuple(refs)))
-        return _new(Verdict, (entry, tuple(Finding(path, *f) for f in findings)
-                              if findings else ()))
+        return _new(
+            Verdict, (entry, tuple(Finding(path, *f) for f in findings) if findings else ())
+        )
 
 
 # A named tuple's own constructor is a Python-level function; a warm run decodes 10^5
@@ -103,14 +106,20 @@ def judge_path(path: str, read: Reader, kinds: KindRegistry) -> Judged:
     try:
         raw = read(path)
     except OSError as exc:
-        return Verdict(Entry.unread(path), (Finding(
-            path, "file.unreadable", f"cannot read file: {exc.strerror}", line=1, column=1),)), None
+        return Verdict(
+            Entry.unread(path),
+            (
+                Finding(
+                    path, "file.unreadable", f"cannot read file: {exc.strerror}", line=1, column=1
+                ),
+            ),
+        ), None
     return judge(path, raw, kinds), blob_id(raw) if len(raw) <= MAX_FILE_BYTES else None
 
 
 CODES: dict[str, str] = {
     "file.unreadable": "the file cannot be read (no permission, or it went away while "
-                       "being read); it is judged again on the next run",
+    "being read); it is judged again on the next run",
 }
 
 
@@ -140,15 +149,24 @@ class WorktreeReader:
 Progress = Callable[[int], None]
 
 
-def judge_all(paths: Sequence[str], read: Reader, kinds: KindRegistry,
-              progress: Progress | None = None, jobs: int | None = None) -> list[Judged]:
+def judge_all(
+    paths: Sequence[str],
+    read: Reader,
+    kinds: KindRegistry,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+) -> list[Judged]:
     """Verdicts of all files (and blob ids of the bytes judged), in order."""
     return [j for _, judged in judge_chunks(paths, read, kinds, progress, jobs) for j in judged]
 
 
-def judge_chunks(paths: Sequence[str], read: Reader, kinds: KindRegistry,
-                 progress: Progress | None = None, jobs: int | None = None,
-                 ) -> Generator[tuple[Sequence[str], list[Judged]], None, None]:
+def judge_chunks(
+    paths: Sequence[str],
+    read: Reader,
+    kinds: KindRegistry,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+) -> Generator[tuple[Sequence[str], list[Judged]], None, None]:
     """Verdicts of all files (and blob ids of the bytes judged), in order, a run of
     paths at a time as they are judged: the caller keeps what it needs of each run, not
     10^6 verdicts. Split across processes for large estates; the workers run ahead of
@@ -156,7 +174,7 @@ def judge_chunks(paths: Sequence[str], read: Reader, kinds: KindRegistry,
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs <= 1 or len(paths) < PARALLEL_THRESHOLD:
         for start in range(0, len(paths), _CHUNK):
-            chunk = paths[start:start + _CHUNK]
+            chunk = paths[start : start + _CHUNK]
             out = []
             for i, path in enumerate(chunk, start):
                 out.append(judge_path(path, read, kinds))
@@ -166,20 +184,21 @@ def judge_chunks(paths: Sequence[str], read: Reader, kinds: KindRegistry,
         if progress:
             progress(len(paths) % 256)
         return
-    chunks = (paths[i:i + _CHUNK] for i in range(0, len(paths), _CHUNK))
+    chunks = (paths[i : i + _CHUNK] for i in range(0, len(paths), _CHUNK))
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(jobs, mp_context=get_context(method), initializer=_init,
-                             initargs=(kinds, read)) as pool:
+    with ProcessPoolExecutor(
+        jobs, mp_context=get_context(method), initializer=_init, initargs=(kinds, read)
+    ) as pool:
         waiting: deque[tuple[Sequence[str], Future[bytes | list[Any]]]] = deque(
-            (chunk, pool.submit(_judge_chunk, chunk)) for chunk in islice(chunks, _AHEAD * jobs))
+            (chunk, pool.submit(_judge_chunk, chunk)) for chunk in islice(chunks, _AHEAD * jobs)
+        )
         try:
             while waiting:
                 chunk, future = waiting.popleft()
                 encoded = future.result()
                 for more in islice(chunks, 1):
                     waiting.append((more, pool.submit(_judge_chunk, more)))
-                verdicts, blobs = orjson.loads(encoded) if isinstance(encoded, bytes) \
-                    else encoded
+                verdicts, blobs = orjson.loads(encoded) if isinstance(encoded, bytes) else encoded
                 del encoded
                 if progress:
                     progress(len(chunk))
@@ -223,4 +242,3 @@ def relocate(findings: Iterable[Finding], read: Reader) -> list[Finding]:
             text = None
         out.extend(locate(text, group))
     return out
-

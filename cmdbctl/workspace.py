@@ -44,14 +44,14 @@ _DOCUMENT_LIKE = re.compile(r"\.(?i:ya?ml|json)(?=$|[^A-Za-z0-9])(.*)$")
 
 CODES: dict[str, str] = {
     "file.symlink": "a document, or a document folder, is a symlink: a CI is its own file, "
-                    "so the link is never read (git would store the link, not the document)",
+    "so the link is never read (git would store the link, not the document)",
     "file.symlink-escape": "a symlink in a document folder points outside the repository: "
-                           "not followed",
+    "not followed",
     "file.not-regular": "a FIFO, socket or device in a document folder: never read",
     "file.extension": "a file named like a document with another suffix (.YAML, .Yml, "
-                      ".json): it is never read, so whatever it holds escapes every check",
+    ".json): it is never read, so whatever it holds escapes every check",
     "file.leftover": "a leftover copy beside a document (app-01.yaml~, app-01.yaml.bak, "
-                     ".orig), never read; delete it (a warning)",
+    ".orig), never read; delete it (a warning)",
 }
 
 
@@ -70,29 +70,54 @@ class Folder:
     skipped: tuple[str, ...] = ()
 
     def plain(self) -> list[object]:
-        return [self.stamp, self.files, self.links, self.others, self.subfolders,
-                self.attributes, self.skipped]
+        return [
+            self.stamp,
+            self.files,
+            self.links,
+            self.others,
+            self.subfolders,
+            self.attributes,
+            self.skipped,
+        ]
 
     @staticmethod
     def from_plain(data: list[object]) -> Folder:
         # A listing of seven parts: one an older cmdbctl wrote (without `skipped`) is
         # refused, so the cache is rebuilt rather than a skipped file forgotten.
         stamp, files, links, others, subfolders, attributes, skipped = data
-        if stamp is not None and not (isinstance(stamp, list) and len(stamp) == 3
-                                      and type(stamp[0]) is int and type(stamp[1]) is int
-                                      and isinstance(stamp[2], str)) \
-                or not isinstance(attributes, bool):
+        if (
+            stamp is not None
+            and not (
+                isinstance(stamp, list)
+                and len(stamp) == 3
+                and type(stamp[0]) is int
+                and type(stamp[1]) is int
+                and isinstance(stamp[2], str)
+            )
+            or not isinstance(attributes, bool)
+        ):
             raise ValueError("folder stamp")
-        return Folder(tuple(stamp) if stamp else None,
-                      tuple(_names(files)), tuple(_names(links)), tuple(_names(others)),
-                      tuple(_names(subfolders)), attributes, tuple(_names(skipped)))
+        return Folder(
+            tuple(stamp) if stamp else None,
+            tuple(_names(files)),
+            tuple(_names(links)),
+            tuple(_names(others)),
+            tuple(_names(subfolders)),
+            attributes,
+            tuple(_names(skipped)),
+        )
 
 
 def _names(data: object) -> list[str]:
     """Entry names as a listing gives them: never a path, so never a way out."""
     if not isinstance(data, list) or not all(
-            isinstance(n, str) and n not in ("", ".", "..") and "/" not in n and "\0" not in n
-            and os.sep not in n for n in data):
+        isinstance(n, str)
+        and n not in ("", ".", "..")
+        and "/" not in n
+        and "\0" not in n
+        and os.sep not in n
+        for n in data
+    ):
         raise ValueError("folder entry names")
     return data
 
@@ -108,8 +133,9 @@ class Listing:
 
     def paths(self) -> list[str]:
         """Every document file, sorted."""
-        return sorted(f"{rel}/{name}" for rel, folder in self.folders.items()
-                      for name in folder.files)
+        return sorted(
+            f"{rel}/{name}" for rel, folder in self.folders.items() for name in folder.files
+        )
 
     @property
     def attributes(self) -> bool:
@@ -154,15 +180,22 @@ class Workspace:
             if found is not None:
                 listing.findings.append(found)
         for path in listing.others():
-            listing.findings.append(Finding(
-                path, "file.not-regular",
-                "not a regular file (a FIFO, socket or device): not read",
-                line=1, column=1, hint="replace it with a regular file"))
+            listing.findings.append(
+                Finding(
+                    path,
+                    "file.not-regular",
+                    "not a regular file (a FIFO, socket or device): not read",
+                    line=1,
+                    column=1,
+                    hint="replace it with a regular file",
+                )
+            )
         listing.findings.extend(map(_skipped, listing.skipped()))
         return listing
 
-    def _walk_folder(self, top: str, last: Mapping[str, Folder] | None, listing: Listing,
-                     started: int) -> None:
+    def _walk_folder(
+        self, top: str, last: Mapping[str, Folder] | None, listing: Listing, started: int
+    ) -> None:
         stack = [top]
         while stack:
             rel = stack.pop()
@@ -204,8 +237,15 @@ class Workspace:
             # A change within the clock's resolution of this listing might not move the
             # time again: such a folder is listed afresh next time.
             trusted = stamp if stamp[0] < started - _RACY_NS else None
-            listing.folders[rel] = Folder(trusted, tuple(files), tuple(links), tuple(others),
-                                          tuple(subfolders), attributes, tuple(skipped))
+            listing.folders[rel] = Folder(
+                trusted,
+                tuple(files),
+                tuple(links),
+                tuple(others),
+                tuple(subfolders),
+                attributes,
+                tuple(skipped),
+            )
             stack.extend(f"{rel}/{name}" for name in subfolders)
 
     def _leaves(self, link: Path) -> bool:
@@ -223,11 +263,14 @@ class Workspace:
         if self._leaves(link):
             return _escape(top, target, folder=True)
         return Finding(
-            top, "file.symlink",
+            top,
+            "file.symlink",
             f"symlinked document folders are not allowed: {top} points to {target}; "
-            "a CI is its own file", line=1, column=1,
-            hint="replace the link with the folder itself (git stores the link, not the "
-                 "documents)")
+            "a CI is its own file",
+            line=1,
+            column=1,
+            hint="replace the link with the folder itself (git stores the link, not the documents)",
+        )
 
     def _link(self, path: str) -> Finding | None:
         """The finding a symlink in a document folder gets: a *.yaml/*.yml link is a
@@ -240,11 +283,15 @@ class Workspace:
             except OSError:
                 return None  # gone since the listing: a later walk lists its folder again
             return Finding(
-                path, "file.symlink",
+                path,
+                "file.symlink",
                 f"symlinked documents are not allowed: {path} points to {target}; "
-                "a CI is its own file", line=1, column=1,
+                "a CI is its own file",
+                line=1,
+                column=1,
                 hint="replace the link with the file itself (git stores the link, not the "
-                     "document)")
+                "document)",
+            )
         if not self._leaves(link):
             return None  # a folder (or other file) inside the repository: not entered
         return _escape(path, _target(link), folder=link.is_dir())
@@ -253,27 +300,36 @@ class Workspace:
 def near_miss(path: str) -> Finding | None:
     """The finding of a file named like a document that is not one (module docstring);
     None for any other name."""
-    if not _DOCUMENT_LIKE.search(path[path.rfind("/") + 1:]):
+    if not _DOCUMENT_LIKE.search(path[path.rfind("/") + 1 :]):
         return None
     return _skipped(path)
 
 
 def _skipped(path: str) -> Finding:
     """The finding of a file named like a document that is not one (module docstring)."""
-    name = path[path.rfind("/") + 1:]
+    name = path[path.rfind("/") + 1 :]
     match = _DOCUMENT_LIKE.search(name)  # (None only for a listing a cache made up)
-    document = f"{name[:match.start()] if match else file_id(name)}.yaml"
+    document = f"{name[: match.start()] if match else file_id(name)}.yaml"
     if match is None or not match[1]:
         return Finding(
-            path, "file.extension",
+            path,
+            "file.extension",
             f"{name} looks like a document but is not read: a document's name ends in "
-            ".yaml or .yml", line=1, column=1,
-            hint=f"rename it to {document}, or move it out of the document folders")
+            ".yaml or .yml",
+            line=1,
+            column=1,
+            hint=f"rename it to {document}, or move it out of the document folders",
+        )
     return Finding(
-        path, "file.leftover",
+        path,
+        "file.leftover",
         f"{name} looks like a leftover copy of {document} (an editor backup, a merge "
-        "leftover): it is not read", severity="warning", line=1, column=1,
-        hint=f"delete it; if it is the document, rename it to {document}")
+        "leftover): it is not read",
+        severity="warning",
+        line=1,
+        column=1,
+        hint=f"delete it; if it is the document, rename it to {document}",
+    )
 
 
 def _target(link: Path) -> str:
@@ -285,16 +341,20 @@ def _target(link: Path) -> str:
 
 def _escape(path: str, target: str, folder: bool) -> Finding:
     what = "folder symlink" if folder else "symlink"
-    return Finding(path, "file.symlink-escape",
-                   f"{what} points outside the repository (to {target}): not followed",
-                   line=1, column=1,
-                   hint=f"replace the link with the {'folder' if folder else 'file'} itself")
+    return Finding(
+        path,
+        "file.symlink-escape",
+        f"{what} points outside the repository (to {target}): not followed",
+        line=1,
+        column=1,
+        hint=f"replace the link with the {'folder' if folder else 'file'} itself",
+    )
 
 
 def file_id(path: str) -> str:
     """The id a document's file name gives it: `PurePosixPath(path).stem`, without a
     path object (this runs for every file of an estate)."""
-    name = path[path.rfind("/") + 1:]
+    name = path[path.rfind("/") + 1 :]
     dot = name.rfind(".")
     return name[:dot] if dot > 0 else name
 
@@ -304,8 +364,10 @@ def find_workspace(repo: str | os.PathLike[str] | None) -> Workspace:
     if repo is not None:
         root = Path(repo).resolve()
         if not root.is_dir():
-            raise CommandError(f"{repo}: no such directory",
-                               "pass --repo the folder that holds inventory/ and schemas/")
+            raise CommandError(
+                f"{repo}: no such directory",
+                "pass --repo the folder that holds inventory/ and schemas/",
+            )
         if not _is_cmdb(root):
             raise _not_a_repository(root)
         return Workspace(root)
@@ -325,7 +387,8 @@ def _not_a_repository(folder: Path) -> CommandError:
         f"{folder} is not a CMDB repository: it has none of "
         f"{', '.join(d + '/' for d in DOCUMENT_DIRS)}",
         "run cmdbctl in the repository's folder, pass --repo DIR, "
-        "or create one with `cmdbctl init DIR`")
+        "or create one with `cmdbctl init DIR`",
+    )
 
 
 def resolve_paths(ws: Workspace, paths: Iterable[str]) -> list[str]:
@@ -333,11 +396,13 @@ def resolve_paths(ws: Workspace, paths: Iterable[str]) -> list[str]:
     out = []
     for given in paths:
         path = Path(given)
-        absolute = (path if path.is_absolute() else Path.cwd() / path)
+        absolute = path if path.is_absolute() else Path.cwd() / path
         absolute = Path(os.path.normpath(absolute))
         if not absolute.is_relative_to(ws.root):
-            raise CommandError(f"{given}: path is outside the repository {ws.root}",
-                               "give paths inside the repository")
+            raise CommandError(
+                f"{given}: path is outside the repository {ws.root}",
+                "give paths inside the repository",
+            )
         if not absolute.exists() and not absolute.is_symlink():
             raise CommandError(f"{given}: no such file or directory")
         out.append(ws.relative(absolute))

@@ -29,13 +29,15 @@ _ENV: dict[str, str | None] = {"NO_COLOR": None, "CI": None, "FORCE_COLOR": None
 
 
 class RunCli(Protocol):
-    def __call__(self, *args: str, repo: Path | None = None,
-                 env: Mapping[str, str | None] | None = None) -> Result: ...
+    def __call__(
+        self, *args: str, repo: Path | None = None, env: Mapping[str, str | None] | None = None
+    ) -> Result: ...
 
 
 class RunCmdbctl(Protocol):
-    def __call__(self, *args: str, cwd: Path, timeout: float = 20.0,
-                 env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]: ...
+    def __call__(
+        self, *args: str, cwd: Path, timeout: float = 20.0, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]: ...
 
 
 class WriteFile(Protocol):
@@ -61,8 +63,9 @@ spec:
 """
 
 
-def run_cli(*args: str, repo: Path | None = None,
-            env: Mapping[str, str | None] | None = None) -> Result:
+def run_cli(
+    *args: str, repo: Path | None = None, env: Mapping[str, str | None] | None = None
+) -> Result:
     """Run `cmdbctl ARGS [--repo REPO]` in-process and check it did not crash."""
     argv = [*args, "--repo", str(repo)] if repo is not None else list(args)
     result = CliRunner().invoke(cli, argv, env={**_ENV, **(env or {})})
@@ -77,14 +80,22 @@ def assert_no_crash(stderr: str, exception: BaseException | None = None) -> None
         assert isinstance(exception, SystemExit), repr(exception)
 
 
-def run_cmdbctl(*args: str, cwd: Path, timeout: float = 20.0,
-                env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cmdbctl(
+    *args: str, cwd: Path, timeout: float = 20.0, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m cmdbctl ARGS` as a child process (hangs and crashes stay out)."""
     full_env = {k: v for k, v in os.environ.items() if k not in _ENV}
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "cmdbctl", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=full_env,
-                          stdin=subprocess.DEVNULL, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cmdbctl", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert_no_crash(proc.stderr)
     return proc
 
@@ -118,8 +129,12 @@ def snapshot(root: Path, ignore: tuple[str, ...] = SNAPSHOT_IGNORES) -> dict[str
                 out[rel] = ("link", os.readlink(path))
             elif stat.S_ISREG(info.st_mode):
                 readable = os.access(path, os.R_OK) and info.st_mode & 0o444
-                out[rel] = ("file", stat.S_IMODE(info.st_mode), info.st_mtime_ns,
-                            path.read_bytes() if readable else None)
+                out[rel] = (
+                    "file",
+                    stat.S_IMODE(info.st_mode),
+                    info.st_mtime_ns,
+                    path.read_bytes() if readable else None,
+                )
             elif stat.S_ISDIR(info.st_mode):
                 out[rel] = ("dir", stat.S_IMODE(info.st_mode))
             else:
@@ -139,8 +154,11 @@ class Report:
         return list(self.data["findings"])
 
     def located(self, path: str | None = None) -> set[tuple[str, int, int]]:
-        return {(f["code"], f["line"], f["column"]) for f in self.findings
-                if path is None or f["path"] == path}
+        return {
+            (f["code"], f["line"], f["column"])
+            for f in self.findings
+            if path is None or f["path"] == path
+        }
 
 
 def validate_json(repo: Path, *args: str) -> Report:

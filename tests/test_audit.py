@@ -34,18 +34,40 @@ CACHE = Path(".git/cmdbctl/audit-v1.sqlite")
 
 def identity(who: str, when: str) -> dict[str, str]:
     name = f"{who.capitalize()} Example"
-    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": f"{who}@example.com",
-            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": f"{who}@example.com",
-            "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": f"{who}@example.com",
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": f"{who}@example.com",
+        "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_DATE": when,
+    }
 
 
-def change_yaml(change_id: str, *, type_: str = "normal", status: str = "submitted",
-                window: tuple[str, str] | None = WINDOW, targets: str = "app-01") -> str:
-    lines = ["apiVersion: cmdb/v1", "kind: ChangeRequest", "metadata:", f"  id: {change_id}",
-             f"  name: Work on {targets}", "spec:", f"  type: {type_}", "  category: system",
-             "  requester: alice", "  reason: the shop database swaps at peak",
-             f"  targets: [{targets}]", "  risk: medium", "  plan: [drain it, add DIMMs]",
-             "  rollbackPlan: set memoryMb back and reboot"]
+def change_yaml(
+    change_id: str,
+    *,
+    type_: str = "normal",
+    status: str = "submitted",
+    window: tuple[str, str] | None = WINDOW,
+    targets: str = "app-01",
+) -> str:
+    lines = [
+        "apiVersion: cmdb/v1",
+        "kind: ChangeRequest",
+        "metadata:",
+        f"  id: {change_id}",
+        f"  name: Work on {targets}",
+        "spec:",
+        f"  type: {type_}",
+        "  category: system",
+        "  requester: alice",
+        "  reason: the shop database swaps at peak",
+        f"  targets: [{targets}]",
+        "  risk: medium",
+        "  plan: [drain it, add DIMMs]",
+        "  rollbackPlan: set memoryMb back and reboot",
+    ]
     if window is not None:
         lines.append(f"  window: {{start: {window[0]}, end: {window[1]}}}")
     return "\n".join([*lines, f"  status: {status}"]) + "\n"
@@ -58,13 +80,20 @@ class Repo:
 
     def git(self, *args: str, as_: str = "alice", when: str | None = None) -> str:
         when = when or f"2026-11-20T{next(self.clock) // 60:02d}:{next(self.clock) % 60:02d}:00Z"
-        proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True,
-                              env={**os.environ, **identity(as_, when)}, check=False)
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **identity(as_, when)},
+            check=False,
+        )
         assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}{proc.stdout}"
         return proc.stdout.strip()
 
-    def commit(self, message: str, files: Mapping[str, str], as_: str = "alice",
-               when: str | None = None) -> str:
+    def commit(
+        self, message: str, files: Mapping[str, str], as_: str = "alice", when: str | None = None
+    ) -> str:
         for rel, text in files.items():
             (self.path / rel).write_text(text, encoding="utf-8")
             self.git("add", "--", rel)
@@ -73,35 +102,44 @@ class Repo:
 
     def memory(self, mb: int) -> dict[str, str]:
         text = (self.path / "inventory/app-01.yaml").read_text(encoding="utf-8")
-        lines = [f"  memoryMb: {mb}" if line.startswith("  memoryMb:") else line
-                 for line in text.splitlines()]
+        lines = [
+            f"  memoryMb: {mb}" if line.startswith("  memoryMb:") else line
+            for line in text.splitlines()
+        ]
         return {"inventory/app-01.yaml": "\n".join(lines) + "\n"}
 
-    def cli(self, *args: str, as_: str = "alice", when: str = "2026-11-21T09:00:00Z",
-            env: Mapping[str, str] | None = None) -> Result:
-        result = CliRunner().invoke(cli, [*args, "--repo", str(self.path)],
-                                    env={"NO_COLOR": "1", "CI": None, **identity(as_, when),
-                                         **(env or {})})
-        assert "Traceback" not in result.stderr and "internal error" not in result.stderr, \
+    def cli(
+        self,
+        *args: str,
+        as_: str = "alice",
+        when: str = "2026-11-21T09:00:00Z",
+        env: Mapping[str, str] | None = None,
+    ) -> Result:
+        result = CliRunner().invoke(
+            cli,
+            [*args, "--repo", str(self.path)],
+            env={"NO_COLOR": "1", "CI": None, **identity(as_, when), **(env or {})},
+        )
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr, (
             result.stderr
+        )
         return result
 
-    def approve(self, change_id: str, as_: str = "bob",
-                when: str = "2026-11-21T09:00:00Z") -> None:
+    def approve(self, change_id: str, as_: str = "bob", when: str = "2026-11-21T09:00:00Z") -> None:
         result = self.cli("approve", change_id, as_=as_, when=when)
         assert result.exit_code == 0, result.output + result.stderr
 
     def request(self, branch: str, change_id: str, memory: int, **change: Any) -> None:
         """On a new branch from main, alice asks for `change_id` and edits app-01."""
         self.git("checkout", "--quiet", "-b", branch, "main")
-        self.commit(f"Ask for {change_id}", {**self.memory(memory),
-                                             f"changes/{change_id}.yaml": change_yaml(
-                                                 change_id, **change)})
+        self.commit(
+            f"Ask for {change_id}",
+            {**self.memory(memory), f"changes/{change_id}.yaml": change_yaml(change_id, **change)},
+        )
 
     def merge(self, branch: str, when: str = "2026-11-22T10:00:00Z", as_: str = "carol") -> str:
         self.git("checkout", "--quiet", "main")
-        self.git("merge", "--quiet", "--no-ff", "-m", f"Merge {branch}", branch, as_=as_,
-                 when=when)
+        self.git("merge", "--quiet", "--no-ff", "-m", f"Merge {branch}", branch, as_=as_, when=when)
         return self.git("rev-parse", "HEAD")
 
     def squash(self, branch: str, when: str = "2026-11-22T10:00:00Z") -> str:
@@ -121,8 +159,7 @@ class Repo:
 
 
 def codes(commit: dict[str, Any], severity: str | None = None) -> set[str]:
-    return {f["code"] for f in commit["findings"]
-            if severity is None or f["severity"] == severity}
+    return {f["code"] for f in commit["findings"] if severity is None or f["severity"] == severity}
 
 
 def by_sha(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -130,8 +167,9 @@ def by_sha(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_git(tmp_path_factory: pytest.TempPathFactory,
-                  monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_git(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path_factory.mktemp("home")
     (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
@@ -181,10 +219,12 @@ def test_a_history_of_approved_merges_passes(history: Repo) -> None:
     assert report["findings"] == []
 
 
-def test_a_direct_push_editing_a_ci_is_reported_with_its_author(history: Repo,
-                                                               ) -> None:
-    sha = history.commit("Quick fix of app-01 memory", history.memory(1024), as_="dave",
-                         when="2026-11-23T11:00:00Z")
+def test_a_direct_push_editing_a_ci_is_reported_with_its_author(
+    history: Repo,
+) -> None:
+    sha = history.commit(
+        "Quick fix of app-01 memory", history.memory(1024), as_="dave", when="2026-11-23T11:00:00Z"
+    )
     result = history.cli("audit", "--now", "2026-11-24T00:00:00Z")
     assert result.exit_code == 1
     block = result.stdout.split("\n\n")[0]
@@ -206,14 +246,18 @@ def test_an_admin_merge_of_an_unapproved_branch_is_reported(history: Repo) -> No
     code, report = history.audit(now="2026-11-25T00:00:00Z")
     assert code == 1
     merged = by_sha(report)[sha]
-    assert (merged["kind"], merged["verdict"], merged["email"]) == \
-        ("merge", "refused", "dave@example.com")
+    assert (merged["kind"], merged["verdict"], merged["email"]) == (
+        "merge",
+        "refused",
+        "dave@example.com",
+    )
     assert {"gate.approval.missing", "gate.not-approved"} <= codes(merged, "error")
     assert report["summary"]["refused"] == 1 and report["summary"]["passed"] == 2
 
 
 def test_a_squash_merge_of_an_approved_branch_passes_with_its_provenance_unproven(
-        repo: Repo) -> None:
+    repo: Repo,
+) -> None:
     repo.request("feature", "CHG-2026-0042", 131072)
     repo.approve("CHG-2026-0042")
     sha = repo.squash("feature")
@@ -251,8 +295,11 @@ def test_an_overdue_emergency_review_is_reported_and_never_cached(repo: Repo) ->
     repo.request("outage", "CHG-2026-0050", 131072, type_="emergency", window=None)
     repo.approve("CHG-2026-0050", when="2026-11-21T09:00:00Z")
     path = "changes/CHG-2026-0050.yaml"
-    done = (repo.path / path).read_text(encoding="utf-8").replace("status: approved",
-                                                                  "status: implemented")
+    done = (
+        (repo.path / path)
+        .read_text(encoding="utf-8")
+        .replace("status: approved", "status: implemented")
+    )
     repo.commit("Implemented", {path: done}, when="2026-11-21T10:00:00Z")
     repo.merge("outage", when="2026-11-21T11:00:00Z")
 
@@ -277,33 +324,49 @@ def test_an_overdue_emergency_review_is_reported_and_never_cached(repo: Repo) ->
 
     # Reviewed by carol (a change manager, not the requester): nothing is due any more.
     repo.git("checkout", "--quiet", "-b", "review", "main")
-    result = repo.cli("review", "CHG-2026-0050", "--outcome", "successful", "--notes", "fine",
-                      as_="carol", when="2026-11-25T09:00:00Z")
+    result = repo.cli(
+        "review",
+        "CHG-2026-0050",
+        "--outcome",
+        "successful",
+        "--notes",
+        "fine",
+        as_="carol",
+        when="2026-11-25T09:00:00Z",
+    )
     assert result.exit_code == 0, result.output + result.stderr
     repo.merge("review", when="2026-11-25T10:00:00Z", as_="bob")
     code, report = repo.audit(now="2026-12-01T00:00:00Z")
     assert (code, report["findings"]) == (0, [])
 
 
-def test_a_review_rule_matched_through_the_affected_services_is_checked(tmp_path: Path,
-                                                                     ) -> None:
+def test_a_review_rule_matched_through_the_affected_services_is_checked(
+    tmp_path: Path,
+) -> None:
     """A rule that asks for a review of changes touching critical services matches a
     change of app-01 (high) through the service that depends on it (shop, critical)."""
     init_repository(tmp_path / "cmdb")
     repo = Repo(tmp_path / "cmdb", count())
     policy = repo.path / "policies/change-policy.yaml"
-    policy.write_text(policy.read_text(encoding="utf-8").replace(
-        "  freezes:", "    - {id: critical, match: {criticality: [critical]}, approvals: "
-        "[{group: change-managers, count: 1}], reviewWithin: P1D}\n  freezes:"),
-        encoding="utf-8")
+    policy.write_text(
+        policy.read_text(encoding="utf-8").replace(
+            "  freezes:",
+            "    - {id: critical, match: {criticality: [critical]}, approvals: "
+            "[{group: change-managers, count: 1}], reviewWithin: P1D}\n  freezes:",
+        ),
+        encoding="utf-8",
+    )
     repo.git("init", "--quiet", "-b", "main")
     repo.git("add", "-A")
     repo.git("commit", "--quiet", "-m", "cmdbctl init", when="2026-11-01T09:00:00Z")
     repo.request("feature", "CHG-2026-0042", 131072)
     repo.approve("CHG-2026-0042")
     path = "changes/CHG-2026-0042.yaml"
-    done = (repo.path / path).read_text(encoding="utf-8").replace("status: approved",
-                                                                  "status: implemented")
+    done = (
+        (repo.path / path)
+        .read_text(encoding="utf-8")
+        .replace("status: approved", "status: implemented")
+    )
     repo.commit("Implemented", {path: done}, when="2026-11-21T10:00:00Z")
     repo.merge("feature", when="2026-11-22T10:00:00Z")
     code, report = repo.audit(now="2026-12-05T00:00:00Z")
@@ -357,12 +420,18 @@ def test_worker_processes_reach_the_same_verdicts(history: Repo) -> None:
     assert alone.exit_code == shared.exit_code == 1
     assert json.loads(shared.stdout)["summary"]["judged"] == 5
     assert json.loads(alone.stdout)["commits"] == json.loads(shared.stdout)["commits"]
-    assert [c["verdict"] for c in json.loads(shared.stdout)["commits"]] == \
-        ["passed", "refused", "refused", "passed", "passed"]
+    assert [c["verdict"] for c in json.loads(shared.stdout)["commits"]] == [
+        "passed",
+        "refused",
+        "refused",
+        "passed",
+        "passed",
+    ]
 
 
 def test_a_worker_that_cannot_judge_ends_the_run_with_exit_2(
-        history: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    history: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A `CommandError` in a worker process (here a git failure, which pickling would
     not carry) reaches the user as one: exit 2, never a verdict."""
     from cmdbctl import audit, gitio
@@ -406,10 +475,22 @@ def test_a_corrupt_cache_is_ignored_and_rebuilt(history: Repo) -> None:
 def test_concurrent_audits_agree(history: Repo) -> None:
     history.commit("Quick fix", history.memory(1024), when="2026-11-23T11:00:00Z")
     env = {**os.environ, "NO_COLOR": "1"}
-    argv = [sys.executable, "-m", "cmdbctl", "audit", "--format", "json", "--repo",
-            str(history.path), "--now", "2026-11-24T00:00:00Z"]
-    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-            for _ in range(3)]
+    argv = [
+        sys.executable,
+        "-m",
+        "cmdbctl",
+        "audit",
+        "--format",
+        "json",
+        "--repo",
+        str(history.path),
+        "--now",
+        "2026-11-24T00:00:00Z",
+    ]
+    runs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for _ in range(3)
+    ]
     outputs = [(proc.communicate(timeout=60), proc.returncode) for proc in runs]
     assert {code for _, code in outputs} == {1}
     reports = [json.loads(out) for (out, _), _ in outputs]
@@ -421,19 +502,34 @@ def test_concurrent_audits_agree(history: Repo) -> None:
     assert report["summary"]["judged"] == 0 and report["commits"] == reports[0]["commits"]
 
 
-def test_a_shallow_clone_is_deepened_or_refused_with_the_fetch_to_run(history: Repo,
-                                                                      tmp_path: Path) -> None:
+def test_a_shallow_clone_is_deepened_or_refused_with_the_fetch_to_run(
+    history: Repo, tmp_path: Path
+) -> None:
     clone = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", f"file://{history.path}",
-                    str(clone)], check=True, capture_output=True)
+    subprocess.run(
+        ["git", "clone", "--quiet", "--depth", "1", f"file://{history.path}", str(clone)],
+        check=True,
+        capture_output=True,
+    )
     cloned = Repo(clone, count())
     assert cloned.git("rev-parse", "--is-shallow-repository") == "true"
     code, report = cloned.audit(now="2026-11-24T00:00:00Z")  # origin is there: deepened
     assert code == 0 and report["summary"]["audited"] == 2
     assert cloned.git("rev-parse", "--is-shallow-repository") == "false"
 
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", f"file://{history.path}",
-                    str(tmp_path / "cut")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "git",
+            "clone",
+            "--quiet",
+            "--depth",
+            "1",
+            f"file://{history.path}",
+            str(tmp_path / "cut"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     cut = Repo(tmp_path / "cut", count())
     cut.git("remote", "remove", "origin")
     result = cut.cli("audit")
@@ -443,8 +539,7 @@ def test_a_shallow_clone_is_deepened_or_refused_with_the_fetch_to_run(history: R
 
 
 def test_markdown_names_each_refused_commit_and_what_is_missing(history: Repo) -> None:
-    sha = history.commit("Quick fix", history.memory(1024), as_="dave",
-                         when="2026-11-23T11:00:00Z")
+    sha = history.commit("Quick fix", history.memory(1024), as_="dave", when="2026-11-23T11:00:00Z")
     result = history.cli("audit", "--format", "markdown", "--now", "2026-11-24T00:00:00Z")
     assert result.exit_code == 1
     assert result.stdout.startswith("### cmdbctl audit: ❌ refused")

@@ -37,8 +37,10 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _findings(root: Path) -> list[tuple[Any, ...]]:
     result = validate(find_workspace(root), jobs=1)
-    return [(f.path, f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint)
-            for f in result.findings]
+    return [
+        (f.path, f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint)
+        for f in result.findings
+    ]
 
 
 def _documents(root: Path) -> list[Path]:
@@ -58,8 +60,17 @@ def _rewrite(path: Path, change: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
-OPERATIONS = ("retarget", "dangle", "duplicate-id", "new-id", "break", "rename", "delete",
-              "add", "commit")
+OPERATIONS = (
+    "retarget",
+    "dangle",
+    "duplicate-id",
+    "new-id",
+    "break",
+    "rename",
+    "delete",
+    "add",
+    "commit",
+)
 
 
 def _step(root: Path, rng: random.Random, op: str) -> str:
@@ -76,6 +87,7 @@ def _step(root: Path, rng: random.Random, op: str) -> str:
                     spec[key] = [target] if isinstance(spec[key], list) else target
                     return
             data.setdefault("metadata", {})["owner"] = target
+
         _rewrite(path, retarget)
     elif op in ("duplicate-id", "new-id"):
         new = rng.choice(ids) if op == "duplicate-id" else f"fresh-{rng.randrange(10**6)}"
@@ -90,17 +102,32 @@ def _step(root: Path, rng: random.Random, op: str) -> str:
         new = f"added-{rng.randrange(10**6)}"
         text = path.read_text("utf-8")
         (path.parent / f"{new}.yaml").write_text(
-            text.replace(f"id: {path.stem}\n", f"id: {new}\n"), "utf-8")
+            text.replace(f"id: {path.stem}\n", f"id: {new}\n"), "utf-8"
+        )
     else:
         subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
-                        "commit", "-qm", "step", "--allow-empty"], cwd=root, check=True)
+        subprocess.run(
+            [
+                "git",
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.com",
+                "commit",
+                "-qm",
+                "step",
+                "--allow-empty",
+            ],
+            cwd=root,
+            check=True,
+        )
     return f"{op} {path.relative_to(root)}"
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_warm_runs_report_what_cold_runs_report(seed: int, estate: Path, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warm_runs_report_what_cold_runs_report(
+    seed: int, estate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "repo"
     subprocess.run(["git", "clone", "-q", str(estate), str(root)], check=True)
     rng = random.Random(seed)
@@ -131,8 +158,11 @@ def _generation(root: Path) -> int:
 
 def _commit(root: Path) -> None:
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
-                    "commit", "-qm", "step"], cwd=root, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "step"],
+        cwd=root,
+        check=True,
+    )
 
 
 def _warm_and_cold(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,7 +173,8 @@ def _warm_and_cold(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_symlinked_document_deleted_and_replaced_is_rechecked_around(
-        cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # a symlinked document is a finding and claims no id: what refers to it dangles
     # while it is a link, and the warm runs must see it come and go as a file does
     store = cmdb_repo / "store"
@@ -153,12 +184,15 @@ def test_symlinked_document_deleted_and_replaced_is_rechecked_around(
     link.symlink_to("../store/shop-db.yaml")
     _commit(cmdb_repo)
     assert [(p, c) for p, c, *_ in _findings(cmdb_repo)] == [  # primes the cache
-        ("inventory/shop-db.yaml", "file.symlink"), ("inventory/shop-web.yaml", "ref.dangling")]
+        ("inventory/shop-db.yaml", "file.symlink"),
+        ("inventory/shop-web.yaml", "ref.dangling"),
+    ]
 
     link.unlink()
     _warm_and_cold(cmdb_repo, monkeypatch)
     assert [(p, c) for p, c, *_ in _findings(cmdb_repo)] == [
-        ("inventory/shop-web.yaml", "ref.dangling")]
+        ("inventory/shop-web.yaml", "ref.dangling")
+    ]
 
     link.write_bytes((store / "shop-db.yaml").read_bytes())
     _warm_and_cold(cmdb_repo, monkeypatch)
@@ -168,11 +202,14 @@ def test_symlinked_document_deleted_and_replaced_is_rechecked_around(
     link.symlink_to("../store/shop-db.yaml")
     _warm_and_cold(cmdb_repo, monkeypatch)
     assert [(p, c) for p, c, *_ in _findings(cmdb_repo)] == [
-        ("inventory/shop-db.yaml", "file.symlink"), ("inventory/shop-web.yaml", "ref.dangling")]
+        ("inventory/shop-db.yaml", "file.symlink"),
+        ("inventory/shop-web.yaml", "ref.dangling"),
+    ]
 
 
 def test_files_git_converts_are_never_judged_by_their_index_id(
-        cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # `ident` expands $Id$ in the work tree: the bytes read are not the blob's bytes
     # ("$Id: <sha> $" is no plain scalar, so the two bytes get different verdicts)
     app = cmdb_repo / "inventory" / "app-01.yaml"
@@ -181,12 +218,15 @@ def test_files_git_converts_are_never_judged_by_their_index_id(
     _commit(cmdb_repo)
     subprocess.run(["git", "checkout", "--", "."], cwd=cmdb_repo, check=True)
     (cmdb_repo / "inventory" / "app-01.yaml").unlink()  # checked out again: expanded
-    subprocess.run(["git", "checkout", "--", "inventory/app-01.yaml"], cwd=cmdb_repo,
-                   check=True)
+    subprocess.run(["git", "checkout", "--", "inventory/app-01.yaml"], cwd=cmdb_repo, check=True)
     assert "$Id: " in app.read_text()
     # the same blob at a path without the attribute: its bytes are the blob's
-    blob = subprocess.run(["git", "show", "HEAD:inventory/app-01.yaml"], cwd=cmdb_repo,
-                          check=True, capture_output=True).stdout
+    blob = subprocess.run(
+        ["git", "show", "HEAD:inventory/app-01.yaml"],
+        cwd=cmdb_repo,
+        check=True,
+        capture_output=True,
+    ).stdout
     (cmdb_repo / "inventory" / "app-copy.yaml").write_bytes(blob)
     _commit(cmdb_repo)
     _findings(cmdb_repo)

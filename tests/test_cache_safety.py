@@ -89,8 +89,13 @@ spec:
 
 
 def _git(root: Path, *args: str) -> str:
-    proc = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
-                           *args], cwd=root, check=True, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return proc.stdout
 
 
@@ -116,8 +121,10 @@ def _age(root: Path, seconds: int = 3600) -> None:
 
 def _findings(root: Path) -> list[tuple[Any, ...]]:
     result = validate(find_workspace(root), jobs=1)
-    return [(f.path, f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint)
-            for f in result.findings]
+    return [
+        (f.path, f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint)
+        for f in result.findings
+    ]
 
 
 def _cold(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
@@ -126,8 +133,9 @@ def _cold(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
         return _findings(root)
 
 
-def _warm_is_cold(root: Path, monkeypatch: pytest.MonkeyPatch,
-                  what: str = "") -> list[tuple[Any, ...]]:
+def _warm_is_cold(
+    root: Path, monkeypatch: pytest.MonkeyPatch, what: str = ""
+) -> list[tuple[Any, ...]]:
     """Run warm, then cold, assert both agree; the findings."""
     warm = _findings(root)
     cold = _cold(root, monkeypatch)
@@ -218,14 +226,17 @@ def primed(estate: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """`estate` with a cache written by a full run and updated by one warm run."""
     first = _findings(estate)
     assert _generation(estate) == 0  # a full run wrote it
-    assert _codes(first) == {("inventory/bad-mem.yaml", "schema.minimum"),
-                             ("inventory/web-02.yaml", "ref.dangling")}
+    assert _codes(first) == {
+        ("inventory/bad-mem.yaml", "schema.minimum"),
+        ("inventory/web-02.yaml", "ref.dangling"),
+    }
     assert _findings(estate) == first
     assert _generation(estate) == 1  # a warm run read and updated it
     return estate
 
 
 # -- 1. a broken cache -----------------------------------------------------------------
+
 
 def _garbage(path: Path) -> None:
     path.write_bytes(b"\x00\xffnot a database\n" * 512)
@@ -244,17 +255,21 @@ def _sqlite(*statements: str) -> Callable[[Path], None]:
         with closing(sqlite3.connect(path, isolation_level=None)) as db:
             for statement in statements:
                 db.execute(statement)
+
     return corrupt
 
 
 def _state_field(key: str, value: Any) -> Callable[[Path], None]:
     """The state row, valid JSON, with one field of the wrong shape."""
+
     def corrupt(path: Path) -> None:
         with closing(sqlite3.connect(path, isolation_level=None)) as db:
             state = json.loads(db.execute("SELECT value FROM meta").fetchone()[0])
             state[key] = value
-            db.execute("UPDATE meta SET value = ? WHERE key = 'state'",
-                       (json.dumps(state).encode(),))
+            db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'state'", (json.dumps(state).encode(),)
+            )
+
     return corrupt
 
 
@@ -270,19 +285,23 @@ CORRUPTIONS: dict[str, Callable[[Path], None]] = {
     "empty file": _empty,
     "junk verdicts (x'00')": _sqlite("UPDATE verdicts SET verdict = x'00'"),
     "junk verdicts (half of each)": _sqlite(
-        "UPDATE verdicts SET verdict = substr(verdict, 1, length(verdict) / 2)"),
+        "UPDATE verdicts SET verdict = substr(verdict, 1, length(verdict) / 2)"
+    ),
     "verdicts of the wrong shape ('abcd')": _sqlite("""UPDATE verdicts SET verdict = '"abcd"'"""),
     "verdicts of the wrong shape ([1,2,3,4])": _sqlite(
-        "UPDATE verdicts SET verdict = '[1, 2, 3, 4]'"),
+        "UPDATE verdicts SET verdict = '[1, 2, 3, 4]'"
+    ),
     "verdicts as integers": _sqlite("UPDATE verdicts SET verdict = 7"),
     "verdicts with findings of the wrong types": _sqlite(
-        "UPDATE verdicts SET verdict = '[null, null, null, [[1, 2, 3, 4, 5, 6, 7]]]'"),
+        "UPDATE verdicts SET verdict = '[null, null, null, [[1, 2, 3, 4, 5, 6, 7]]]'"
+    ),
     "verdicts table dropped": _sqlite("DROP TABLE verdicts"),
     "state: invalid JSON": _sqlite("UPDATE meta SET value = x'7b2274726565223a'"),
     "state: JSON object without keys": _sqlite("UPDATE meta SET value = '{}'"),
     "state: folders of the wrong shape": _state_field("folders", []),
     "state: folder names not a list": _state_field(
-        "folders", {"inventory": [None, "app-01.yaml", [], [], []]}),
+        "folders", {"inventory": [None, "app-01.yaml", [], [], []]}
+    ),
     "state: dirty is a number": _state_field("dirty", 5),
     "state: tree is a number": _state_field("tree", 5),
     "state: tree not in the repository": _state_field("tree", "1" * 40),
@@ -290,12 +309,15 @@ CORRUPTIONS: dict[str, Callable[[Path], None]] = {
     "state: generation is text": _state_field("generation", "1"),
     "state row deleted": _sqlite("DELETE FROM meta"),
     "a doc-flagged file's row names a blob with no verdict": _sqlite(
-        f"UPDATE files SET blob = '{NO_VERDICT}' WHERE path = 'inventory/bad-mem.yaml'"),
+        f"UPDATE files SET blob = '{NO_VERDICT}' WHERE path = 'inventory/bad-mem.yaml'"
+    ),
     "an estate-flagged file's row names a blob with no verdict": _sqlite(
-        f"UPDATE files SET blob = '{NO_VERDICT}' WHERE path = 'inventory/web-02.yaml'"),
+        f"UPDATE files SET blob = '{NO_VERDICT}' WHERE path = 'inventory/web-02.yaml'"
+    ),
     "a doc-flagged file's verdict deleted": _sqlite(
         "DELETE FROM verdicts WHERE blob = "
-        "(SELECT blob FROM files WHERE path = 'inventory/bad-mem.yaml')"),
+        "(SELECT blob FROM files WHERE path = 'inventory/bad-mem.yaml')"
+    ),
     "junk rollback journal beside it": _hot_journal,
 }
 HARMLESS = {"junk rollback journal beside it"}  # SQLite ignores it: no rebuild needed
@@ -303,8 +325,8 @@ HARMLESS = {"junk rollback journal beside it"}  # SQLite ignores it: no rebuild 
 
 @pytest.mark.parametrize("corrupt", list(CORRUPTIONS))
 def test_a_corrupt_cache_changes_no_verdict_and_is_rebuilt(
-        corrupt: str, primed: Path, monkeypatch: pytest.MonkeyPatch,
-        run_cli: RunCli, snapshot: Snapshot) -> None:
+    corrupt: str, primed: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli, snapshot: Snapshot
+) -> None:
     """A cache damaged on disk (a crash, a full disk, a hand edit, junk rows) must be
     noticed: trusting it would report findings of files that no longer have them, or
     drop the findings of files that do; crashing on it would break `validate` for good."""
@@ -321,12 +343,16 @@ def test_a_corrupt_cache_changes_no_verdict_and_is_rebuilt(
 
 
 def test_a_corrupt_cache_is_noticed_when_an_edit_needs_it(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Junk in a verdict that only an edit makes the run read (a file that refers to the
     edited one) must be caught then, not silently decoded or skipped."""
     root = primed
-    _sql(root, "UPDATE verdicts SET verdict = x'00' WHERE blob = "
-               "(SELECT blob FROM files WHERE path = 'inventory/db-02.yaml')")
+    _sql(
+        root,
+        "UPDATE verdicts SET verdict = x'00' WHERE blob = "
+        "(SELECT blob FROM files WHERE path = 'inventory/db-02.yaml')",
+    )
     hw = root / "inventory" / "hw" / "web-04.yaml"
     hw.write_text(hw.read_text().replace("id: web-04", "id: web-05"))  # db-02 now dangles
     found = _warm_is_cold(root, monkeypatch)
@@ -336,8 +362,8 @@ def test_a_corrupt_cache_is_noticed_when_an_edit_needs_it(
 
 
 def test_a_folder_where_the_cache_file_belongs_costs_only_speed(
-        primed: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli,
-        snapshot: Snapshot) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli, snapshot: Snapshot
+) -> None:
     """A directory in the cache file's place can neither be read nor replaced: every run
     must judge afresh, right, without an error, and leave no temporary files behind;
     once the directory is gone, the next run writes a cache again."""
@@ -359,8 +385,8 @@ def test_a_folder_where_the_cache_file_belongs_costs_only_speed(
 
 
 def test_a_file_where_the_cache_folder_belongs_costs_only_speed(
-        primed: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli,
-        snapshot: Snapshot) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli, snapshot: Snapshot
+) -> None:
     """.git/cmdbctl that is a file (works as root, unlike a read-only folder): no cache
     can be written, and `validate` must neither fail nor touch that file."""
     root = primed
@@ -376,11 +402,13 @@ def test_a_file_where_the_cache_folder_belongs_costs_only_speed(
     _assert_usable(root, monkeypatch)
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0,
-                    reason="root writes into a read-only folder anyway")
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0,
+    reason="root writes into a read-only folder anyway",
+)
 def test_a_read_only_cache_folder_costs_only_speed(
-        primed: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli,
-        snapshot: Snapshot) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli, snapshot: Snapshot
+) -> None:
     """A cache folder that cannot be written (a read-only mount, another user's
     clone): warm runs still answer right, from the cache or afresh."""
     root = primed
@@ -401,7 +429,8 @@ def test_a_read_only_cache_folder_costs_only_speed(
 
 
 def test_a_cache_locked_by_another_process_is_left_alone(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another process holding the database locked longer than the run waits (a hung
     run, a sqlite3 shell): the run must not hang or fail, and must still be right; it
     must not replace the file under the other process either (whose journal, named
@@ -419,7 +448,8 @@ def test_a_cache_locked_by_another_process_is_left_alone(
 
 
 def test_a_cache_reserved_by_another_writer_is_left_alone(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another process in the middle of a write: the run may read, must answer right,
     and must skip its own write rather than wait forever or write over the other one."""
     root = primed
@@ -434,7 +464,8 @@ def test_a_cache_reserved_by_another_writer_is_left_alone(
 
 
 def test_a_blob_in_the_id_column_is_junk_not_an_id(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SQLite keeps whatever a row is given: an id stored as a BLOB (x'6162') never
     equals the text a lookup asks for, and comes back as bytes, not str. Trusted, it
     hides the holders of ids and mixes bytes into the estate's ids (which then cannot
@@ -449,7 +480,8 @@ def test_a_blob_in_the_id_column_is_junk_not_an_id(
 
 
 def test_a_cached_sub_folder_name_that_leads_out_of_the_repository(
-        primed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A cached folder listing stands while the folder's time stamp is unchanged, and the
     walk goes on into the sub-folders it names. A name such as `../../outside` (junk, a
     hand edit, a planted cache) would lead the walk out of the repository, to YAML files
@@ -479,15 +511,22 @@ def test_a_cached_sub_folder_name_that_leads_out_of_the_repository(
 
 # -- 2. concurrent runs ----------------------------------------------------------------
 
+
 def _spawn(root: Path, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "cmdbctl", "validate", "--format", "json",
-                             "--repo", str(root)], cwd=root, env=env, text=True,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cmdbctl", "validate", "--format", "json", "--repo", str(root)],
+        cwd=root,
+        env=env,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _edits() -> Iterator[Callable[[Path], None]]:
     """Between rounds: edits that change findings, listings, the tree and the cache."""
+
     def untracked_bad(root: Path) -> None:
         (root / "inventory" / "new.yaml").write_text(NEGATIVE_MEMORY.replace("bad-mem", "new"))
 
@@ -502,15 +541,18 @@ def _edits() -> Iterator[Callable[[Path], None]]:
 
     def schema_change(root: Path) -> None:
         schema = root / "schemas" / "server.schema.json"
-        schema.write_text(schema.read_text().replace(
-            '"title": "Server specification",', '"title": "Server specification",'
-            ' "required": ["hostname"],', 1))
+        schema.write_text(
+            schema.read_text().replace(
+                '"title": "Server specification",',
+                '"title": "Server specification", "required": ["hostname"],',
+                1,
+            )
+        )
 
     yield from (untracked_bad, fix_and_break, commit_and_delete_a_folder, schema_change)
 
 
-def test_concurrent_runs_each_report_what_a_cold_run_reports(
-        estate: Path, run_cli: RunCli) -> None:
+def test_concurrent_runs_each_report_what_a_cold_run_reports(estate: Path, run_cli: RunCli) -> None:
     """Runs that start together race for the cache: full rebuilds renamed over each
     other, warm runs reading while others write, updates from a stale generation. Each
     must still report what a cold run does for the state it saw, and leave a readable
@@ -537,7 +579,8 @@ def test_concurrent_runs_each_report_what_a_cold_run_reports(
 
 
 def test_a_warm_run_does_not_write_over_a_cache_rebuilt_meanwhile(
-        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    estate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A warm run writes back only if no other run wrote since it read: the generation
     number says so. But every full rebuild starts at generation 0 again, so a warm run
     that read generation 0, then another run that found the cache unreadable and rebuilt
@@ -588,7 +631,8 @@ def _editing_before_read(monkeypatch: pytest.MonkeyPatch, path: Path, stage: boo
 
 @pytest.mark.parametrize("stage", [False, True], ids=["edited", "edited and staged"])
 def test_a_file_edited_while_a_full_run_reads_it_and_then_put_back(
-        stage: bool, estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stage: bool, estate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A full run learns from git what HEAD's tree holds, then reads the files. A file
     edited (or edited and staged) in between is judged and cached with its new bytes;
     if it were not marked dirty, then after `git reset --hard` puts it back git would
@@ -622,7 +666,8 @@ sys.stdin.readline()
 
 
 def test_a_rebuild_leaves_the_live_databases_journal_alone(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A rebuild renames its new file into place, then deletes what it takes for stale
     files beside it. A `-journal` beside the live name may by then belong to the new
     file: another run that opened it right after the rename and is writing to it. That
@@ -632,9 +677,11 @@ def test_a_rebuild_leaves_the_live_databases_journal_alone(
     root = primed
     path = _cache_file(root)
     _garbage(path)  # so that the next run rebuilds
-    half_done = ("UPDATE verdicts SET verdict = (SELECT verdict FROM verdicts WHERE blob = "
-                 "(SELECT blob FROM files WHERE path = 'inventory/app-01.yaml')) WHERE blob = "
-                 "(SELECT blob FROM files WHERE path = 'inventory/bad-mem.yaml')")
+    half_done = (
+        "UPDATE verdicts SET verdict = (SELECT verdict FROM verdicts WHERE blob = "
+        "(SELECT blob FROM files WHERE path = 'inventory/app-01.yaml')) WHERE blob = "
+        "(SELECT blob FROM files WHERE path = 'inventory/bad-mem.yaml')"
+    )
     writers: list[subprocess.Popen[str]] = []
 
     class OsWithAWriterAfterRename:
@@ -649,7 +696,10 @@ def test_a_rebuild_leaves_the_live_databases_journal_alone(
             if not writers and Path(dst) == path:
                 writer = subprocess.Popen(
                     [sys.executable, "-c", _SPILLING_WRITER, str(path), half_done],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
                 writers.append(writer)
                 assert writer.stdout is not None and writer.stdout.readline() == "written\n"
                 assert Path(f"{path}-journal").exists()
@@ -669,8 +719,10 @@ def test_a_rebuild_leaves_the_live_databases_journal_alone(
 
 # -- 3. a changed schema ---------------------------------------------------------------
 
+
 def test_a_changed_schema_gets_a_cache_of_its_own(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Verdicts depend on the schemas: after a schema edit, a cached verdict of the old
     schema would hide the new requirement (or report a lifted one). The edit must lead
     to a new cache file, and the full run that writes it removes the old one."""
@@ -678,9 +730,13 @@ def test_a_changed_schema_gets_a_cache_of_its_own(
     old = _cache_file(root)
     schema = root / "schemas" / "server.schema.json"
     original = schema.read_text()
-    schema.write_text(original.replace(
-        '"title": "Server specification",',
-        '"title": "Server specification", "required": ["hostname"],', 1))
+    schema.write_text(
+        original.replace(
+            '"title": "Server specification",',
+            '"title": "Server specification", "required": ["hostname"],',
+            1,
+        )
+    )
 
     found = _warm_is_cold(root, monkeypatch)
     assert ("inventory/web-02.yaml", "schema.required") in _codes(found)
@@ -690,9 +746,13 @@ def test_a_changed_schema_gets_a_cache_of_its_own(
     _assert_usable(root, monkeypatch)
 
     # tightened further: a pattern the example server does not match
-    schema.write_text(schema.read_text().replace(
-        '"serial": {"title": "Serial number", "type": "string"}',
-        '"serial": {"title": "Serial number", "type": "string", "pattern": "^X"}', 1))
+    schema.write_text(
+        schema.read_text().replace(
+            '"serial": {"title": "Serial number", "type": "string"}',
+            '"serial": {"title": "Serial number", "type": "string", "pattern": "^X"}',
+            1,
+        )
+    )
     found = _warm_is_cold(root, monkeypatch)
     assert ("inventory/app-01.yaml", "schema.pattern") in _codes(found)
     assert _cache_file(root) not in (old, new)
@@ -700,15 +760,19 @@ def test_a_changed_schema_gets_a_cache_of_its_own(
     schema.write_text(original)  # back: the first name again, and the old verdicts
     found = _warm_is_cold(root, monkeypatch)
     assert _cache_file(root) == old
-    assert _codes(found) == {("inventory/bad-mem.yaml", "schema.minimum"),
-                             ("inventory/web-02.yaml", "ref.dangling")}
+    assert _codes(found) == {
+        ("inventory/bad-mem.yaml", "schema.minimum"),
+        ("inventory/web-02.yaml", "ref.dangling"),
+    }
 
 
 # -- 4. what git does not see ----------------------------------------------------------
 
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_a_fifo_created_after_the_cache_is_reported(
-        primed: Path, monkeypatch: pytest.MonkeyPatch, snapshot: Snapshot) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch, snapshot: Snapshot
+) -> None:
     """git does not track FIFOs, and reading one would hang: a cache that only asks git
     would miss it, one that hashes it would block."""
     root = primed
@@ -735,7 +799,8 @@ def _link_store(root: Path, name: str) -> Path:
 
 
 def test_a_symlinked_documents_target_edited_changes_nothing(
-        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    estate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A symlinked document is a finding and its target is never read: editing the
     target changes no verdict, warm or cold (the link's blob, which git sees, is the
     link text, which does not change either)."""
@@ -746,14 +811,19 @@ def test_a_symlinked_documents_target_edited_changes_nothing(
     first = _findings(root)  # primes the cache
     assert first == _cold(root, monkeypatch)
     assert _inventory_codes(first) == {
-        ("inventory/bad-mem.yaml", "schema.minimum"), ("inventory/web-02.yaml", "ref.dangling"),
+        ("inventory/bad-mem.yaml", "schema.minimum"),
+        ("inventory/web-02.yaml", "ref.dangling"),
         ("inventory/app-01.yaml", "file.symlink"),
         ("inventory/shop-db.yaml", "ref.dangling"),  # app-01 is none
-        ("inventory/shop-web.yaml", "ref.dangling")}
+        ("inventory/shop-web.yaml", "ref.dangling"),
+    }
 
     text = target.read_text()
-    for edited in (text.replace("memoryMb: 65536", "memoryMb: -5"),
-                   text.replace("id: app-01", "id: app-99"), text):
+    for edited in (
+        text.replace("memoryMb: 65536", "memoryMb: -5"),
+        text.replace("id: app-01", "id: app-99"),
+        text,
+    ):
         target.write_text(edited)
         assert _warm_is_cold(root, monkeypatch) == first
     assert _generation(root) == 3
@@ -770,7 +840,8 @@ def _replace_with_file(path: Path, content: bytes) -> None:
 
 
 def test_a_file_replaced_by_a_symlink_and_back(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A document that becomes a link stops being a document (its id goes, who refers
     to it dangles); one that becomes a file again is judged again. Warm runs see both,
     committed or not, and the cache is used all along."""
@@ -784,16 +855,26 @@ def test_a_file_replaced_by_a_symlink_and_back(
     store.mkdir()
     (store / "app-01.yaml").write_bytes(app_bytes)
 
-    app_linked = {("inventory/app-01.yaml", "file.symlink"),
-                  ("inventory/shop-db.yaml", "ref.dangling"),  # app-01 is no document
-                  ("inventory/shop-web.yaml", "ref.dangling")}
-    web04_linked = {("inventory/hw/web-04.yaml", "file.symlink"),
-                    ("inventory/db-02.yaml", "ref.dangling")}  # web-04 is none
+    app_linked = {
+        ("inventory/app-01.yaml", "file.symlink"),
+        ("inventory/shop-db.yaml", "ref.dangling"),  # app-01 is no document
+        ("inventory/shop-web.yaml", "ref.dangling"),
+    }
+    web04_linked = {
+        ("inventory/hw/web-04.yaml", "file.symlink"),
+        ("inventory/db-02.yaml", "ref.dangling"),
+    }  # web-04 is none
     steps: list[tuple[str, Callable[[], None], set[tuple[str, str]]]] = [
-        ("app-01 linked out of the document folders",
-         lambda: _replace_with_link(app, "../store/app-01.yaml"), app_linked),
-        ("web-04 linked to web-03, a document of its own",
-         lambda: _replace_with_link(web04, "web-03.yaml"), app_linked | web04_linked),
+        (
+            "app-01 linked out of the document folders",
+            lambda: _replace_with_link(app, "../store/app-01.yaml"),
+            app_linked,
+        ),
+        (
+            "web-04 linked to web-03, a document of its own",
+            lambda: _replace_with_link(web04, "web-03.yaml"),
+            app_linked | web04_linked,
+        ),
         ("the links committed", lambda: _commit(root), app_linked | web04_linked),
         ("app-01 a file again", lambda: _replace_with_file(app, app_bytes), web04_linked),
         ("web-04 a file again", lambda: _replace_with_file(web04, web04_bytes), set()),
@@ -809,7 +890,8 @@ def test_a_file_replaced_by_a_symlink_and_back(
 
 
 def test_a_folder_replaced_by_a_symlink_and_back(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A sub-folder that becomes a link is not entered (its documents go); a document
     folder that becomes one is a finding. Warm runs see them go and come back."""
     root = primed
@@ -828,12 +910,18 @@ def test_a_folder_replaced_by_a_symlink_and_back(
         (store / folder.name).rename(folder)
 
     for what, step, extra in [
-            ("inventory/hw linked", lambda: link(hw, "../store/hw"),
-             {("inventory/db-02.yaml", "ref.dangling")}),
-            ("changes linked", lambda: link(changes, "store/changes"),
-             {("inventory/db-02.yaml", "ref.dangling"), ("changes", "file.symlink")}),
-            ("changes back", lambda: unlink(changes), {("inventory/db-02.yaml", "ref.dangling")}),
-            ("inventory/hw back", lambda: unlink(hw), set()),
+        (
+            "inventory/hw linked",
+            lambda: link(hw, "../store/hw"),
+            {("inventory/db-02.yaml", "ref.dangling")},
+        ),
+        (
+            "changes linked",
+            lambda: link(changes, "store/changes"),
+            {("inventory/db-02.yaml", "ref.dangling"), ("changes", "file.symlink")},
+        ),
+        ("changes back", lambda: unlink(changes), {("inventory/db-02.yaml", "ref.dangling")}),
+        ("inventory/hw back", lambda: unlink(hw), set()),
     ]:
         step()
         found = _warm_is_cold(root, monkeypatch, what)
@@ -856,7 +944,8 @@ def _edit_keeping_stat(path: Path, old: str, new: str) -> None:
 
 
 def test_an_untracked_file_edited_with_size_and_time_kept_is_judged_again(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """git has no stat data for an untracked file, so only hashing it every run can
     tell its new bytes; size and time stamp say nothing changed."""
     root = primed
@@ -899,7 +988,8 @@ def _edit_in_the_second_git_looked(root: Path, path: Path, old: str, new: str) -
 
 @pytest.mark.parametrize("when", ["a second after git last looked"])
 def test_a_tracked_file_edited_with_size_and_time_kept(
-        when: str, primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    when: str, primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Only git's stat data says a tracked file is unchanged. An edit that keeps size and
     modification time still changes the change time, which git compares, but in whole
     seconds (unless git was built with USE_NSEC). A second after git last refreshed the
@@ -925,7 +1015,8 @@ def test_a_tracked_file_edited_with_size_and_time_kept(
 
 
 def test_a_cmdb_in_a_sub_folder_of_the_git_repository(
-        template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The CMDB need not be the top of its git repository (a monorepo's cmdb/). git
     names paths from its top (cmdb/inventory/...), not from the CMDB's folder: a warm
     run that takes them for its own misses every edit git reports."""
@@ -942,7 +1033,8 @@ def test_a_cmdb_in_a_sub_folder_of_the_git_repository(
 
 @pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
 def test_a_tracked_file_git_is_told_not_to_look_at_is_edited(
-        flag: str, primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    flag: str, primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`git update-index --assume-unchanged` (or `--skip-worktree`, as sparse checkouts
     set it) tells git to stop looking at a file: `diff-index` and `git status` call it
     unchanged whatever it holds, and a warm run that asks only git keeps its old verdict."""
@@ -952,8 +1044,10 @@ def test_a_tracked_file_git_is_told_not_to_look_at_is_edited(
     assert ("inventory/db-02.yaml", "ref.dangling") not in _codes(found)
 
 
-def _dangle_db02_and_put_back(root: Path, monkeypatch: pytest.MonkeyPatch,
-                              ) -> list[tuple[Any, ...]]:
+def _dangle_db02_and_put_back(
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[tuple[Any, ...]]:
     """Edit db-02 in place so its reference dangles, then put it back; warm runs must
     agree with cold ones both times. The findings after putting it back."""
     db02 = root / "inventory" / "db-02.yaml"
@@ -983,7 +1077,8 @@ def _refuse_reading(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("kind", ["larger than the size limit", "unreadable"])
 def test_an_untracked_file_with_no_cachable_verdict_costs_only_its_own_reading(
-        kind: str, primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kind: str, primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A file whose verdict is never cached under a blob id (too large to be read whole,
     or unreadable) is read again by every run. Each run must report what a cold run
     does, and the file must not turn every later run into a full one (the cache dropped
@@ -1008,6 +1103,7 @@ def test_an_untracked_file_with_no_cachable_verdict_costs_only_its_own_reading(
 
 # -- 5. git moving the work tree -------------------------------------------------------
 
+
 @pytest.fixture
 def branches(estate: Path) -> Path:
     """`estate` with a branch `other` that differs in many ways: files renamed, deleted,
@@ -1018,7 +1114,8 @@ def branches(estate: Path) -> Path:
     inv = root / "inventory"
     (inv / "bad-mem.yaml").write_text(NEGATIVE_MEMORY.replace("-1", "4"))  # fixed
     (inv / "app-01.yaml").write_text(
-        (inv / "app-01.yaml").read_text().replace("memoryMb: 65536", "memoryMb: -3"))
+        (inv / "app-01.yaml").read_text().replace("memoryMb: 65536", "memoryMb: -3")
+    )
     (inv / "shop-db.yaml").unlink()  # shop-web now dangles
     (inv / "hw").rename(inv / "servers")
     (inv / "servers" / "web-05.yaml").write_text(WEB_03.replace("web-03", "web-05"))
@@ -1032,7 +1129,8 @@ def branches(estate: Path) -> Path:
 
 
 def test_checking_out_another_branch_and_back(
-        branches: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    branches: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A checkout moves HEAD's tree and rewrites many files at once: the warm run must
     compare with the tree the cache was measured against, not only with the index."""
     root = branches
@@ -1057,7 +1155,8 @@ def test_stash_and_stash_pop(branches: Path, monkeypatch: pytest.MonkeyPatch) ->
     _warm_is_cold(root, monkeypatch)
     inv = root / "inventory"
     (inv / "shop-web.yaml").write_text(
-        (inv / "shop-web.yaml").read_text().replace("shop-db", "nothing"))
+        (inv / "shop-web.yaml").read_text().replace("shop-db", "nothing")
+    )
     (inv / "bad-mem.yaml").write_text(NEGATIVE_MEMORY.replace("-1", "1"))
     (inv / "hw" / "web-04.yaml").unlink()
     _git(root, "add", "inventory/bad-mem.yaml")  # one of them staged
@@ -1086,7 +1185,8 @@ def test_reset_hard_to_the_parent(branches: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_commit_amend_and_the_old_tree_collected(
-        branches: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    branches: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`git commit --amend` replaces HEAD's tree; after gc the tree the cache was
     measured against is gone, and the cache must not be trusted without it."""
     root = branches
@@ -1114,8 +1214,8 @@ def test_commit_amend_and_the_old_tree_collected(
 
 # -- 6. files moved, folders deleted ---------------------------------------------------
 
-def test_a_file_moved_into_a_new_sub_folder(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_a_file_moved_into_a_new_sub_folder(primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A new folder is listed by nobody yet, and its parent's listing changes: the moved
     file must be found there and nowhere else."""
     root = primed
@@ -1134,8 +1234,7 @@ def test_a_file_moved_into_a_new_sub_folder(
     assert _generation(root) == 4
 
 
-def test_a_folder_deleted_with_its_files(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_folder_deleted_with_its_files(primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A deleted sub-folder is never listed again: its files' ids must vanish (the
     references to them now dangle) and their cached findings must not be reported."""
     root = primed
@@ -1156,7 +1255,8 @@ def test_a_folder_deleted_with_its_files(
 
 
 def test_a_folder_renamed_into_the_place_of_one_with_the_same_time_stamp(
-        estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    estate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A folder's cached listing stands while the time stamp at its path is unchanged.
     A folder renamed into the place of another (deleted) keeps its own time stamp; when
     that equals the old folder's (made in the same tick, copied with its times, `touch
@@ -1184,14 +1284,17 @@ def test_a_folder_renamed_into_the_place_of_one_with_the_same_time_stamp(
         os.utime(b, ns=(stamp, stamp))
     found = _warm_is_cold(root, monkeypatch)
     assert ("inventory/b/web-a.yaml", "schema.minimum") in _codes(found)
-    assert not any(p.startswith("inventory/a/") or p == "inventory/b/web-b.yaml"
-                   for p, _ in _codes(found))
+    assert not any(
+        p.startswith("inventory/a/") or p == "inventory/b/web-b.yaml" for p, _ in _codes(found)
+    )
 
 
 # -- git settings and attributes under which stat data says too little -----------------
 
+
 def test_content_git_converts_turns_the_cache_off(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With an attribute that converts content, a file git checks out again holds other
     bytes for the same blob, and git then calls it clean: a cached verdict of the old
     bytes would stand. Such a work tree gets no warm runs."""
@@ -1211,7 +1314,8 @@ def test_content_git_converts_turns_the_cache_off(
 
 
 def test_an_untracked_attributes_file_in_a_document_folder_turns_the_cache_off(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """git reads .gitattributes from the work tree, tracked or not; git cannot list an
     untracked one without a scan of every folder, so the walk looks for them."""
     root = primed
@@ -1221,12 +1325,18 @@ def test_an_untracked_attributes_file_in_a_document_folder_turns_the_cache_off(
     assert not list((root / ".git" / "cmdbctl").glob("cache-*"))  # no state to trust later
 
 
-@pytest.mark.parametrize("setting", [("core.trustctime", "false"),
-                                     ("core.checkStat", "minimal"),
-                                     ("core.ignoreStat", "true"),
-                                     ("core.fsmonitor", "true")])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        ("core.trustctime", "false"),
+        ("core.checkStat", "minimal"),
+        ("core.ignoreStat", "true"),
+        ("core.fsmonitor", "true"),
+    ],
+)
 def test_settings_that_weaken_stat_checks_turn_the_cache_off(
-        setting: tuple[str, str], primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    setting: tuple[str, str], primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A same-size rewrite with its time put back (cp -p, rsync -t, tar x) shows only in
     the change time; with git told not to look at it, git calls the file clean."""
     root = primed
@@ -1239,10 +1349,13 @@ def test_settings_that_weaken_stat_checks_turn_the_cache_off(
     assert ("inventory/app-01.yaml", "schema.minimum") in _codes(found)
 
 
-@pytest.mark.parametrize("setting", [("core.fsmonitor", "false"), ("core.trustctime", "true"),
-                                     ("core.ignoreStat", "false")])
+@pytest.mark.parametrize(
+    "setting",
+    [("core.fsmonitor", "false"), ("core.trustctime", "true"), ("core.ignoreStat", "false")],
+)
 def test_settings_that_say_no_keep_the_cache(
-        setting: tuple[str, str], primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    setting: tuple[str, str], primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A setting turned off explicitly is no reason to judge everything every time."""
     root = primed
     _git(root, "config", *setting)
@@ -1252,7 +1365,8 @@ def test_settings_that_say_no_keep_the_cache(
 
 
 def test_a_journal_left_beside_no_database_is_not_played_into_a_new_one(
-        primed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    primed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A writer that crashed left its journal; the database was then deleted. The next
     full run writes a new database: the old journal must not be played back into it."""
     root = primed

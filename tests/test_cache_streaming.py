@@ -46,8 +46,12 @@ def _server(doc_id: str, rack: str = "rack-a01", memory: int = 1024) -> str:
 
 
 def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                   cwd=root, check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
 
 
 def _age(root: Path) -> None:
@@ -72,13 +76,18 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for n in range(30):
         folder = inventory / f"hw{n % 3}"
         folder.mkdir(exist_ok=True)
-        (folder / f"srv-{n:02}.yaml").write_text(_server(
-            f"srv-{n:02}", rack="rack-zz" if n == 7 else "rack-a01",
-            memory=-1 if n == 11 else 1024))
+        (folder / f"srv-{n:02}.yaml").write_text(
+            _server(
+                f"srv-{n:02}",
+                rack="rack-zz" if n == 7 else "rack-a01",
+                memory=-1 if n == 11 else 1024,
+            )
+        )
     (inventory / "hw0" / "copy.yaml").write_text(_server("srv-01"))  # same bytes as srv-01
     (inventory / "half.yaml").write_text(
-        'apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: half\n  owner: team-ops\n'
-        'spec:\n  location: "\\ud800"\n')
+        "apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: half\n  owner: team-ops\n"
+        'spec:\n  location: "\\ud800"\n'
+    )
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "estate")
     (inventory / "hw1" / "new.yaml").write_text(_server("new"))  # untracked
@@ -96,8 +105,10 @@ def estate(template: Path, tmp_path: Path) -> Path:
 
 def _findings(root: Path, jobs: int = 1) -> list[tuple[Any, ...]]:
     result = validate(find_workspace(root), jobs=jobs)
-    return [(f.path, f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint)
-            for f in result.findings]
+    return [
+        (f.path, f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint)
+        for f in result.findings
+    ]
 
 
 def _cold(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
@@ -119,10 +130,11 @@ def _contents(root: Path) -> dict[str, Any]:
     """Every row of the cache, and its state but for the lineage (new on every rebuild)."""
     with closing(sqlite3.connect(_cache_file(root))) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        tables = {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
-                  for t in ("files", "verdicts", "refs")}
-        state = orjson.loads(db.execute("SELECT value FROM meta WHERE key = 'state'")
-                             .fetchone()[0])
+        tables = {
+            t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
+            for t in ("files", "verdicts", "refs")
+        }
+        state = orjson.loads(db.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()[0])
     del state["lineage"]
     return {**tables, "state": state}
 
@@ -135,18 +147,22 @@ def _small_runs(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
 
 @pytest.mark.parametrize(("jobs", "size"), [(1, 3), (2, 1), (2, 4)])
 def test_any_split_leaves_the_same_cache_and_findings(
-        jobs: int, size: int, estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs: int, size: int, estate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cold = _cold(estate, monkeypatch)
     assert {(p, c) for p, c, *_ in cold} >= {
         ("inventory/hw1/srv-07.yaml", "ref.dangling"),
         ("inventory/hw2/srv-11.yaml", "schema.minimum"),
         ("inventory/hw0/copy.yaml", "id.duplicate"),
-        ("inventory/half.yaml", "ref.dangling")}
+        ("inventory/half.yaml", "ref.dangling"),
+    }
     assert _findings(estate) == cold  # one process, the default runs: the reference
     reference = _contents(estate)
     assert set(reference["state"]["dirty"]) == {  # read again by the next run
         "inventory/half.yaml",  # its verdict cannot be kept
-        "inventory/hw1/new.yaml", "inventory/hw2/srv-02.yaml"}  # untracked, edited
+        "inventory/hw1/new.yaml",
+        "inventory/hw2/srv-02.yaml",
+    }  # untracked, edited
     assert reference["state"]["generation"] == 0
     shutil.rmtree(_cache_dir(estate))
 
@@ -166,7 +182,8 @@ class _Failed(Exception):
 @pytest.mark.parametrize("jobs", [1, 2])
 @pytest.mark.parametrize("before", ["no cache", "a broken cache", "another schema's"])
 def test_a_run_that_fails_midway_leaves_the_cache_as_it_was(
-        jobs: int, before: str, estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs: int, before: str, estate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Judging stops with an error after the first runs were written: the temporary
     file goes, whatever was in place stays, and the next run rebuilds as usual."""
     cold = _cold(estate, monkeypatch)
@@ -199,7 +216,8 @@ def test_a_run_that_fails_midway_leaves_the_cache_as_it_was(
 
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_cache_that_cannot_be_written_midway_costs_only_speed(
-        jobs: int, estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs: int, estate: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The disk fills while the new cache is written (SQLite's page limit stands in for
     it): the findings are whole, the old cache stays, no temporary file is left."""
     cold = _cold(estate, monkeypatch)
@@ -227,8 +245,7 @@ def test_a_cache_that_cannot_be_written_midway_costs_only_speed(
     assert _findings(estate) == cold  # and read
 
 
-def test_workers_run_only_a_few_runs_ahead(estate: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workers_run_only_a_few_runs_ahead(estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What the workers return waits for the caller only a few runs deep: the parent
     holds a bounded number of results, not the estate's."""
     submitted: list[int] = []
@@ -270,4 +287,5 @@ def test_a_rebuild_sweeps_only_what_rebuilds_leave(estate: Path) -> None:
     os.utime(crashed, (hour_ago, hour_ago))
     _findings(estate)
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [_cache_file(estate).name, running.name, foreign.name])
+        [_cache_file(estate).name, running.name, foreign.name]
+    )

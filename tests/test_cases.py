@@ -62,8 +62,11 @@ def read_case(file: Path) -> Case:
 
 
 def _param(file: Path) -> object:
-    marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[file.name])] \
-        if file.name in KNOWN_BUGS else []
+    marks = (
+        [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[file.name])]
+        if file.name in KNOWN_BUGS
+        else []
+    )
     return pytest.param(file, id=file.stem, marks=marks)
 
 
@@ -73,9 +76,14 @@ def _no_pwned(*roots: Path) -> None:
 
 
 @pytest.mark.parametrize("case_file", [_param(f) for f in INVALID])
-def test_invalid_case(case_file: Path, cmdb_repo: Path, tmp_path: Path,
-                      monkeypatch: pytest.MonkeyPatch, write_file: Callable[..., Path],
-                      validate_json: Callable[..., Any]) -> None:
+def test_invalid_case(
+    case_file: Path,
+    cmdb_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    write_file: Callable[..., Path],
+    validate_json: Callable[..., Any],
+) -> None:
     monkeypatch.chdir(tmp_path)  # anything a hostile tag would write lands here
     case = read_case(case_file)
     assert case.expected, f"{case_file.name} has no `# expect:` line"
@@ -97,9 +105,14 @@ def test_invalid_case(case_file: Path, cmdb_repo: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize("case_file", [_param(f) for f in VALID])
-def test_valid_case(case_file: Path, cmdb_repo: Path, tmp_path: Path,
-                    monkeypatch: pytest.MonkeyPatch, write_file: Callable[..., Path],
-                    validate_json: Callable[..., Any]) -> None:
+def test_valid_case(
+    case_file: Path,
+    cmdb_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    write_file: Callable[..., Path],
+    validate_json: Callable[..., Any],
+) -> None:
     monkeypatch.chdir(tmp_path)
     case = read_case(case_file)
     assert not case.expected, f"valid case {case_file.name} expects findings"
@@ -115,8 +128,11 @@ def test_valid_case(case_file: Path, cmdb_repo: Path, tmp_path: Path,
 
 
 def test_python_tag_runs_nothing_in_a_child_process(
-        cmdb_repo: Path, tmp_path: Path, write_file: Callable[..., Path],
-        run_cmdbctl: Callable[..., Any]) -> None:
+    cmdb_repo: Path,
+    tmp_path: Path,
+    write_file: Callable[..., Path],
+    run_cmdbctl: Callable[..., Any],
+) -> None:
     case = read_case(CASES / "invalid" / "python-tag.yaml")
     write_file(cmdb_repo, case.place, case.file.read_bytes())
     for cwd in (tmp_path, cmdb_repo / "inventory"):
@@ -128,17 +144,40 @@ def test_python_tag_runs_nothing_in_a_child_process(
 
 REQUIRED_CASES = {
     "invalid": {
-        "unknown-kind", "missing-apiversion", "unknown-metadata-key", "Bad_Id",
-        "id-not-file-name", "bad-enum-deep", "version-number", "bad-duration",
-        "change-window-no-offset", "change-window-reversed",
-        "change-approved-without-approvals", "change-emergency-without-review",
-        "sla-targets-order", "sla-unknown-timezone", "dangling-reference",
-        "reference-wrong-kind", "duplicate-key", "python-tag", "local-tag", "alias-bomb",
-        "unclosed-bracket", "two-documents", "empty", "top-level-list", "non-string-key",
+        "unknown-kind",
+        "missing-apiversion",
+        "unknown-metadata-key",
+        "Bad_Id",
+        "id-not-file-name",
+        "bad-enum-deep",
+        "version-number",
+        "bad-duration",
+        "change-window-no-offset",
+        "change-window-reversed",
+        "change-approved-without-approvals",
+        "change-emergency-without-review",
+        "sla-targets-order",
+        "sla-unknown-timezone",
+        "dangling-reference",
+        "reference-wrong-kind",
+        "duplicate-key",
+        "python-tag",
+        "local-tag",
+        "alias-bomb",
+        "unclosed-bracket",
+        "two-documents",
+        "empty",
+        "top-level-list",
+        "non-string-key",
         "service-hours-best-branch",
     },
-    "valid": {"flow-style", "anchors-and-merge", "bom-and-comments", "chinese-names",
-              "quoted-timestamps"},
+    "valid": {
+        "flow-style",
+        "anchors-and-merge",
+        "bom-and-comments",
+        "chinese-names",
+        "quoted-timestamps",
+    },
 }
 
 

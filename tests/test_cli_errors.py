@@ -39,12 +39,13 @@ def _main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
 def _raise(exc: BaseException) -> object:
     def core(*args: object, **kwargs: object) -> object:
         raise exc
+
     return core
 
 
 def test_a_bug_exits_3_saying_so_with_its_traceback(
-        cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr("cmdbctl.validate.validate", _raise(RuntimeError("boom")))
 
     code = _main(monkeypatch, "validate", "--repo", str(cmdb_repo))
@@ -58,7 +59,8 @@ def test_a_bug_exits_3_saying_so_with_its_traceback(
 
 
 def test_a_bug_in_a_command_driven_by_click_runner_exits_3(
-        cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("cmdbctl.gate.run_gate", _raise(KeyError("oops")))
 
     result = CliRunner().invoke(cli, ["gate", "--base", "HEAD", "--repo", str(cmdb_repo)])
@@ -68,34 +70,38 @@ def test_a_bug_in_a_command_driven_by_click_runner_exits_3(
 
 
 def test_what_a_user_can_fix_exits_2_with_message_and_hint(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = _main(monkeypatch, "validate", "--repo", str(tmp_path / "missing"))
 
     err = capsys.readouterr().err
     assert code == 2
-    assert err == (f"cmdbctl: error: {tmp_path / 'missing'}: no such directory\n"
-                   "  hint: pass --repo the folder that holds inventory/ and schemas/\n")
+    assert err == (
+        f"cmdbctl: error: {tmp_path / 'missing'}: no such directory\n"
+        "  hint: pass --repo the folder that holds inventory/ and schemas/\n"
+    )
 
 
-def test_a_usage_error_exits_2(monkeypatch: pytest.MonkeyPatch,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_usage_error_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = _main(monkeypatch, "validate", "--no-such-option")
 
     assert code == 2
     assert "No such option '--no-such-option'" in capsys.readouterr().err
 
 
-def test_help_and_version_exit_0(monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_and_version_exit_0(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _main(monkeypatch, "--version") == 0
     assert _main(monkeypatch, "--help") == 0
     assert "3 an internal error" in " ".join(capsys.readouterr().out.split())
 
 
 def test_an_interrupt_exits_130_with_one_short_line(
-        cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr("cmdbctl.validate.validate", _raise(KeyboardInterrupt()))
 
     code = _main(monkeypatch, "validate", "--repo", str(cmdb_repo))
@@ -104,8 +110,7 @@ def test_an_interrupt_exits_130_with_one_short_line(
     assert capsys.readouterr().err.strip() == "cmdbctl: interrupted"
 
 
-def test_ctrl_c_during_a_git_call_exits_130_and_stops_git(cmdb_repo: Path,
-                                                          tmp_path: Path) -> None:
+def test_ctrl_c_during_a_git_call_exits_130_and_stops_git(cmdb_repo: Path, tmp_path: Path) -> None:
     """A real SIGINT while the gate waits for a git that hangs: exit 130, no traceback,
     and the git process is stopped rather than waited for."""
     started = tmp_path / "git-started"
@@ -114,9 +119,15 @@ def test_ctrl_c_during_a_git_call_exits_130_and_stops_git(cmdb_repo: Path,
     fake.write_text(f'#!/bin/sh\n: > "{started}"\nexec {shutil.which("sleep")} 60\n')
     fake.chmod(0o755)
     env = {**os.environ, "PATH": str(fake.parent)}
-    child = subprocess.Popen([sys.executable, "-m", "cmdbctl", "gate", "--base", "main"],
-                             cwd=cmdb_repo, env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cmdbctl", "gate", "--base", "main"],
+        cwd=cmdb_repo,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while not started.exists():
@@ -139,16 +150,22 @@ def _many_findings(repo: Path, files: int = 400) -> None:
     for n in range(files):
         (repo / "inventory" / f"web-{n:03}.yaml").write_text(
             f"apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: web-{n:03}\n"
-            f"  owner: team-ops\nspec:\n  location: rack-a01\n  dependsOn: [{refs}]\n")
+            f"  owner: team-ops\nspec:\n  location: rack-a01\n  dependsOn: [{refs}]\n"
+        )
 
 
 def test_a_reader_that_goes_away_ends_the_run_quietly(cmdb_repo: Path) -> None:
     """`cmdbctl validate | head -1`: as `git log | head -1`, no message, no traceback."""
     _many_findings(cmdb_repo)  # far more output than a pipe holds
     env = {**os.environ, "CMDBCTL_NO_CACHE": "1"}
-    child = subprocess.Popen([sys.executable, "-m", "cmdbctl", "validate"], cwd=cmdb_repo,
-                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cmdbctl", "validate"],
+        cwd=cmdb_repo,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert child.stdout is not None and child.stderr is not None
     try:
         first = child.stdout.readline()

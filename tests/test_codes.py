@@ -23,8 +23,7 @@ from cmdbctl.checks import schema
 from tests.test_cases import INVALID, read_case
 
 PACKAGE = Path(cmdbctl.__file__).resolve().parent
-FAMILIES = ("file", "yaml", "document", "schema", "id", "ref", "change", "sla", "policy",
-            "gate")
+FAMILIES = ("file", "yaml", "document", "schema", "id", "ref", "change", "sla", "policy", "gate")
 _FAMILY = "(?:" + "|".join(FAMILIES) + ")"
 CODE = re.compile(rf"{_FAMILY}(?:\.[a-z][a-z0-9-]*)+")
 PREFIX = re.compile(rf"{_FAMILY}\.(?:[a-z][a-z0-9-]*\.)*")
@@ -33,8 +32,7 @@ _DECLARATIONS = frozenset({"CODES"})
 # Prefixes that build codes at run time, and every code each builds: `schema.<keyword>`,
 # one per keyword of the JSON Schema validator (checks/schema.py).
 DYNAMIC: dict[str, Callable[[], set[str]]] = {
-    "schema.": lambda: {schema.keyword_code(k)
-                        for k in jsonschema.Draft202012Validator.VALIDATORS},
+    "schema.": lambda: {schema.keyword_code(k) for k in jsonschema.Draft202012Validator.VALIDATORS},
 }
 
 
@@ -49,8 +47,13 @@ def _sources() -> Iterator[tuple[str, ast.Module]]:
 
 
 def _is_declaration(node: ast.stmt) -> bool:
-    targets = node.targets if isinstance(node, ast.Assign) else \
-        [node.target] if isinstance(node, ast.AnnAssign) else []
+    targets = (
+        node.targets
+        if isinstance(node, ast.Assign)
+        else [node.target]
+        if isinstance(node, ast.AnnAssign)
+        else []
+    )
     return any(isinstance(t, ast.Name) and t.id in _DECLARATIONS for t in targets)
 
 
@@ -58,8 +61,11 @@ def _strings(tree: ast.Module) -> Iterator[tuple[int, str]]:
     """Each string constant outside the declarations, with its line."""
     for statement in tree.body:
         if not _is_declaration(statement):
-            yield from ((n.lineno, n.value) for n in ast.walk(statement)
-                        if isinstance(n, ast.Constant) and isinstance(n.value, str))
+            yield from (
+                (n.lineno, n.value)
+                for n in ast.walk(statement)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            )
 
 
 def _used() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -107,8 +113,9 @@ def test_every_declared_code_is_emitted() -> None:
 
 def test_every_module_that_declares_codes_is_gathered() -> None:
     gathered = {name for name, _ in codes.MODULES}
-    declaring = {module for module, tree in _sources()
-                 if any(_is_declaration(s) for s in tree.body)} - {"cmdbctl.codes"}
+    declaring = {
+        module for module, tree in _sources() if any(_is_declaration(s) for s in tree.body)
+    } - {"cmdbctl.codes"}
     assert declaring - gathered == set()
     for name in gathered:
         assert codes.declared(name), name
@@ -148,8 +155,12 @@ def test_every_and_lookup() -> None:
 
 
 def test_every_code_the_invalid_cases_produce_is_declared(
-        cmdb_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        write_file: Callable[..., Path], validate_json: Callable[..., Any]) -> None:
+    cmdb_repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    write_file: Callable[..., Path],
+    validate_json: Callable[..., Any],
+) -> None:
     """Each case of tests/cases/invalid in one repository, validated once: every code
     in the output is declared, and the output has every code the cases expect."""
     monkeypatch.chdir(tmp_path)  # anything a hostile tag would write lands here

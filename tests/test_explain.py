@@ -23,8 +23,10 @@ def test_a_code(run_cli: Callable[..., Any]) -> None:
     result = run_cli("explain", "gate.approval.stale")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        ("gate.approval.stale: an approval given before the change request or a file it "
-         "may touch changed: it does not count"),
+        (
+            "gate.approval.stale: an approval given before the change request or a file it "
+            "may touch changed: it does not count"
+        ),
         "found by: cmdbctl gate",
     ]
 
@@ -34,7 +36,8 @@ def test_a_code_both_commands_report(run_cli: Callable[..., Any]) -> None:
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         f"ref.dangling: {codes.describe('ref.dangling')}",
-        "found by: cmdbctl validate, cmdbctl gate"]
+        "found by: cmdbctl validate, cmdbctl gate",
+    ]
 
 
 def test_a_schema_keyword_as_the_schema_spells_it(run_cli: Callable[..., Any]) -> None:
@@ -74,7 +77,17 @@ def test_every_code_grouped_by_family(run_cli: Callable[..., Any]) -> None:
             listed.append(code)
     assert listed == list(every)
     assert {c.split(".", 1)[0] for c in every} >= {
-        "file", "yaml", "document", "schema", "id", "ref", "policy", "change", "sla", "gate"}
+        "file",
+        "yaml",
+        "document",
+        "schema",
+        "id",
+        "ref",
+        "policy",
+        "change",
+        "sla",
+        "gate",
+    }
 
 
 @pytest.mark.parametrize("prefix", ["gate.standard", "gate.standard.*", "sla"])
@@ -91,10 +104,12 @@ def test_json(run_cli: Callable[..., Any]) -> None:
     result = run_cli("explain", "--format", "json")
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {
-        "codes": [{"code": c, "description": d} for c, d in codes.every().items()]}
+        "codes": [{"code": c, "description": d} for c, d in codes.every().items()]
+    }
     one = json.loads(run_cli("explain", "sla.timezone", "--format", "json").stdout)
-    assert one == {"codes": [{"code": "sla.timezone",
-                              "description": codes.describe("sla.timezone")}]}
+    assert one == {
+        "codes": [{"code": "sla.timezone", "description": codes.describe("sla.timezone")}]
+    }
 
 
 def test_help_has_examples(run_cli: Callable[..., Any]) -> None:
@@ -108,6 +123,7 @@ def test_help_has_examples(run_cli: Callable[..., Any]) -> None:
 def test_start_up_does_not_gather_the_codes() -> None:
     """Only `explain` and SARIF output import the modules that declare codes."""
     probe = "import sys, cmdbctl.cli.main; print('cmdbctl.codes' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False"

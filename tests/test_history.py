@@ -27,16 +27,24 @@ RunCli = Callable[..., Result]  # the `run_cli` fixture of tests/conftest.py
 
 
 @pytest.fixture(autouse=True)
-def _isolated_git(tmp_path_factory: pytest.TempPathFactory,
-                  monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_git(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No user or system git config (signing, hooks, identities) leaks into a test."""
     home = tmp_path_factory.mktemp("home")
     (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
-                 "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE", "GIT_DIR",
-                 "GIT_WORK_TREE"):
+    for name in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_AUTHOR_DATE",
+        "GIT_COMMITTER_DATE",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -50,10 +58,20 @@ class Repo:
 
     def git(self, *args: str, who: str = "alice", env: Mapping[str, str] | None = None) -> str:
         name = f"{who.capitalize()} Example"
-        ident = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": f"{who}@example.com",
-                 "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": f"{who}@example.com"}
-        proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True,
-                              env={**os.environ, **ident, **(env or {})}, check=False)
+        ident = {
+            "GIT_AUTHOR_NAME": name,
+            "GIT_AUTHOR_EMAIL": f"{who}@example.com",
+            "GIT_COMMITTER_NAME": name,
+            "GIT_COMMITTER_EMAIL": f"{who}@example.com",
+        }
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **ident, **(env or {})},
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.strip()
 
@@ -65,8 +83,13 @@ class Repo:
         assert old in text, (old, rel)
         return text.replace(old, new, 1)
 
-    def commit(self, who: str, message: str, files: Mapping[str, str | None] | None = None,
-               moves: Mapping[str, str] | None = None) -> str:
+    def commit(
+        self,
+        who: str,
+        message: str,
+        files: Mapping[str, str | None] | None = None,
+        moves: Mapping[str, str] | None = None,
+    ) -> str:
         for old, new in (moves or {}).items():
             (self.path / new).parent.mkdir(parents=True, exist_ok=True)
             self.git("mv", old, new)
@@ -79,8 +102,15 @@ class Repo:
             self.git("add", rel)
         self.day += 1
         stamp = f"{START + self.day * DAY} +0000"
-        self.git("commit", "--quiet", "--allow-empty", "-m", message, who=who,
-                 env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp})
+        self.git(
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            message,
+            who=who,
+            env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp},
+        )
         return self.git("rev-parse", "HEAD")
 
     def cli(self, *args: str) -> Result:
@@ -111,10 +141,14 @@ def three_edits(repo: Repo) -> list[str]:
     """bob, carol and dave each change app-01 under their own change."""
     return [
         repo.commit("bob", "More memory\n\nChange-Id: CHG-2026-0042", memory(repo, 65536, 131072)),
-        repo.commit("carol", "Upgrade Debian\n\nChange-Id: CHG-2026-0043",
-                    {APP: repo.edit(APP, 'version: "12"', 'version: "13"')}),
-        repo.commit("dave", "Even more memory\n\nChange-Id: CHG-2026-0044",
-                    memory(repo, 131072, 262144)),
+        repo.commit(
+            "carol",
+            "Upgrade Debian\n\nChange-Id: CHG-2026-0043",
+            {APP: repo.edit(APP, 'version: "12"', 'version: "13"')},
+        ),
+        repo.commit(
+            "dave", "Even more memory\n\nChange-Id: CHG-2026-0044", memory(repo, 131072, 262144)
+        ),
     ]
 
 
@@ -127,7 +161,8 @@ def test_three_people_three_changes_newest_first(repo: Repo) -> None:
     assert [(e["author"], e["email"], e["changeId"]) for e in entries[:3]] == [
         ("Dave Example", "dave@example.com", "CHG-2026-0044"),
         ("Carol Example", "carol@example.com", "CHG-2026-0043"),
-        ("Bob Example", "bob@example.com", "CHG-2026-0042")]
+        ("Bob Example", "bob@example.com", "CHG-2026-0042"),
+    ]
     assert entries[0]["changes"] == [{"path": "/spec/memoryMb", "old": 131072, "new": 262144}]
     assert entries[1]["changes"] == [{"path": "/spec/os/version", "old": "12", "new": "13"}]
     assert entries[0]["date"] == datetime.fromtimestamp(START + 4 * DAY, UTC).isoformat()
@@ -143,8 +178,10 @@ def test_text_output_reads_as_a_log_with_dotted_paths(repo: Repo) -> None:
     assert result.exit_code == 0, result.stderr
     text = result.stdout
     assert text.startswith("app-01: 4 commits changed it, newest first\n")
-    assert f"{shas[2][:10]}  2026-11-05 10:00:00+00:00  Dave Example <dave@example.com>  " \
-           "CHG-2026-0044" in text
+    assert (
+        f"{shas[2][:10]}  2026-11-05 10:00:00+00:00  Dave Example <dave@example.com>  "
+        "CHG-2026-0044" in text
+    )
     assert "    spec.memoryMb: 131072 → 262144\n" in text
     assert '    spec.os.version: "12" → "13"\n' in text
     assert f"    added {APP}" in text
@@ -161,9 +198,11 @@ def test_field_narrows_to_who_set_the_value_and_under_which_change(repo: Repo) -
     ]
     below = repo.history("app-01", "--field", "spec.os")["entries"]
     assert [e["changes"] for e in below[:1]] == [
-        [{"path": "/spec/os/version", "old": "12", "new": "13"}]]
+        [{"path": "/spec/os/version", "old": "12", "new": "13"}]
+    ]
     assert below[-1]["changes"] == [
-        {"path": "/spec/os", "old": None, "new": {"name": "Debian", "version": "12"}}]
+        {"path": "/spec/os", "old": None, "new": {"name": "Debian", "version": "12"}}
+    ]
     pointer = repo.history("app-01", "--field", "/spec/memoryMb")["entries"]
     assert len(pointer) == 3
     text = repo.cli("history", "app-01", "--field", "spec.memoryMb").stdout
@@ -190,8 +229,9 @@ def test_a_move_between_folders_keeps_the_trail(repo: Repo) -> None:
     three_edits(repo)
     moved = "inventory/servers/prod/app-01.yaml"
     move = repo.commit("erin", "File servers by env", moves={APP: moved})
-    after = repo.commit("bob", "Trim memory\n\nChange-Id: CHG-2026-0050",
-                        memory(repo, 262144, 196608, moved))
+    after = repo.commit(
+        "bob", "Trim memory\n\nChange-Id: CHG-2026-0050", memory(repo, 262144, 196608, moved)
+    )
     entries = repo.history("app-01")["entries"]
     assert [e["commit"] for e in entries[:2]] == [after, move]
     assert entries[1]["action"] == "moved"
@@ -243,20 +283,37 @@ def test_a_deleted_ci_keeps_its_trail_ending_with_the_deletion(repo: Repo) -> No
 
 
 def test_a_merge_shows_both_sides_in_topological_order(repo: Repo) -> None:
-    fork = repo.commit("bob", "More memory\n\nChange-Id: CHG-2026-0042",
-                       memory(repo, 65536, 131072))
+    fork = repo.commit(
+        "bob", "More memory\n\nChange-Id: CHG-2026-0042", memory(repo, 65536, 131072)
+    )
     repo.git("checkout", "--quiet", "-b", "side")
-    side_1 = repo.commit("carol", "Debian 13\n\nChange-Id: CHG-2026-0043",
-                         {APP: repo.edit(APP, 'version: "12"', 'version: "13"')})
-    side_2 = repo.commit("carol", "Two more cores\n\nChange-Id: CHG-2026-0043",
-                         {APP: repo.edit(APP, "cores: 16", "cores: 18")})
+    side_1 = repo.commit(
+        "carol",
+        "Debian 13\n\nChange-Id: CHG-2026-0043",
+        {APP: repo.edit(APP, 'version: "12"', 'version: "13"')},
+    )
+    side_2 = repo.commit(
+        "carol",
+        "Two more cores\n\nChange-Id: CHG-2026-0043",
+        {APP: repo.edit(APP, "cores: 16", "cores: 18")},
+    )
     repo.git("checkout", "--quiet", "main")
-    main_1 = repo.commit("dave", "Rename host\n\nChange-Id: CHG-2026-0044",
-                         {APP: repo.edit(APP, "name: Application server 1",
-                                         "name: App server 1")})
-    repo.git("merge", "--quiet", "--no-edit", "side", who="erin",
-             env={"GIT_AUTHOR_DATE": f"{START + 20 * DAY} +0000",
-                  "GIT_COMMITTER_DATE": f"{START + 20 * DAY} +0000"})
+    main_1 = repo.commit(
+        "dave",
+        "Rename host\n\nChange-Id: CHG-2026-0044",
+        {APP: repo.edit(APP, "name: Application server 1", "name: App server 1")},
+    )
+    repo.git(
+        "merge",
+        "--quiet",
+        "--no-edit",
+        "side",
+        who="erin",
+        env={
+            "GIT_AUTHOR_DATE": f"{START + 20 * DAY} +0000",
+            "GIT_COMMITTER_DATE": f"{START + 20 * DAY} +0000",
+        },
+    )
     merge = repo.git("rev-parse", "HEAD")
     entries = repo.history("app-01")["entries"]
     shas = [e["commit"] for e in entries]
@@ -273,12 +330,20 @@ def test_a_merge_that_resolves_a_conflict_has_an_entry_for_what_it_chose(repo: R
     repo.git("checkout", "--quiet", "main")
     resolved = memory(repo, 65536, 196608)[APP]
     repo.commit("dave", "quadruple", memory(repo, 65536, 262144))
-    conflict = subprocess.run(["git", "merge", "--quiet", "side"], cwd=repo.path,
-                              capture_output=True, text=True, check=False,
-                              env={**os.environ, "GIT_AUTHOR_NAME": "Erin Example",
-                                   "GIT_AUTHOR_EMAIL": "erin@example.com",
-                                   "GIT_COMMITTER_NAME": "Erin Example",
-                                   "GIT_COMMITTER_EMAIL": "erin@example.com"})
+    conflict = subprocess.run(
+        ["git", "merge", "--quiet", "side"],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            **os.environ,
+            "GIT_AUTHOR_NAME": "Erin Example",
+            "GIT_AUTHOR_EMAIL": "erin@example.com",
+            "GIT_COMMITTER_NAME": "Erin Example",
+            "GIT_COMMITTER_EMAIL": "erin@example.com",
+        },
+    )
     assert "CONFLICT" in conflict.stdout, conflict.stdout + conflict.stderr
     (repo.path / APP).write_text(resolved)
     repo.git("add", APP)
@@ -299,8 +364,9 @@ def test_a_move_on_a_side_branch_is_followed_back(repo: Repo) -> None:
     moved = "inventory/servers/app-01.yaml"
     move = repo.commit("carol", "file it", moves={APP: moved})
     repo.git("checkout", "--quiet", "main")
-    edit = repo.commit("dave", "more memory\n\nChange-Id: CHG-2026-0044",
-                       memory(repo, 65536, 131072))
+    edit = repo.commit(
+        "dave", "more memory\n\nChange-Id: CHG-2026-0044", memory(repo, 65536, 131072)
+    )
     repo.git("merge", "--quiet", "--no-edit", "side", who="erin")
     assert (repo.path / moved).exists()
     entries = repo.history("app-01")["entries"]
@@ -310,13 +376,23 @@ def test_a_move_on_a_side_branch_is_followed_back(repo: Repo) -> None:
 
 def test_the_change_request_changed_beside_it_names_the_change(repo: Repo) -> None:
     change = repo.read("changes/CHG-2026-0001.yaml").replace("CHG-2026-0001", "CHG-2026-0077")
-    repo.commit("bob", "no trailer", {
-        **memory(repo, 65536, 131072),
-        "changes/CHG-2026-0077.yaml": change.replace("[shop-web]", "[shop-web, app-01]"),
-        "changes/CHG-2026-0078.yaml": change.replace("CHG-2026-0077", "CHG-2026-0078")})
-    repo.commit("bob", "unrelated change beside it", {
-        **memory(repo, 131072, 65536),
-        "changes/CHG-2026-0079.yaml": change.replace("CHG-2026-0077", "CHG-2026-0079")})
+    repo.commit(
+        "bob",
+        "no trailer",
+        {
+            **memory(repo, 65536, 131072),
+            "changes/CHG-2026-0077.yaml": change.replace("[shop-web]", "[shop-web, app-01]"),
+            "changes/CHG-2026-0078.yaml": change.replace("CHG-2026-0077", "CHG-2026-0078"),
+        },
+    )
+    repo.commit(
+        "bob",
+        "unrelated change beside it",
+        {
+            **memory(repo, 131072, 65536),
+            "changes/CHG-2026-0079.yaml": change.replace("CHG-2026-0077", "CHG-2026-0079"),
+        },
+    )
     entries = repo.history("app-01")["entries"]
     assert [e["changeId"] for e in entries[:2]] == [None, "CHG-2026-0077"]
 
@@ -326,8 +402,7 @@ def test_the_trail_of_a_change_request(repo: Repo) -> None:
     repo.commit("bob", "submit", {path: repo.edit(path, "status: draft", "status: submitted")})
     entries = repo.history("CHG-2026-0001")["entries"]
     assert [e["changeId"] for e in entries] == ["CHG-2026-0001"] * 2
-    assert entries[0]["changes"] == [{"path": "/spec/status", "old": "draft",
-                                      "new": "submitted"}]
+    assert entries[0]["changes"] == [{"path": "/spec/status", "old": "draft", "new": "submitted"}]
 
 
 def test_an_unreadable_version_is_said_not_crashed_on(repo: Repo) -> None:
@@ -346,11 +421,25 @@ def test_an_unknown_id_is_exit_2_naming_it_with_a_hint(repo: Repo) -> None:
     assert far.exit_code == 2 and "file name without .yaml" in far.stderr
 
 
-@pytest.mark.parametrize("odd", ["inventory/app-01.yaml", "app-01.yaml", "", ".", "..",
-                                 "a*", "[x]", "-x", ":(glob)*", "a\nb", "ä-01", "a\\b"])
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "inventory/app-01.yaml",
+        "app-01.yaml",
+        "",
+        ".",
+        "..",
+        "a*",
+        "[x]",
+        "-x",
+        ":(glob)*",
+        "a\nb",
+        "ä-01",
+        "a\\b",
+    ],
+)
 def test_odd_ids_never_crash(repo: Repo, odd: str) -> None:
-    result = repo.cli("history", "--", odd) if odd.startswith("-") else \
-        repo.cli("history", odd)
+    result = repo.cli("history", "--", odd) if odd.startswith("-") else repo.cli("history", odd)
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(("cmdbctl: error:", "Usage:"))
 
@@ -367,7 +456,8 @@ def test_an_id_with_wildcard_characters_is_matched_literally(repo: Repo) -> None
 
 
 def test_outside_a_git_repository_or_before_any_commit_it_is_exit_2(
-        tmp_path: Path, run_cli: RunCli) -> None:
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     plain = init_repository(tmp_path / "plain").root
     result = run_cli("history", "app-01", repo=plain)
     assert result.exit_code == 2
@@ -378,12 +468,16 @@ def test_outside_a_git_repository_or_before_any_commit_it_is_exit_2(
     assert "not a git work tree" in result.stderr
 
 
-def test_a_shallow_clone_fetches_the_rest_first(repo: Repo, tmp_path: Path,
-                                                run_cli: RunCli) -> None:
+def test_a_shallow_clone_fetches_the_rest_first(
+    repo: Repo, tmp_path: Path, run_cli: RunCli
+) -> None:
     three_edits(repo)
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "--quiet", "--depth", "1", f"file://{repo.path}",
-                    str(clone)], check=True, capture_output=True)
+    subprocess.run(
+        ["git", "clone", "--quiet", "--depth", "1", f"file://{repo.path}", str(clone)],
+        check=True,
+        capture_output=True,
+    )
     result = run_cli("history", "app-01", "--format", "json", repo=clone)
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)["entries"]) == 4
@@ -401,8 +495,9 @@ def test_help_has_examples(run_cli: RunCli) -> None:
     assert "cmdbctl history app-01 --field spec.memoryMb" in result.stdout
 
 
-def test_without_git_on_path_it_says_so(repo: Repo, tmp_path: Path,
-                                        run_cmdbctl: Callable[..., Any]) -> None:
+def test_without_git_on_path_it_says_so(
+    repo: Repo, tmp_path: Path, run_cmdbctl: Callable[..., Any]
+) -> None:
     folder = tmp_path / "bin"
     folder.mkdir()
     (folder / "python").symlink_to(sys.executable)
@@ -427,5 +522,11 @@ def test_a_ci_deleted_after_a_move_keeps_its_whole_trail(repo: Repo) -> None:
     repo.commit("erin", "file it", moves={APP: moved})
     repo.commit("erin", "retire", {moved: None})
     entries = repo.history("app-01")["entries"]
-    assert [e["action"] for e in entries] == ["deleted", "moved", "modified", "modified",
-                                             "modified", "added"]
+    assert [e["action"] for e in entries] == [
+        "deleted",
+        "moved",
+        "modified",
+        "modified",
+        "modified",
+        "added",
+    ]

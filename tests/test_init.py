@@ -23,8 +23,9 @@ from cmdbctl.scaffold import init_repository
 
 
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def _shipped_schemas() -> dict[str, bytes]:
@@ -33,7 +34,8 @@ def _shipped_schemas() -> dict[str, bytes]:
 
 
 def test_init_writes_a_repository_that_validates_clean(
-        tmp_path: Path, run_cli: Callable[..., Any]) -> None:
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
     target = tmp_path / "new" / "cmdb"  # parents are created too
     result = run_cli("init", str(target))
     assert result.exit_code == 0, result.output
@@ -53,8 +55,12 @@ def test_init_writes_a_repository_that_validates_clean(
     shipped = _shipped_schemas()
     written = {p.name: p.read_bytes() for p in (target / "schemas").iterdir()}
     assert written == shipped
-    assert {"server.schema.json", "common.schema.json", "change-request.schema.json",
-            "sla.schema.json"} <= set(shipped)
+    assert {
+        "server.schema.json",
+        "common.schema.json",
+        "change-request.schema.json",
+        "sla.schema.json",
+    } <= set(shipped)
 
     check = run_cli("validate", "--format", "json", repo=target)
     assert check.exit_code == 0
@@ -66,8 +72,9 @@ def test_init_writes_a_repository_that_validates_clean(
     assert "valid" in text.stderr
 
 
-def test_init_in_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    run_cli: Callable[..., Any]) -> None:
+def test_init_in_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Any]
+) -> None:
     (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "here")
     result = run_cli("init")
@@ -78,8 +85,9 @@ def test_init_in_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert run_cli("validate").exit_code == 0
 
 
-def test_init_elsewhere_says_where_to_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         run_cli: Callable[..., Any]) -> None:
+def test_init_elsewhere_says_where_to_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Any]
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = run_cli("init", "our cmdb")
     assert result.exit_code == 0, result.output
@@ -87,14 +95,23 @@ def test_init_elsewhere_says_where_to_go(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.stderr == ""
 
 
-@pytest.mark.parametrize("existing", [
-    "inventory/shop.yaml", "README.md", "schemas/server.schema.json", ".gitignore",
-    ".github/workflows/cmdb.yml",
-])
-def test_init_refuses_to_overwrite(existing: str, tmp_path: Path,
-                                   run_cli: Callable[..., Any],
-                                   write_file: Callable[..., Path],
-                                   snapshot: Callable[..., dict[str, Any]]) -> None:
+@pytest.mark.parametrize(
+    "existing",
+    [
+        "inventory/shop.yaml",
+        "README.md",
+        "schemas/server.schema.json",
+        ".gitignore",
+        ".github/workflows/cmdb.yml",
+    ],
+)
+def test_init_refuses_to_overwrite(
+    existing: str,
+    tmp_path: Path,
+    run_cli: Callable[..., Any],
+    write_file: Callable[..., Path],
+    snapshot: Callable[..., dict[str, Any]],
+) -> None:
     target = tmp_path / "cmdb"
     write_file(target, existing, "mine, keep me\n")
     write_file(target, "notes.txt", "unrelated\n")
@@ -108,9 +125,12 @@ def test_init_refuses_to_overwrite(existing: str, tmp_path: Path,
     assert (target / existing).read_text() == "mine, keep me\n"
 
 
-def test_init_names_every_clash(tmp_path: Path, run_cli: Callable[..., Any],
-                                write_file: Callable[..., Path],
-                                snapshot: Callable[..., dict[str, Any]]) -> None:
+def test_init_names_every_clash(
+    tmp_path: Path,
+    run_cli: Callable[..., Any],
+    write_file: Callable[..., Path],
+    snapshot: Callable[..., dict[str, Any]],
+) -> None:
     target = tmp_path / "cmdb"
     for rel in ("README.md", "policies/alice.yaml"):
         write_file(target, rel, "x\n")
@@ -121,9 +141,12 @@ def test_init_names_every_clash(tmp_path: Path, run_cli: Callable[..., Any],
     assert snapshot(tmp_path, ()) == before
 
 
-def test_init_onto_a_file(tmp_path: Path, run_cli: Callable[..., Any],
-                          write_file: Callable[..., Path],
-                          snapshot: Callable[..., dict[str, Any]]) -> None:
+def test_init_onto_a_file(
+    tmp_path: Path,
+    run_cli: Callable[..., Any],
+    write_file: Callable[..., Path],
+    snapshot: Callable[..., dict[str, Any]],
+) -> None:
     target = write_file(tmp_path, "cmdb", "a file\n")
     before = snapshot(tmp_path, ())
     result = run_cli("init", str(target))
@@ -132,9 +155,12 @@ def test_init_onto_a_file(tmp_path: Path, run_cli: Callable[..., Any],
     assert snapshot(tmp_path, ()) == before
 
 
-def test_init_inside_an_existing_work_tree(tmp_path: Path, run_cli: Callable[..., Any],
-                                           write_file: Callable[..., Path],
-                                           snapshot: Callable[..., dict[str, Any]]) -> None:
+def test_init_inside_an_existing_work_tree(
+    tmp_path: Path,
+    run_cli: Callable[..., Any],
+    write_file: Callable[..., Path],
+    snapshot: Callable[..., dict[str, Any]],
+) -> None:
     outer = tmp_path / "platform"
     outer.mkdir()
     _git(outer, "init", "--quiet")
@@ -158,8 +184,8 @@ def test_init_inside_an_existing_work_tree(tmp_path: Path, run_cli: Callable[...
 
 
 def test_init_at_the_root_of_an_existing_work_tree(
-        tmp_path: Path, run_cli: Callable[..., Any],
-        snapshot: Callable[..., dict[str, Any]]) -> None:
+    tmp_path: Path, run_cli: Callable[..., Any], snapshot: Callable[..., dict[str, Any]]
+) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
     _git(repo, "init", "--quiet")
@@ -173,8 +199,8 @@ def test_init_at_the_root_of_an_existing_work_tree(
 
 
 def test_init_refuses_a_file_where_it_needs_a_folder(
-        tmp_path: Path, write_file: Callable[..., Path],
-        snapshot: Callable[..., dict[str, Any]]) -> None:
+    tmp_path: Path, write_file: Callable[..., Path], snapshot: Callable[..., dict[str, Any]]
+) -> None:
     target = tmp_path / "cmdb"
     write_file(target, "changes", "a file where init needs a folder\n")
     before = snapshot(tmp_path, ())
@@ -183,12 +209,20 @@ def test_init_refuses_a_file_where_it_needs_a_folder(
     assert snapshot(tmp_path, ()) == before
 
 
-@pytest.mark.parametrize("existing", [
-    "inventory/shop.yaml", "README.md", ".github/workflows/cmdb.yml",
-])
+@pytest.mark.parametrize(
+    "existing",
+    [
+        "inventory/shop.yaml",
+        "README.md",
+        ".github/workflows/cmdb.yml",
+    ],
+)
 def test_init_repository_refuses_to_overwrite(
-        existing: str, tmp_path: Path, write_file: Callable[..., Path],
-        snapshot: Callable[..., dict[str, Any]]) -> None:
+    existing: str,
+    tmp_path: Path,
+    write_file: Callable[..., Path],
+    snapshot: Callable[..., dict[str, Any]],
+) -> None:
     # As test_init_refuses_to_overwrite, without the CLI's error handling in between.
     target = tmp_path / "cmdb"
     write_file(target, existing, "mine, keep me\n")
@@ -201,6 +235,7 @@ def test_init_repository_refuses_to_overwrite(
 
 # --- nothing is lost: git is checked first, a failure half way is undone -----------------
 
+
 def _path_without_git(tmp_path: Path) -> Path:
     """A PATH of one folder holding only a link to the python executable: no git."""
     folder = tmp_path / "bin-without-git"
@@ -210,11 +245,14 @@ def _path_without_git(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("target_exists", [False, True])
-def test_init_without_git_writes_nothing(target_exists: bool, tmp_path: Path,
-                                         run_cmdbctl: Callable[..., Any],
-                                         run_cli: Callable[..., Any],
-                                         write_file: Callable[..., Path],
-                                         snapshot: Callable[..., dict[str, Any]]) -> None:
+def test_init_without_git_writes_nothing(
+    target_exists: bool,
+    tmp_path: Path,
+    run_cmdbctl: Callable[..., Any],
+    run_cli: Callable[..., Any],
+    write_file: Callable[..., Path],
+    snapshot: Callable[..., dict[str, Any]],
+) -> None:
     # The child's exit 2 without a traceback needs main() to map CommandError to 2.
     no_git = _path_without_git(tmp_path)
     work = tmp_path / "work"
@@ -235,8 +273,8 @@ def test_init_without_git_writes_nothing(target_exists: bool, tmp_path: Path,
 
 
 def test_init_repository_checks_git_before_writing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        snapshot: Callable[..., dict[str, Any]]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snapshot: Callable[..., dict[str, Any]]
+) -> None:
     monkeypatch.setenv("PATH", str(_path_without_git(tmp_path)))
     before = snapshot(tmp_path, ())
     with pytest.raises(CommandError, match="git is not installed or not on PATH"):
@@ -253,8 +291,11 @@ def _mine(root: Path, write_file: Callable[..., Path]) -> Path:
 
 
 def test_a_failed_git_init_removes_what_init_wrote_and_only_that(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_file: Callable[..., Path],
-        snapshot: Callable[..., dict[str, Any]]) -> None:
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    write_file: Callable[..., Path],
+    snapshot: Callable[..., dict[str, Any]],
+) -> None:
     target = _mine(tmp_path / "outer", write_file)
     before = snapshot(tmp_path, ())
 
@@ -269,12 +310,20 @@ def test_a_failed_git_init_removes_what_init_wrote_and_only_that(
     assert snapshot(tmp_path, ()) == before
 
 
-@pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"),
-                                     KeyboardInterrupt()], ids=["disk-full", "interrupted"])
+@pytest.mark.parametrize(
+    "failure",
+    [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()],
+    ids=["disk-full", "interrupted"],
+)
 @pytest.mark.parametrize("fresh", [True, False], ids=["new-folder", "existing-folder"])
 def test_a_failure_half_way_removes_what_init_wrote_and_only_that(
-        failure: BaseException, fresh: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        write_file: Callable[..., Path], snapshot: Callable[..., dict[str, Any]]) -> None:
+    failure: BaseException,
+    fresh: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    write_file: Callable[..., Path],
+    snapshot: Callable[..., dict[str, Any]],
+) -> None:
     if fresh:
         tmp_path.joinpath("outer").mkdir()
         target = tmp_path / "outer" / "new" / "cmdb"
@@ -303,8 +352,10 @@ def test_a_failure_half_way_removes_what_init_wrote_and_only_that(
 
 # --- the repository init writes is usable on day one -------------------------------------
 
+
 def test_the_example_change_request_validates_and_covers_nothing(
-        cmdb_repo: Path, validate_json: Callable[..., Any]) -> None:
+    cmdb_repo: Path, validate_json: Callable[..., Any]
+) -> None:
     changes = sorted(p.name for p in (cmdb_repo / "changes").iterdir())
     assert changes == ["CHG-2026-0001.yaml"]
     example = YAML(typ="safe").load((cmdb_repo / "changes" / changes[0]).read_text())
@@ -330,10 +381,18 @@ def test_the_ci_workflow_installs_this_version_and_fails_loudly(cmdb_repo: Path)
 
 def test_the_readme_walks_the_first_pull_request(cmdb_repo: Path) -> None:
     readme = (cmdb_repo / "README.md").read_text()
-    steps = ["git switch -c", "inventory/app-01.yaml", "cat > changes/",
-             "cmdbctl validate", "cmdbctl gate --base main", "cmdbctl approve",
-             "rebase-and-merge", "squash", "cmdbctl review"]
-    walk = readme[readme.index("## Your first pull request"):]
+    steps = [
+        "git switch -c",
+        "inventory/app-01.yaml",
+        "cat > changes/",
+        "cmdbctl validate",
+        "cmdbctl gate --base main",
+        "cmdbctl approve",
+        "rebase-and-merge",
+        "squash",
+        "cmdbctl review",
+    ]
+    walk = readme[readme.index("## Your first pull request") :]
     at = 0
     for step in steps:  # in the order a pull request takes them
         found = walk.find(step, at)
@@ -343,8 +402,10 @@ def test_the_readme_walks_the_first_pull_request(cmdb_repo: Path) -> None:
 
 
 def test_every_command_the_scaffold_names_exists(cmdb_repo: Path) -> None:
-    texts = [p.read_text() for p in (cmdb_repo / "README.md",
-                                     cmdb_repo / ".github" / "workflows" / "cmdb.yml")]
+    texts = [
+        p.read_text()
+        for p in (cmdb_repo / "README.md", cmdb_repo / ".github" / "workflows" / "cmdb.yml")
+    ]
     named = {m for text in texts for m in re.findall(r"\bcmdbctl ([a-z][a-z-]*)", text)}
     assert {"validate", "gate", "approve", "review"} <= named
     assert named <= set(cli.commands), named - set(cli.commands)

@@ -86,13 +86,19 @@ def python_type(annotation: Any) -> str:
         return "array"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
-    simple = {str: "string", int: "integer", float: "number", bool: "boolean",
-              timedelta: "string", datetime: "string", pydantic.AwareDatetime: "string"}
+    simple = {
+        str: "string",
+        int: "integer",
+        float: "number",
+        bool: "boolean",
+        timedelta: "string",
+        datetime: "string",
+        pydantic.AwareDatetime: "string",
+    }
     return simple[annotation]
 
 
-def compare_object(model: type[BaseModel], filename: str, node: dict[str, Any],
-                   where: str) -> None:
+def compare_object(model: type[BaseModel], filename: str, node: dict[str, Any], where: str) -> None:
     filename, node = follow(filename, node)
     properties = node["properties"]
     fields = {field.alias or name: field for name, field in model.model_fields.items()}
@@ -108,11 +114,16 @@ def compare_value(annotation: Any, filename: str, node: dict[str, Any], where: s
     alternatives = unwrap(annotation)
 
     assert sorted(json_type(n) for _, n in branches) == sorted(
-        python_type(a) for a in alternatives), f"{where}: types"
+        python_type(a) for a in alternatives
+    ), f"{where}: types"
 
     schema_values = {v for _, n in branches for v in n.get("enum", [n.get("const")])} - {None}
-    model_values = {v for a in alternatives if typing.get_origin(a) is typing.Literal
-                    for v in typing.get_args(a)}
+    model_values = {
+        v
+        for a in alternatives
+        if typing.get_origin(a) is typing.Literal
+        for v in typing.get_args(a)
+    }
     assert schema_values == model_values, f"{where}: enum values"
 
     objects = [(f, n) for f, n in branches if json_type(n) == "object"]
@@ -136,8 +147,9 @@ def spec_schema(kind: str) -> tuple[str, dict[str, Any]]:
 
 
 def test_spec_models_cover_the_non_ci_kinds() -> None:
-    assert set(SPEC_MODELS) == {kind for kind, cls in S.KIND_CLASS.items()
-                                if cls not in S.CI_CLASSES}
+    assert set(SPEC_MODELS) == {
+        kind for kind, cls in S.KIND_CLASS.items() if cls not in S.CI_CLASSES
+    }
 
 
 @pytest.mark.parametrize("kind", list(SPEC_MODELS))
@@ -152,14 +164,17 @@ def test_models_are_frozen_and_ignore_unknown_fields(kind: str) -> None:
     assert config.get("extra") == "ignore"
 
 
-@pytest.mark.parametrize(("constant", "definition"), [
-    ("CI_ID_PATTERN", "ciId"),
-    ("CHANGE_ID_PATTERN", "changeId"),
-    ("DURATION_PATTERN", "duration"),
-    ("INSTANT_PATTERN", "instant"),
-    ("CLOCK_PATTERN", "clock"),
-    ("TIMEZONE_PATTERN", "timezone"),
-])
+@pytest.mark.parametrize(
+    ("constant", "definition"),
+    [
+        ("CI_ID_PATTERN", "ciId"),
+        ("CHANGE_ID_PATTERN", "changeId"),
+        ("DURATION_PATTERN", "duration"),
+        ("INSTANT_PATTERN", "instant"),
+        ("CLOCK_PATTERN", "clock"),
+        ("TIMEZONE_PATTERN", "timezone"),
+    ],
+)
 def test_patterns_are_the_schemas(constant: str, definition: str) -> None:
     common = S.load_schemas()["common.schema.json"]
     assert getattr(models, constant) == common["$defs"][definition]["pattern"]
@@ -170,8 +185,11 @@ def test_patterns_are_the_schemas(constant: str, definition: str) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "document"),
-    [pytest.param(kind, doc, id=f"{kind}: {label}")
-     for kind, label, doc in S.VALID_DOCUMENTS if kind in SPEC_MODELS],
+    [
+        pytest.param(kind, doc, id=f"{kind}: {label}")
+        for kind, label, doc in S.VALID_DOCUMENTS
+        if kind in SPEC_MODELS
+    ],
 )
 def test_valid_spec_parses(kind: str, document: dict[str, Any]) -> None:
     SPEC_MODELS[kind].model_validate(document["spec"])
@@ -179,8 +197,11 @@ def test_valid_spec_parses(kind: str, document: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "path", "value"),
-    [pytest.param(kind, path, value, id=f"{kind}: {path}={value!r}")
-     for kind, path, value in S.VALID_VARIANTS if kind in SPEC_MODELS and path.startswith("spec")],
+    [
+        pytest.param(kind, path, value, id=f"{kind}: {path}={value!r}")
+        for kind, path, value in S.VALID_VARIANTS
+        if kind in SPEC_MODELS and path.startswith("spec")
+    ],
 )
 def test_valid_variant_parses(kind: str, path: str, value: Any) -> None:
     SPEC_MODELS[kind].model_validate(S.mutated(S.FULL[kind], path, value)["spec"])
@@ -241,8 +262,9 @@ def test_invalid_spec_is_refused_by_the_model(kind: str, spec: Any) -> None:
 
 def test_parsed_values() -> None:
     sla = models.SlaSpec.model_validate(S.FULL["SLA"]["spec"])
-    assert sla.targets.get("P1") == models.Target(response=timedelta(minutes=15),
-                                                   resolve=timedelta(hours=4))
+    assert sla.targets.get("P1") == models.Target(
+        response=timedelta(minutes=15), resolve=timedelta(hours=4)
+    )
     assert sla.targets.get("p4") is not None and sla.targets.get("P9") is None
     assert isinstance(sla.service_hours, models.TimeWindow)
     assert sla.service_hours.from_ == "09:00" and sla.service_hours.start_minute == 540
@@ -270,11 +292,16 @@ def test_parsed_values() -> None:
 
 def test_snake_case_names_work_too() -> None:
     spec = models.ChangeSpec(
-        type="emergency", category="system", requester="alice", reason="disk full",
-        targets=["db-01"], risk="high", status="implemented",
-        rollback_plan=["restore snapshot"])
-    assert spec.model_dump(by_alias=True, exclude_none=True)["rollbackPlan"] == [
-        "restore snapshot"]
+        type="emergency",
+        category="system",
+        requester="alice",
+        reason="disk full",
+        targets=["db-01"],
+        risk="high",
+        status="implemented",
+        rollback_plan=["restore snapshot"],
+    )
+    assert spec.model_dump(by_alias=True, exclude_none=True)["rollbackPlan"] == ["restore snapshot"]
 
 
 def test_models_are_immutable() -> None:
@@ -297,26 +324,49 @@ def test_instants_need_an_offset_also_as_datetime_objects() -> None:
 # --- parse_duration -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("PT15M", timedelta(minutes=15)),
-    ("PT4H", timedelta(hours=4)),
-    ("P5D", timedelta(days=5)),
-    ("P1DT2H", timedelta(days=1, hours=2)),
-    ("P1DT2H3M4S", timedelta(days=1, hours=2, minutes=3, seconds=4)),
-    ("PT1H30M", timedelta(minutes=90)),
-    ("PT90S", timedelta(seconds=90)),
-    ("PT0.5S", timedelta(milliseconds=500)),
-    ("P2W", timedelta(weeks=2)),
-    ("P0D", timedelta(0)),
-    ("PT36H", timedelta(hours=36)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PT15M", timedelta(minutes=15)),
+        ("PT4H", timedelta(hours=4)),
+        ("P5D", timedelta(days=5)),
+        ("P1DT2H", timedelta(days=1, hours=2)),
+        ("P1DT2H3M4S", timedelta(days=1, hours=2, minutes=3, seconds=4)),
+        ("PT1H30M", timedelta(minutes=90)),
+        ("PT90S", timedelta(seconds=90)),
+        ("PT0.5S", timedelta(milliseconds=500)),
+        ("P2W", timedelta(weeks=2)),
+        ("P0D", timedelta(0)),
+        ("PT36H", timedelta(hours=36)),
+    ],
+)
 def test_parse_duration(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-DURATION_REJECTS = ["", "P", "PT", "P1DT", "T1H", "1H", "P1Y", "P1M", "P1Y2M3D", "PT15m",
-                    "p5d", "-PT15M", "P1W2D", "P1.5D", "PT1.5H", "PT1H ", " PT1H", "PT1S1M",
-                    "P5DT", "P1H", "PT1D"]
+DURATION_REJECTS = [
+    "",
+    "P",
+    "PT",
+    "P1DT",
+    "T1H",
+    "1H",
+    "P1Y",
+    "P1M",
+    "P1Y2M3D",
+    "PT15m",
+    "p5d",
+    "-PT15M",
+    "P1W2D",
+    "P1.5D",
+    "PT1.5H",
+    "PT1H ",
+    " PT1H",
+    "PT1S1M",
+    "P5DT",
+    "P1H",
+    "PT1D",
+]
 
 
 @pytest.mark.parametrize("text", DURATION_REJECTS)

@@ -14,8 +14,9 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 
 def _sources(folder: Path, *, besides: Path) -> str:
-    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(folder.rglob("*.py"))
-                     if p != besides)
+    return "\n".join(
+        p.read_text(encoding="utf-8") for p in sorted(folder.rglob("*.py")) if p != besides
+    )
 
 
 def test_every_test_extra_is_used_by_the_suite() -> None:
@@ -39,7 +40,10 @@ def test_every_test_extra_is_used_by_the_suite() -> None:
 
 def test_every_method_of_finding_is_used() -> None:
     package = _sources(PROJECT / "cmdbctl", besides=PROJECT / "cmdbctl" / "findings.py")
-    methods = [name for name, value in vars(Finding).items()
-               if callable(value) and not name.startswith("_")]
+    methods = [
+        name
+        for name, value in vars(Finding).items()
+        if callable(value) and not name.startswith("_")
+    ]
     assert methods
     assert [m for m in methods if not re.search(rf"\.{m}\b", package)] == []

@@ -25,18 +25,29 @@ CHG = "CHG-2026-0042"
 CR = f"changes/{CHG}.yaml"
 APP = "inventory/app-01.yaml"
 REASON = "p99 latency doubled after the change"
-GIT_STATE = ("MERGE_MSG", "MERGE_HEAD", "REVERT_HEAD", "AUTO_MERGE", "CHERRY_PICK_HEAD",
-             "ORIG_HEAD", "sequencer", "index.lock")
+GIT_STATE = (
+    "MERGE_MSG",
+    "MERGE_HEAD",
+    "REVERT_HEAD",
+    "AUTO_MERGE",
+    "CHERRY_PICK_HEAD",
+    "ORIG_HEAD",
+    "sequencer",
+    "index.lock",
+)
 
 
 def identity(who: str) -> dict[str, str]:
     name = f"{who.capitalize()} Example"
-    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": f"{who}@example.com",
-            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": f"{who}@example.com"}
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": f"{who}@example.com",
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": f"{who}@example.com",
+    }
 
 
-def change_yaml(status: str = "approved", targets: str = "app-01",
-                change_id: str = CHG) -> str:
+def change_yaml(status: str = "approved", targets: str = "app-01", change_id: str = CHG) -> str:
     """A valid change request with comments (which the rollback must keep)."""
     return f"""\
 # Change request: keep this header comment
@@ -64,8 +75,14 @@ class Cmdb:
     path: Path
 
     def git(self, *args: str, as_: str = "alice", check: bool = True) -> str:
-        proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True,
-                              env={**os.environ, **identity(as_)}, check=False)
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **identity(as_)},
+            check=False,
+        )
         assert proc.returncode == 0 or not check, f"git {args}: {proc.stderr}"
         return proc.stdout
 
@@ -77,8 +94,9 @@ class Cmdb:
         assert old in text, (old, rel)
         return text.replace(old, new, 1)
 
-    def commit(self, message: str, files: Mapping[str, str | None] | None = None,
-               as_: str = "alice") -> str:
+    def commit(
+        self, message: str, files: Mapping[str, str | None] | None = None, as_: str = "alice"
+    ) -> str:
         for rel, text in (files or {}).items():
             if text is None:
                 self.git("rm", "--quiet", "--", rel)
@@ -93,14 +111,19 @@ class Cmdb:
         return self.git("rev-parse", rev).strip()
 
     def blob(self, rev: str, rel: str) -> bytes:
-        return subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=self.path,
-                              capture_output=True, check=True).stdout
+        return subprocess.run(
+            ["git", "show", f"{rev}:{rel}"], cwd=self.path, capture_output=True, check=True
+        ).stdout
 
     def cli(self, *args: str, as_: str = "alice") -> Result:
-        result = CliRunner().invoke(cli, [*args, "--repo", str(self.path)],
-                                    env={"NO_COLOR": None, "CI": None, **identity(as_)})
-        assert "Traceback" not in result.stderr and "internal error" not in result.stderr, \
+        result = CliRunner().invoke(
+            cli,
+            [*args, "--repo", str(self.path)],
+            env={"NO_COLOR": None, "CI": None, **identity(as_)},
+        )
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr, (
             result.stderr
+        )
         if result.exception is not None:
             assert isinstance(result.exception, SystemExit), repr(result.exception)
         return result
@@ -112,22 +135,28 @@ class Cmdb:
         """Everything a rollback may touch: the work tree's files (bytes, modes, times),
         HEAD, every ref, the index's entries, git's in-progress files."""
         git_dir = self.path / ".git"
-        return {"files": snapshot(self.path, ignore=(".git",)),
-                "head": self.git("rev-parse", "--symbolic-full-name", "HEAD"),
-                "refs": self.git("for-each-ref", "--format=%(refname) %(objectname)"),
-                "index": self.git("ls-files", "--stage"),
-                "status": self.git("status", "--porcelain", "--untracked-files=all"),
-                "git": {n: (git_dir / n).read_bytes() if (git_dir / n).is_file()
-                        else (git_dir / n).exists() for n in GIT_STATE}}
+        return {
+            "files": snapshot(self.path, ignore=(".git",)),
+            "head": self.git("rev-parse", "--symbolic-full-name", "HEAD"),
+            "refs": self.git("for-each-ref", "--format=%(refname) %(objectname)"),
+            "index": self.git("ls-files", "--stage"),
+            "status": self.git("status", "--porcelain", "--untracked-files=all"),
+            "git": {
+                n: (git_dir / n).read_bytes() if (git_dir / n).is_file() else (git_dir / n).exists()
+                for n in GIT_STATE
+            },
+        }
 
 
 @pytest.fixture(autouse=True)
-def _isolated_git(tmp_path_factory: pytest.TempPathFactory,
-                  monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_git(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No user or system git config (signing, hooks, identities) leaks into a test."""
     home = tmp_path_factory.mktemp("home")
-    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n"
-                                    "[advice]\n\tdetachedHead = false\n")
+    (home / "gitconfig").write_text(
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+    )
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for name in (*identity("x"), "GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG_COUNT", "EMAIL"):
@@ -158,13 +187,13 @@ def merged(cmdb: Cmdb) -> Cmdb:
     cmdb.commit(f"Double memory on app-01\n\nChange-Id: {CHG}", {APP: double_memory(cmdb)})
     cmdb.git("checkout", "--quiet", "main")
     cmdb.git("merge", "--quiet", "--no-ff", "-m", "Merge branch 'feature'", "feature")
-    cmdb.commit(f"{CHG} implemented\n\nChange-Id: {CHG}",
-                {CR: change_yaml("implemented")})
+    cmdb.commit(f"{CHG} implemented\n\nChange-Id: {CHG}", {CR: change_yaml("implemented")})
     return cmdb
 
 
 def test_a_merge_commit_is_reverted_against_its_mainline_and_recorded(
-        merged: Cmdb, validate_json: Any) -> None:
+    merged: Cmdb, validate_json: Any
+) -> None:
     merge, before, pre = merged.head("HEAD~1"), merged.head(), merged.read(CR)
 
     result = merged.rollback()
@@ -172,10 +201,11 @@ def test_a_merge_commit_is_reverted_against_its_mainline_and_recorded(
     assert result.exit_code == 0, result.output
     assert merged.head("HEAD~1") == before  # one commit on top: no history rewritten
     assert merged.blob("HEAD", APP) == merged.blob(f"{merge}~1", APP)  # byte for byte
-    record = (f"  rollback:\n    by: alice\n    at: '{_at(merged)}'\n    reason: {REASON}\n"
-              f"    commits:\n      - {merge}\n")
-    assert merged.read(CR) == pre.replace("status: implemented", "status: rolled-back") \
-        + record
+    record = (
+        f"  rollback:\n    by: alice\n    at: '{_at(merged)}'\n    reason: {REASON}\n"
+        f"    commits:\n      - {merge}\n"
+    )
+    assert merged.read(CR) == pre.replace("status: implemented", "status: rolled-back") + record
     [commit] = log(merged.path, "HEAD~1..HEAD")
     assert commit.subject == f"Roll back {CHG}: Double memory on app-01"
     assert commit.trailers == {"change-id": [CHG], "reverts": [merge]}
@@ -191,11 +221,13 @@ def _at(repo: Cmdb) -> str:
 
 
 def test_a_squash_commit_is_reverted_and_the_change_request_keeps_its_text(
-        cmdb: Cmdb, validate_json: Any) -> None:
+    cmdb: Cmdb, validate_json: Any
+) -> None:
     cmdb.commit(f"Request {CHG}", {CR: change_yaml("approved")})
-    squash = cmdb.commit(f"Double memory on app-01 (#12)\n\n* do it\n* implemented\n\n"
-                         f"Change-Id: {CHG}",
-                         {APP: double_memory(cmdb), CR: change_yaml("implemented")})
+    squash = cmdb.commit(
+        f"Double memory on app-01 (#12)\n\n* do it\n* implemented\n\nChange-Id: {CHG}",
+        {APP: double_memory(cmdb), CR: change_yaml("implemented")},
+    )
     pre = cmdb.read(CR)
 
     result = cmdb.rollback()
@@ -230,8 +262,7 @@ def test_plain_commits_are_reverted_newest_first_and_others_stay(cmdb: Cmdb) -> 
     assert f"      - {second}\n      - {first}\n" in cmdb.read(CR)
 
 
-def test_approval_and_review_commits_alone_carry_nothing_out(cmdb: Cmdb,
-                                                             snapshot: Any) -> None:
+def test_approval_and_review_commits_alone_carry_nothing_out(cmdb: Cmdb, snapshot: Any) -> None:
     cmdb.commit(f"Approve {CHG}\n\nChange-Id: {CHG}", {CR: change_yaml("approved")})
     before = cmdb.state(snapshot)
 
@@ -253,8 +284,7 @@ def test_a_dirty_work_tree_is_refused_and_nothing_changes(merged: Cmdb, snapshot
     assert merged.state(snapshot) == before
 
 
-def test_a_later_change_of_the_same_ci_is_refused_and_named(merged: Cmdb,
-                                                            snapshot: Any) -> None:
+def test_a_later_change_of_the_same_ci_is_refused_and_named(merged: Cmdb, snapshot: Any) -> None:
     cores = merged.edited(APP, "cores: 16", "cores: 32")
     later = merged.commit("More cores\n\nChange-Id: CHG-2026-0050", {APP: cores})
     before = merged.state(snapshot)
@@ -268,10 +298,13 @@ def test_a_later_change_of_the_same_ci_is_refused_and_named(merged: Cmdb,
 
 
 def test_a_later_merge_of_the_same_ci_is_named_by_its_branchs_change(
-        merged: Cmdb, snapshot: Any) -> None:
+    merged: Cmdb, snapshot: Any
+) -> None:
     merged.git("checkout", "--quiet", "-b", "cores")
-    merged.commit("More cores\n\nChange-Id: CHG-2026-0051",
-                  {APP: merged.edited(APP, "cores: 16", "cores: 32")})
+    merged.commit(
+        "More cores\n\nChange-Id: CHG-2026-0051",
+        {APP: merged.edited(APP, "cores: 16", "cores: 32")},
+    )
     merged.git("checkout", "--quiet", "main")
     merged.git("merge", "--quiet", "--no-ff", "-m", "Merge branch 'cores'", "cores")
     before = merged.state(snapshot)
@@ -284,11 +317,14 @@ def test_a_later_merge_of_the_same_ci_is_named_by_its_branchs_change(
 
 
 def test_a_conflicting_revert_is_refused_and_the_repository_is_as_it_was(
-        cmdb: Cmdb, snapshot: Any) -> None:
+    cmdb: Cmdb, snapshot: Any
+) -> None:
     cmdb.commit("runbook", {"docs/runbook.md": "memory: 64 GiB\n"})
     cmdb.commit(f"Request {CHG}", {CR: change_yaml("implemented")})
-    cmdb.commit(f"Double memory\n\nChange-Id: {CHG}",
-                {APP: double_memory(cmdb), "docs/runbook.md": "memory: 128 GiB\n"})
+    cmdb.commit(
+        f"Double memory\n\nChange-Id: {CHG}",
+        {APP: double_memory(cmdb), "docs/runbook.md": "memory: 128 GiB\n"},
+    )
     cmdb.commit("runbook: typo", {"docs/runbook.md": "memory: 128 GB\n"})
     before = cmdb.state(snapshot)
 
@@ -299,14 +335,14 @@ def test_a_conflicting_revert_is_refused_and_the_repository_is_as_it_was(
     assert cmdb.state(snapshot) == before
 
 
-def test_a_result_that_does_not_validate_is_refused_and_undone(cmdb: Cmdb,
-                                                              snapshot: Any) -> None:
+def test_a_result_that_does_not_validate_is_refused_and_undone(cmdb: Cmdb, snapshot: Any) -> None:
     app2 = cmdb.read(APP).replace("app-01", "app-02").replace("SN-APP-0001", "SN-APP-0002")
     cmdb.commit(f"Request {CHG}", {CR: change_yaml("implemented", "app-02")})
     cmdb.commit(f"Add app-02\n\nChange-Id: {CHG}", {"inventory/app-02.yaml": app2})
     web = cmdb.read("inventory/shop-web.yaml").replace("shop-web", "shop-web2")
-    cmdb.commit("shop-web2 runs on app-02",
-                {"inventory/shop-web2.yaml": web.replace("app-01", "app-02")})
+    cmdb.commit(
+        "shop-web2 runs on app-02", {"inventory/shop-web2.yaml": web.replace("app-01", "app-02")}
+    )
     before = cmdb.state(snapshot)
 
     result = cmdb.rollback()
@@ -317,8 +353,7 @@ def test_a_result_that_does_not_validate_is_refused_and_undone(cmdb: Cmdb,
     assert cmdb.state(snapshot) == before
 
 
-def test_a_commit_hook_that_fails_leaves_everything_as_it_was(merged: Cmdb,
-                                                             snapshot: Any) -> None:
+def test_a_commit_hook_that_fails_leaves_everything_as_it_was(merged: Cmdb, snapshot: Any) -> None:
     hook = merged.path / ".git/hooks/pre-commit"
     hook.write_text("#!/bin/sh\necho 'no commits today' >&2\nexit 1\n")
     hook.chmod(0o755)
@@ -334,8 +369,9 @@ def test_a_commit_hook_that_fails_leaves_everything_as_it_was(merged: Cmdb,
     assert merged.state(snapshot) == before  # the new branch is gone, main checked out
 
 
-def test_ctrl_c_half_way_leaves_everything_as_it_was(merged: Cmdb, snapshot: Any,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_half_way_leaves_everything_as_it_was(
+    merged: Cmdb, snapshot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
@@ -379,12 +415,16 @@ def test_branch_makes_the_rollback_on_a_new_branch_and_checks_it_out(merged: Cmd
     assert taken.exit_code == 2 and "exists already" in taken.stderr
 
 
-@pytest.mark.parametrize(("change_id", "message"), [
-    ("CHG-2026-0999", "no change request CHG-2026-0999"),
-    ("app-01", "no change request app-01"),
-])
-def test_unknown_changes_and_other_documents_are_refused(merged: Cmdb, change_id: str,
-                                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("change_id", "message"),
+    [
+        ("CHG-2026-0999", "no change request CHG-2026-0999"),
+        ("app-01", "no change request app-01"),
+    ],
+)
+def test_unknown_changes_and_other_documents_are_refused(
+    merged: Cmdb, change_id: str, message: str
+) -> None:
     result = merged.cli("rollback", change_id, "--reason", REASON)
 
     assert result.exit_code == 2
@@ -402,15 +442,24 @@ def test_a_change_not_carried_out_or_final_is_refused(cmdb: Cmdb, status: str) -
     assert f"{CHG} is {status}" in result.stderr
 
 
-def test_a_merge_that_carried_another_change_too_is_refused(merged: Cmdb,
-                                                           snapshot: Any) -> None:
+def test_a_merge_that_carried_another_change_too_is_refused(merged: Cmdb, snapshot: Any) -> None:
     merged.git("checkout", "--quiet", "-b", "two")
-    merged.commit("shop-db\n\nChange-Id: CHG-2026-0060", {
-        "inventory/shop-db.yaml": merged.edited("inventory/shop-db.yaml", "spec:",
-                                                "spec:\n  port: 5433")})
-    merged.commit(f"rack\n\nChange-Id: {CHG}", {
-        "inventory/rack-a01.yaml": merged.edited("inventory/rack-a01.yaml", "name:",
-                                                 "name: Rack #")})
+    merged.commit(
+        "shop-db\n\nChange-Id: CHG-2026-0060",
+        {
+            "inventory/shop-db.yaml": merged.edited(
+                "inventory/shop-db.yaml", "spec:", "spec:\n  port: 5433"
+            )
+        },
+    )
+    merged.commit(
+        f"rack\n\nChange-Id: {CHG}",
+        {
+            "inventory/rack-a01.yaml": merged.edited(
+                "inventory/rack-a01.yaml", "name:", "name: Rack #"
+            )
+        },
+    )
     merged.git("checkout", "--quiet", "main")
     merged.git("merge", "--quiet", "--no-ff", "-m", "Merge branch 'two'", "two")
     before = merged.state(snapshot)
@@ -430,19 +479,24 @@ def test_an_identity_that_is_no_person_is_refused(merged: Cmdb) -> None:
 
 
 def test_dry_run_refuses_as_the_rollback_would_and_notes_a_dirty_tree(
-        merged: Cmdb, snapshot: Any) -> None:
+    merged: Cmdb, snapshot: Any
+) -> None:
     (merged.path / "inventory/shop.yaml").write_text("edited\n")
     before = merged.state(snapshot)
 
     planned = merged.rollback("--dry-run")
-    merged.commit("More cores\n\nChange-Id: CHG-2026-0050",
-                  {APP: merged.edited(APP, "cores: 16", "cores: 32")})
+    merged.commit(
+        "More cores\n\nChange-Id: CHG-2026-0050",
+        {APP: merged.edited(APP, "cores: 16", "cores: 32")},
+    )
     refused = merged.rollback("--dry-run")
 
     assert planned.exit_code == 0, planned.output
     assert "uncommitted changes (inventory/shop.yaml)" in planned.stdout
-    assert before["files"]["inventory/shop.yaml"] == \
-        snapshot(merged.path, ignore=(".git",))["inventory/shop.yaml"]
+    assert (
+        before["files"]["inventory/shop.yaml"]
+        == snapshot(merged.path, ignore=(".git",))["inventory/shop.yaml"]
+    )
     assert refused.exit_code == 1 and "CHG-2026-0050" in refused.stderr
 
 
@@ -457,14 +511,16 @@ def test_a_detached_head_needs_a_branch(merged: Cmdb) -> None:
     assert merged.git("symbolic-ref", "HEAD").strip() == "refs/heads/rollback-0042"
 
 
-def test_without_git_it_says_git_is_missing(merged: Cmdb, tmp_path: Path,
-                                            run_cmdbctl: Callable[..., Any]) -> None:
+def test_without_git_it_says_git_is_missing(
+    merged: Cmdb, tmp_path: Path, run_cmdbctl: Callable[..., Any]
+) -> None:
     folder = tmp_path / "bin"
     folder.mkdir()
     (folder / "python").symlink_to(sys.executable)
 
-    result = run_cmdbctl("rollback", CHG, "--reason", REASON, cwd=merged.path,
-                         env={"PATH": str(folder)})
+    result = run_cmdbctl(
+        "rollback", CHG, "--reason", REASON, cwd=merged.path, env={"PATH": str(folder)}
+    )
 
     assert result.returncode == 2
     assert result.stderr.startswith("cmdbctl: error: git is not installed or not on PATH\n")

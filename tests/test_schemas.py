@@ -101,8 +101,10 @@ EXPECTED_REFS: dict[str, dict[str, dict[str, list[str]]]] = {
     },
     "Person": {},
     "Group": {"spec.members[]": {"kinds": ["Person"]}},
-    "ChangePolicy": {"spec.rules[].approvals[].group": {"kinds": ["Group"]},
-                     "spec.rules[].reviewers": {"kinds": ["Group"]}},
+    "ChangePolicy": {
+        "spec.rules[].approvals[].group": {"kinds": ["Group"]},
+        "spec.rules[].reviewers": {"kinds": ["Group"]},
+    },
     "StandardChange": {},
 }
 for _kind in KIND_CLASS:
@@ -132,8 +134,7 @@ def load_schemas() -> dict[str, dict[str, Any]]:
 @cache
 def py_registry() -> Registry:
     return Registry().with_resources(
-        (BASE_URI + name, Resource.from_contents(schema))
-        for name, schema in load_schemas().items()
+        (BASE_URI + name, Resource.from_contents(schema)) for name, schema in load_schemas().items()
     )
 
 
@@ -170,146 +171,334 @@ def verdicts(kind: str, document: Any) -> tuple[bool, bool]:
 
 
 def envelope(kind: str, id_: str, spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
-    return {"apiVersion": "cmdb/v1", "kind": kind, "metadata": {"id": id_, **metadata},
-            "spec": spec}
+    return {
+        "apiVersion": "cmdb/v1",
+        "kind": kind,
+        "metadata": {"id": id_, **metadata},
+        "spec": spec,
+    }
 
 
 MINIMAL: dict[str, dict[str, Any]] = {
     **{kind: envelope(kind, "ci-01", {}) for kind in CI_KINDS},
-    "SLA": envelope("SLA", "billing-sla", {
-        "services": ["billing"], "targets": {"P1": {"response": "PT15M"}}}),
-    "ChangeRequest": envelope("ChangeRequest", "CHG-2026-0042", {
-        "type": "normal", "category": "system", "requester": "alice",
-        "reason": "More memory for month-end runs", "targets": ["db-01"], "risk": "medium",
-        "status": "draft"}),
+    "SLA": envelope(
+        "SLA", "billing-sla", {"services": ["billing"], "targets": {"P1": {"response": "PT15M"}}}
+    ),
+    "ChangeRequest": envelope(
+        "ChangeRequest",
+        "CHG-2026-0042",
+        {
+            "type": "normal",
+            "category": "system",
+            "requester": "alice",
+            "reason": "More memory for month-end runs",
+            "targets": ["db-01"],
+            "risk": "medium",
+            "status": "draft",
+        },
+    ),
     "ChangePolicy": envelope("ChangePolicy", "change-policy", {}),
-    "StandardChange": envelope("StandardChange", "os-patch", {
-        "targetKinds": ["Server"], "fields": ["spec.os.version"]}),
+    "StandardChange": envelope(
+        "StandardChange", "os-patch", {"targetKinds": ["Server"], "fields": ["spec.os.version"]}
+    ),
     "Person": envelope("Person", "alice", {"emails": ["alice@example.net"]}),
     "Group": envelope("Group", "change-managers", {"members": []}),
 }
 
 FULL_METADATA = {
-    "name": "Billing database server", "owner": "team-dba",
+    "name": "Billing database server",
+    "owner": "team-dba",
     "labels": {"env": "prod", "site": "dc-east", "example.com/tier": "1", "empty": ""},
     "annotations": {"note": "anything at all, longer than sixty-three characters is fine here"},
     "description": "Primary database host for billing.",
 }
 CI_COMMON = {"status": "active", "criticality": "high", "dependsOn": ["dc-east-r12", "san-01"]}
-OFFICE_HOURS = {"timezone": "Asia/Shanghai", "days": ["mon", "tue", "wed", "thu", "fri"],
-                "from": "09:00", "to": "18:00"}
+OFFICE_HOURS = {
+    "timezone": "Asia/Shanghai",
+    "days": ["mon", "tue", "wed", "thu", "fri"],
+    "from": "09:00",
+    "to": "18:00",
+}
 
 FULL: dict[str, dict[str, Any]] = {
-    "Server": envelope("Server", "db-01", {
-        **CI_COMMON, "hostname": "db-01", "fqdn": "db-01.example.net", "serial": "CZ1234",
-        "vendor": "HPE", "model": "DL380 Gen11", "os": {"name": "Debian", "version": "12"},
-        "cpu": {"cores": 16}, "memoryMb": 131072,
-        "disks": [{"name": "sda", "sizeGb": 960}, {"name": "sdb", "sizeGb": 1.5}],
-        "interfaces": [{"name": "eth0", "mac": "00:1a:2b:3c:4d:5e",
-                        "ips": ["10.0.0.5", "2001:db8::5", "::1"]}],
-        "location": "dc-east-r12"}, **FULL_METADATA),
-    "NetworkDevice": envelope("NetworkDevice", "sw-core-01", {
-        **CI_COMMON, "hostname": "sw-core-01", "serial": "FOC1234", "vendor": "Cisco",
-        "model": "C9300", "firmware": "17.9.4", "managementIp": "10.0.254.1",
-        "interfaces": [{"name": "Gi1/0/1", "mac": "00-1A-2B-3C-4D-5F", "ips": []}],
-        "location": "dc-east-r12"}, **FULL_METADATA),
-    "StorageDevice": envelope("StorageDevice", "san-01", {
-        **CI_COMMON, "serial": "NA-555", "vendor": "NetApp", "model": "AFF A250",
-        "capacityTb": 48.5, "managementIp": "10.10.0.20", "location": "dc-east-mr1"},
-        **FULL_METADATA),
-    "Database": envelope("Database", "billing-db", {
-        **CI_COMMON, "engine": "postgresql", "version": "16.2", "runsOn": "db-01",
-        "port": 5432}, **FULL_METADATA),
-    "Application": envelope("Application", "billing-api", {
-        **CI_COMMON, "version": "2.4.1", "runsOn": ["app-01", "app-02"],
-        "repository": "https://git.example.net/billing/api"}, **FULL_METADATA),
-    "Service": envelope("Service", "billing", {
-        **CI_COMMON, "sla": "billing-sla", "serviceHours": OFFICE_HOURS}, **FULL_METADATA),
-    "Document": envelope("Document", "billing-runbook", {
-        **CI_COMMON, "docType": "runbook", "uri": "https://wiki.example.net/billing",
-        "version": "7", "validFrom": "2026-01-01", "validTo": "2026-12-31",
-        "about": ["billing", "billing-db"]}, **FULL_METADATA),
-    "Facility": envelope("Facility", "dc-east-r12", {
-        **CI_COMMON, "site": "dc-east", "address": "1 Data Way, Shanghai",
-        "facilityType": "rack", "location": "dc-east-mr1"}, **FULL_METADATA),
-    "NetworkLine": envelope("NetworkLine", "wan-east-west", {
-        **CI_COMMON, "provider": "China Telecom", "circuitId": "CN2-DCI-0042",
-        "bandwidthMbps": 1000,
-        "endpoints": ["dc-east", "sw-core-01"]}, **FULL_METADATA),
-    "SLA": envelope("SLA", "billing-sla", {
-        "services": ["billing"],
-        "serviceHours": OFFICE_HOURS,
-        "targets": {
-            "P1": {"response": "PT15M", "resolve": "PT4H"},
-            "P2": {"response": "PT30M", "resolve": "PT8H"},
-            "P3": {"response": "PT4H", "resolve": "P3D"},
-            "P4": {"response": "P1D", "resolve": "P10D"},
+    "Server": envelope(
+        "Server",
+        "db-01",
+        {
+            **CI_COMMON,
+            "hostname": "db-01",
+            "fqdn": "db-01.example.net",
+            "serial": "CZ1234",
+            "vendor": "HPE",
+            "model": "DL380 Gen11",
+            "os": {"name": "Debian", "version": "12"},
+            "cpu": {"cores": 16},
+            "memoryMb": 131072,
+            "disks": [{"name": "sda", "sizeGb": 960}, {"name": "sdb", "sizeGb": 1.5}],
+            "interfaces": [
+                {
+                    "name": "eth0",
+                    "mac": "00:1a:2b:3c:4d:5e",
+                    "ips": ["10.0.0.5", "2001:db8::5", "::1"],
+                }
+            ],
+            "location": "dc-east-r12",
         },
-        "availability": 99.9, "satisfaction": 95,
-        "maintenanceWindows": [{"timezone": "Asia/Shanghai", "days": ["sat"],
-                                "from": "22:00", "to": "04:00"}],
-        "exceptions": ["customer-caused outages", "force majeure"],
-        "escalation": {"contingencyPlanAfter": "PT12H", "faultReportWithin": "PT24H"},
-        "reporting": "monthly"}, name="Billing SLA", owner="team-billing"),
-    "ChangeRequest": envelope("ChangeRequest", "CHG-2026-0042", {
-        "type": "normal", "category": "system", "requester": "alice",
-        "reason": "Month-end batch runs out of memory.",
-        "description": "Double the memory of db-01.", "targets": ["db-01"], "risk": "medium",
-        "impact": {"summary": "Billing is down for 30 minutes.", "services": ["billing"]},
-        "plan": ["Stop billing", "Add DIMMs", "Start billing"],
-        "window": {"start": "2026-11-28T22:00:00+08:00", "end": "2026-11-29T01:00:00+08:00"},
-        "rollbackPlan": "Remove the new DIMMs.",
-        "approvals": [{"by": "bob", "at": "2026-11-26T10:02:00+08:00", "decision": "approve",
-                       "comment": "ok"}],
-        "status": "approved",
-        "review": {"by": "bob", "at": "2026-11-30T09:00Z", "outcome": "successful",
-                   "notes": "Went as planned."},
-        "rollback": {"by": "carol", "at": "2026-12-01T08:00:00.250-05:00",
-                     "reason": "Memory errors", "commits": ["0123abc", "f" * 40]},
-    }, name="Double memory on db-01", owner="team-dba", labels={"env": "prod"}),
-    "ChangePolicy": envelope("ChangePolicy", "change-policy", {
-        "separationOfDuties": True,
-        "requireSignedApprovals": False,
-        "rules": [
-            {"id": "normal", "match": {"type": ["normal"]},
-             "approvals": [{"group": "change-managers", "count": 1}],
-             "rollbackPlan": "required", "window": "maintenance"},
-            {"id": "high-risk", "description": "Two managers and the service owner",
-             "match": {"risk": ["high", "critical"]},
-             "approvals": [{"group": "change-managers", "count": 2},
-                           {"ownerOf": "affectedServices", "count": 1}]},
-            {"id": "emergency", "match": {"type": ["emergency"]},
-             "approvals": [{"group": "change-managers"}], "reviewWithin": "P5D"},
-            {"id": "network", "match": {"targetKinds": ["NetworkDevice", "NetworkLine"],
-                                        "category": ["system"],
-                                        "criticality": ["high", "critical"]},
-             "approvals": [{"ownerOf": "targets"}], "window": "any",
-             "rollbackPlan": "optional", "reviewWithin": "P1DT12H"},
-            {"id": "catch-all"},
-        ],
-        "freezes": [{"id": "year-end", "description": "Year-end closing",
-                     "start": "2026-12-24T00:00:00+08:00", "end": "2027-01-03T00:00:00+08:00",
-                     "allow": ["emergency"]}],
-        "identification": {"order": ["serial", "fqdn", "hostname", "mac"]},
-    }, name="Change policy"),
-    "StandardChange": envelope("StandardChange", "os-patch", {
-        "description": "Minor OS updates from the vendor's stable channel",
-        "targetKinds": ["Server", "NetworkDevice"],
-        "fields": ["spec.os.version", "spec.firmware", "spec.disks.0.sizeGb",
-                   "metadata.labels.patch-group", "metadata.annotations.last_patch"],
-    }, name="Monthly OS patch", owner="change-managers", labels={"cadence": "monthly"}),
-    "Person": envelope("Person", "alice", {
-        "displayName": "Alice Liddell",
-        "emails": ["alice@example.net", "alice.l@users.noreply.example.com"],
-        "signingKeys": [
-            ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
-             " alice@example.net"),
-            "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAI==",
-            "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAI",
-        ]}, owner="team-dba"),
-    "Group": envelope("Group", "change-managers", {
-        "description": "Approve normal and emergency changes.",
-        "members": ["alice", "bob"]}, name="Change managers"),
+        **FULL_METADATA,
+    ),
+    "NetworkDevice": envelope(
+        "NetworkDevice",
+        "sw-core-01",
+        {
+            **CI_COMMON,
+            "hostname": "sw-core-01",
+            "serial": "FOC1234",
+            "vendor": "Cisco",
+            "model": "C9300",
+            "firmware": "17.9.4",
+            "managementIp": "10.0.254.1",
+            "interfaces": [{"name": "Gi1/0/1", "mac": "00-1A-2B-3C-4D-5F", "ips": []}],
+            "location": "dc-east-r12",
+        },
+        **FULL_METADATA,
+    ),
+    "StorageDevice": envelope(
+        "StorageDevice",
+        "san-01",
+        {
+            **CI_COMMON,
+            "serial": "NA-555",
+            "vendor": "NetApp",
+            "model": "AFF A250",
+            "capacityTb": 48.5,
+            "managementIp": "10.10.0.20",
+            "location": "dc-east-mr1",
+        },
+        **FULL_METADATA,
+    ),
+    "Database": envelope(
+        "Database",
+        "billing-db",
+        {**CI_COMMON, "engine": "postgresql", "version": "16.2", "runsOn": "db-01", "port": 5432},
+        **FULL_METADATA,
+    ),
+    "Application": envelope(
+        "Application",
+        "billing-api",
+        {
+            **CI_COMMON,
+            "version": "2.4.1",
+            "runsOn": ["app-01", "app-02"],
+            "repository": "https://git.example.net/billing/api",
+        },
+        **FULL_METADATA,
+    ),
+    "Service": envelope(
+        "Service",
+        "billing",
+        {**CI_COMMON, "sla": "billing-sla", "serviceHours": OFFICE_HOURS},
+        **FULL_METADATA,
+    ),
+    "Document": envelope(
+        "Document",
+        "billing-runbook",
+        {
+            **CI_COMMON,
+            "docType": "runbook",
+            "uri": "https://wiki.example.net/billing",
+            "version": "7",
+            "validFrom": "2026-01-01",
+            "validTo": "2026-12-31",
+            "about": ["billing", "billing-db"],
+        },
+        **FULL_METADATA,
+    ),
+    "Facility": envelope(
+        "Facility",
+        "dc-east-r12",
+        {
+            **CI_COMMON,
+            "site": "dc-east",
+            "address": "1 Data Way, Shanghai",
+            "facilityType": "rack",
+            "location": "dc-east-mr1",
+        },
+        **FULL_METADATA,
+    ),
+    "NetworkLine": envelope(
+        "NetworkLine",
+        "wan-east-west",
+        {
+            **CI_COMMON,
+            "provider": "China Telecom",
+            "circuitId": "CN2-DCI-0042",
+            "bandwidthMbps": 1000,
+            "endpoints": ["dc-east", "sw-core-01"],
+        },
+        **FULL_METADATA,
+    ),
+    "SLA": envelope(
+        "SLA",
+        "billing-sla",
+        {
+            "services": ["billing"],
+            "serviceHours": OFFICE_HOURS,
+            "targets": {
+                "P1": {"response": "PT15M", "resolve": "PT4H"},
+                "P2": {"response": "PT30M", "resolve": "PT8H"},
+                "P3": {"response": "PT4H", "resolve": "P3D"},
+                "P4": {"response": "P1D", "resolve": "P10D"},
+            },
+            "availability": 99.9,
+            "satisfaction": 95,
+            "maintenanceWindows": [
+                {"timezone": "Asia/Shanghai", "days": ["sat"], "from": "22:00", "to": "04:00"}
+            ],
+            "exceptions": ["customer-caused outages", "force majeure"],
+            "escalation": {"contingencyPlanAfter": "PT12H", "faultReportWithin": "PT24H"},
+            "reporting": "monthly",
+        },
+        name="Billing SLA",
+        owner="team-billing",
+    ),
+    "ChangeRequest": envelope(
+        "ChangeRequest",
+        "CHG-2026-0042",
+        {
+            "type": "normal",
+            "category": "system",
+            "requester": "alice",
+            "reason": "Month-end batch runs out of memory.",
+            "description": "Double the memory of db-01.",
+            "targets": ["db-01"],
+            "risk": "medium",
+            "impact": {"summary": "Billing is down for 30 minutes.", "services": ["billing"]},
+            "plan": ["Stop billing", "Add DIMMs", "Start billing"],
+            "window": {"start": "2026-11-28T22:00:00+08:00", "end": "2026-11-29T01:00:00+08:00"},
+            "rollbackPlan": "Remove the new DIMMs.",
+            "approvals": [
+                {
+                    "by": "bob",
+                    "at": "2026-11-26T10:02:00+08:00",
+                    "decision": "approve",
+                    "comment": "ok",
+                }
+            ],
+            "status": "approved",
+            "review": {
+                "by": "bob",
+                "at": "2026-11-30T09:00Z",
+                "outcome": "successful",
+                "notes": "Went as planned.",
+            },
+            "rollback": {
+                "by": "carol",
+                "at": "2026-12-01T08:00:00.250-05:00",
+                "reason": "Memory errors",
+                "commits": ["0123abc", "f" * 40],
+            },
+        },
+        name="Double memory on db-01",
+        owner="team-dba",
+        labels={"env": "prod"},
+    ),
+    "ChangePolicy": envelope(
+        "ChangePolicy",
+        "change-policy",
+        {
+            "separationOfDuties": True,
+            "requireSignedApprovals": False,
+            "rules": [
+                {
+                    "id": "normal",
+                    "match": {"type": ["normal"]},
+                    "approvals": [{"group": "change-managers", "count": 1}],
+                    "rollbackPlan": "required",
+                    "window": "maintenance",
+                },
+                {
+                    "id": "high-risk",
+                    "description": "Two managers and the service owner",
+                    "match": {"risk": ["high", "critical"]},
+                    "approvals": [
+                        {"group": "change-managers", "count": 2},
+                        {"ownerOf": "affectedServices", "count": 1},
+                    ],
+                },
+                {
+                    "id": "emergency",
+                    "match": {"type": ["emergency"]},
+                    "approvals": [{"group": "change-managers"}],
+                    "reviewWithin": "P5D",
+                },
+                {
+                    "id": "network",
+                    "match": {
+                        "targetKinds": ["NetworkDevice", "NetworkLine"],
+                        "category": ["system"],
+                        "criticality": ["high", "critical"],
+                    },
+                    "approvals": [{"ownerOf": "targets"}],
+                    "window": "any",
+                    "rollbackPlan": "optional",
+                    "reviewWithin": "P1DT12H",
+                },
+                {"id": "catch-all"},
+            ],
+            "freezes": [
+                {
+                    "id": "year-end",
+                    "description": "Year-end closing",
+                    "start": "2026-12-24T00:00:00+08:00",
+                    "end": "2027-01-03T00:00:00+08:00",
+                    "allow": ["emergency"],
+                }
+            ],
+            "identification": {"order": ["serial", "fqdn", "hostname", "mac"]},
+        },
+        name="Change policy",
+    ),
+    "StandardChange": envelope(
+        "StandardChange",
+        "os-patch",
+        {
+            "description": "Minor OS updates from the vendor's stable channel",
+            "targetKinds": ["Server", "NetworkDevice"],
+            "fields": [
+                "spec.os.version",
+                "spec.firmware",
+                "spec.disks.0.sizeGb",
+                "metadata.labels.patch-group",
+                "metadata.annotations.last_patch",
+            ],
+        },
+        name="Monthly OS patch",
+        owner="change-managers",
+        labels={"cadence": "monthly"},
+    ),
+    "Person": envelope(
+        "Person",
+        "alice",
+        {
+            "displayName": "Alice Liddell",
+            "emails": ["alice@example.net", "alice.l@users.noreply.example.com"],
+            "signingKeys": [
+                (
+                    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+                    " alice@example.net"
+                ),
+                "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAI==",
+                "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAI",
+            ],
+        },
+        owner="team-dba",
+    ),
+    "Group": envelope(
+        "Group",
+        "change-managers",
+        {"description": "Approve normal and emergency changes.", "members": ["alice", "bob"]},
+        name="Change managers",
+    ),
 }
 
 VALID_DOCUMENTS: list[tuple[str, str, dict[str, Any]]] = [
@@ -581,12 +770,14 @@ def walk(node: Any, pointer: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def all_patterns() -> list[str]:
-    return sorted({
-        node["pattern"]
-        for schema in load_schemas().values()
-        for _, node in walk(schema)
-        if isinstance(node.get("pattern"), str)
-    })
+    return sorted(
+        {
+            node["pattern"]
+            for schema in load_schemas().values()
+            for _, node in walk(schema)
+            if isinstance(node.get("pattern"), str)
+        }
+    )
 
 
 def test_every_kind_has_its_schema_file() -> None:
@@ -614,8 +805,7 @@ def test_kind_schema_envelope(kind: str) -> None:
     assert schema["additionalProperties"] is False
     assert set(schema["required"]) == {"apiVersion", "kind", "metadata", "spec"}
     metadata = "changeMetadata" if kind == "ChangeRequest" else "ciMetadata"
-    assert schema["properties"]["metadata"] == {
-        "$ref": f"common.schema.json#/$defs/{metadata}"}
+    assert schema["properties"]["metadata"] == {"$ref": f"common.schema.json#/$defs/{metadata}"}
     spec = schema["properties"]["spec"]
     assert spec["type"] == "object" and spec["additionalProperties"] is False
     assert set(FORMATS_SPEC_FIELDS[kind].split()) <= set(spec["properties"])
@@ -664,8 +854,9 @@ def test_patterns_compile_as_ecma_262() -> None:
         "const ps = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
         "for (const p of ps) { new RegExp(p); new RegExp(p, 'u'); }"
     )
-    subprocess.run(["node", "-e", script], input=json.dumps(all_patterns()), text=True,
-                   check=True, timeout=60)
+    subprocess.run(
+        ["node", "-e", script], input=json.dumps(all_patterns()), text=True, check=True, timeout=60
+    )
 
 
 # --- references -----------------------------------------------------------------------
@@ -712,8 +903,9 @@ def test_references_are_well_formed_and_declared_in_kind_files() -> None:
             assert len(ref) == 1 and set(ref) <= {"kinds", "classes"}, where
             assert set(ref.get("kinds", [])) <= set(KIND_CLASS), where
             assert set(ref.get("classes", [])) <= set(KIND_CLASS.values()), where
-            id_defs = [resolve("common.schema.json", f"#/$defs/{name}")[1]
-                       for name in ("ciId", "changeId")]
+            id_defs = [
+                resolve("common.schema.json", f"#/$defs/{name}")[1] for name in ("ciId", "changeId")
+            ]
             assert "$ref" in node, where
             assert resolve(filename, node["$ref"])[1] in id_defs, f"{where}: refs hold ids"
             if filename == "common.schema.json":
@@ -739,8 +931,10 @@ def test_valid_document_passes(kind: str, document: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "path", "value"),
-    [pytest.param(kind, path, value, id=f"{kind}: {path}={value!r}")
-     for kind, path, value in VALID_VARIANTS],
+    [
+        pytest.param(kind, path, value, id=f"{kind}: {path}={value!r}")
+        for kind, path, value in VALID_VARIANTS
+    ],
 )
 def test_valid_variant_passes(kind: str, path: str, value: Any) -> None:
     assert verdicts(kind, mutated(FULL[kind], path, value)) == (True, True)
@@ -794,59 +988,86 @@ def _edit_json(path: Path, edit: Any) -> str:
 
 def _place(text: str, needle: str) -> tuple[int, int]:
     """Line and column (1-based) where `needle` first starts in `text`."""
-    before = text[:text.index(needle)]
+    before = text[: text.index(needle)]
     return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 
 @pytest.mark.parametrize("spelling", REF_SPELLINGS)
 def test_reference_fields_behind_every_spelling_of_a_ref_are_checked(
-        spelling: str, cmdb_repo: Path, write_file: Any, validate_json: Any) -> None:
+    spelling: str, cmdb_repo: Path, write_file: Any, validate_json: Any
+) -> None:
     def library(schema: dict[str, Any]) -> None:
         schema["$defs"]["ciMetadata"]["$anchor"] = "ciMetadata"
-        schema["$defs"]["storageRef"] = {"$anchor": "storageRef", "$ref": "#/$defs/ciId",
-                                         "x-cmdb-ref": {"kinds": ["StorageDevice"]}}
+        schema["$defs"]["storageRef"] = {
+            "$anchor": "storageRef",
+            "$ref": "#/$defs/ciId",
+            "x-cmdb-ref": {"kinds": ["StorageDevice"]},
+        }
 
     def server(schema: dict[str, Any]) -> None:
         schema["properties"]["metadata"] = {"$ref": spelling.format("ciMetadata")}
         schema["properties"]["spec"]["properties"]["backupTarget"] = {
-            "$ref": spelling.format("storageRef")}
+            "$ref": spelling.format("storageRef")
+        }
 
     _edit_json(cmdb_repo / "schemas" / "common.schema.json", library)
     _edit_json(cmdb_repo / "schemas" / "server.schema.json", server)
-    write_file(cmdb_repo, "inventory/san-01.yaml",
-               "apiVersion: cmdb/v1\nkind: StorageDevice\nmetadata: {id: san-01}\n"
-               "spec: {capacityTb: 100}\n")
-    for name, owner, target in (("backup-01", "team-ops", "san-99"),
-                                ("backup-02", "team-nobody", "san-01"),
-                                ("backup-03", "team-ops", "app-01")):
-        write_file(cmdb_repo, f"inventory/{name}.yaml",
-                   BACKUP.format(id=name, owner=owner, target=target))
+    write_file(
+        cmdb_repo,
+        "inventory/san-01.yaml",
+        "apiVersion: cmdb/v1\nkind: StorageDevice\nmetadata: {id: san-01}\n"
+        "spec: {capacityTb: 100}\n",
+    )
+    for name, owner, target in (
+        ("backup-01", "team-ops", "san-99"),
+        ("backup-02", "team-nobody", "san-01"),
+        ("backup-03", "team-ops", "app-01"),
+    ):
+        write_file(
+            cmdb_repo, f"inventory/{name}.yaml", BACKUP.format(id=name, owner=owner, target=target)
+        )
 
     report = validate_json(cmdb_repo)
 
-    assert {(f["path"], f["code"], f["pointer"], f["line"], f["column"])
-            for f in report.findings} == {
+    assert {
+        (f["path"], f["code"], f["pointer"], f["line"], f["column"]) for f in report.findings
+    } == {
         ("inventory/backup-01.yaml", "ref.dangling", "/spec/backupTarget", 8, 17),
         ("inventory/backup-02.yaml", "ref.dangling", "/metadata/owner", 5, 10),
         ("inventory/backup-03.yaml", "ref.kind", "/spec/backupTarget", 8, 17),
     }, report.findings
 
 
-@pytest.mark.parametrize(("ref", "named"), [
-    ("./common.schema.json#/%24defs/nope", "common.schema.json has no /$defs/nope"),
-    ("./storage.schema.json#/%24defs/ciId", "storage.schema.json, which is not a schema"),
-    ("common.schema.json#nope", "has no $anchor 'nope'"),
-    # what Python's URL functions take but the compiled validator cannot follow
-    ("#/$defs/é", "is not a URI reference"),
-    ("#/$defs/a b", "is not a URI reference"),
-    ("#/properties/spec/properties/backupTarget/allOf/01",
-     "server.schema.json has no /properties/spec/properties/backupTarget/allOf/01"),
-    ("#/properties/spec/properties/backupTarget/allOf/-1", "has no"),
-    ("#/properties/spec/title/0", "has no /properties/spec/title/0"),
-], ids=["missing-pointer", "missing-file", "missing-anchor", "non-ascii", "space",
-        "leading-zero-index", "negative-index", "index-into-a-string"])
+@pytest.mark.parametrize(
+    ("ref", "named"),
+    [
+        ("./common.schema.json#/%24defs/nope", "common.schema.json has no /$defs/nope"),
+        ("./storage.schema.json#/%24defs/ciId", "storage.schema.json, which is not a schema"),
+        ("common.schema.json#nope", "has no $anchor 'nope'"),
+        # what Python's URL functions take but the compiled validator cannot follow
+        ("#/$defs/é", "is not a URI reference"),
+        ("#/$defs/a b", "is not a URI reference"),
+        (
+            "#/properties/spec/properties/backupTarget/allOf/01",
+            "server.schema.json has no /properties/spec/properties/backupTarget/allOf/01",
+        ),
+        ("#/properties/spec/properties/backupTarget/allOf/-1", "has no"),
+        ("#/properties/spec/title/0", "has no /properties/spec/title/0"),
+    ],
+    ids=[
+        "missing-pointer",
+        "missing-file",
+        "missing-anchor",
+        "non-ascii",
+        "space",
+        "leading-zero-index",
+        "negative-index",
+        "index-into-a-string",
+    ],
+)
 def test_a_ref_to_nothing_in_any_spelling_is_one_finding(
-        ref: str, named: str, cmdb_repo: Path, validate_json: Any) -> None:
+    ref: str, named: str, cmdb_repo: Path, validate_json: Any
+) -> None:
     def server(schema: dict[str, Any]) -> None:
         schema["$defs"] = {"é": {"type": "string"}, "a b": {"type": "string"}}
         spec = schema["properties"]["spec"]["properties"]
@@ -857,90 +1078,123 @@ def test_a_ref_to_nothing_in_any_spelling_is_one_finding(
 
     report = validate_json(cmdb_repo)
 
-    assert [(f["path"], f["code"], f["pointer"], f["line"], f["column"])
-            for f in report.findings] == [
-        ("schemas/server.schema.json", "schema.dangling-ref",
-         "/properties/spec/properties/backupSource/$ref",
-         *_place(text, json.dumps(ref)))]
+    assert [
+        (f["path"], f["code"], f["pointer"], f["line"], f["column"]) for f in report.findings
+    ] == [
+        (
+            "schemas/server.schema.json",
+            "schema.dangling-ref",
+            "/properties/spec/properties/backupSource/$ref",
+            *_place(text, json.dumps(ref)),
+        )
+    ]
     assert named in report.findings[0]["message"]
 
 
-def test_a_nested_id_that_is_no_uri_is_a_finding(cmdb_repo: Path,
-                                                 validate_json: Any) -> None:
+def test_a_nested_id_that_is_no_uri_is_a_finding(cmdb_repo: Path, validate_json: Any) -> None:
     def server(schema: dict[str, Any]) -> None:
         schema["properties"]["spec"]["properties"]["backupTarget"] = {
-            "$id": "http://[bad", "type": "string"}
+            "$id": "http://[bad",
+            "type": "string",
+        }
 
     _edit_json(cmdb_repo / "schemas" / "server.schema.json", server)
     report = validate_json(cmdb_repo)
     assert {(f["path"], f["code"]) for f in report.findings} == {
         ("schemas/server.schema.json", "schema.invalid"),
-        ("inventory/app-01.yaml", "document.kind")}  # no schema: its one Server is unknown
+        ("inventory/app-01.yaml", "document.kind"),
+    }  # no schema: its one Server is unknown
     assert "http://[bad" in report.findings[-1]["message"]
 
 
-@pytest.mark.parametrize(("schema_file_name", "document"), [
-    ("server.schema.json", "inventory/app-01.yaml"),
-    ("sla.schema.json", "inventory/sla-standard.yaml"),  # SLA: the title's spelling
-])
+@pytest.mark.parametrize(
+    ("schema_file_name", "document"),
+    [
+        ("server.schema.json", "inventory/app-01.yaml"),
+        ("sla.schema.json", "inventory/sla-standard.yaml"),  # SLA: the title's spelling
+    ],
+)
 def test_a_schema_that_names_no_kind_is_one_finding_on_the_schema(
-        schema_file_name: str, document: str, cmdb_repo: Path,
-        validate_json: Any) -> None:
+    schema_file_name: str, document: str, cmdb_repo: Path, validate_json: Any
+) -> None:
     def no_const(schema: dict[str, Any]) -> None:
         schema["properties"]["kind"] = {"type": "string"}
 
     text = _edit_json(cmdb_repo / "schemas" / schema_file_name, no_const)
     # Its documents are still checked, as the kind its file name gives.
     path = cmdb_repo / document
-    path.write_text(path.read_text().replace("  owner: team-ops\n", "  owner: team-ops\n"
-                                             "  colour: red\n"))
+    path.write_text(
+        path.read_text().replace("  owner: team-ops\n", "  owner: team-ops\n  colour: red\n")
+    )
 
     report = validate_json(cmdb_repo)
 
     assert {(f["path"], f["code"], f["line"], f["column"]) for f in report.findings} == {
         (f"schemas/{schema_file_name}", "schema.kind-missing", *_place(text, '"kind": {')),
-        (document, "schema.additional-property", 7, 11)}
-    finding = report.findings[0] if report.findings[0]["path"].startswith("schemas/") \
+        (document, "schema.additional-property", 7, 11),
+    }
+    finding = (
+        report.findings[0]
+        if report.findings[0]["path"].startswith("schemas/")
         else report.findings[1]
+    )
     assert finding["pointer"] == "/properties/kind"
     assert '"const": "' in finding["hint"]
 
 
 def test_a_new_kind_schema_without_a_kind_is_read_as_its_file_name_says(
-        cmdb_repo: Path, write_file: Any, validate_json: Any) -> None:
+    cmdb_repo: Path, write_file: Any, validate_json: Any
+) -> None:
     schema = {
-        "title": "Backup job", "type": "object", "x-cmdb-class": "other",
+        "title": "Backup job",
+        "type": "object",
+        "x-cmdb-class": "other",
         "required": ["apiVersion", "kind", "metadata"],
-        "properties": {"apiVersion": {"const": "cmdb/v1"},
-                       "metadata": {"$ref": "./common.schema.json#/%24defs/ciMetadata"}},
+        "properties": {
+            "apiVersion": {"const": "cmdb/v1"},
+            "metadata": {"$ref": "./common.schema.json#/%24defs/ciMetadata"},
+        },
     }
     text = json.dumps(schema, indent=2)
     write_file(cmdb_repo, "schemas/backup-job.schema.json", text)
-    write_file(cmdb_repo, "inventory/nightly.yaml",
-               "apiVersion: cmdb/v1\nkind: BackupJob\nmetadata: {id: nightly, owner: nobody}\n")
+    write_file(
+        cmdb_repo,
+        "inventory/nightly.yaml",
+        "apiVersion: cmdb/v1\nkind: BackupJob\nmetadata: {id: nightly, owner: nobody}\n",
+    )
     # A library of definitions names no kind, and needs none.
-    write_file(cmdb_repo, "schemas/network.schema.json",
-               '{"title": "Network definitions", "$defs": {"vlan": {"type": "integer"}}}')
+    write_file(
+        cmdb_repo,
+        "schemas/network.schema.json",
+        '{"title": "Network definitions", "$defs": {"vlan": {"type": "integer"}}}',
+    )
 
     report = validate_json(cmdb_repo)
 
     assert {(f["path"], f["code"], f["line"], f["column"]) for f in report.findings} == {
-        ("schemas/backup-job.schema.json", "schema.kind-missing",
-         *_place(text, '"properties"')),
-        ("inventory/nightly.yaml", "ref.dangling", 3, 32)}
-    assert "BackupJob" in next(f["message"] for f in report.findings
-                               if f["code"] == "schema.kind-missing")
+        ("schemas/backup-job.schema.json", "schema.kind-missing", *_place(text, '"properties"')),
+        ("inventory/nightly.yaml", "ref.dangling", 3, 32),
+    }
+    assert "BackupJob" in next(
+        f["message"] for f in report.findings if f["code"] == "schema.kind-missing"
+    )
 
 
 def test_a_schema_whose_file_name_gives_no_kind_is_named_in_the_unknown_kind_hint(
-        cmdb_repo: Path, write_file: Any, validate_json: Any) -> None:
-    write_file(cmdb_repo, "schemas/my_types.schema.json",
-               '{"type": "object", "properties": {"apiVersion": {"const": "cmdb/v1"}}}')
-    write_file(cmdb_repo, "inventory/t-1.yaml",
-               "apiVersion: cmdb/v1\nkind: MyType\nmetadata: {id: t-1}\n")
+    cmdb_repo: Path, write_file: Any, validate_json: Any
+) -> None:
+    write_file(
+        cmdb_repo,
+        "schemas/my_types.schema.json",
+        '{"type": "object", "properties": {"apiVersion": {"const": "cmdb/v1"}}}',
+    )
+    write_file(
+        cmdb_repo, "inventory/t-1.yaml", "apiVersion: cmdb/v1\nkind: MyType\nmetadata: {id: t-1}\n"
+    )
     report = validate_json(cmdb_repo)
     assert {(f["path"], f["code"]) for f in report.findings} == {
         ("schemas/my_types.schema.json", "schema.kind-missing"),
-        ("inventory/t-1.yaml", "document.kind")}
+        ("inventory/t-1.yaml", "document.kind"),
+    }
     unknown = next(f for f in report.findings if f["code"] == "document.kind")
     assert "schemas/my_types.schema.json names no kind" in unknown["hint"]

@@ -27,16 +27,24 @@ def at(day: int, hour: int = 12) -> int:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_git(tmp_path_factory: pytest.TempPathFactory,
-                  monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_git(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No user or system git config (signing, hooks, identities) leaks into a test."""
     home = tmp_path_factory.mktemp("home")
     (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
-                 "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE", "GIT_DIR",
-                 "GIT_WORK_TREE"):
+    for name in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_AUTHOR_DATE",
+        "GIT_COMMITTER_DATE",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -56,12 +64,22 @@ class Repo:
     run_cli: RunCli
 
     def git(self, *args: str, when: int | None = None) -> str:
-        env = {"GIT_AUTHOR_NAME": "Bob Example", "GIT_AUTHOR_EMAIL": "bob@example.com",
-               "GIT_COMMITTER_NAME": "Bob Example", "GIT_COMMITTER_EMAIL": "bob@example.com"}
+        env = {
+            "GIT_AUTHOR_NAME": "Bob Example",
+            "GIT_AUTHOR_EMAIL": "bob@example.com",
+            "GIT_COMMITTER_NAME": "Bob Example",
+            "GIT_COMMITTER_EMAIL": "bob@example.com",
+        }
         if when is not None:
             env |= {"GIT_AUTHOR_DATE": f"{when} +0000", "GIT_COMMITTER_DATE": f"{when} +0000"}
-        proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True,
-                              env={**os.environ, **env}, check=False)
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.strip()
 
@@ -117,21 +135,25 @@ def test_at_a_revision(repo: Repo) -> None:
     assert repo.show("app-01", "--at", "main").stdout == repo.read()
 
 
-@pytest.mark.parametrize(("when", "memory"), [
-    ("2026-11-05T12:00:00Z", 131072),  # at a commit's own time: that commit
-    ("2026-11-05T11:59:59Z", 65536),
-    ("2026-11-05T13:00:00+01:00", 131072),
-    ("2026-11-05", 131072),  # a date alone: the end of that day
-    ("2026-11-09", 131072),
-    ("2026-11-10T12:30", 262144),  # no offset: local time (UTC here)
-    ("2026-11-10T11:30", 131072),
-    ("2026-11-30", 262144),
-    ("2030-01-01 00:00:00z", 262144),
-    ("9999-12-31T23:59:59-12:00", 262144),
-    ("2026-11-05T12:00:00,5+00:00", 131072),
-])
-def test_at_a_date_the_last_commit_at_or_before_it(repo: Repo, when: str, memory: int,
-                                                   utc: None) -> None:
+@pytest.mark.parametrize(
+    ("when", "memory"),
+    [
+        ("2026-11-05T12:00:00Z", 131072),  # at a commit's own time: that commit
+        ("2026-11-05T11:59:59Z", 65536),
+        ("2026-11-05T13:00:00+01:00", 131072),
+        ("2026-11-05", 131072),  # a date alone: the end of that day
+        ("2026-11-09", 131072),
+        ("2026-11-10T12:30", 262144),  # no offset: local time (UTC here)
+        ("2026-11-10T11:30", 131072),
+        ("2026-11-30", 262144),
+        ("2030-01-01 00:00:00z", 262144),
+        ("9999-12-31T23:59:59-12:00", 262144),
+        ("2026-11-05T12:00:00,5+00:00", 131072),
+    ],
+)
+def test_at_a_date_the_last_commit_at_or_before_it(
+    repo: Repo, when: str, memory: int, utc: None
+) -> None:
     result = repo.show("app-01", "--at", when)
     assert result.exit_code == 0, result.stderr
     assert f"memoryMb: {memory}\n" in result.stdout
@@ -150,15 +172,17 @@ def test_a_date_resolves_on_the_first_parent_line(repo: Repo) -> None:
 
 
 def test_before_it_existed_is_exit_1_saying_when_it_was_added(repo: Repo) -> None:
-    repo.commit(at(12), "a new server", {"inventory/app-02.yaml": repo.read().replace(
-        "app-01", "app-02")})
+    repo.commit(
+        at(12), "a new server", {"inventory/app-02.yaml": repo.read().replace("app-01", "app-02")}
+    )
     added = repo.git("rev-parse", "HEAD")
     result = repo.show("app-02", "--at", "2026-11-11")
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.startswith("cmdbctl: app-02 did not exist yet at 2026-11-11 (commit ")
-    assert f"added on 2026-11-12T12:00:00+00:00 in commit {added[:10]} by Bob Example" \
-        in result.stderr
+    assert (
+        f"added on 2026-11-12T12:00:00+00:00 in commit {added[:10]} by Bob Example" in result.stderr
+    )
     by_rev = repo.show("app-02", "--at", "HEAD~1")
     assert by_rev.exit_code == 1
     assert "did not exist yet at HEAD~1" in by_rev.stderr
@@ -177,8 +201,10 @@ def test_after_its_deletion_is_exit_1_saying_when_it_was_deleted(repo: Repo) -> 
     result = repo.show("app-01", "--at", "2026-11-16")
     assert result.exit_code == 1
     assert result.stderr.startswith("cmdbctl: app-01 no longer existed at 2026-11-16 (commit ")
-    assert f"deleted on 2026-11-15T12:00:00+00:00 in commit {gone[:10]} by Bob Example " \
-           "(CHG-2026-0099)" in result.stderr
+    assert (
+        f"deleted on 2026-11-15T12:00:00+00:00 in commit {gone[:10]} by Bob Example "
+        "(CHG-2026-0099)" in result.stderr
+    )
     now = repo.show("app-01")
     assert now.exit_code == 1
     assert "app-01 is not in the work tree: deleted on 2026-11-15" in now.stderr
@@ -213,20 +239,22 @@ def test_a_renamed_document_says_so(repo: Repo) -> None:
     assert "renamed to app-99" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("app-01", "--at", "no-such-branch"), "revision 'no-such-branch' is not there"),
-    (("app-01", "--at", "2026-13-45"), "'2026-13-45' is not a valid date"),
-    (("app-01", "--at", "2026-02-30T10:00"), "is not a valid date"),
-    (("app-01", "--at", "0000-01-01"), "is not a valid date"),
-    (("app-01", "--at", "9999-12-31T25:00"), "is not a valid date"),
-    (("app-1",), "no document 'app-1' in the history of HEAD"),
-    (("app-1", "--at", "HEAD"), "no document 'app-1' in the history of HEAD"),
-    (("inventory/app-01.yaml",), "is not an id"),
-    (("",), "is not an id"),
-    (("a*b", "--at", "2026-11-05"), "no document 'a*b'"),
-])
-def test_what_cannot_be_shown_is_exit_2(repo: Repo, args: tuple[str, ...],
-                                        message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("app-01", "--at", "no-such-branch"), "revision 'no-such-branch' is not there"),
+        (("app-01", "--at", "2026-13-45"), "'2026-13-45' is not a valid date"),
+        (("app-01", "--at", "2026-02-30T10:00"), "is not a valid date"),
+        (("app-01", "--at", "0000-01-01"), "is not a valid date"),
+        (("app-01", "--at", "9999-12-31T25:00"), "is not a valid date"),
+        (("app-1",), "no document 'app-1' in the history of HEAD"),
+        (("app-1", "--at", "HEAD"), "no document 'app-1' in the history of HEAD"),
+        (("inventory/app-01.yaml",), "is not an id"),
+        (("",), "is not an id"),
+        (("a*b", "--at", "2026-11-05"), "no document 'a*b'"),
+    ],
+)
+def test_what_cannot_be_shown_is_exit_2(repo: Repo, args: tuple[str, ...], message: str) -> None:
     result = repo.show(*args)
     assert result.exit_code == 2
     assert message in result.stderr
@@ -243,8 +271,7 @@ def test_without_git_the_work_tree_still_shows(tmp_path: Path, run_cli: RunCli) 
     assert missing.exit_code == 2 and "no document 'app-99'" in missing.stderr
     (root / ".git").rename(root / "not-git")
     assert run_cli("show", "app-01", repo=root).exit_code == 0
-    assert "not a git work tree" in run_cli("show", "app-01", "--at", "HEAD",
-                                            repo=root).stderr
+    assert "not a git work tree" in run_cli("show", "app-01", "--at", "HEAD", repo=root).stderr
 
 
 def test_a_symlinked_document_is_not_read(repo: Repo) -> None:

@@ -54,8 +54,8 @@ def _write_near_misses(repo: Path, write_file: Callable[..., Path]) -> None:
 
 
 def test_names_that_look_like_documents_are_findings(
-        cmdb_repo: Path, write_file: Callable[..., Path],
-        validate_json: Callable[..., Any]) -> None:
+    cmdb_repo: Path, write_file: Callable[..., Path], validate_json: Callable[..., Any]
+) -> None:
     init_documents = validate_json(cmdb_repo).data["summary"]["files"]
     _write_near_misses(cmdb_repo, write_file)
     # .yml is a document's suffix, as .yaml: read, and clean
@@ -63,9 +63,9 @@ def test_names_that_look_like_documents_are_findings(
 
     report = validate_json(cmdb_repo)
 
-    assert {(f["path"], f["code"], f["severity"], f["line"], f["column"])
-            for f in report.findings} == {
-        (rel, *expected, 1, 1) for rel, expected in NAMES.items() if expected}
+    assert {
+        (f["path"], f["code"], f["severity"], f["line"], f["column"]) for f in report.findings
+    } == {(rel, *expected, 1, 1) for rel, expected in NAMES.items() if expected}
     assert len(report.findings) == 7
     assert report.exit_code == 1
     assert report.data["summary"]["files"] == init_documents + 1  # app-11.yml only
@@ -77,22 +77,26 @@ def test_names_that_look_like_documents_are_findings(
     assert "delete it" in by_path["policies/alice.yaml.bak"]["hint"]
 
 
-def test_leftovers_alone_are_warnings(cmdb_repo: Path, write_file: Callable[..., Path],
-                                      validate_json: Callable[..., Any]) -> None:
+def test_leftovers_alone_are_warnings(
+    cmdb_repo: Path, write_file: Callable[..., Path], validate_json: Callable[..., Any]
+) -> None:
     write_file(cmdb_repo, "inventory/app-01.yaml~", SERVER.format(id="app-01"))
     report = validate_json(cmdb_repo)
     assert [(f["path"], f["code"], f["severity"]) for f in report.findings] == [
-        ("inventory/app-01.yaml~", "file.leftover", "warning")]
+        ("inventory/app-01.yaml~", "file.leftover", "warning")
+    ]
     assert report.exit_code == 0
 
 
-def test_a_skipped_file_is_never_read(cmdb_repo: Path, write_file: Callable[..., Path],
-                                      validate_json: Callable[..., Any]) -> None:
+def test_a_skipped_file_is_never_read(
+    cmdb_repo: Path, write_file: Callable[..., Path], validate_json: Callable[..., Any]
+) -> None:
     # Bytes no document may hold: reading them would be a finding of their own.
     write_file(cmdb_repo, "inventory/app-08.YAML", b"\x00\xff" * 10)
     report = validate_json(cmdb_repo)
     assert [(f["path"], f["code"]) for f in report.findings] == [
-        ("inventory/app-08.YAML", "file.extension")]
+        ("inventory/app-08.YAML", "file.extension")
+    ]
 
 
 # -- warm runs ------------------------------------------------------------------------
@@ -100,8 +104,10 @@ def test_a_skipped_file_is_never_read(cmdb_repo: Path, write_file: Callable[...,
 
 def _findings(root: Path) -> list[tuple[Any, ...]]:
     result = validate(find_workspace(root), jobs=1)
-    return [(f.path, f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint)
-            for f in result.findings]
+    return [
+        (f.path, f.code, f.message, f.severity, f.pointer, f.line, f.column, f.hint)
+        for f in result.findings
+    ]
 
 
 def _warm_is_cold(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
@@ -115,8 +121,11 @@ def _warm_is_cold(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any
 
 def _commit(root: Path) -> None:
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com",
-                    "commit", "-qm", "step"], cwd=root, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "step"],
+        cwd=root,
+        check=True,
+    )
 
 
 def _generation(root: Path) -> int:
@@ -131,8 +140,8 @@ def _codes(found: list[tuple[Any, ...]]) -> set[tuple[str, str]]:
 
 
 def test_warm_runs_report_skipped_files_as_cold_runs_do(
-        cmdb_repo: Path, write_file: Callable[..., Path],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    cmdb_repo: Path, write_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _write_near_misses(cmdb_repo, write_file)
     _commit(cmdb_repo)
     expected = {(rel, code) for rel, found in NAMES.items() if found for code in found[:1]}
@@ -143,16 +152,17 @@ def test_warm_runs_report_skipped_files_as_cold_runs_do(
 
     # Renamed as a document: read, and no longer reported.
     (cmdb_repo / "inventory" / "app-08.YAML").rename(cmdb_repo / "inventory" / "app-08.yaml")
-    assert _codes(_warm_is_cold(cmdb_repo, monkeypatch)) == \
-        expected - {("inventory/app-08.YAML", "file.extension")}
+    assert _codes(_warm_is_cold(cmdb_repo, monkeypatch)) == expected - {
+        ("inventory/app-08.YAML", "file.extension")
+    }
 
     # And back, in a folder the last run listed: reported again.
     (cmdb_repo / "inventory" / "app-08.yaml").rename(cmdb_repo / "inventory" / "app-08.Yaml")
     (cmdb_repo / "inventory" / "hw" / "app-09.Yml").unlink()
-    assert _codes(_warm_is_cold(cmdb_repo, monkeypatch)) == \
-        expected - {("inventory/app-08.YAML", "file.extension"),
-                    ("inventory/hw/app-09.Yml", "file.extension")} \
-        | {("inventory/app-08.Yaml", "file.extension")}
+    assert _codes(_warm_is_cold(cmdb_repo, monkeypatch)) == expected - {
+        ("inventory/app-08.YAML", "file.extension"),
+        ("inventory/hw/app-09.Yml", "file.extension"),
+    } | {("inventory/app-08.Yaml", "file.extension")}
     assert _generation(cmdb_repo) >= 2  # the warm runs read (and updated) the cache
 
 

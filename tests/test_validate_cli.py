@@ -28,65 +28,91 @@ def test_init_repository_validates_clean(cmdb_repo: Path, run_cli: Callable[...,
     assert re.fullmatch(rf"{files} files valid\n", result.stderr), result.stderr
 
 
-@pytest.mark.skipif(not (PROJECT / "inventory").is_dir(),
-                    reason="the project's example estate (inventory/) is not there")
+@pytest.mark.skipif(
+    not (PROJECT / "inventory").is_dir(),
+    reason="the project's example estate (inventory/) is not there",
+)
 def test_project_estate_validates_clean(run_cli: Callable[..., Any]) -> None:
     # No verdict cache: the test must not write into the project's own .git.
     result = run_cli("validate", repo=PROJECT, env={"CMDBCTL_NO_CACHE": "1"})
     assert result.stdout == ""
     assert result.exit_code == 0, result.stdout
     assert re.fullmatch(r"\d+ files valid\n", result.stderr), result.stderr
-    json_result = run_cli("validate", "--format", "json", repo=PROJECT,
-                          env={"CMDBCTL_NO_CACHE": "1"})
+    json_result = run_cli(
+        "validate", "--format", "json", repo=PROJECT, env={"CMDBCTL_NO_CACHE": "1"}
+    )
     report = json.loads(json_result.stdout)
     assert report["findings"] == []
     assert report["summary"]["files"] > 20  # the estate was read, not skipped
 
 
 def _scoped_repo(repo: Path, write_file: Callable[..., Path]) -> None:
-    write_file(repo, "inventory/hw/web-01.yaml",
-               "apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: web-01\n  owner: team-ops\n"
-               "spec:\n  location: rack-a01\n  dependsOn: [shop-db, nowhere]\n")
-    write_file(repo, "inventory/hw/web-02.yaml",
-               "apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: web-02\nspec:\n"
-               "  location: rack-a01\n")
+    write_file(
+        repo,
+        "inventory/hw/web-01.yaml",
+        "apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: web-01\n  owner: team-ops\n"
+        "spec:\n  location: rack-a01\n  dependsOn: [shop-db, nowhere]\n",
+    )
+    write_file(
+        repo,
+        "inventory/hw/web-02.yaml",
+        "apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: web-02\nspec:\n  location: rack-a01\n",
+    )
     # Problems outside the scope, including one that refers into it.
     write_file(repo, "policies/broken.yaml", "kind: [unclosed\n")
-    write_file(repo, "inventory/other.yaml",
-               "apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: other\nspec:\n"
-               "  dependsOn: [web-01, ghost]\n")
+    write_file(
+        repo,
+        "inventory/other.yaml",
+        "apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: other\nspec:\n"
+        "  dependsOn: [web-01, ghost]\n",
+    )
 
 
 @pytest.mark.parametrize("form", ["relative", "absolute", "trailing-slash", "file"])
 def test_paths_limit_the_report_not_the_estate(
-        form: str, cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch,
-        write_file: Callable[..., Path], validate_json: Callable[..., Any]) -> None:
+    form: str,
+    cmdb_repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    write_file: Callable[..., Path],
+    validate_json: Callable[..., Any],
+) -> None:
     _scoped_repo(cmdb_repo, write_file)
     monkeypatch.chdir(cmdb_repo)
-    arg = {"relative": "inventory/hw", "absolute": str(cmdb_repo / "inventory" / "hw"),
-           "trailing-slash": "inventory/hw/", "file": "inventory/hw/web-01.yaml"}[form]
+    arg = {
+        "relative": "inventory/hw",
+        "absolute": str(cmdb_repo / "inventory" / "hw"),
+        "trailing-slash": "inventory/hw/",
+        "file": "inventory/hw/web-01.yaml",
+    }[form]
     report = validate_json(cmdb_repo, arg)
     # rack-a01 and shop-db live outside the scope and still resolve; `nowhere` does not.
     assert {(f["path"], f["code"], f["line"], f["column"]) for f in report.findings} == {
-        ("inventory/hw/web-01.yaml", "ref.dangling", 8, 24)}
+        ("inventory/hw/web-01.yaml", "ref.dangling", 8, 24)
+    }
     assert report.exit_code == 1
     assert report.data["summary"]["files"] == (1 if form == "file" else 2)
 
 
 def test_whole_repository_reports_everything(
-        cmdb_repo: Path, write_file: Callable[..., Path],
-        validate_json: Callable[..., Any]) -> None:
+    cmdb_repo: Path, write_file: Callable[..., Path], validate_json: Callable[..., Any]
+) -> None:
     _scoped_repo(cmdb_repo, write_file)
     report = validate_json(cmdb_repo)
-    assert report.located() == {("ref.dangling", 8, 24), ("yaml.syntax", 2, 1),
-                                ("ref.dangling", 6, 23)}
+    assert report.located() == {
+        ("ref.dangling", 8, 24),
+        ("yaml.syntax", 2, 1),
+        ("ref.dangling", 6, 23),
+    }
     assert {f["path"] for f in report.findings} == {
-        "inventory/hw/web-01.yaml", "policies/broken.yaml", "inventory/other.yaml"}
+        "inventory/hw/web-01.yaml",
+        "policies/broken.yaml",
+        "inventory/other.yaml",
+    }
 
 
-def test_path_outside_the_repository(cmdb_repo: Path, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch,
-                                     run_cli: Callable[..., Any]) -> None:
+def test_path_outside_the_repository(
+    cmdb_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Any]
+) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     monkeypatch.chdir(cmdb_repo)
@@ -97,8 +123,9 @@ def test_path_outside_the_repository(cmdb_repo: Path, tmp_path: Path,
         assert f"{given}: path is outside the repository" in result.stderr
 
 
-def test_missing_path(cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch,
-                      run_cli: Callable[..., Any]) -> None:
+def test_missing_path(
+    cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Any]
+) -> None:
     monkeypatch.chdir(cmdb_repo)
     result = run_cli("validate", "inventory/no-such.yaml", repo=cmdb_repo)
     assert result.exit_code == 2
@@ -106,24 +133,39 @@ def test_missing_path(cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch,
     assert result.stdout == ""
 
 
-_ACCEPTS = ("validate checks the *.yaml and *.yml files under inventory/, changes/ and "
-            "policies/")
+_ACCEPTS = "validate checks the *.yaml and *.yml files under inventory/, changes/ and policies/"
 
 
-@pytest.mark.parametrize(("given", "said"), [
-    ("README.md", "README.md is not a document"),
-    ("schemas/server.schema.json", "schemas/server.schema.json is not a document"),
-    ("schemas", "schemas holds no document"),
-    (".github", ".github holds no document"),
-    ("inventory/empty", "inventory/empty holds no document"),
-    ("inventory/notes.txt", "inventory/notes.txt is not a document"),
-    ("inventory/.draft.yaml", "inventory/.draft.yaml is not a document"),
-    ("inventory/.drafts", "inventory/.drafts holds no document"),
-], ids=["file", "schema", "schemas-folder", "other-folder", "empty-folder", "not-yaml",
-        "hidden-file", "hidden-folder"])
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("README.md", "README.md is not a document"),
+        ("schemas/server.schema.json", "schemas/server.schema.json is not a document"),
+        ("schemas", "schemas holds no document"),
+        (".github", ".github holds no document"),
+        ("inventory/empty", "inventory/empty holds no document"),
+        ("inventory/notes.txt", "inventory/notes.txt is not a document"),
+        ("inventory/.draft.yaml", "inventory/.draft.yaml is not a document"),
+        ("inventory/.drafts", "inventory/.drafts holds no document"),
+    ],
+    ids=[
+        "file",
+        "schema",
+        "schemas-folder",
+        "other-folder",
+        "empty-folder",
+        "not-yaml",
+        "hidden-file",
+        "hidden-folder",
+    ],
+)
 def test_a_path_that_holds_no_document_is_refused(
-        given: str, said: str, cmdb_repo: Path, write_file: Callable[..., Path],
-        run_cmdbctl: Callable[..., Any]) -> None:
+    given: str,
+    said: str,
+    cmdb_repo: Path,
+    write_file: Callable[..., Path],
+    run_cmdbctl: Callable[..., Any],
+) -> None:
     """A report on such a path would say "0 files valid" and exit 0: a typo or a wrong
     folder would pass CI unnoticed. Exit 2 instead, naming the path and what counts."""
     (cmdb_repo / "inventory" / "empty" / "sub").mkdir(parents=True)
@@ -147,25 +189,40 @@ def test_a_path_that_holds_no_document_is_refused(
 def test_every_refused_path_is_named(cmdb_repo: Path, run_cmdbctl: Callable[..., Any]) -> None:
     proc = run_cmdbctl("validate", "README.md", "inventory", "schemas", cwd=cmdb_repo)
     assert proc.returncode == 2
-    assert f"error: README.md is not a document; schemas holds no document: {_ACCEPTS}" \
-        in proc.stderr
+    assert (
+        f"error: README.md is not a document; schemas holds no document: {_ACCEPTS}" in proc.stderr
+    )
 
 
 def _documents(root: Path, under: str) -> int:
     """Regular *.yaml / *.yml files at or below `under`, as validate's walk finds them."""
     start = Path(os.path.normpath(root / under))
     found = [start] if start.is_file() else [*start.rglob("*.yaml"), *start.rglob("*.yml")]
-    return sum(1 for p in found if p.is_file() and not p.is_symlink()
-               and p.relative_to(root).parts[0] in ("inventory", "changes", "policies")
-               and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return sum(
+        1
+        for p in found
+        if p.is_file()
+        and not p.is_symlink()
+        and p.relative_to(root).parts[0] in ("inventory", "changes", "policies")
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
-@pytest.mark.parametrize("given", [
-    ".", "inventory", "inventory/app-01.yaml", "inventory/hw", "changes",
-    "inventory/link.yaml", "inventory/hw/../app-01.yaml"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        ".",
+        "inventory",
+        "inventory/app-01.yaml",
+        "inventory/hw",
+        "changes",
+        "inventory/link.yaml",
+        "inventory/hw/../app-01.yaml",
+    ],
+)
 def test_a_path_that_holds_documents_is_reported_on(
-        given: str, cmdb_repo: Path, write_file: Callable[..., Path],
-        run_cmdbctl: Callable[..., Any]) -> None:
+    given: str, cmdb_repo: Path, write_file: Callable[..., Path], run_cmdbctl: Callable[..., Any]
+) -> None:
     """Documents, folders holding one at any depth, and what the walk reports on (a
     symlinked document: a finding, never read) are all accepted."""
     app = (cmdb_repo / "inventory" / "app-01.yaml").read_text()
@@ -181,8 +238,9 @@ def test_a_path_that_holds_documents_is_reported_on(
         assert [f["code"] for f in report["findings"]] == ["file.symlink"]
 
 
-def test_folder_that_is_not_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         run_cli: Callable[..., Any]) -> None:
+def test_folder_that_is_not_a_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Any]
+) -> None:
     plain = tmp_path / "plain"
     (plain / "docs").mkdir(parents=True)
     result = run_cli("validate", repo=plain)
@@ -204,13 +262,15 @@ def test_repo_option_to_a_missing_folder(tmp_path: Path, run_cli: Callable[..., 
 
 
 @pytest.mark.parametrize("sub", ["inventory", "policies", "changes", "inventory/a/b"])
-def test_finds_the_root_from_a_sub_folder(sub: str, cmdb_repo: Path,
-                                          monkeypatch: pytest.MonkeyPatch,
-                                          run_cli: Callable[..., Any]) -> None:
+def test_finds_the_root_from_a_sub_folder(
+    sub: str, cmdb_repo: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Any]
+) -> None:
     (cmdb_repo / sub).mkdir(parents=True, exist_ok=True)
     (cmdb_repo / "inventory" / "app-01.yaml").write_text(
-        (cmdb_repo / "inventory" / "app-01.yaml").read_text().replace("status: active",
-                                                                      "status: on"))
+        (cmdb_repo / "inventory" / "app-01.yaml")
+        .read_text()
+        .replace("status: active", "status: on")
+    )
     monkeypatch.chdir(cmdb_repo / sub)
     result = run_cli("validate")
     assert result.exit_code == 1
@@ -219,28 +279,36 @@ def test_finds_the_root_from_a_sub_folder(sub: str, cmdb_repo: Path,
     assert f"in {_documents(cmdb_repo, '.')} files" in result.stderr
 
 
-def test_warnings_alone_exit_zero(cmdb_repo: Path, write_file: Callable[..., Path],
-                                  run_cli: Callable[..., Any],
-                                  validate_json: Callable[..., Any]) -> None:
+def test_warnings_alone_exit_zero(
+    cmdb_repo: Path,
+    write_file: Callable[..., Path],
+    run_cli: Callable[..., Any],
+    validate_json: Callable[..., Any],
+) -> None:
     write_file(cmdb_repo, "changes/CHG-2026-0300.yaml", ROLLED_BACK_CHANGE)
     report = validate_json(cmdb_repo)
-    assert [(f["path"], f["code"], f["severity"], f["line"], f["column"])
-            for f in report.findings] == [
-        ("changes/CHG-2026-0300.yaml", "change.rollback-record-missing", "warning", 14, 11)]
+    assert [
+        (f["path"], f["code"], f["severity"], f["line"], f["column"]) for f in report.findings
+    ] == [("changes/CHG-2026-0300.yaml", "change.rollback-record-missing", "warning", 14, 11)]
     assert report.exit_code == 0
     files = _documents(cmdb_repo, ".")
     assert report.data["summary"] == {"files": files, "errors": 0, "warnings": 1, "infos": 0}
     text = run_cli("validate", repo=cmdb_repo)
     assert text.exit_code == 0
     assert text.stdout.startswith(
-        "changes/CHG-2026-0300.yaml:14:11: warning change.rollback-record-missing: ")
+        "changes/CHG-2026-0300.yaml:14:11: warning change.rollback-record-missing: "
+    )
     assert text.stderr == f"1 warning in {files} files\n"
 
 
-def test_broken_user_schema_is_a_finding(cmdb_repo: Path, validate_json: Callable[..., Any],
-                                         write_file: Callable[..., Path]) -> None:
-    write_file(cmdb_repo, "schemas/server.schema.json",
-               '{\n  "title": "Server",\n  "type": "object",,\n  "properties": {}\n}\n')
+def test_broken_user_schema_is_a_finding(
+    cmdb_repo: Path, validate_json: Callable[..., Any], write_file: Callable[..., Path]
+) -> None:
+    write_file(
+        cmdb_repo,
+        "schemas/server.schema.json",
+        '{\n  "title": "Server",\n  "type": "object",,\n  "properties": {}\n}\n',
+    )
     report = validate_json(cmdb_repo)
     assert report.exit_code == 1
     assert {(f["path"], f["code"], f["line"], f["column"]) for f in report.findings} == {
@@ -251,15 +319,19 @@ def test_broken_user_schema_is_a_finding(cmdb_repo: Path, validate_json: Callabl
 
 
 def test_schema_that_is_not_a_json_schema_is_a_finding(
-        cmdb_repo: Path, validate_json: Callable[..., Any],
-        write_file: Callable[..., Path]) -> None:
-    write_file(cmdb_repo, "schemas/server.schema.json",
-               '{"properties": {"kind": {"const": "Server"}}, "type": "bogus"}')
+    cmdb_repo: Path, validate_json: Callable[..., Any], write_file: Callable[..., Path]
+) -> None:
+    write_file(
+        cmdb_repo,
+        "schemas/server.schema.json",
+        '{"properties": {"kind": {"const": "Server"}}, "type": "bogus"}',
+    )
     report = validate_json(cmdb_repo)
     assert report.exit_code == 1
     assert {(f["path"], f["code"]) for f in report.findings} == {
         ("schemas/server.schema.json", "schema.invalid"),
-        ("inventory/app-01.yaml", "document.kind")}
+        ("inventory/app-01.yaml", "document.kind"),
+    }
 
 
 _BACKUP = """\
@@ -273,14 +345,16 @@ spec:
 """
 
 
-def test_reference_fields_come_from_the_schemas(cmdb_repo: Path,
-                                                write_file: Callable[..., Path],
-                                                validate_json: Callable[..., Any]) -> None:
-    write_file(cmdb_repo, "inventory/san-01.yaml",
-               "apiVersion: cmdb/v1\nkind: StorageDevice\nmetadata: {id: san-01}\n"
-               "spec: {capacityTb: 100}\n")
-    for name, target in (("backup-01", "san-99"), ("backup-02", "san-01"),
-                         ("backup-03", "app-01")):
+def test_reference_fields_come_from_the_schemas(
+    cmdb_repo: Path, write_file: Callable[..., Path], validate_json: Callable[..., Any]
+) -> None:
+    write_file(
+        cmdb_repo,
+        "inventory/san-01.yaml",
+        "apiVersion: cmdb/v1\nkind: StorageDevice\nmetadata: {id: san-01}\n"
+        "spec: {capacityTb: 100}\n",
+    )
+    for name, target in (("backup-01", "san-99"), ("backup-02", "san-01"), ("backup-03", "app-01")):
         write_file(cmdb_repo, f"inventory/{name}.yaml", _BACKUP.format(id=name, target=target))
 
     # With the shipped schema the field does not exist.
@@ -326,9 +400,11 @@ def _generate_estate(repo: Path, count: int) -> set[tuple[str, str, int, int]]:
         location = "rack-zz" if i % 101 == 0 else "rack-a01"
         ident = f"{name}x" if renamed(i) else name
         target = (i + 1) % count
-        body = (f"apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: {ident}\n"
-                f"  owner: team-ops\nspec:\n  hostname: {name}\n  status: {status}\n"
-                f"  location: {location}\n  dependsOn: [gen-{target:04d}]\n")
+        body = (
+            f"apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: {ident}\n"
+            f"  owner: team-ops\nspec:\n  hostname: {name}\n  status: {status}\n"
+            f"  location: {location}\n  dependsOn: [gen-{target:04d}]\n"
+        )
         if syntax_error(i):
             body += "  memoryMb: [unclosed\n"
             expected.add((path, "yaml.syntax", 12, 1))
@@ -350,15 +426,25 @@ def _located(findings: list[dict[str, Any]]) -> set[tuple[str, str, int, int]]:
     return {(f["path"], f["code"], f["line"], f["column"]) for f in findings}
 
 
-def test_parallel_path_gives_the_same_findings(cmdb_repo: Path,
-                                               run_cmdbctl: Callable[..., Any]) -> None:
+def test_parallel_path_gives_the_same_findings(
+    cmdb_repo: Path, run_cmdbctl: Callable[..., Any]
+) -> None:
     scaffold = _documents(cmdb_repo, ".")
     expected = _generate_estate(cmdb_repo, 2050)
     outputs = []
     for jobs in ("1", "2"):
-        proc = run_cmdbctl("validate", "--format", "json", "--jobs", jobs, "--repo",
-                           str(cmdb_repo), cwd=cmdb_repo, timeout=60,
-                           env={"CMDBCTL_NO_CACHE": "1"})  # no cache: both runs judge
+        proc = run_cmdbctl(
+            "validate",
+            "--format",
+            "json",
+            "--jobs",
+            jobs,
+            "--repo",
+            str(cmdb_repo),
+            cwd=cmdb_repo,
+            timeout=60,
+            env={"CMDBCTL_NO_CACHE": "1"},
+        )  # no cache: both runs judge
         assert proc.returncode == 1, proc.stderr[-2000:]
         outputs.append(json.loads(proc.stdout))
     serial, parallel = outputs
@@ -368,14 +454,17 @@ def test_parallel_path_gives_the_same_findings(cmdb_repo: Path,
     assert parallel == serial
 
 
-def test_serial_path_on_a_large_estate(cmdb_repo: Path,
-                                       validate_json: Callable[..., Any]) -> None:
+def test_serial_path_on_a_large_estate(cmdb_repo: Path, validate_json: Callable[..., Any]) -> None:
     """The generator's expectations hold on the serial path (what the test above compares)."""
     scaffold = _documents(cmdb_repo, ".")
     expected = _generate_estate(cmdb_repo, 600)
     report = validate_json(cmdb_repo, "--jobs", "1")
     assert {f["code"] for f in report.findings} == {
-        "schema.enum", "ref.dangling", "id.file-name", "yaml.syntax"}
+        "schema.enum",
+        "ref.dangling",
+        "id.file-name",
+        "yaml.syntax",
+    }
     assert _located(report.findings) == expected
     assert len(report.findings) == len(expected)
     assert report.data["summary"]["files"] == 600 + scaffold
@@ -398,7 +487,8 @@ def _edit_server_schema(repo: Path, field: dict[str, Any]) -> None:
 
 
 def test_user_schema_with_a_dangling_ref_is_a_finding(
-        cmdb_repo: Path, validate_json: Callable[..., Any]) -> None:
+    cmdb_repo: Path, validate_json: Callable[..., Any]
+) -> None:
     _edit_server_schema(cmdb_repo, {"$ref": "storage.schema.json#/$defs/id"})
     report = validate_json(cmdb_repo)
     assert report.exit_code == 1
@@ -407,48 +497,72 @@ def test_user_schema_with_a_dangling_ref_is_a_finding(
     assert "storage.schema.json" in mine[0]["message"]
 
 
-@pytest.mark.parametrize("mark", [{"kinds": 5}, {"kinds": "StorageDevice"},
-                                  {"classes": "hardware"}],
-                         ids=["number", "string-kinds", "string-classes"])
+@pytest.mark.parametrize(
+    "mark",
+    [{"kinds": 5}, {"kinds": "StorageDevice"}, {"classes": "hardware"}],
+    ids=["number", "string-kinds", "string-classes"],
+)
 def test_malformed_x_cmdb_ref_is_a_schema_finding(
-        mark: dict[str, Any], cmdb_repo: Path, write_file: Callable[..., Path],
-        validate_json: Callable[..., Any]) -> None:
+    mark: dict[str, Any],
+    cmdb_repo: Path,
+    write_file: Callable[..., Path],
+    validate_json: Callable[..., Any],
+) -> None:
     _edit_server_schema(cmdb_repo, {"type": "string", "x-cmdb-ref": mark})
-    write_file(cmdb_repo, "inventory/backup-01.yaml", _BACKUP.format(id="backup-01",
-                                                                     target="app-01"))
+    write_file(
+        cmdb_repo, "inventory/backup-01.yaml", _BACKUP.format(id="backup-01", target="app-01")
+    )
     report = validate_json(cmdb_repo)
     assert report.exit_code == 1
     assert [(f["path"], f["code"].split(".")[0]) for f in report.findings] == [
-        ("schemas/server.schema.json", "schema")], report.findings
+        ("schemas/server.schema.json", "schema")
+    ], report.findings
 
 
-@pytest.mark.parametrize(("ref", "named"), [
-    ("common.schema.json#/$defs/nope", "common.schema.json has no /$defs/nope"),
-    ("#/$defs/nope", "server.schema.json has no /$defs/nope"),
-    ("common.schema.json#nope", "has no $anchor 'nope'"),
-    ("https://example.com/id.schema.json", "https://example.com/id.schema.json"),
-], ids=["missing-pointer", "missing-local-pointer", "missing-anchor", "remote"])
+@pytest.mark.parametrize(
+    ("ref", "named"),
+    [
+        ("common.schema.json#/$defs/nope", "common.schema.json has no /$defs/nope"),
+        ("#/$defs/nope", "server.schema.json has no /$defs/nope"),
+        ("common.schema.json#nope", "has no $anchor 'nope'"),
+        ("https://example.com/id.schema.json", "https://example.com/id.schema.json"),
+    ],
+    ids=["missing-pointer", "missing-local-pointer", "missing-anchor", "remote"],
+)
 def test_every_kind_of_dangling_ref_is_a_located_finding(
-        ref: str, named: str, cmdb_repo: Path, write_file: Callable[..., Path],
-        validate_json: Callable[..., Any]) -> None:
+    ref: str,
+    named: str,
+    cmdb_repo: Path,
+    write_file: Callable[..., Path],
+    validate_json: Callable[..., Any],
+) -> None:
     _edit_server_schema(cmdb_repo, {"$ref": ref})
     # The rest of the schema still checks documents; the field with the $ref is unchecked.
-    write_file(cmdb_repo, "inventory/backup-01.yaml", _BACKUP.format(id="backup-01",
-                                                                     target="anything"))
+    write_file(
+        cmdb_repo, "inventory/backup-01.yaml", _BACKUP.format(id="backup-01", target="anything")
+    )
     text = (cmdb_repo / "schemas" / "server.schema.json").read_text()
-    line = text[:text.index(f'"$ref": "{ref}"')].count("\n") + 1
+    line = text[: text.index(f'"$ref": "{ref}"')].count("\n") + 1
     column = text.splitlines()[line - 1].index(f'"{ref}"') + 1
     report = validate_json(cmdb_repo)
     assert report.exit_code == 1
-    assert [(f["path"], f["code"], f["line"], f["column"], f["pointer"])
-            for f in report.findings] == [
-        ("schemas/server.schema.json", "schema.dangling-ref", line, column,
-         "/properties/spec/properties/backupTarget/$ref")]
+    assert [
+        (f["path"], f["code"], f["line"], f["column"], f["pointer"]) for f in report.findings
+    ] == [
+        (
+            "schemas/server.schema.json",
+            "schema.dangling-ref",
+            line,
+            column,
+            "/properties/spec/properties/backupTarget/$ref",
+        )
+    ]
     assert named in report.findings[0]["message"]
 
 
 def test_user_schema_without_dollar_schema_or_with_a_foreign_id_still_checks(
-        cmdb_repo: Path, validate_json: Callable[..., Any]) -> None:
+    cmdb_repo: Path, validate_json: Callable[..., Any]
+) -> None:
     path = cmdb_repo / "schemas" / "server.schema.json"
     schema = json.loads(path.read_text())
     del schema["$schema"]  # draft 2020-12 is what cmdbctl reads a schema as
@@ -458,16 +572,21 @@ def test_user_schema_without_dollar_schema_or_with_a_foreign_id_still_checks(
     app.write_text(app.read_text().replace("status: active", "status: on"))
     report = validate_json(cmdb_repo)
     assert {(f["path"], f["code"]) for f in report.findings} == {
-        ("inventory/app-01.yaml", "schema.enum")}
+        ("inventory/app-01.yaml", "schema.enum")
+    }
 
 
 def test_schema_nesting_deeper_than_the_validator_compiles_is_a_finding(
-        cmdb_repo: Path, write_file: Callable[..., Path],
-        validate_json: Callable[..., Any]) -> None:
-    write_file(cmdb_repo, "schemas/deep.schema.json",
-               '{"allOf": [' + '{"allOf": [' * 200 + "{}" + "]}" * 200 + "]}")
+    cmdb_repo: Path, write_file: Callable[..., Path], validate_json: Callable[..., Any]
+) -> None:
+    write_file(
+        cmdb_repo,
+        "schemas/deep.schema.json",
+        '{"allOf": [' + '{"allOf": [' * 200 + "{}" + "]}" * 200 + "]}",
+    )
     write_file(cmdb_repo, "schemas/deeper.schema.json", "[" * 100_000 + "]" * 100_000)
     report = validate_json(cmdb_repo)
     assert {(f["path"], f["code"]) for f in report.findings} == {
         ("schemas/deep.schema.json", "schema.invalid"),
-        ("schemas/deeper.schema.json", "schema.unreadable")}
+        ("schemas/deeper.schema.json", "schema.unreadable"),
+    }

@@ -21,8 +21,9 @@ from cmdbctl.kinds import KindRegistry
 
 DocumentCheck = Callable[[Document, KindRegistry], list[Finding]]
 AllIds = Callable[[], Iterable[str]]
-EstateCheck = Callable[[Sequence[Entry], KindRegistry, Sequence[Entry] | None, AllIds | None],
-                       list[Finding]]
+EstateCheck = Callable[
+    [Sequence[Entry], KindRegistry, Sequence[Entry] | None, AllIds | None], list[Finding]
+]
 
 SANITY_CHECKS: tuple[DocumentCheck, ...] = (changes.check, slas.check)
 ESTATE_CHECKS: tuple[EstateCheck, ...] = (integrity.check,)
@@ -36,8 +37,12 @@ def check_document(doc: Document, kinds: KindRegistry) -> list[Finding]:
     return findings
 
 
-def check_estate(entries: Sequence[Entry], kinds: KindRegistry,
-                 only: Sequence[Entry] | None = None,
-                 all_ids: AllIds | None = None) -> list[Finding]:
-    return [f for estate_check in ESTATE_CHECKS
-            for f in estate_check(entries, kinds, only, all_ids)]
+def check_estate(
+    entries: Sequence[Entry],
+    kinds: KindRegistry,
+    only: Sequence[Entry] | None = None,
+    all_ids: AllIds | None = None,
+) -> list[Finding]:
+    return [
+        f for estate_check in ESTATE_CHECKS for f in estate_check(entries, kinds, only, all_ids)
+    ]

@@ -25,17 +25,17 @@ _APPROVED_OR_LATER = frozenset({"approved", "implemented", "reviewed", "closed"}
 CODES: dict[str, str] = {
     "change.window-order": "the change's planned window ends before, or when, it starts",
     "change.approvals-missing": "a change that is approved or later (and not a standard "
-                                "change, which is pre-approved) records no approval",
+    "change, which is pre-approved) records no approval",
     "change.rejection-missing": "a rejected change records no rejection (a warning)",
     "change.review-missing": "a reviewed or closed emergency change lacks its "
-                             "post-implementation review (spec.review)",
+    "post-implementation review (spec.review)",
     "change.model-missing": "a standard change names no StandardChange model in spec.model: "
-                            "it is pre-approved only for what a model lists",
+    "it is pre-approved only for what a model lists",
     "change.model-unused": "a normal or emergency change names a model in spec.model, which "
-                           "only standard changes follow (a warning)",
+    "only standard changes follow (a warning)",
     "change.rollback-record-missing": "a rolled-back change has no rollback record "
-                                      "(spec.rollback: who, when, why, which commits; "
-                                      "a warning)",
+    "(spec.rollback: who, when, why, which commits; "
+    "a warning)",
 }
 
 
@@ -50,47 +50,89 @@ def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
     if isinstance(window, dict) and "start" in window and "end" in window:
         start, end = _instant(window["start"]), _instant(window["end"])
         if start and end and end <= start:
-            findings.append(Finding(
-                doc.path, "change.window-order",
-                f"window ends ({window['end']}) before it starts ({window['start']})",
-                pointer="/spec/window/end"))
+            findings.append(
+                Finding(
+                    doc.path,
+                    "change.window-order",
+                    f"window ends ({window['end']}) before it starts ({window['start']})",
+                    pointer="/spec/window/end",
+                )
+            )
     # Standard changes are pre-approved by definition (ITIL); others need a decision.
-    if status in _APPROVED_OR_LATER and spec.get("type") != "standard" \
-            and "approve" not in decisions:
-        findings.append(Finding(
-            doc.path, "change.approvals-missing",
-            f"change is {status} but records no approval",
-            pointer="/spec/status",
-            hint="approvals are recorded with `cmdbctl approve`; set status back to submitted"))
+    if (
+        status in _APPROVED_OR_LATER
+        and spec.get("type") != "standard"
+        and "approve" not in decisions
+    ):
+        findings.append(
+            Finding(
+                doc.path,
+                "change.approvals-missing",
+                f"change is {status} but records no approval",
+                pointer="/spec/status",
+                hint="approvals are recorded with `cmdbctl approve`; set status back to submitted",
+            )
+        )
     if status == "rejected" and "reject" not in decisions:
-        findings.append(Finding(
-            doc.path, "change.rejection-missing", "change is rejected but records no rejection",
-            severity="warning", pointer="/spec/status",
-            hint="record it with `cmdbctl approve --reject`"))
-    if spec.get("type") == "emergency" and status in ("reviewed", "closed") \
-            and not spec.get("review"):
-        findings.append(Finding(
-            doc.path, "change.review-missing",
-            f"emergency change is {status} without its post-implementation review",
-            pointer="/spec/status", hint="add spec.review {by, at, outcome, notes}"))
+        findings.append(
+            Finding(
+                doc.path,
+                "change.rejection-missing",
+                "change is rejected but records no rejection",
+                severity="warning",
+                pointer="/spec/status",
+                hint="record it with `cmdbctl approve --reject`",
+            )
+        )
+    if (
+        spec.get("type") == "emergency"
+        and status in ("reviewed", "closed")
+        and not spec.get("review")
+    ):
+        findings.append(
+            Finding(
+                doc.path,
+                "change.review-missing",
+                f"emergency change is {status} without its post-implementation review",
+                pointer="/spec/status",
+                hint="add spec.review {by, at, outcome, notes}",
+            )
+        )
     if spec.get("type") == "standard" and not spec.get("model"):
-        findings.append(Finding(
-            doc.path, "change.model-missing",
-            "standard change names no model: it is pre-approved only for what a "
-            "StandardChange in policies/ lists", pointer="/spec/type",
-            hint="add spec.model with the id of the StandardChange it follows, "
-                 "or make it a normal change"))
+        findings.append(
+            Finding(
+                doc.path,
+                "change.model-missing",
+                "standard change names no model: it is pre-approved only for what a "
+                "StandardChange in policies/ lists",
+                pointer="/spec/type",
+                hint="add spec.model with the id of the StandardChange it follows, "
+                "or make it a normal change",
+            )
+        )
     elif spec.get("type") != "standard" and spec.get("model"):
-        findings.append(Finding(
-            doc.path, "change.model-unused",
-            f"{spec.get('type')} change names model {spec['model']!r}, which only a "
-            "standard change follows", severity="warning", pointer="/spec/model",
-            hint="make it type: standard, or remove spec.model"))
+        findings.append(
+            Finding(
+                doc.path,
+                "change.model-unused",
+                f"{spec.get('type')} change names model {spec['model']!r}, which only a "
+                "standard change follows",
+                severity="warning",
+                pointer="/spec/model",
+                hint="make it type: standard, or remove spec.model",
+            )
+        )
     if status == "rolled-back" and not spec.get("rollback"):
-        findings.append(Finding(
-            doc.path, "change.rollback-record-missing",
-            "change is rolled-back but has no rollback record", severity="warning",
-            pointer="/spec/status", hint="record spec.rollback {by, at, reason, commits}: who rolled it back, when, why"))
+        findings.append(
+            Finding(
+                doc.path,
+                "change.rollback-record-missing",
+                "change is rolled-back but has no rollback record",
+                severity="warning",
+                pointer="/spec/status",
+                hint="record spec.rollback {by, at, reason, commits}: who rolled it back, when, why",
+            )
+        )
     return findings
 
 

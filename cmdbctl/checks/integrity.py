@@ -23,17 +23,20 @@ _MAX_SUGGESTIONS = 50
 
 CODES: dict[str, str] = {
     "id.duplicate": "another file holds the same id: ids are unique across the repository, "
-                    "one file per id, and never reused",
+    "one file per id, and never reused",
     "id.file-name": "metadata.id differs from the file's name: a document's file is named "
-                    "<id>.yaml, and the file name is the CI's identity",
+    "<id>.yaml, and the file name is the CI's identity",
     "ref.dangling": "a reference field (x-cmdb-ref in the schema) names an id no document has",
     "ref.kind": "a reference field names a document of a kind the field does not allow",
 }
 
 
-def check(entries: Sequence[Entry], kinds: KindRegistry,
-          only: Sequence[Entry] | None = None,
-          all_ids: Callable[[], Iterable[str]] | None = None) -> list[Finding]:
+def check(
+    entries: Sequence[Entry],
+    kinds: KindRegistry,
+    only: Sequence[Entry] | None = None,
+    all_ids: Callable[[], Iterable[str]] | None = None,
+) -> list[Finding]:
     """Findings of `only` (default: every entry), judged against all `entries`.
 
     An entry's findings depend on nothing but itself and the entries holding its id or
@@ -52,15 +55,25 @@ def check(entries: Sequence[Entry], kinds: KindRegistry,
             continue
         if len(by_id[entry.id]) > 1:
             others = [e.path for e in by_id[entry.id] if e is not entry]
-            findings.append(Finding(
-                entry.path, "id.duplicate",
-                f"id {entry.id!r} is also used by {', '.join(others)}",
-                pointer="/metadata/id", hint="ids are unique across the repository, never reused"))
+            findings.append(
+                Finding(
+                    entry.path,
+                    "id.duplicate",
+                    f"id {entry.id!r} is also used by {', '.join(others)}",
+                    pointer="/metadata/id",
+                    hint="ids are unique across the repository, never reused",
+                )
+            )
         if file_id(entry.path) != entry.id:
-            findings.append(Finding(
-                entry.path, "id.file-name",
-                f"file name does not match id {entry.id!r}", pointer="/metadata/id",
-                hint=f"rename the file to {entry.id}.yaml"))
+            findings.append(
+                Finding(
+                    entry.path,
+                    "id.file-name",
+                    f"file name does not match id {entry.id!r}",
+                    pointer="/metadata/id",
+                    hint=f"rename the file to {entry.id}.yaml",
+                )
+            )
     suggestions = 0
     known: list[str] | None = None
     for entry in only:
@@ -78,16 +91,25 @@ def check(entries: Sequence[Entry], kinds: KindRegistry,
                         known = list(all_ids()) if all_ids else list(by_id)
                     close = difflib.get_close_matches(ref.target, known, n=1)
                     hint = f"did you mean {close[0]!r}?" if close else None
-                findings.append(Finding(
-                    entry.path, "ref.dangling",
-                    f"{ref.target!r} refers to no document (expected {field.describe()})",
-                    pointer=ref.pointer, hint=hint))
+                findings.append(
+                    Finding(
+                        entry.path,
+                        "ref.dangling",
+                        f"{ref.target!r} refers to no document (expected {field.describe()})",
+                        pointer=ref.pointer,
+                        hint=hint,
+                    )
+                )
                 continue
             target = targets[0]
             if target.kind is not None and not kinds.allows(field, target.kind):
-                findings.append(Finding(
-                    entry.path, "ref.kind",
-                    f"{ref.target!r} is a {target.kind}, but this field refers to "
-                    f"{field.describe()}", pointer=ref.pointer))
+                findings.append(
+                    Finding(
+                        entry.path,
+                        "ref.kind",
+                        f"{ref.target!r} is a {target.kind}, but this field refers to "
+                        f"{field.describe()}",
+                        pointer=ref.pointer,
+                    )
+                )
     return findings
-

@@ -28,26 +28,33 @@ FOLDER = "policies"
 
 CODES: dict[str, str] = {
     "policy.duplicate": "a second ChangePolicy: exactly one may exist under policies/, and "
-                        "the gate refuses to judge merges while there are several",
+    "the gate refuses to judge merges while there are several",
 }
 
 
 def paths(folders: Mapping[str, Folder]) -> list[str]:
     """Every document file under `policies/`, from a listing's folders."""
-    return [f"{rel}/{name}" for rel, folder in folders.items() if _under(rel)
-            for name in folder.files]
+    return [
+        f"{rel}/{name}" for rel, folder in folders.items() if _under(rel) for name in folder.files
+    ]
 
 
 def check(entries: Iterable[Entry]) -> list[Finding]:
     """`policy.duplicate` on each ChangePolicy under `policies/` after the first by path;
     `entries` may hold any others (they are ignored)."""
     found = sorted(e.path for e in entries if e.kind == "ChangePolicy" and _under(e.path))
-    return [Finding(path, "policy.duplicate",
-                    f"{found[0]} is already the ChangePolicy; exactly one may exist "
-                    "(the gate applies the first by path and refuses to judge merges "
-                    "while there are several)", pointer="/kind",
-                    hint=f"merge its rules into {found[0]} and delete this file")
-            for path in found[1:]]
+    return [
+        Finding(
+            path,
+            "policy.duplicate",
+            f"{found[0]} is already the ChangePolicy; exactly one may exist "
+            "(the gate applies the first by path and refuses to judge merges "
+            "while there are several)",
+            pointer="/kind",
+            hint=f"merge its rules into {found[0]} and delete this file",
+        )
+        for path in found[1:]
+    ]
 
 
 def _under(path: str) -> bool:

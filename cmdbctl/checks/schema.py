@@ -27,17 +27,17 @@ KEYWORDS: dict[str, str] = {
     "$dynamicRef": "a value fails the schema a $dynamicRef resolves to",
     "$ref": "a value fails the schema a $ref names",
     "additionalProperties": "a field the kind's schema does not allow, often a misspelt one "
-                            "(the hint names the closest allowed field)",
+    "(the hint names the closest allowed field)",
     "allOf": "a value fails one of the schemas it must all match (allOf)",
     "anyOf": "a value matches none of the alternatives its schema allows (anyOf); the "
-             "finding explains the closest one",
+    "finding explains the closest one",
     "const": "a value differs from the one value its field allows (const), e.g. apiVersion",
     "contains": "a list holds too few or too many items of the kind its schema asks for "
-                "(contains, minContains, maxContains)",
+    "(contains, minContains, maxContains)",
     "dependentRequired": "a field is present without another field that must come with it "
-                         "(dependentRequired)",
+    "(dependentRequired)",
     "dependentSchemas": "a field is present and its mapping fails the schema that field "
-                        "brings in (dependentSchemas)",
+    "brings in (dependentSchemas)",
     "enum": "a value is not one of those its field allows (enum), e.g. a misspelt status",
     "exclusiveMaximum": "a number is not below its field's exclusive maximum",
     "exclusiveMinimum": "a number is not above its field's exclusive minimum",
@@ -55,21 +55,20 @@ KEYWORDS: dict[str, str] = {
     "multipleOf": "a number is not a multiple of the step its field requires (multipleOf)",
     "not": "a value matches a schema it must not match (not)",
     "oneOf": "a value matches none, or several, of the alternatives of which it must match "
-             "exactly one (oneOf); the finding explains the closest one",
+    "exactly one (oneOf); the finding explains the closest one",
     "pattern": "a string does not match its field's pattern, e.g. an id with capitals or "
-               "spaces, or a date written another way",
+    "spaces, or a date written another way",
     "patternProperties": "a field whose name matches a pattern fails that pattern's schema",
     "prefixItems": "a list's leading items fail the schemas given for them position by "
-                   "position (prefixItems)",
+    "position (prefixItems)",
     "properties": "a field fails the schema its name is given (properties)",
     "propertyNames": "a field's name is not one its schema allows (propertyNames)",
     "required": "a field the kind's schema requires is missing",
     "type": "a value has the wrong type: text where a number is due, a list where a "
-            "mapping is due, ...",
-    "unevaluatedItems": "a list has items no part of its schema accounts for "
-                        "(unevaluatedItems)",
+    "mapping is due, ...",
+    "unevaluatedItems": "a list has items no part of its schema accounts for (unevaluatedItems)",
     "unevaluatedProperties": "a mapping has fields no part of its schema accounts for "
-                             "(unevaluatedProperties), often a misspelt one",
+    "(unevaluatedProperties), often a misspelt one",
     "uniqueItems": "a list holds the same item twice where its items must be unique",
 }
 # An unknown field is named one by one (`_explain`): one finding per field.
@@ -79,17 +78,21 @@ _KEYWORD_CODES = {"additionalProperties": "schema.additional-property"}
 def keyword_code(keyword: str) -> str:
     """The code of a finding for a JSON Schema keyword: `schema.` and the keyword in
     kebab case without `$` (`maxLength`: `schema.max-length`, `$ref`: `schema.ref`)."""
-    return _KEYWORD_CODES.get(keyword) or \
-        "schema." + re.sub(r"(?<!^)(?=[A-Z])", "-", keyword.lstrip("$")).lower()
+    return (
+        _KEYWORD_CODES.get(keyword)
+        or "schema." + re.sub(r"(?<!^)(?=[A-Z])", "-", keyword.lstrip("$")).lower()
+    )
 
 
 CODES: dict[str, str] = {
     "document.kind": "the document has no kind, a kind that is not a name, or a kind no "
-                     "schema in schemas/ defines (properties.kind.const)",
+    "schema in schemas/ defines (properties.kind.const)",
     "schema.invalid": "a schema file is not a valid JSON Schema (draft 2020-12), or a "
-                      "document fails its kind's schema in a way no single keyword explains",
-    **{keyword_code(k): f"{description} (JSON Schema keyword {k})"
-       for k, description in KEYWORDS.items()},
+    "document fails its kind's schema in a way no single keyword explains",
+    **{
+        keyword_code(k): f"{description} (JSON Schema keyword {k})"
+        for k, description in KEYWORDS.items()
+    },
 }
 
 
@@ -100,32 +103,50 @@ def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
     if kinds.is_valid(kind, doc.data):
         return []
     findings = [f for e in kinds.errors(kind, doc.data) for f in _explain(doc.path, e)]
-    return findings or [Finding(doc.path, "schema.invalid",
-                                f"document does not match the {kind} schema")]
+    return findings or [
+        Finding(doc.path, "schema.invalid", f"document does not match the {kind} schema")
+    ]
 
 
 def _kind_finding(doc: Document, kinds: KindRegistry, kind: Any) -> Finding:
     known = sorted(kinds.kinds)
     if kind is None:
-        return Finding(doc.path, "document.kind", "document has no kind",
-                       hint=f"add `kind:` with one of: {', '.join(known)}")
+        return Finding(
+            doc.path,
+            "document.kind",
+            "document has no kind",
+            hint=f"add `kind:` with one of: {', '.join(known)}",
+        )
     if not isinstance(kind, str):
-        return Finding(doc.path, "document.kind",
-                       f"kind must be one kind name, not a {_yaml_type(kind)}", pointer="/kind",
-                       hint=f"write `kind:` with one of: {', '.join(known)}")
+        return Finding(
+            doc.path,
+            "document.kind",
+            f"kind must be one kind name, not a {_yaml_type(kind)}",
+            pointer="/kind",
+            hint=f"write `kind:` with one of: {', '.join(known)}",
+        )
     close = difflib.get_close_matches(str(kind), known, n=1)
     hint = f"did you mean {close[0]}?" if close else f"known kinds: {', '.join(known)}"
     if kinds.unnamed:  # the schema meant for it may be one that names no kind
         names = "s" if len(kinds.unnamed) == 1 else ""
         hint += f"; {' and '.join(kinds.unnamed)} name{names} no kind (schema.kind-missing)"
-    return Finding(doc.path, "document.kind",
-                   f"unknown kind {kind!r}: no schema in {kinds.origin} defines it",
-                   pointer="/kind", hint=hint)
+    return Finding(
+        doc.path,
+        "document.kind",
+        f"unknown kind {kind!r}: no schema in {kinds.origin} defines it",
+        pointer="/kind",
+        hint=hint,
+    )
 
 
 def _yaml_type(value: Any) -> str:
-    names: dict[type, str] = {dict: "mapping", list: "sequence", bool: "boolean",
-                              int: "number", float: "number"}
+    names: dict[type, str] = {
+        dict: "mapping",
+        list: "sequence",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -142,18 +163,26 @@ def _explain(path: str, error: jsonschema.ValidationError) -> Iterator[Finding]:
                 continue
             close = difflib.get_close_matches(key, allowed, n=1)
             yield Finding(
-                path, "schema.additional-property",
+                path,
+                "schema.additional-property",
                 f"unknown field {key!r} in {where}",
                 pointer=pointer([*at, key]),
                 hint=(f"did you mean {close[0]!r}? " if close else "")
                 + (f"allowed: {', '.join(allowed)}" if allowed else "")
-                + "; or add the field to the schema")
+                + "; or add the field to the schema",
+            )
         return
     if keyword == "required" and isinstance(error.instance, dict):
         missing = [r for r in error.validator_value if r not in error.instance]
         for name in missing:
-            yield Finding(path, "schema.required", f"{where} is missing required field {name!r}",
-                          pointer=pointer(at), hint=hint)
+            yield Finding(
+                path,
+                "schema.required",
+                f"{where} is missing required field {name!r}",
+                pointer=pointer(at),
+                hint=hint,
+            )
         return
-    yield Finding(path, keyword_code(keyword), f"{where}: {error.message}",
-                  pointer=pointer(at), hint=hint)
+    yield Finding(
+        path, keyword_code(keyword), f"{where}: {error.message}", pointer=pointer(at), hint=hint
+    )

@@ -17,11 +17,11 @@ from cmdbctl.kinds import KindRegistry
 
 CODES: dict[str, str] = {
     "sla.targets-order": "a more urgent priority has a longer response or resolve target "
-                         "than a less urgent one: targets get stricter toward P1",
+    "than a less urgent one: targets get stricter toward P1",
     "sla.resolve-before-response": "a priority's resolve target is shorter than its "
-                                   "response target",
+    "response target",
     "sla.timezone": "a time zone of the service hours or a maintenance window that the tz "
-                    "database does not know (write an IANA name such as Europe/Berlin)",
+    "database does not know (write an IANA name such as Europe/Berlin)",
 }
 
 
@@ -38,28 +38,43 @@ def check(doc: Document, kinds: KindRegistry) -> list[Finding]:
         for urgent, lesser in pairwise(priorities):
             a, b = targets[urgent].get(measure), targets[lesser].get(measure)
             if a and b and parse_duration(a) > parse_duration(b):
-                findings.append(Finding(
-                    doc.path, "sla.targets-order",
-                    f"{urgent} {measure} target {a} is longer than {lesser}'s {b}; "
-                    f"targets must get stricter toward P1",
-                    pointer=f"/spec/targets/{urgent}/{measure}"))
+                findings.append(
+                    Finding(
+                        doc.path,
+                        "sla.targets-order",
+                        f"{urgent} {measure} target {a} is longer than {lesser}'s {b}; "
+                        f"targets must get stricter toward P1",
+                        pointer=f"/spec/targets/{urgent}/{measure}",
+                    )
+                )
     for priority in priorities:
         response, resolve = targets[priority].get("response"), targets[priority].get("resolve")
         if response and resolve and parse_duration(resolve) < parse_duration(response):
-            findings.append(Finding(
-                doc.path, "sla.resolve-before-response",
-                f"{priority} resolve target {resolve} is shorter than its response target "
-                f"{response}", pointer=f"/spec/targets/{priority}/resolve"))
+            findings.append(
+                Finding(
+                    doc.path,
+                    "sla.resolve-before-response",
+                    f"{priority} resolve target {resolve} is shorter than its response target "
+                    f"{response}",
+                    pointer=f"/spec/targets/{priority}/resolve",
+                )
+            )
     windows = [("/spec/serviceHours", spec.get("serviceHours"))] + [
         (f"/spec/maintenanceWindows/{i}", w)
-        for i, w in enumerate(spec.get("maintenanceWindows") or [])]
+        for i, w in enumerate(spec.get("maintenanceWindows") or [])
+    ]
     for at, window in windows:
         if isinstance(window, dict) and isinstance(window.get("timezone"), str):
             try:
                 ZoneInfo(window["timezone"])
             except (ZoneInfoNotFoundError, ValueError):
-                findings.append(Finding(
-                    doc.path, "sla.timezone",
-                    f"unknown time zone {window['timezone']!r}",
-                    pointer=f"{at}/timezone", hint="use an IANA name such as Asia/Shanghai"))
+                findings.append(
+                    Finding(
+                        doc.path,
+                        "sla.timezone",
+                        f"unknown time zone {window['timezone']!r}",
+                        pointer=f"{at}/timezone",
+                        hint="use an IANA name such as Asia/Shanghai",
+                    )
+                )
     return findings

@@ -12,12 +12,17 @@ from cmdbctl.workspace import find_workspace
 @click.argument("change_id", metavar="CHANGE-ID")
 @click.option("--reject", is_flag=True, help="Record a rejection instead of an approval.")
 @click.option("--comment", "-m", default=None, help="Why; kept in the record and the commit.")
-@click.option("--sign", "-S", is_flag=True,
-              help="Sign the commit (always done when the policy requires signed approvals); "
-                   "uses git's user.signingkey and gpg.format, e.g. ssh.")
+@click.option(
+    "--sign",
+    "-S",
+    is_flag=True,
+    help="Sign the commit (always done when the policy requires signed approvals); "
+    "uses git's user.signingkey and gpg.format, e.g. ssh.",
+)
 @repo_option
-def approve(change_id: str, reject: bool, comment: str | None, sign: bool,
-            repo: str | None) -> None:
+def approve(
+    change_id: str, reject: bool, comment: str | None, sign: bool, repo: str | None
+) -> None:
     """Record your decision on a change request as a commit.
 
     Appends {by, at, decision, comment} to the change's approvals, keeping the file's
@@ -42,10 +47,13 @@ def approve(change_id: str, reject: bool, comment: str | None, sign: bool,
     from cmdbctl.approve import (
         approve as run_approve,  # imported here: start-up pays for one command
     )
+
     ws = find_workspace(repo)
     result = run_approve(ws.root, change_id, reject, comment, sign)
-    click.echo(f"{result.by} {'rejected' if result.decision == 'reject' else 'approved'} "
-               f"{result.change_id} ({result.status_before} → {result.status_after}) "
-               f"in {result.commit[:10]}{' (signed)' if result.signed else ''}")
+    click.echo(
+        f"{result.by} {'rejected' if result.decision == 'reject' else 'approved'} "
+        f"{result.change_id} ({result.status_before} → {result.status_after}) "
+        f"in {result.commit[:10]}{' (signed)' if result.signed else ''}"
+    )
     for note in result.notes:
         click.echo(f"cmdbctl: note: {note}", err=True)

@@ -21,19 +21,36 @@ _ICONS = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
 
 @click.command()
-@click.option("--since", default=None, metavar="REV",
-              help="Audit the commits after REV (REV..HEAD, first parent); default: all.")
-@click.option("--now", "now", default=None, metavar="INSTANT",
-              help="Judge post-implementation review deadlines as of this instant "
-                   "(default: now).")
+@click.option(
+    "--since",
+    default=None,
+    metavar="REV",
+    help="Audit the commits after REV (REV..HEAD, first parent); default: all.",
+)
+@click.option(
+    "--now",
+    "now",
+    default=None,
+    metavar="INSTANT",
+    help="Judge post-implementation review deadlines as of this instant (default: now).",
+)
 @repo_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]),
-              default="text", show_default=True,
-              help="text for people; json for scripts; markdown for a report.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Worker processes judging commits (default: one per CPU).")
-def audit(since: str | None, now: str | None, repo: str | None, fmt: str,
-          jobs: int | None) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people; json for scripts; markdown for a report.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes judging commits (default: one per CPU).",
+)
+def audit(since: str | None, now: str | None, repo: str | None, fmt: str, jobs: int | None) -> None:
     """Trace every commit on the branch to an approved change.
 
     Walks the first-parent history of HEAD and judges each commit that changed
@@ -55,6 +72,7 @@ def audit(since: str | None, now: str | None, repo: str | None, fmt: str,
       cmdbctl audit --format json | jq '.commits[] | select(.verdict == "refused")'
     """
     from cmdbctl.audit import run_audit  # imported here: start-up pays for one command
+
     ws = find_workspace(repo)
     with progress_bar(fmt, "auditing") as bar:
         result = run_audit(ws.root, since, instant(now), progress=bar, jobs=jobs)
@@ -72,19 +90,29 @@ def audit(since: str | None, now: str | None, repo: str | None, fmt: str,
 
 def summary_line(result: AuditResult) -> str:
     s = result.summary
-    return (f"{s['verdict']}: {counted(s['audited'], 'commit')} audited of "
-            f"{s['walked']} on the first-parent line, {s['refused']} refused, "
-            f"{counted(s['reviewsOverdue'], 'review')} overdue "
-            f"({s['judged']} judged, {s['cached']} from the cache)")
+    return (
+        f"{s['verdict']}: {counted(s['audited'], 'commit')} audited of "
+        f"{s['walked']} on the first-parent line, {s['refused']} refused, "
+        f"{counted(s['reviewsOverdue'], 'review')} overdue "
+        f"({s['judged']} judged, {s['cached']} from the cache)"
+    )
 
 
 def _finding_lines(findings: list[Finding], color: bool, indent: str = "  ") -> list[str]:
     lines = []
     for f in findings:
-        severity = click.style(f.severity, fg={"error": "red", "warning": "yellow"}.get(
-            f.severity, "blue"), bold=True) if color else f.severity
-        lines.append(f"{indent}{f.path}:{f.line or 1}:{f.column or 1}: {severity} {f.code}: "
-                     f"{f.message}")
+        severity = (
+            click.style(
+                f.severity,
+                fg={"error": "red", "warning": "yellow"}.get(f.severity, "blue"),
+                bold=True,
+            )
+            if color
+            else f.severity
+        )
+        lines.append(
+            f"{indent}{f.path}:{f.line or 1}:{f.column or 1}: {severity} {f.code}: {f.message}"
+        )
         if f.hint:
             lines.append(f"{indent}    hint: {f.hint}")
     return lines
@@ -101,20 +129,25 @@ def render_text(result: AuditResult, out: TextIO, color: bool) -> None:
         label = "REFUSED" if commit.verdict == "refused" else "passed with warnings"
         if color:
             head = click.style(head, fg="yellow")
-            label = click.style(label, fg="red" if commit.verdict == "refused" else "yellow",
-                                bold=True)
-        out.write(f"{head} {label} ({_KINDS[commit.kind]})\n"
-                  f"  author:  {commit.author} <{commit.email}>\n"
-                  f"  date:    {commit.date}\n"
-                  f"  subject: {commit.subject}\n")
+            label = click.style(
+                label, fg="red" if commit.verdict == "refused" else "yellow", bold=True
+            )
+        out.write(
+            f"{head} {label} ({_KINDS[commit.kind]})\n"
+            f"  author:  {commit.author} <{commit.email}>\n"
+            f"  date:    {commit.date}\n"
+            f"  subject: {commit.subject}\n"
+        )
         out.writelines(line + "\n" for line in _finding_lines(shown, color))
         out.write("\n")
     if result.reviews:
         out.write(f"post-implementation reviews at HEAD, as of {result.now.isoformat()}:\n")
         out.writelines(line + "\n" for line in _finding_lines(result.reviews, color))
     if result.baseline is not None:
-        out.write(f"root commit {result.baseline.sha[:10]} ({result.baseline.subject}) is "
-                  "the import: the baseline, not judged\n")
+        out.write(
+            f"root commit {result.baseline.sha[:10]} ({result.baseline.subject}) is "
+            "the import: the baseline, not judged\n"
+        )
 
 
 def _cell(text: object) -> str:
@@ -123,8 +156,9 @@ def _cell(text: object) -> str:
 
 def _missing(commit: AuditedCommit) -> str:
     errors = [f for f in commit.findings if f.severity == "error"]
-    return "; ".join(f"**{f.code}** {f.message}" for f in errors[:3]) \
-        + (f" (and {len(errors) - 3} more)" if len(errors) > 3 else "")
+    return "; ".join(f"**{f.code}** {f.message}" for f in errors[:3]) + (
+        f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    )
 
 
 def render_markdown(result: AuditResult, out: TextIO, color: bool) -> None:
@@ -132,36 +166,51 @@ def render_markdown(result: AuditResult, out: TextIO, color: bool) -> None:
     finding by commit, the reviews at HEAD."""
     s = result.summary
     mark = "✅ passed" if s["verdict"] == "passed" else "❌ refused"
-    out.write(f"### cmdbctl audit: {mark}\n\n"
-              f"{counted(s['audited'], 'commit')} audited "
-              f"({s['kinds']['merge']} merges, {s['kinds']['squash']} squash merges, "
-              f"{s['kinds']['direct']} direct pushes) of {s['walked']} on the first-parent "
-              f"line of `{result.head[:10]}`"
-              + (f" since `{result.since[:10]}`" if result.since else "")
-              + f"; {s['refused']} refused; {counted(s['reviewsOverdue'], 'review')} "
-              f"overdue as of {result.now.isoformat()}.\n\n")
+    out.write(
+        f"### cmdbctl audit: {mark}\n\n"
+        f"{counted(s['audited'], 'commit')} audited "
+        f"({s['kinds']['merge']} merges, {s['kinds']['squash']} squash merges, "
+        f"{s['kinds']['direct']} direct pushes) of {s['walked']} on the first-parent "
+        f"line of `{result.head[:10]}`"
+        + (f" since `{result.since[:10]}`" if result.since else "")
+        + f"; {s['refused']} refused; {counted(s['reviewsOverdue'], 'review')} "
+        f"overdue as of {result.now.isoformat()}.\n\n"
+    )
     if result.refused:
-        out.write("| commit | kind | landed | author | subject | what is missing |\n"
-                  "|---|---|---|---|---|---|\n")
-        out.writelines(f"| `{c.sha[:10]}` | {_KINDS[c.kind]} | {_cell(c.date)} | "
-                       f"{_cell(c.author)} &lt;{_cell(c.email)}&gt; | {_cell(c.subject)} | "
-                       f"{_cell(_missing(c))} |\n" for c in result.refused)
+        out.write(
+            "| commit | kind | landed | author | subject | what is missing |\n"
+            "|---|---|---|---|---|---|\n"
+        )
+        out.writelines(
+            f"| `{c.sha[:10]}` | {_KINDS[c.kind]} | {_cell(c.date)} | "
+            f"{_cell(c.author)} &lt;{_cell(c.email)}&gt; | {_cell(c.subject)} | "
+            f"{_cell(_missing(c))} |\n"
+            for c in result.refused
+        )
         out.write("\n")
     for c in result.commits:
         shown = [f for f in c.findings if f.severity != "info"]
         if not shown:
             continue
-        out.write(f"<details><summary><code>{c.sha[:10]}</code> {_cell(c.subject)}: "
-                  f"{c.verdict}</summary>\n\n")
-        out.writelines(f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: "
-                       f"{_cell(f.message)}\n" for f in shown)
+        out.write(
+            f"<details><summary><code>{c.sha[:10]}</code> {_cell(c.subject)}: "
+            f"{c.verdict}</summary>\n\n"
+        )
+        out.writelines(
+            f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: {_cell(f.message)}\n"
+            for f in shown
+        )
         out.write("\n</details>\n\n")
     if result.reviews:
         out.write("#### Post-implementation reviews at HEAD\n\n")
-        out.writelines(f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: "
-                       f"{_cell(f.message)}\n" for f in result.reviews)
+        out.writelines(
+            f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: {_cell(f.message)}\n"
+            for f in result.reviews
+        )
         out.write("\n")
     if result.baseline is not None:
-        out.write(f"The root commit `{result.baseline.sha[:10]}` "
-                  f"({_cell(result.baseline.subject)}) is the import: the baseline, not "
-                  "judged.\n")
+        out.write(
+            f"The root commit `{result.baseline.sha[:10]}` "
+            f"({_cell(result.baseline.subject)}) is the import: the baseline, not "
+            "judged.\n"
+        )

@@ -21,15 +21,24 @@ from cmdbctl.reporters.text import summary_line
 F = TypeVar("F", bound=Callable[..., Any])
 
 repo_option = click.option(
-    "--repo", type=click.Path(file_okay=False), default=None, metavar="DIR",
-    help="The CMDB repository (default: the one around the current directory).")
+    "--repo",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="The CMDB repository (default: the one around the current directory).",
+)
 
 
 def format_option(choices: Sequence[str] = tuple(REPORTERS)) -> Callable[[F], F]:
     return click.option(
-        "--format", "fmt", type=click.Choice(list(choices)), default="text", show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default="text",
+        show_default=True,
         help="text for people; json for scripts; github for workflow annotations; "
-             "sarif for code-scanning dashboards; markdown for a pull-request comment.")
+        "sarif for code-scanning dashboards; markdown for a pull-request comment.",
+    )
 
 
 def use_color(stream: Any) -> bool:
@@ -85,8 +94,9 @@ def instant(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise CommandError(f"--now {value!r} is not an ISO 8601 instant",
-                           "write it like 2026-11-28T22:00:00+08:00") from exc
+        raise CommandError(
+            f"--now {value!r} is not an ISO 8601 instant", "write it like 2026-11-28T22:00:00+08:00"
+        ) from exc
     if moment.tzinfo is None:
         raise CommandError(f"--now {value!r} has no UTC offset", "add one, e.g. +08:00 or Z")
     return moment

@@ -13,8 +13,14 @@ from cmdbctl.errors import CommandError
 
 @click.command()
 @click.argument("code", required=False)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="text for people; json for scripts.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people; json for scripts.",
+)
 def explain(code: str | None, fmt: str) -> None:
     """Say what a finding code means, and which command finds it.
 
@@ -50,15 +56,19 @@ def explain(code: str | None, fmt: str) -> None:
             raise CommandError(
                 f"no finding code {code!r}",
                 hint=(f"did you mean {_either(close)}? " if close else "")
-                + "`cmdbctl explain` lists every code")
+                + "`cmdbctl explain` lists every code",
+            )
     if fmt == "json":
         _json(shown)
         return
     width = max(map(len, shown)) + 2
     families = groupby(shown.items(), key=lambda item: item[0].split(".", 1)[0])
-    click.echo("\n\n".join(
-        family + "\n" + "\n".join(f"  {c:<{width}}{d}" for c, d in entries)
-        for family, entries in families))
+    click.echo(
+        "\n\n".join(
+            family + "\n" + "\n".join(f"  {c:<{width}}{d}" for c, d in entries)
+            for family, entries in families
+        )
+    )
 
 
 def _json(shown: dict[str, str]) -> None:

@@ -13,12 +13,22 @@ from cmdbctl.workspace import find_workspace
 
 
 @click.command()
-@click.option("--base", required=True, metavar="REV",
-              help="The branch this one will be merged into (e.g. origin/main).")
-@click.option("--head", default="HEAD", show_default=True, metavar="REV",
-              help="The branch under review.")
-@click.option("--now", "now", default=None, metavar="INSTANT",
-              help="Judge freezes and review deadlines as of this instant (default: now).")
+@click.option(
+    "--base",
+    required=True,
+    metavar="REV",
+    help="The branch this one will be merged into (e.g. origin/main).",
+)
+@click.option(
+    "--head", default="HEAD", show_default=True, metavar="REV", help="The branch under review."
+)
+@click.option(
+    "--now",
+    "now",
+    default=None,
+    metavar="INSTANT",
+    help="Judge freezes and review deadlines as of this instant (default: now).",
+)
 @repo_option
 @format_option(tuple(REPORTERS))
 def gate(base: str, head: str, now: str | None, repo: str | None, fmt: str) -> None:
@@ -40,6 +50,7 @@ def gate(base: str, head: str, now: str | None, repo: str | None, fmt: str) -> N
       cmdbctl gate --base origin/main --format github
     """
     from cmdbctl.gate import run_gate  # imported here: start-up pays for one command
+
     ws = find_workspace(repo)
     result = run_gate(ws.root, base, head, instant(now))
     emit(Report("gate", result.findings, result.summary, result.details()), fmt)

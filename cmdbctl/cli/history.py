@@ -15,11 +15,22 @@ _WIDTH = 72  # a value longer than this is cut in text output (JSON has it whole
 
 @click.command(short_help="Who changed a document, when, under which change.")
 @click.argument("doc_id", metavar="ID")
-@click.option("--field", "field_path", metavar="PATH", default=None,
-              help="Only the commits that changed this field or a field below it, as a "
-                   "dotted path (spec.memoryMb, spec.disks.0.sizeGb) or a JSON pointer.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="text for people; json for scripts.")
+@click.option(
+    "--field",
+    "field_path",
+    metavar="PATH",
+    default=None,
+    help="Only the commits that changed this field or a field below it, as a "
+    "dotted path (spec.memoryMb, spec.disks.0.sizeGb) or a JSON pointer.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people; json for scripts.",
+)
 @repo_option
 def history(doc_id: str, field_path: str | None, fmt: str, repo: str | None) -> None:
     """The audit trail of a CI or a change request: every commit that changed it.
@@ -48,12 +59,14 @@ def history(doc_id: str, field_path: str | None, fmt: str, repo: str | None) -> 
       cmdbctl history CHG-2026-0042 --format json
     """
     from cmdbctl.history import history as read_history  # start-up pays for one command
+
     ws = find_workspace(repo)
     found = read_history(ws.root, doc_id, field_path)
     if fmt == "json":
         click.echo(_json(found.to_json()))
         return
     from cmdbctl.history import dotted
+
     out: list[str] = []
     scope = f" changed {dotted(found.field)}" if found.field else " changed it"
     count = len(found.entries)
@@ -63,9 +76,11 @@ def history(doc_id: str, field_path: str | None, fmt: str, repo: str | None) -> 
     out.append(f"{doc_id}: {count} commit{'s' if count != 1 else ''}{scope}, newest first")
     for entry in found.entries:
         out.append("")
-        out.append(f"{entry.commit[:10]}  {entry.date.replace('T', ' ')}  "
-                   f"{entry.author} <{entry.email}>"
-                   f"{'  ' + entry.change_id if entry.change_id else '  (no change id)'}")
+        out.append(
+            f"{entry.commit[:10]}  {entry.date.replace('T', ' ')}  "
+            f"{entry.author} <{entry.email}>"
+            f"{'  ' + entry.change_id if entry.change_id else '  (no change id)'}"
+        )
         if entry.subject:
             out.append(f"    {entry.subject}")
         what = _action(entry.action, entry.file, entry.previous_file)
@@ -93,12 +108,17 @@ def _value(value: Any) -> str:
     """A value as one short line: strings bare when unambiguous, else JSON."""
     if value is None:
         return "(none)"
-    if isinstance(value, str) and value.strip() == value and value and \
-            not any(c in value for c in "\n\"'{}[],#:") and not _looks_typed(value):
+    if (
+        isinstance(value, str)
+        and value.strip() == value
+        and value
+        and not any(c in value for c in "\n\"'{}[],#:")
+        and not _looks_typed(value)
+    ):
         text = value
     else:
         text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= _WIDTH else text[:_WIDTH - 1] + "…"
+    return text if len(text) <= _WIDTH else text[: _WIDTH - 1] + "…"
 
 
 def _looks_typed(value: str) -> bool:
@@ -114,6 +134,7 @@ def _looks_typed(value: str) -> bool:
 
 def _json(document: dict[str, Any]) -> str:
     import orjson
+
     try:
         return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
     except TypeError:  # a lone surrogate (a "\ud800" escape in YAML): json escapes it

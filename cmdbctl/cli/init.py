@@ -25,22 +25,35 @@ def init(directory: str) -> None:
         CI_FOLDER,
         init_repository,
     )
+
     result = init_repository(Path(directory))
     files = len(result.written)
-    click.echo(f"created a CMDB repository in {result.root} ({files} file{'s' * (files != 1)}"
-               f"{', git initialised' if result.git_initialised else ''})")
+    click.echo(
+        f"created a CMDB repository in {result.root} ({files} file{'s' * (files != 1)}"
+        f"{', git initialised' if result.git_initialised else ''})"
+    )
     if result.enclosing_top is not None:
         written = result.root / CI_FOLDER
-        click.echo(f"cmdbctl: warning: {result.root} is a sub-folder of the git repository "
-                   f"{result.enclosing_top}; CI files belong at the repository's top "
-                   f"({result.enclosing_top / CI_FOLDER}), where GitHub reads them, but "
-                   f"they were written to {written}", err=True)
-        click.echo(f"  hint: move {written} to the top and add --repo "
-                   f"{shlex.quote(os.path.relpath(result.root.resolve(), result.enclosing_top))}"
-                   " to the cmdbctl commands in its workflow", err=True)
+        click.echo(
+            f"cmdbctl: warning: {result.root} is a sub-folder of the git repository "
+            f"{result.enclosing_top}; CI files belong at the repository's top "
+            f"({result.enclosing_top / CI_FOLDER}), where GitHub reads them, but "
+            f"they were written to {written}",
+            err=True,
+        )
+        click.echo(
+            f"  hint: move {written} to the top and add --repo "
+            f"{shlex.quote(os.path.relpath(result.root.resolve(), result.enclosing_top))}"
+            " to the cmdbctl commands in its workflow",
+            err=True,
+        )
     here = result.root.resolve() == Path.cwd().resolve()
     steps = ([] if here else [f"cd {shlex.quote(str(result.root))}"]) + [
         "cmdbctl validate",
-        "git add . && git commit -m 'Start the CMDB'"]
-    click.echo("next:\n" + "".join(f"  {step}\n" for step in steps)
-               + "README.md walks your first pull request, step by step.")
+        "git add . && git commit -m 'Start the CMDB'",
+    ]
+    click.echo(
+        "next:\n"
+        + "".join(f"  {step}\n" for step in steps)
+        + "README.md walks your first pull request, step by step."
+    )

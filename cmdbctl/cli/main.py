@@ -52,23 +52,47 @@ class Cli(click.Group):
         except BrokenPipeError as exc:
             raise _ReaderGone() from exc
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             complete_var: str | None = None, standalone_mode: bool = True,
-             windows_expand_args: bool = True, **extra: Any) -> Any:
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
         """Run a command and exit: 0 clean, 1 findings (the command exits so itself),
         2 it could not run (`CommandError`, bad usage), 3 a bug, 130 interrupted.
         `standalone_mode=False` is click's: exceptions reach the caller untouched."""
         if not standalone_mode:
-            return super().main(args, prog_name, complete_var, standalone_mode=False,
-                                windows_expand_args=windows_expand_args, **extra)
+            return super().main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
         status = self._status(args, prog_name, complete_var, windows_expand_args, **extra)
         sys.exit(status)  # outside every try: click's Exit and SystemExit pass as they are
 
-    def _status(self, args: Sequence[str] | None, prog_name: str | None,
-                complete_var: str | None, windows_expand_args: bool, **extra: Any) -> int:
+    def _status(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        windows_expand_args: bool,
+        **extra: Any,
+    ) -> int:
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False,
-                              windows_expand_args=windows_expand_args, **extra)
+            rv = super().main(
+                args,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
+            )
         except CommandError as exc:
             click.echo(f"cmdbctl: error: {exc.message}", err=True)
             if exc.hint:
@@ -84,8 +108,11 @@ class Cli(click.Group):
             _silence_stdout()
             return READER_GONE
         except Exception:  # noqa: BLE001 - anything else is a bug: say so, show where
-            click.echo("cmdbctl: internal error: this is a bug in cmdbctl; please report it "
-                       "with the traceback below.", err=True)
+            click.echo(
+                "cmdbctl: internal error: this is a bug in cmdbctl; please report it "
+                "with the traceback below.",
+                err=True,
+            )
             traceback.print_exc()
             return INTERNAL_ERROR
         # --help and --version end in click's Exit, which returns its code here
@@ -104,8 +131,9 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-@click.group(cls=Cli,
-             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="cmdbctl")
 def cli() -> None:
     """A CMDB kept as code.

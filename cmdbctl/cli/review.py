@@ -13,13 +13,17 @@ _OUTCOMES = ("successful", "partially-successful", "failed")
 
 @click.command()
 @click.argument("change_id", metavar="CHANGE-ID")
-@click.option("--outcome", required=True, type=click.Choice(_OUTCOMES),
-              help="How the change went.")
-@click.option("--notes", "-m", required=True,
-              help="What the review found; kept in the record and the commit.")
-@click.option("--sign", "-S", is_flag=True,
-              help="Sign the commit (always done when the policy requires signed approvals); "
-                   "uses git's user.signingkey and gpg.format, e.g. ssh.")
+@click.option("--outcome", required=True, type=click.Choice(_OUTCOMES), help="How the change went.")
+@click.option(
+    "--notes", "-m", required=True, help="What the review found; kept in the record and the commit."
+)
+@click.option(
+    "--sign",
+    "-S",
+    is_flag=True,
+    help="Sign the commit (always done when the policy requires signed approvals); "
+    "uses git's user.signingkey and gpg.format, e.g. ssh.",
+)
 @repo_option
 def review(change_id: str, outcome: str, notes: str, sign: bool, repo: str | None) -> None:
     """Record the post-implementation review of a change as a commit.
@@ -45,8 +49,11 @@ def review(change_id: str, outcome: str, notes: str, sign: bool, repo: str | Non
     from cmdbctl.review import (
         review as run_review,  # imported here: start-up pays for one command
     )
+
     ws = find_workspace(repo)
     result = run_review(ws.root, change_id, outcome, notes, sign)
-    click.echo(f"{result.by} reviewed {result.change_id}: {result.outcome} "
-               f"({result.status_before} → {result.status_after}) "
-               f"in {result.commit[:10]}{' (signed)' if result.signed else ''}")
+    click.echo(
+        f"{result.by} reviewed {result.change_id}: {result.outcome} "
+        f"({result.status_before} → {result.status_after}) "
+        f"in {result.commit[:10]}{' (signed)' if result.signed else ''}"
+    )

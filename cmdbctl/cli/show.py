@@ -12,9 +12,14 @@ from cmdbctl.workspace import find_workspace
 
 @click.command(short_help="Print a document as it stands, or as it stood.")
 @click.argument("doc_id", metavar="ID")
-@click.option("--at", "at", metavar="REV-OR-DATE", default=None,
-              help="A git revision (a commit, tag, branch, HEAD~3), or an ISO 8601 date "
-                   "(2026-11-20) or date-time (2026-11-20T14:30:00+01:00).")
+@click.option(
+    "--at",
+    "at",
+    metavar="REV-OR-DATE",
+    default=None,
+    help="A git revision (a commit, tag, branch, HEAD~3), or an ISO 8601 date "
+    "(2026-11-20) or date-time (2026-11-20T14:30:00+01:00).",
+)
 @repo_option
 def show(doc_id: str, at: str | None, repo: str | None) -> None:
     """Print a document's YAML as it stands in the work tree, or as it stood.
@@ -42,6 +47,7 @@ def show(doc_id: str, at: str | None, repo: str | None) -> None:
     """
     from cmdbctl.show import Absent  # imported here: start-up pays for one command
     from cmdbctl.show import show as read_show
+
     ws = find_workspace(repo)
     found = read_show(ws.root, doc_id, at)
     if isinstance(found, Absent):

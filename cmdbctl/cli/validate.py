@@ -15,8 +15,13 @@ from cmdbctl.workspace import find_workspace, resolve_paths
 @click.argument("paths", nargs=-1, type=click.Path())
 @repo_option
 @format_option()
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Worker processes for large estates (default: one per CPU).")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes for large estates (default: one per CPU).",
+)
 def validate(paths: tuple[str, ...], repo: str | None, fmt: str, jobs: int | None) -> None:
     """Check the repository's documents: schemas, references and sanity.
 
@@ -40,6 +45,7 @@ def validate(paths: tuple[str, ...], repo: str | None, fmt: str, jobs: int | Non
     from cmdbctl.validate import (
         validate as run_validate,  # imported here: start-up pays for one command
     )
+
     ws = find_workspace(repo)
     scope = resolve_paths(ws, paths) if paths else None
     with progress_bar(fmt, "validating") as bar:

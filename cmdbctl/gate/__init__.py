@@ -31,29 +31,30 @@ from cmdbctl.workspace import YAML_SUFFIXES, file_id, near_miss
 
 CODES: dict[str, str] = {
     "gate.uncovered": "a CI the branch changed is a target of no change request of the "
-                      "branch, nor named by a Change-Id: commit trailer",
+    "branch, nor named by a Change-Id: commit trailer",
     "gate.not-approved": "a CI the branch changed is covered only by change requests that do "
-                         "not satisfy the change policy (see their findings)",
+    "not satisfy the change policy (see their findings)",
     "gate.governance-edit": "an edit of policies/, schemas/ or the CI wiring "
-                            "(.github/workflows/, .gitlab-ci.yml) without an approved "
-                            "change of category management",
+    "(.github/workflows/, .gitlab-ci.yml) without an approved "
+    "change of category management",
     "gate.change.unknown": "a commit's Change-Id: trailer names a change request that does "
-                           "not exist",
+    "not exist",
     "gate.change.deleted": "the branch deletes a change request: change records are kept for "
-                           "audit (set its status to rejected or closed instead)",
+    "audit (set its status to rejected or closed instead)",
     "gate.unreadable": "a document the branch changed cannot be read at the head (`cmdbctl "
-                       "validate` says why)",
+    "validate` says why)",
     "gate.policy.ambiguous": "the base branch holds several ChangePolicy documents, so the "
-                             "rules a branch is judged by are ambiguous",
+    "rules a branch is judged by are ambiguous",
     "gate.history.criss-cross": "the branch and the base share several merge bases "
-                                "(criss-cross merges), so what the branch changes is "
-                                "ambiguous: merge the base into the branch",
+    "(criss-cross merges), so what the branch changes is "
+    "ambiguous: merge the base into the branch",
     # validate's findings, which the gate makes on the head as the branch left it
-    **{code: integrity.CODES[code]
-       for code in ("id.duplicate", "id.file-name", "ref.dangling", "ref.kind")},
+    **{
+        code: integrity.CODES[code]
+        for code in ("id.duplicate", "id.file-name", "ref.dangling", "ref.kind")
+    },
     "policy.duplicate": policy_check.CODES["policy.duplicate"],
-    **{code: workspace.CODES[code]
-       for code in ("file.symlink", "file.extension", "file.leftover")},
+    **{code: workspace.CODES[code] for code in ("file.symlink", "file.extension", "file.leftover")},
 }
 
 
@@ -67,8 +68,14 @@ class ChangedDocument:
     changes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "path": self.path, "oldPath": self.old_path,
-                "id": self.id, "kind": self.kind, "changes": self.changes}
+        return {
+            "status": self.status,
+            "path": self.path,
+            "oldPath": self.old_path,
+            "id": self.id,
+            "kind": self.kind,
+            "changes": self.changes,
+        }
 
 
 @dataclass
@@ -83,13 +90,20 @@ class GateResult:
     @property
     def summary(self) -> dict[str, Any]:
         counts = summarize(self.findings, len(self.documents))
-        return {**counts, "verdict": "refused" if counts["errors"] else "passed",
-                "changes": len(self.changes)}
+        return {
+            **counts,
+            "verdict": "refused" if counts["errors"] else "passed",
+            "changes": len(self.changes),
+        }
 
     def details(self) -> dict[str, Any]:
-        return {"base": self.base, "head": self.head, "mergeBase": self.merge_base,
-                "changeSet": [d.to_json() for d in self.documents],
-                "changes": [c.to_json() for c in self.changes]}
+        return {
+            "base": self.base,
+            "head": self.head,
+            "mergeBase": self.merge_base,
+            "changeSet": [d.to_json() for d in self.documents],
+            "changes": [c.to_json() for c in self.changes],
+        }
 
 
 # The CI wiring that runs validate and the gate (what `cmdbctl init` writes): editing it
@@ -97,20 +111,32 @@ class GateResult:
 # even when a branch deletes the gate step is branch protection (README).
 CI_WIRING = (".github/workflows/", ".gitlab-ci.yml")
 
-_STATUS = {"A": "added", "M": "modified", "R": "renamed", "D": "deleted", "C": "added",
-           "T": "modified"}
+_STATUS = {
+    "A": "added",
+    "M": "modified",
+    "R": "renamed",
+    "D": "deleted",
+    "C": "added",
+    "T": "modified",
+}
 
 
 def _registry(root: Path, rev: str, blobs: gitio.BlobReader) -> KindRegistry:
-    files = {PurePosixPath(p).name: blobs.read(b)
-             for p, b in gitio.ls_tree(root, rev, ["schemas"]).items()
-             if p.endswith(SCHEMA_SUFFIX)}
-    return KindRegistry(files, "schemas/") if files else KindRegistry(
-        builtin_schema_files(), "built-in:")
+    files = {
+        PurePosixPath(p).name: blobs.read(b)
+        for p, b in gitio.ls_tree(root, rev, ["schemas"]).items()
+        if p.endswith(SCHEMA_SUFFIX)
+    }
+    return (
+        KindRegistry(files, "schemas/")
+        if files
+        else KindRegistry(builtin_schema_files(), "built-in:")
+    )
 
 
-def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = None,
-             recorded: bool = False) -> GateResult:
+def run_gate(
+    root: Path, base: str, head: str = "HEAD", now: datetime | None = None, recorded: bool = False
+) -> GateResult:
     """The verdict on merging `head` into `base`. `recorded`: decisions whose commits are
     not their persons' own count as recorded, each with a warning that its provenance is
     not in history (auditing a squash commit, which replaced them)."""
@@ -128,8 +154,12 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
         rules = read_rules(Snapshot(root, base_sha, blobs, folders=["policies"]))
         facts = RangeFacts.read(root, merge_base, head_sha, base_sha)
         changed = ChangeSet.read(file_changes, old_snap, head_snap, kinds)
-        findings = _estate_rules(head_snap) + _ambiguous(rules, head_snap) \
-            + _criss_cross(root, base_sha, head_sha) + changed.findings
+        findings = (
+            _estate_rules(head_snap)
+            + _ambiguous(rules, head_snap)
+            + _criss_cross(root, base_sha, head_sha)
+            + changed.findings
+        )
         candidates = dict(changed.changes)
         for change_id, commits in sorted(_naming(facts).items()):
             path = head_snap.by_id.get(change_id)
@@ -139,12 +169,24 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
                 findings.append(_unknown_change(root, change_id, commits, changed.documents))
             else:
                 candidates[change_id] = path
-        branch = Branch(root, blobs, facts, head_snap, old_snap, rules, kinds,
-                        _registry(root, base_sha, blobs), now, changed.claims, changed.edits,
-                        sorted({p for d in changed.governance
-                                for p in (d.path, d.old_path) if p}), recorded)
-        verdicts = {cid: evaluate_change(branch, cid, path)
-                    for cid, path in sorted(candidates.items())}
+        branch = Branch(
+            root,
+            blobs,
+            facts,
+            head_snap,
+            old_snap,
+            rules,
+            kinds,
+            _registry(root, base_sha, blobs),
+            now,
+            changed.claims,
+            changed.edits,
+            sorted({p for d in changed.governance for p in (d.path, d.old_path) if p}),
+            recorded,
+        )
+        verdicts = {
+            cid: evaluate_change(branch, cid, path) for cid, path in sorted(candidates.items())
+        }
         for verdict in verdicts.values():
             findings.extend(head_snap.locate(verdict.findings))
         findings.extend(_coverage(changed.documents, changed.governance, verdicts, head_snap))
@@ -152,8 +194,9 @@ def run_gate(root: Path, base: str, head: str = "HEAD", now: datetime | None = N
         findings = old_snap.locate(head_snap.locate(findings))
         cache.finish()  # its read lock would hold up a validate writing it
     findings.sort(key=Finding.sort_key)
-    return GateResult(base_sha, head_sha, merge_base, changed.documents,
-                      list(verdicts.values()), findings)
+    return GateResult(
+        base_sha, head_sha, merge_base, changed.documents, list(verdicts.values()), findings
+    )
 
 
 @dataclass
@@ -169,8 +212,13 @@ class ChangeSet:
     findings: list[Finding] = field(default_factory=list)
 
     @classmethod
-    def read(cls, file_changes: list[gitio.FileChange], old_snap: Snapshot,
-             head_snap: Snapshot, kinds: KindRegistry) -> ChangeSet:
+    def read(
+        cls,
+        file_changes: list[gitio.FileChange],
+        old_snap: Snapshot,
+        head_snap: Snapshot,
+        kinds: KindRegistry,
+    ) -> ChangeSet:
         out = cls()
         for fc in file_changes:
             status = _STATUS.get(fc.status, "modified")
@@ -181,26 +229,52 @@ class ChangeSet:
             elif not fc.path.endswith(YAML_SUFFIXES):  # no document now: named like one?
                 out.findings.extend(f for f in [near_miss(fc.path)] if f and fc.new_path)
                 if fc.old_path and fc.old_path.endswith(YAML_SUFFIXES):  # renamed away
-                    out._document(gitio.FileChange("D", fc.old_path, None, fc.old_blob, None),
-                                  "deleted", old_snap, head_snap, kinds)
+                    out._document(
+                        gitio.FileChange("D", fc.old_path, None, fc.old_blob, None),
+                        "deleted",
+                        old_snap,
+                        head_snap,
+                        kinds,
+                    )
             else:
                 out._document(fc, status, old_snap, head_snap, kinds)
         return out
 
-    def _document(self, fc: gitio.FileChange, status: str, old_snap: Snapshot,
-                  head_snap: Snapshot, kinds: KindRegistry) -> None:
+    def _document(
+        self,
+        fc: gitio.FileChange,
+        status: str,
+        old_snap: Snapshot,
+        head_snap: Snapshot,
+        kinds: KindRegistry,
+    ) -> None:
         old = old_snap.document(fc.old_path) if fc.old_path else None
         new = head_snap.document(fc.new_path) if fc.new_path else None
         unreadable = bool(fc.new_path and new is None and fc.new_path in head_snap.paths)
         if unreadable:
-            self.findings.extend(head_snap.locate([Finding(
-                fc.path, "gate.unreadable", "document cannot be read; run `cmdbctl "
-                "validate` for details", line=1, column=1)]))
+            self.findings.extend(
+                head_snap.locate(
+                    [
+                        Finding(
+                            fc.path,
+                            "gate.unreadable",
+                            "document cannot be read; run `cmdbctl validate` for details",
+                            line=1,
+                            column=1,
+                        )
+                    ]
+                )
+            )
         field_changes = diff(old.data if old else {}, new.data if new else {})
         ref = new or old
-        changed = ChangedDocument(status, fc.path, fc.old_path, file_id(fc.path),
-                                  ref.kind if ref else None,
-                                  [c.to_json() for c in field_changes])
+        changed = ChangedDocument(
+            status,
+            fc.path,
+            fc.old_path,
+            file_id(fc.path),
+            ref.kind if ref else None,
+            [c.to_json() for c in field_changes],
+        )
         self.documents.append(changed)
         kinds_of = frozenset(d.kind for d in (old, new) if d is not None and d.kind)
         for ci_id in {file_id(p) for p in (fc.old_path, fc.new_path) if p}:
@@ -216,11 +290,17 @@ class ChangeSet:
             if new is not None:
                 self.changes[file_id(new.path)] = new.path
             elif not unreadable:
-                self.findings.append(Finding(
-                    fc.old_path or fc.path, "gate.change.deleted",
-                    f"change request {changed.id} is deleted; change records are kept for "
-                    "audit", line=1, column=1,
-                    hint="set its status to rejected or closed instead"))
+                self.findings.append(
+                    Finding(
+                        fc.old_path or fc.path,
+                        "gate.change.deleted",
+                        f"change request {changed.id} is deleted; change records are kept for "
+                        "audit",
+                        line=1,
+                        column=1,
+                        hint="set its status to rejected or closed instead",
+                    )
+                )
         elif top == "policies":
             self.governance.append(changed)
 
@@ -238,16 +318,30 @@ def _estate_rules(snap: Snapshot) -> list[Finding]:
     """What the head must hold whatever the branch touched: no symlinked documents (the
     gate reads a link's text, validate would read its target: a CI is its own file)
     and exactly one ChangePolicy."""
-    findings = [Finding(p, "file.symlink", "symlinked documents are not allowed: a CI is "
-                        "its own file, and an edit through the link's target would change "
-                        "it unseen", line=1, column=1,
-                        hint="replace the link with the file itself")
-                for p in sorted(snap.links)]
+    findings = [
+        Finding(
+            p,
+            "file.symlink",
+            "symlinked documents are not allowed: a CI is "
+            "its own file, and an edit through the link's target would change "
+            "it unseen",
+            line=1,
+            column=1,
+            hint="replace the link with the file itself",
+        )
+        for p in sorted(snap.links)
+    ]
     policies = [d.path for d in snap.documents_under("policies") if d.kind == "ChangePolicy"]
-    findings += [Finding(p, "policy.duplicate", f"{p} is a second ChangePolicy (beside "
-                         f"{policies[0]}); exactly one may exist", pointer="/kind",
-                         hint="merge the rules into one ChangePolicy document")
-                 for p in policies[1:]]
+    findings += [
+        Finding(
+            p,
+            "policy.duplicate",
+            f"{p} is a second ChangePolicy (beside {policies[0]}); exactly one may exist",
+            pointer="/kind",
+            hint="merge the rules into one ChangePolicy document",
+        )
+        for p in policies[1:]
+    ]
     return snap.locate(findings)
 
 
@@ -258,22 +352,37 @@ def _criss_cross(root: Path, base: str, head: str) -> list[Finding]:
     bases = gitio.merge_bases(root, base, head)
     if len(bases) < 2:
         return []
-    return [Finding(".", "gate.history.criss-cross",
-                    f"the branch and the base share {len(bases)} merge bases "
-                    f"({', '.join(b[:10] for b in bases)}): what this branch changes is "
-                    "ambiguous", line=1, column=1,
-                    hint="merge the base into the branch (git merge origin/main) and push "
-                         "again; then the base's tip is the one merge base")]
+    return [
+        Finding(
+            ".",
+            "gate.history.criss-cross",
+            f"the branch and the base share {len(bases)} merge bases "
+            f"({', '.join(b[:10] for b in bases)}): what this branch changes is "
+            "ambiguous",
+            line=1,
+            column=1,
+            hint="merge the base into the branch (git merge origin/main) and push "
+            "again; then the base's tip is the one merge base",
+        )
+    ]
 
 
 def _ambiguous(rules: Rules, snap: Snapshot) -> list[Finding]:
     """Several ChangePolicy documents on the base: no verdict by "the first file wins"."""
     first, *others = rules.policy_paths or [""]
-    return snap.locate(Finding(
-        p, "gate.policy.ambiguous", f"the base branch holds several ChangePolicy documents "
-        f"({first}, {p}); the rules this branch is judged by are ambiguous", line=1, column=1,
-        hint="keep one ChangePolicy on the base branch (validate reports the others as "
-             "policy.duplicate)") for p in others)
+    return snap.locate(
+        Finding(
+            p,
+            "gate.policy.ambiguous",
+            f"the base branch holds several ChangePolicy documents "
+            f"({first}, {p}); the rules this branch is judged by are ambiguous",
+            line=1,
+            column=1,
+            hint="keep one ChangePolicy on the base branch (validate reports the others as "
+            "policy.duplicate)",
+        )
+        for p in others
+    )
 
 
 def _identity(doc: Document, snap: Snapshot) -> list[Finding]:
@@ -281,41 +390,56 @@ def _identity(doc: Document, snap: Snapshot) -> list[Finding]:
     findings = []
     name = file_id(doc.path)
     if doc.id is not None and doc.id != name:
-        findings.append(Finding(doc.path, "id.file-name",
-                                f"metadata.id {doc.id!r} is not the file's name ({name}); "
-                                "a file holds the CI its name gives", pointer="/metadata/id",
-                                hint=f"rename the file to {doc.id}.yaml, or set metadata.id "
-                                     f"to {name}"))
+        findings.append(
+            Finding(
+                doc.path,
+                "id.file-name",
+                f"metadata.id {doc.id!r} is not the file's name ({name}); "
+                "a file holds the CI its name gives",
+                pointer="/metadata/id",
+                hint=f"rename the file to {doc.id}.yaml, or set metadata.id to {name}",
+            )
+        )
     others = [p for p in snap.paths_of(name) if p != doc.path]
     if others:
-        findings.append(Finding(doc.path, "id.duplicate",
-                                f"{name} is also {', '.join(others)}; one file per id",
-                                pointer="/metadata/id", hint="keep one of the files"))
+        findings.append(
+            Finding(
+                doc.path,
+                "id.duplicate",
+                f"{name} is also {', '.join(others)}; one file per id",
+                pointer="/metadata/id",
+                hint="keep one of the files",
+            )
+        )
     return snap.locate(findings)
 
 
-def _unknown_change(root: Path, change_id: str, commits: list[gitio.Commit],
-                    documents: list[ChangedDocument]) -> Finding:
+def _unknown_change(
+    root: Path, change_id: str, commits: list[gitio.Commit], documents: list[ChangedDocument]
+) -> Finding:
     """A trailer naming no change request, located at a document the first naming
     commit changed (where a reviewer sees the edit it meant to cover), else at the file
     the change request would be."""
     first = commits[0]
     changed = {d.path: d for d in documents}
-    touched = [changed[p] for p in gitio.changed_paths(root, first)
-               if p in changed and changed[p].id]  # a document, not a schema
+    touched = [
+        changed[p] for p in gitio.changed_paths(root, first) if p in changed and changed[p].id
+    ]  # a document, not a schema
     touched.sort(key=lambda d: not d.path.startswith("inventory/"))
     more = len(commits) - 1
-    message = (f"commit {first.sha[:10]} ({first.subject})"
-               + (f" and {more} later commit{'s' if more > 1 else ''} name" if more
-                  else " names")
-               + f" Change-Id: {change_id}, but no change request has that id")
-    hint = (f"add changes/{change_id}.yaml, or correct the trailer "
-            "(git rebase -i, then reword)")
+    message = (
+        f"commit {first.sha[:10]} ({first.subject})"
+        + (f" and {more} later commit{'s' if more > 1 else ''} name" if more else " names")
+        + f" Change-Id: {change_id}, but no change request has that id"
+    )
+    hint = f"add changes/{change_id}.yaml, or correct the trailer (git rebase -i, then reword)"
     if touched:
-        return Finding(touched[0].path, "gate.change.unknown", message,
-                       pointer="/metadata/id", hint=hint)
-    return Finding(f"changes/{change_id}.yaml", "gate.change.unknown", message, line=1,
-                   column=1, hint=hint)
+        return Finding(
+            touched[0].path, "gate.change.unknown", message, pointer="/metadata/id", hint=hint
+        )
+    return Finding(
+        f"changes/{change_id}.yaml", "gate.change.unknown", message, line=1, column=1, hint=hint
+    )
 
 
 def _validate_changed(doc: Document, snap: Snapshot, kinds: KindRegistry) -> list[Finding]:
@@ -325,18 +449,33 @@ def _validate_changed(doc: Document, snap: Snapshot, kinds: KindRegistry) -> lis
         field_ = kinds.kinds[doc.kind or ""].refs[ref.field]
         target = snap.by_identifier(ref.target)
         if ref.target not in snap.by_id:
-            findings.append(Finding(doc.path, "ref.dangling",
-                                    f"{ref.target!r} refers to no document "
-                                    f"(expected {field_.describe()})", pointer=ref.pointer))
+            findings.append(
+                Finding(
+                    doc.path,
+                    "ref.dangling",
+                    f"{ref.target!r} refers to no document (expected {field_.describe()})",
+                    pointer=ref.pointer,
+                )
+            )
         elif target is not None and target.kind and not kinds.allows(field_, target.kind):
-            findings.append(Finding(doc.path, "ref.kind",
-                                    f"{ref.target!r} is a {target.kind}, but this field refers "
-                                    f"to {field_.describe()}", pointer=ref.pointer))
+            findings.append(
+                Finding(
+                    doc.path,
+                    "ref.kind",
+                    f"{ref.target!r} is a {target.kind}, but this field refers "
+                    f"to {field_.describe()}",
+                    pointer=ref.pointer,
+                )
+            )
     return snap.locate(findings)
 
 
-def _coverage(documents: list[ChangedDocument], governance: list[ChangedDocument],
-              verdicts: dict[str, ChangeVerdict], snap: Snapshot) -> list[Finding]:
+def _coverage(
+    documents: list[ChangedDocument],
+    governance: list[ChangedDocument],
+    verdicts: dict[str, ChangeVerdict],
+    snap: Snapshot,
+) -> list[Finding]:
     findings = []
     for changed in documents:
         if not changed.path.startswith("inventory/"):
@@ -357,32 +496,51 @@ def _covered(doc: ChangedDocument, verdicts: dict[str, ChangeVerdict]) -> list[F
     covering = [v for v in verdicts.values() if doc.id in v.targets]
     where = doc.path if doc.status != "deleted" else (doc.old_path or doc.path)
     if not covering:
-        return [Finding(where, "gate.uncovered",
-                        f"{doc.id} is {doc.status} but no change request in this branch "
-                        "targets it", pointer="/metadata/id",
-                        hint=f"add {doc.id} to the targets of a change request under "
-                             "changes/, or name one with a `Change-Id:` trailer")]
+        return [
+            Finding(
+                where,
+                "gate.uncovered",
+                f"{doc.id} is {doc.status} but no change request in this branch targets it",
+                pointer="/metadata/id",
+                hint=f"add {doc.id} to the targets of a change request under "
+                "changes/, or name one with a `Change-Id:` trailer",
+            )
+        ]
     if not any(v.passes for v in covering):
-        return [Finding(where, "gate.not-approved",
-                        f"{doc.id} is {doc.status} under {', '.join(v.id for v in covering)}, "
-                        "which does not satisfy the change policy (see its findings)",
-                        pointer="/metadata/id")]
+        return [
+            Finding(
+                where,
+                "gate.not-approved",
+                f"{doc.id} is {doc.status} under {', '.join(v.id for v in covering)}, "
+                "which does not satisfy the change policy (see its findings)",
+                pointer="/metadata/id",
+            )
+        ]
     return []
 
 
-def _governed(governance: list[ChangedDocument],
-              verdicts: dict[str, ChangeVerdict]) -> list[Finding]:
+def _governed(
+    governance: list[ChangedDocument], verdicts: dict[str, ChangeVerdict]
+) -> list[Finding]:
     findings = []
     # A governance edit needs a management change someone actually approved: a standard
     # change matches no rule and would otherwise pass with no approval at all.
-    management = [v for v in verdicts.values() if v.category == "management"
-                  and any(a.trusted and a.decision == "approve" for a in v.approvals)]
+    management = [
+        v
+        for v in verdicts.values()
+        if v.category == "management"
+        and any(a.trusted and a.decision == "approve" for a in v.approvals)
+    ]
     for doc in governance:
         if not any(v.passes for v in management):
-            findings.append(Finding(
-                doc.path, "gate.governance-edit",
-                f"{doc.path} governs changes; editing it needs an approved management change",
-                pointer="/metadata/id" if doc.id else "",
-                hint="add a change request with category: management to this branch; it is "
-                     "judged by the rules and groups of the base branch"))
+            findings.append(
+                Finding(
+                    doc.path,
+                    "gate.governance-edit",
+                    f"{doc.path} governs changes; editing it needs an approved management change",
+                    pointer="/metadata/id" if doc.id else "",
+                    hint="add a change request with category: management to this branch; it is "
+                    "judged by the rules and groups of the base branch",
+                )
+            )
     return findings

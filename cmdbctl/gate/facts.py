@@ -33,8 +33,11 @@ def keys(approvals: Any) -> list[Key]:
     seen: Counter[tuple[str, str, str]] = Counter()
     out = []
     for a in approvals if isinstance(approvals, list) else []:
-        key = ((str(a.get("by")), str(a.get("at")), str(a.get("decision")))
-               if isinstance(a, dict) else ("", "", ""))
+        key = (
+            (str(a.get("by")), str(a.get("at")), str(a.get("decision")))
+            if isinstance(a, dict)
+            else ("", "", "")
+        )
         seen[key] += 1
         out.append((*key, seen[key]))
     return out
@@ -64,15 +67,21 @@ class RangeFacts:
     on_base: dict[str, str] = field(default_factory=dict)  # change id → its path at `base`
 
     @classmethod
-    def read(cls, root: Path, merge_base: str | None, head: str,
-             base: str | None = None) -> RangeFacts:
-        commits = gitio.log(root, f"{merge_base}..{head}" if merge_base else head,
-                            reverse=True)
+    def read(
+        cls, root: Path, merge_base: str | None, head: str, base: str | None = None
+    ) -> RangeFacts:
+        commits = gitio.log(root, f"{merge_base}..{head}" if merge_base else head, reverse=True)
         on_base: dict[str, str] = {}
         for path in sorted(gitio.ls_tree(root, base, ["changes"]) if base else ()):
             on_base.setdefault(file_id(path), path)
-        return cls(merge_base, head, base, tuple(commits),
-                   gitio.wrote(root, [c.sha for c in commits], GOVERNED), on_base)
+        return cls(
+            merge_base,
+            head,
+            base,
+            tuple(commits),
+            gitio.wrote(root, [c.sha for c in commits], GOVERNED),
+            on_base,
+        )
 
     @property
     def shas(self) -> frozenset[str]:
@@ -85,8 +94,15 @@ class RangeFacts:
 
     def paths_of_change(self, change_id: str, path: str) -> list[str]:
         """Every path under changes/ that held change `change_id` in the range, and `path`."""
-        return sorted({path} | {p for paths in self.wrote.values() for p in paths
-                                if p.startswith("changes/") and file_id(p) == change_id})
+        return sorted(
+            {path}
+            | {
+                p
+                for paths in self.wrote.values()
+                for p in paths
+                if p.startswith("changes/") and file_id(p) == change_id
+            }
+        )
 
 
 class Versions:
@@ -122,8 +138,9 @@ class ChangeRecord:
     created_by: gitio.Commit | None = None  # the first commit that wrote the change request
 
     @classmethod
-    def read(cls, root: Path, versions: Versions, facts: RangeFacts,
-             paths: Sequence[str]) -> ChangeRecord:
+    def read(
+        cls, root: Path, versions: Versions, facts: RangeFacts, paths: Sequence[str]
+    ) -> ChangeRecord:
         """Walk every commit (all of the head's and the base's history, every parent) that
         wrote one of the change request's paths: a decision is added by a commit whose version has it and
         none of whose parents' versions has it."""
@@ -146,7 +163,10 @@ class ChangeRecord:
                 if commit.sha in in_range:
                     for key in sorted(had - now):
                         record.removed_by.setdefault(key, commit)
-                if record.implemented_by is None and now_spec.get("status") == "implemented" \
-                        and all(s.get("status") != "implemented" for s in before):
+                if (
+                    record.implemented_by is None
+                    and now_spec.get("status") == "implemented"
+                    and all(s.get("status") != "implemented" for s in before)
+                ):
                     record.implemented_by = commit
         return record

@@ -31,8 +31,11 @@ from cmdbctl.revision import Snapshot
 _LIFECYCLE = ("draft", "submitted", "approved", "implemented", "reviewed", "closed")
 _ALLOWED_EXTRA = {
     "submitted": {"draft"},
-    "draft": {"rejected"}, "approved": {"rejected", "rolled-back"},
-    "implemented": {"rolled-back"}, "reviewed": {"rolled-back"}, "closed": {"rolled-back"},
+    "draft": {"rejected"},
+    "approved": {"rejected", "rolled-back"},
+    "implemented": {"rolled-back"},
+    "reviewed": {"rolled-back"},
+    "closed": {"rolled-back"},
 }
 
 
@@ -65,7 +68,7 @@ class Rules:
 
 
 def _default_policy() -> ChangePolicySpec:
-    raw = (resources.files("cmdbctl") / "scaffold" / "policies" / "change-policy.yaml")
+    raw = resources.files("cmdbctl") / "scaffold" / "policies" / "change-policy.yaml"
     data = load("change-policy.yaml", raw.read_bytes()).data or {}
     return ChangePolicySpec.model_validate(data.get("spec") or {})
 
@@ -88,8 +91,9 @@ def read_rules(base: Snapshot) -> Rules:
         try:
             if doc.kind == "Person" and doc.id:
                 spec = PersonSpec.model_validate(doc.spec)
-                people[doc.id] = Person(doc.id, frozenset(e.lower() for e in spec.emails),
-                                        tuple(spec.signing_keys))
+                people[doc.id] = Person(
+                    doc.id, frozenset(e.lower() for e in spec.emails), tuple(spec.signing_keys)
+                )
             elif doc.kind == "Group" and doc.id:
                 groups[doc.id] = frozenset(GroupSpec.model_validate(doc.spec).members)
             elif doc.kind == "StandardChange" and doc.id and doc.id not in models:
@@ -108,8 +112,13 @@ def parse_change(data: dict[str, Any] | None) -> ChangeSpec | None:
         return None
 
 
-def matching_rules(policy: ChangePolicySpec, change: ChangeSpec, target_kinds: set[str],
-                   criticalities: set[str], rollback: bool = False) -> list[Rule]:
+def matching_rules(
+    policy: ChangePolicySpec,
+    change: ChangeSpec,
+    target_kinds: set[str],
+    criticalities: set[str],
+    rollback: bool = False,
+) -> list[Rule]:
     """Every rule whose match holds; an absent match key matches anything, except
     `rollback`: a rollback is judged only by rules that say `rollback: true`."""
     out = []
@@ -139,8 +148,9 @@ class Shortfall:
     pool: frozenset[str]  # who could approve
 
 
-def shortfalls(rules: Rules, matched: list[Rule], approvers: set[str],
-               owners: dict[str, list[frozenset[str]]]) -> list[Shortfall]:
+def shortfalls(
+    rules: Rules, matched: list[Rule], approvers: set[str], owners: dict[str, list[frozenset[str]]]
+) -> list[Shortfall]:
     """Requirements the approvers do not meet; each requirement counts on its own.
 
     `owners` maps an `ownerOf` source ("affectedServices", "targets") to the owner sets
@@ -155,12 +165,19 @@ def shortfalls(rules: Rules, matched: list[Rule], approvers: set[str],
                 needs = [(rules.members(need.group), need.group)]
             else:
                 sources = owners.get(need.owner_of or "", [])
-                needs = [(frozenset().union(*(rules.members(o) for o in source)),
-                          f"owners of {need.owner_of}"
-                          + (f" ({', '.join(sorted(source))}"
-                             + (", at the base)" if n == 0 else ", on the branch)")
-                             if len(sources) > 1 else ""))
-                         for n, source in enumerate(sources)]
+                needs = [
+                    (
+                        frozenset().union(*(rules.members(o) for o in source)),
+                        f"owners of {need.owner_of}"
+                        + (
+                            f" ({', '.join(sorted(source))}"
+                            + (", at the base)" if n == 0 else ", on the branch)")
+                            if len(sources) > 1
+                            else ""
+                        ),
+                    )
+                    for n, source in enumerate(sources)
+                ]
             for pool, label in needs:
                 have = len(approvers & pool)
                 if have < need.count:

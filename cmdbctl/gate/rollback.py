@@ -26,69 +26,119 @@ from cmdbctl.models import ChangeSpec
 
 CODES: dict[str, str] = {
     "gate.rollback.record": "a rolled-back change's record (spec.rollback.commits) is "
-                            "missing, or names a commit that is not on the base branch "
-                            "or did not carry the change out",
+    "missing, or names a commit that is not on the base branch "
+    "or did not carry the change out",
     "gate.rollback.substance": "a rollback may change only the change request's status "
-                               "and rollback record, but the branch changed more of it",
+    "and rollback record, but the branch changed more of it",
     "gate.rollback.not-a-revert": "a target of the rolled-back change is not exactly as "
-                                  "it was before the change was carried out",
+    "it was before the change was carried out",
 }
 
 # Statuses from which a change can be rolled back: approved and later.
 _ROLLED_BACK_FROM = ("approved", "implemented", "reviewed", "closed")
-_HINT = "run `cmdbctl rollback CHANGE-ID --reason ... --branch NAME`, which reverts exactly " \
-        "the commits that carried the change out and records them"
+_HINT = (
+    "run `cmdbctl rollback CHANGE-ID --reason ... --branch NAME`, which reverts exactly "
+    "the commits that carried the change out and records them"
+)
 
 
 def is_rollback(change: ChangeSpec, before: ChangeSpec | None) -> bool:
     """The branch rolls the change back: rolled-back at the head, carried out or approved
     at the merge base."""
-    return change.status == "rolled-back" and before is not None \
-        and before.status in _ROLLED_BACK_FROM
+    return (
+        change.status == "rolled-back" and before is not None and before.status in _ROLLED_BACK_FROM
+    )
 
 
-def rollback_refusals(root: Path, merge_base: str, change_id: str, change: ChangeSpec,
-                      before: ChangeSpec, changed: Mapping[str, tuple[str, str | None]],
-                      substance: Iterable[str]) -> list[Refusal]:
+def rollback_refusals(
+    root: Path,
+    merge_base: str,
+    change_id: str,
+    change: ChangeSpec,
+    before: ChangeSpec,
+    changed: Mapping[str, tuple[str, str | None]],
+    substance: Iterable[str],
+) -> list[Refusal]:
     """Why this branch is not just the rollback of `change`, if it is not. `changed`:
     each target CI the branch changes → (its path, its blob at the head or None)."""
     record = change.rollback
     if record is None or not record.commits:
-        return [Refusal("gate.rollback.record", "a rolled-back change records what was "
-                        "reverted (spec.rollback.commits)", "/spec/status", _HINT)]
-    refusals = [Refusal("gate.rollback.substance", f"spec.{key} differs from the base's; a "
-                        "rollback changes only the status and the rollback record",
-                        f"/spec/{key}", _HINT)
-                for key in substance if _get(change, key) != _get(before, key)]
+        return [
+            Refusal(
+                "gate.rollback.record",
+                "a rolled-back change records what was reverted (spec.rollback.commits)",
+                "/spec/status",
+                _HINT,
+            )
+        ]
+    refusals = [
+        Refusal(
+            "gate.rollback.substance",
+            f"spec.{key} differs from the base's; a "
+            "rollback changes only the status and the rollback record",
+            f"/spec/{key}",
+            _HINT,
+        )
+        for key in substance
+        if _get(change, key) != _get(before, key)
+    ]
     listed = list(dict.fromkeys(record.commits))
     shas: dict[str, str] = {}
     for given in listed:
         sha = _commit(root, given)
         if sha is None or not gitio.is_ancestor(root, sha, merge_base):
-            refusals.append(Refusal("gate.rollback.record", f"spec.rollback.commits names "
-                                    f"{given}, which is not a commit of the base branch",
-                                    "/spec/rollback/commits", _HINT))
+            refusals.append(
+                Refusal(
+                    "gate.rollback.record",
+                    f"spec.rollback.commits names "
+                    f"{given}, which is not a commit of the base branch",
+                    "/spec/rollback/commits",
+                    _HINT,
+                )
+            )
         elif not _carried(root, sha, change_id):
-            refusals.append(Refusal("gate.rollback.record", f"commit {given} does not carry "
-                                    f"{change_id} out (none of its commits names it in "
-                                    "a Change-Id: trailer and edits CIs)",
-                                    "/spec/rollback/commits", _HINT))
+            refusals.append(
+                Refusal(
+                    "gate.rollback.record",
+                    f"commit {given} does not carry "
+                    f"{change_id} out (none of its commits names it in "
+                    "a Change-Id: trailer and edits CIs)",
+                    "/spec/rollback/commits",
+                    _HINT,
+                )
+            )
         else:
             shas[given] = sha
     if refusals:
         return refusals
-    earliest = [s for s in shas.values()
-                if all(gitio.is_ancestor(root, s, other) for other in shas.values())]
+    earliest = [
+        s
+        for s in shas.values()
+        if all(gitio.is_ancestor(root, s, other) for other in shas.values())
+    ]
     first = gitio.read_commits(root, earliest[:1])
     if not first or not first[0].parents:
-        return [Refusal("gate.rollback.record", "the reverted commits have no one earliest "
-                        "commit with a parent to return to", "/spec/rollback/commits", _HINT)]
+        return [
+            Refusal(
+                "gate.rollback.record",
+                "the reverted commits have no one earliest commit with a parent to return to",
+                "/spec/rollback/commits",
+                _HINT,
+            )
+        ]
     state = first[0].parents[0]
     then = gitio.tree_blobs_of(root, state, [p for p, _ in changed.values()]) or {}
-    return [Refusal("gate.rollback.not-a-revert",
-                    f"{ci} is not back to its content before the change (as at "
-                    f"{state[:10]}): a rollback restores it exactly", "/spec/targets", _HINT)
-            for ci, (path, blob) in sorted(changed.items()) if then.get(path) != blob]
+    return [
+        Refusal(
+            "gate.rollback.not-a-revert",
+            f"{ci} is not back to its content before the change (as at "
+            f"{state[:10]}): a rollback restores it exactly",
+            "/spec/targets",
+            _HINT,
+        )
+        for ci, (path, blob) in sorted(changed.items())
+        if then.get(path) != blob
+    ]
 
 
 def _get(change: ChangeSpec, key: str) -> Any:

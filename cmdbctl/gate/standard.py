@@ -42,17 +42,19 @@ from cmdbctl.fielddiff import FieldChange
 from cmdbctl.findings import pointer_parts
 from cmdbctl.models import ChangeSpec, StandardChangeSpec
 
-_WIDEN_HINT = ("raise a normal change, or ask the change managers to widen the model "
-               "(a governance edit of policies/)")
+_WIDEN_HINT = (
+    "raise a normal change, or ask the change managers to widen the model "
+    "(a governance edit of policies/)"
+)
 
 CODES: dict[str, str] = {
     "gate.standard.model-missing": "a standard change names no model in spec.model, so "
-                                   "nothing pre-approves it",
+    "nothing pre-approves it",
     "gate.standard.model-unknown": "a standard change names a model the base branch's "
-                                   "policies/ does not hold (models are read from the base)",
+    "policies/ does not hold (models are read from the base)",
     "gate.standard.outside-model": "a standard change does what its model does not allow: "
-                                   "a CI of another kind, a CI added or deleted, or a field "
-                                   "the model does not list",
+    "a CI of another kind, a CI added or deleted, or a field "
+    "the model does not list",
 }
 
 
@@ -73,29 +75,37 @@ class TargetEdit:
     changes: tuple[FieldChange, ...]  # JSON pointers such as /spec/os/version
 
 
-def standard_change_refusals(change: ChangeSpec, models: Mapping[str, StandardChangeSpec],
-                             edits: Sequence[TargetEdit]) -> list[Refusal]:
+def standard_change_refusals(
+    change: ChangeSpec, models: Mapping[str, StandardChangeSpec], edits: Sequence[TargetEdit]
+) -> list[Refusal]:
     """Why `change` does not stay inside its standard change model; [] when it does, or
     when it is not a standard change. `models` is the base branch's catalogue by id."""
     if change.type != "standard":
         return []
     if change.model is None:
-        return [Refusal(
-            "gate.standard.model-missing",
-            "standard change names no model in spec.model: it is pre-approved only for "
-            "what a StandardChange in policies/ lists", "/spec/type",
-            "add spec.model with the id of the StandardChange it follows, or raise a "
-            "normal change")]
+        return [
+            Refusal(
+                "gate.standard.model-missing",
+                "standard change names no model in spec.model: it is pre-approved only for "
+                "what a StandardChange in policies/ lists",
+                "/spec/type",
+                "add spec.model with the id of the StandardChange it follows, or raise a "
+                "normal change",
+            )
+        ]
     model = models.get(change.model)
     if model is None:
         known = ", ".join(sorted(models)) or "none"
-        return [Refusal(
-            "gate.standard.model-unknown",
-            f"standard change model {change.model!r} is not in the catalogue, which is read "
-            f"from the base branch (its StandardChange documents in policies/: {known})",
-            "/spec/model",
-            "a model added on this branch counts once it is merged under a management "
-            "change; until then raise a normal change")]
+        return [
+            Refusal(
+                "gate.standard.model-unknown",
+                f"standard change model {change.model!r} is not in the catalogue, which is read "
+                f"from the base branch (its StandardChange documents in policies/: {known})",
+                "/spec/model",
+                "a model added on this branch counts once it is merged under a management "
+                "change; until then raise a normal change",
+            )
+        ]
     kinds = set(model.target_kinds)
     fields = [tuple(f.split(".")) for f in model.fields]
     listed = ", ".join(model.fields)
@@ -103,24 +113,39 @@ def standard_change_refusals(change: ChangeSpec, models: Mapping[str, StandardCh
     for edit in edits:
         if not edit.kinds or not edit.kinds <= kinds:
             what = " / ".join(sorted(edit.kinds)) or "unknown"
-            refusals.append(Refusal(
-                "gate.standard.outside-model",
-                f"{edit.id} is of kind {what}; standard change model {change.model} covers only "
-                f"{', '.join(model.target_kinds)}", "/spec/targets", _WIDEN_HINT))
+            refusals.append(
+                Refusal(
+                    "gate.standard.outside-model",
+                    f"{edit.id} is of kind {what}; standard change model {change.model} covers only "
+                    f"{', '.join(model.target_kinds)}",
+                    "/spec/targets",
+                    _WIDEN_HINT,
+                )
+            )
             continue
         if edit.status in ("added", "deleted"):
-            refusals.append(Refusal(
-                "gate.standard.outside-model",
-                f"{edit.id} is {edit.status}; standard change model {change.model} only "
-                f"modifies fields of existing CIs ({listed})", "/spec/targets", _WIDEN_HINT))
+            refusals.append(
+                Refusal(
+                    "gate.standard.outside-model",
+                    f"{edit.id} is {edit.status}; standard change model {change.model} only "
+                    f"modifies fields of existing CIs ({listed})",
+                    "/spec/targets",
+                    _WIDEN_HINT,
+                )
+            )
             continue
         for field_change in edit.changes:
             parts = tuple(pointer_parts(field_change.path))
-            if any(parts[:len(f)] == f for f in fields):
+            if any(parts[: len(f)] == f for f in fields):
                 continue
             name = ".".join(parts) or "the whole document"
-            refusals.append(Refusal(
-                "gate.standard.outside-model",
-                f"{edit.id}: {name} is changed, but standard change model {change.model} "
-                f"may change only {listed}", "/spec/targets", _WIDEN_HINT))
+            refusals.append(
+                Refusal(
+                    "gate.standard.outside-model",
+                    f"{edit.id}: {name} is changed, but standard change model {change.model} "
+                    f"may change only {listed}",
+                    "/spec/targets",
+                    _WIDEN_HINT,
+                )
+            )
     return refusals

@@ -54,8 +54,19 @@ from cmdbctl.gate.facts import (
 __all__ = ["ApprovalVerdict", "ChangeHistory", "Person", "Removal", "examine", "keys"]
 
 # Fields whose change means earlier approvals did not see this change.
-SUBSTANCE = ("type", "category", "targets", "risk", "plan", "window", "rollbackPlan",
-             "description", "reason", "impact", "model")
+SUBSTANCE = (
+    "type",
+    "category",
+    "targets",
+    "risk",
+    "plan",
+    "window",
+    "rollbackPlan",
+    "description",
+    "reason",
+    "impact",
+    "model",
+)
 # What `cmdbctl approve` and `cmdbctl review` write: commits changing only these are
 # not authorship.
 RECORD_FIELDS = ("/spec/approvals", "/spec/status", "/spec/review")
@@ -121,8 +132,7 @@ class ChangeHistory:
     removed: list[Removal] = field(default_factory=list)
     # (commit, status before, status after) for each commit of the range that changes
     # the change request's status, oldest first.
-    status_steps: list[tuple[gitio.Commit, str | None, str | None]] = field(
-        default_factory=list)
+    status_steps: list[tuple[gitio.Commit, str | None, str | None]] = field(default_factory=list)
     review: ApprovalVerdict | None = None  # the head's spec.review, judged
     implemented_at: str | None = None  # date of the commit that set status implemented
     # Decisions the base branch's tip holds and the head does not (a rejection given on
@@ -144,8 +154,15 @@ class Judge:
     recorded: bool = False
 
 
-def examine(root: Path, blobs: gitio.BlobReader, facts: RangeFacts, change_id: str,
-            change_path: str, touch_paths: Sequence[str], judge: Judge) -> ChangeHistory:
+def examine(
+    root: Path,
+    blobs: gitio.BlobReader,
+    facts: RangeFacts,
+    change_id: str,
+    change_path: str,
+    touch_paths: Sequence[str],
+    judge: Judge,
+) -> ChangeHistory:
     """Judge every decision of the change request at the head, and every decision the
     branch added or the base had that the head no longer has."""
     versions = Versions(blobs)
@@ -158,14 +175,28 @@ def examine(root: Path, blobs: gitio.BlobReader, facts: RangeFacts, change_id: s
     authors, target_edits = _authorship(facts, versions, paths, touched)
     tip_spec = versions.spec(facts.base, tip_path) if tip_path else {}
     examination = _Examination(
-        root, facts, versions, record, judge, change_path, paths, touched, frozenset(authors),
-        target_edits, tip_spec, _carried_out(base_spec, tip_spec))
+        root,
+        facts,
+        versions,
+        record,
+        judge,
+        change_path,
+        paths,
+        touched,
+        frozenset(authors),
+        target_edits,
+        tip_spec,
+        _carried_out(base_spec, tip_spec),
+    )
     try:
         present = keys(head_spec.get("approvals"))
         verdicts = [examination.judged(i, key) for i, key in enumerate(present)]
         gone = (set(record.in_range) | set(keys(base_spec.get("approvals")))) - set(present)
-        removals = [Removal(examination.judged(-1, key), key, record.removed_by.get(key))
-                    for key in sorted(gone) if key[2] != "review"]
+        removals = [
+            Removal(examination.judged(-1, key), key, record.removed_by.get(key))
+            for key in sorted(gone)
+            if key[2] != "review"
+        ]
         on_tip = set(keys(tip_spec.get("approvals"))) - set(present) - gone
         elsewhere = [examination.judged(-1, key) for key in sorted(on_tip)]
         review = review_key(head_spec)
@@ -173,13 +204,20 @@ def examine(root: Path, blobs: gitio.BlobReader, facts: RangeFacts, change_id: s
     finally:
         examination.close()
     implemented = record.implemented_by.date if record.implemented_by else None
-    return ChangeHistory(verdicts, frozenset(authors), removals,
-                         _status_steps(facts, versions, change_path), review_verdict,
-                         implemented, elsewhere)
+    return ChangeHistory(
+        verdicts,
+        frozenset(authors),
+        removals,
+        _status_steps(facts, versions, change_path),
+        review_verdict,
+        implemented,
+        elsewhere,
+    )
 
 
-def _authorship(facts: RangeFacts, versions: Versions, paths: Sequence[str],
-                touched: frozenset[str]) -> tuple[set[str], list[gitio.Commit]]:
+def _authorship(
+    facts: RangeFacts, versions: Versions, paths: Sequence[str], touched: frozenset[str]
+) -> tuple[set[str], list[gitio.Commit]]:
     """The emails (author and committer) of the branch's commits that wrote the change
     request, other than to record decisions, or a file it may touch; and the commits
     that wrote such a file."""
@@ -194,8 +232,9 @@ def _authorship(facts: RangeFacts, versions: Versions, paths: Sequence[str],
     return authors, target_edits
 
 
-def _status_steps(facts: RangeFacts, versions: Versions, path: str
-                  ) -> list[tuple[gitio.Commit, str | None, str | None]]:
+def _status_steps(
+    facts: RangeFacts, versions: Versions, path: str
+) -> list[tuple[gitio.Commit, str | None, str | None]]:
     steps = []
     for commit in facts.writing([path]):
         was = versions.spec(_parent(commit), path).get("status")
@@ -223,8 +262,7 @@ class _Examination:
     carried: str | None  # how the change was carried out on the base already
 
     def __post_init__(self) -> None:
-        self.verifier = _Verifier(self.judge.people) if self.judge.require_signatures \
-            else None
+        self.verifier = _Verifier(self.judge.people) if self.judge.require_signatures else None
         self.on_base = decisions(self.tip)
         self.head_substance = _substance(self.versions.spec(self.facts.head, self.path))
 
@@ -282,39 +320,52 @@ class _Examination:
         facts, versions, paths = self.facts, self.versions, self.paths
         given = _substance(versions.spec(adder.sha, _holder(versions, adder, paths, key)))
         if given != self.head_substance:
-            return (f"stale: the change request changed after it was given "
-                    f"({_first_change(self.root, versions, given, adder, facts.head, paths)})")
+            return (
+                f"stale: the change request changed after it was given "
+                f"({_first_change(self.root, versions, given, adder, facts.head, paths)})"
+            )
         if key in self.record.in_range or adder.sha in facts.shas:
             moved = _differing(self.root, adder.sha, facts.head, self.touched)
             if moved:
-                return (f"stale: its targets changed after it was given in {adder.sha[:10]} "
-                        f"({', '.join(moved)} differ at the head)")
+                return (
+                    f"stale: its targets changed after it was given in {adder.sha[:10]} "
+                    f"({', '.join(moved)} differ at the head)"
+                )
             return None
         # Given before the branch: it approved a plan, which the branch may carry out once.
         tip = self.tip
         if facts.base and facts.base != facts.merge_base and tip and _substance(tip) != given:
-            return ("stale: the change request changed on the base revision after it was "
-                    f"given ({_first_change(self.root, versions, given, adder, facts.base, paths)}),"
-                    " and this branch does not carry that change")
+            return (
+                "stale: the change request changed on the base revision after it was "
+                f"given ({_first_change(self.root, versions, given, adder, facts.base, paths)}),"
+                " and this branch does not carry that change"
+            )
         if not self.target_edits:
             return None  # lifecycle steps only: nothing new to approve
         first = self.target_edits[0]
-        edits = f"this branch's new edits of its targets (in {first.sha[:10]} by " \
-            f"{first.author_email})"
+        edits = (
+            f"this branch's new edits of its targets (in {first.sha[:10]} by {first.author_email})"
+        )
         if self.carried:
             return f"stale: it approved a plan already carried out ({self.carried}), not {edits}"
         created = self.record.created_by
         before = created.parents[0] if created and created.parents else None
         done = _differing(self.root, before, adder.sha, self.touched) if before else []
         if done:
-            return (f"stale: it approved edits already made when it was given "
-                    f"({', '.join(done)}), not {edits}")
-        for where, rev in (("on the base before this branch forked", facts.merge_base),
-                           ("on the base", facts.base)):
+            return (
+                f"stale: it approved edits already made when it was given "
+                f"({', '.join(done)}), not {edits}"
+            )
+        for where, rev in (
+            ("on the base before this branch forked", facts.merge_base),
+            ("on the base", facts.base),
+        ):
             moved = _differing(self.root, adder.sha, rev, self.touched) if rev else []
             if moved:
-                return (f"stale: its targets changed {where}, after it was given "
-                        f"({', '.join(moved)}), so it did not see {edits}")
+                return (
+                    f"stale: its targets changed {where}, after it was given "
+                    f"({', '.join(moved)}), so it did not see {edits}"
+                )
         return None
 
 
@@ -332,18 +383,25 @@ def _substance(spec: dict[str, Any]) -> list[Any]:
 
 def _holder(versions: Versions, commit: gitio.Commit, paths: Sequence[str], key: Key) -> str:
     """The path at which `commit` holds the decision `key` (the first path otherwise)."""
-    return next((p for p in paths if key in decisions(versions.spec(commit.sha, p))),
-                paths[0])
+    return next((p for p in paths if key in decisions(versions.spec(commit.sha, p))), paths[0])
 
 
-def _first_change(root: Path, versions: Versions, given: list[Any], adder: gitio.Commit,
-                  end: str, paths: Sequence[str]) -> str:
+def _first_change(
+    root: Path,
+    versions: Versions,
+    given: list[Any],
+    adder: gitio.Commit,
+    end: str,
+    paths: Sequence[str],
+) -> str:
     """The first commit after `adder` up to `end` whose change request's substance is
     not `given`, as "in <commit> by <email>"."""
-    for commit in gitio.log(root, f"{adder.sha}..{end}", paths, reverse=True,
-                            full_history=True):
-        if any(_substance(versions.spec(commit.sha, p)) != given
-               for p in paths if versions.data(commit.sha, p) is not None):
+    for commit in gitio.log(root, f"{adder.sha}..{end}", paths, reverse=True, full_history=True):
+        if any(
+            _substance(versions.spec(commit.sha, p)) != given
+            for p in paths
+            if versions.data(commit.sha, p) is not None
+        ):
             return f"in {commit.sha[:10]} by {commit.author_email}"
     return "in a merge"
 
@@ -373,15 +431,19 @@ def _provenance_problem(adder: gitio.Commit, person: Person) -> str | None:
     if author == committer:
         who = f"added by {author}"
     else:
-        who = " and ".join(f"{role} by {email}" for role, email in
-                           (("authored", author), ("committed", committer))
-                           if email not in person.emails)
-    return (f"it was {who} in {adder.sha[:10]}, not by {person.id} "
-            f"({', '.join(sorted(person.emails))})")
+        who = " and ".join(
+            f"{role} by {email}"
+            for role, email in (("authored", author), ("committed", committer))
+            if email not in person.emails
+        )
+    return (
+        f"it was {who} in {adder.sha[:10]}, not by {person.id} ({', '.join(sorted(person.emails))})"
+    )
 
 
-def _record_only(versions: Versions, commit: gitio.Commit, wrote: frozenset[str],
-                 paths: Sequence[str]) -> bool:
+def _record_only(
+    versions: Versions, commit: gitio.Commit, wrote: frozenset[str], paths: Sequence[str]
+) -> bool:
     """A commit that only appends decisions (and sets the status) on this change request;
     removing or rewriting a recorded decision is authorship, not approval. A merge that
     wrote anything itself is authorship."""
@@ -394,8 +456,9 @@ def _record_only(versions: Versions, commit: gitio.Commit, wrote: frozenset[str]
         before, after = versions.spec(commit.parents[0], path), versions.spec(commit.sha, path)
         kept = all(a in (after.get("approvals") or []) for a in before.get("approvals") or [])
         review_kept = before.get("review") in (None, after.get("review"))
-        if not (kept and review_kept and all(c.path.startswith(RECORD_FIELDS)
-                                             for c in diff(old, new))):
+        if not (
+            kept and review_kept and all(c.path.startswith(RECORD_FIELDS) for c in diff(old, new))
+        ):
             return False
     return True
 
@@ -415,9 +478,14 @@ class _Verifier:
             self._tmp = tempfile.TemporaryDirectory()
             people = self._people.values()
             allowed = Path(self._tmp.name) / "allowed_signers"
-            allowed.write_text("".join(
-                f'{email} namespaces="git" {key}\n'
-                for p in people for email in sorted(p.emails) for key in p.ssh_keys))
+            allowed.write_text(
+                "".join(
+                    f'{email} namespaces="git" {key}\n'
+                    for p in people
+                    for email in sorted(p.emails)
+                    for key in p.ssh_keys
+                )
+            )
             if any(p.openpgp_keys for p in people):
                 self.gnupghome = Path(self._tmp.name) / "gnupg"
                 self.gnupghome.mkdir(mode=0o700)
@@ -433,13 +501,16 @@ class _Verifier:
             return f"signatures are required but {person.id} has no signingKeys in policies/"
         signature = gitio.verify_commit(root, sha, self._allowed_signers(), self.gnupghome)
         if not signature.good:
-            return (f"signatures are required but {sha[:10]} is not validly signed "
-                    f"({signature.detail})")
+            return (
+                f"signatures are required but {sha[:10]} is not validly signed ({signature.detail})"
+            )
         if signature.fingerprint is not None:
             owners = self.owners.get(signature.fingerprint, set())
             if person.id not in owners:
-                return (f"{sha[:10]} is signed by OpenPGP key {signature.fingerprint} "
-                        f"({', '.join(sorted(owners)) or 'nobody'}), not by {person.id}")
+                return (
+                    f"{sha[:10]} is signed by OpenPGP key {signature.fingerprint} "
+                    f"({', '.join(sorted(owners)) or 'nobody'}), not by {person.id}"
+                )
             return None
         if signature.principal not in person.emails:
             return f"{sha[:10]} is signed by {signature.principal}, not by {person.id}"

@@ -16,7 +16,7 @@ from cmdbctl.loading.source import decode
 CODES: dict[str, str] = {
     "document.empty": "the file holds no YAML document (it is empty, or only comments)",
     "document.not-mapping": "the file's document is a list or a single value, not a mapping "
-                            "of apiVersion, kind, metadata and spec",
+    "of apiVersion, kind, metadata and spec",
 }
 
 
@@ -41,14 +41,37 @@ def load(path: str, raw: bytes) -> Loaded:
     if isinstance(parsed, list):
         return Loaded(path, text, None, parsed)
     if parsed.data is None:
-        return Loaded(path, text, None, [Finding(
-            path, "document.empty", "file holds no document", line=1, column=1,
-            hint="write a document (apiVersion, kind, metadata, spec) or remove the file")])
+        return Loaded(
+            path,
+            text,
+            None,
+            [
+                Finding(
+                    path,
+                    "document.empty",
+                    "file holds no document",
+                    line=1,
+                    column=1,
+                    hint="write a document (apiVersion, kind, metadata, spec) or remove the file",
+                )
+            ],
+        )
     if not isinstance(parsed.data, dict):
-        return Loaded(path, text, None, [Finding(
-            path, "document.not-mapping",
-            f"a document must be a mapping (apiVersion, kind, metadata, spec), "
-            f"not a {type(parsed.data).__name__}", line=1, column=1)])
+        return Loaded(
+            path,
+            text,
+            None,
+            [
+                Finding(
+                    path,
+                    "document.not-mapping",
+                    f"a document must be a mapping (apiVersion, kind, metadata, spec), "
+                    f"not a {type(parsed.data).__name__}",
+                    line=1,
+                    column=1,
+                )
+            ],
+        )
     return Loaded(path, text, parsed.data)
 
 

@@ -34,19 +34,18 @@ _NODE_SLACK = 10_000
 
 CODES: dict[str, str] = {
     "yaml.syntax": "the file is not valid YAML (a tab used for indentation, an unclosed "
-                   "bracket or quote, a character YAML forbids, ...)",
-    "yaml.duplicate-key": "a mapping has the same key twice: which value holds would be "
-                          "a guess",
+    "bracket or quote, a character YAML forbids, ...)",
+    "yaml.duplicate-key": "a mapping has the same key twice: which value holds would be a guess",
     "yaml.key-type": "a mapping key is a number, boolean or null, not a string; quote it",
     "yaml.tag": "a YAML tag (!!python/object, !custom, ...): documents are plain data, and "
-                "cmdbctl never constructs tagged objects",
+    "cmdbctl never constructs tagged objects",
     "yaml.alias-bomb": "aliases expand the document far beyond its size (a billion-laughs "
-                       "attack); it is not read",
+    "attack); it is not read",
     "yaml.too-deep": "the document nests too deeply to be read",
     "yaml.value": "a value cannot be read, e.g. an integer of more digits than Python "
-                  "converts; quote it",
+    "converts; quote it",
     "yaml.multiple-documents": "the file holds more than one YAML document (a second ---): "
-                               "one document per file, named <id>.yaml",
+    "one document per file, named <id>.yaml",
 }
 
 
@@ -112,29 +111,61 @@ def parse(path: str, text: str) -> Parsed | list[Finding]:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return [Finding(path, "yaml.syntax", f"invalid YAML: {reason}", line=1, column=1)]
     except (RecursionError, _TooDeep):
-        return [Finding(path, "yaml.too-deep", "document nests too deeply to be read",
-                        line=1, column=1, hint="flatten the structure")]
+        return [
+            Finding(
+                path,
+                "yaml.too-deep",
+                "document nests too deeply to be read",
+                line=1,
+                column=1,
+                hint="flatten the structure",
+            )
+        ]
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
-        return [Finding(path, "yaml.value", f"a value cannot be read: {exc}".splitlines()[0],
-                        line=1, column=1, hint="quote it, or write a shorter value")]
+        return [
+            Finding(
+                path,
+                "yaml.value",
+                f"a value cannot be read: {exc}".splitlines()[0],
+                line=1,
+                column=1,
+                hint="quote it, or write a shorter value",
+            )
+        ]
     problems: list[Finding] = []
     budget = [len(text) + _NODE_SLACK]
     try:
         data = _plain(root, [], path, problems, budget)
     except _TooManyNodes:
-        return [Finding(path, "yaml.alias-bomb",
-                        "aliases expand this document far beyond its size (an alias bomb)",
-                        line=1, column=1, hint="write the values out instead of using aliases")]
+        return [
+            Finding(
+                path,
+                "yaml.alias-bomb",
+                "aliases expand this document far beyond its size (an alias bomb)",
+                line=1,
+                column=1,
+                hint="write the values out instead of using aliases",
+            )
+        ]
     except RecursionError:
-        return [Finding(path, "yaml.too-deep", "document nests too deeply to be read",
-                        line=1, column=1, hint="flatten the structure")]
+        return [
+            Finding(
+                path,
+                "yaml.too-deep",
+                "document nests too deeply to be read",
+                line=1,
+                column=1,
+                hint="flatten the structure",
+            )
+        ]
     if problems:
         return locate_all(root, problems)
     return Parsed(data, root)
 
 
-def _plain(node: Any, at: list[str | int], path: str, problems: list[Finding],
-           budget: list[int]) -> Any:
+def _plain(
+    node: Any, at: list[str | int], path: str, problems: list[Finding], budget: list[int]
+) -> Any:
     """Convert ruamel's objects into dict/list/str/int/float/bool/None."""
     budget[0] -= 1
     if budget[0] < 0:
@@ -154,10 +185,16 @@ def _plain(node: Any, at: list[str | int], path: str, problems: list[Finding],
             if not isinstance(key, str):
                 if key in node._ok:  # a merged key is reported where its own mapping is
                     line, column = node.lc.key(key)  # the key itself, not its value
-                    problems.append(Finding(
-                        path, "yaml.key-type",
-                        f"mapping key {key!r} is not a string; quote it",
-                        pointer=pointer([*at, str(key)]), line=line + 1, column=column + 1))
+                    problems.append(
+                        Finding(
+                            path,
+                            "yaml.key-type",
+                            f"mapping key {key!r} is not a string; quote it",
+                            pointer=pointer([*at, str(key)]),
+                            line=line + 1,
+                            column=column + 1,
+                        )
+                    )
                 continue
             out[key] = _plain(value, [*at, key], path, problems, budget)
         return out
@@ -178,8 +215,12 @@ def _plain(node: Any, at: list[str | int], path: str, problems: list[Finding],
 def _tag_finding(path: str, at: list[str | int], tag: str | None) -> Finding:
     shown = (tag or "?").replace("tag:yaml.org,2002:", "!!")
     return Finding(
-        path, "yaml.tag", f"tag {shown} is not allowed; documents are plain data",
-        pointer=pointer(at), hint="remove the tag; cmdbctl never constructs tagged objects")
+        path,
+        "yaml.tag",
+        f"tag {shown} is not allowed; documents are plain data",
+        pointer=pointer(at),
+        hint="remove the tag; cmdbctl never constructs tagged objects",
+    )
 
 
 def _syntax_finding(path: str, exc: MarkedYAMLError, text: str) -> Finding:
@@ -189,11 +230,23 @@ def _syntax_finding(path: str, exc: MarkedYAMLError, text: str) -> Finding:
     if "duplicate key" in problem:
         key = re.search(r'duplicate key "(.*?)"', problem)
         name = key.group(1) if key else "?"
-        return Finding(path, "yaml.duplicate-key", f'key "{name}" appears more than once',
-                       line=line, column=column, hint="keep one of the entries")
+        return Finding(
+            path,
+            "yaml.duplicate-key",
+            f'key "{name}" appears more than once',
+            line=line,
+            column=column,
+            hint="keep one of the entries",
+        )
     context = f" ({exc.context})" if exc.context else ""
-    return Finding(path, "yaml.syntax", f"invalid YAML: {problem}{context}",
-                   line=line, column=column, hint=_tab_hint(text, mark))
+    return Finding(
+        path,
+        "yaml.syntax",
+        f"invalid YAML: {problem}{context}",
+        line=line,
+        column=column,
+        hint=_tab_hint(text, mark),
+    )
 
 
 def _tab_hint(text: str, mark: Any) -> str | None:
@@ -211,11 +264,14 @@ def _tab_hint(text: str, mark: Any) -> str | None:
 def _character_finding(path: str, text: str, exc: ReaderError) -> Finding:
     line, column = position_after(text[: exc.position])
     code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-    return Finding(path, "yaml.syntax",
-                   f"invalid YAML: character U+{code:04X} is not allowed in a YAML document",
-                   line=line, column=column,
-                   hint=f'remove it, or write it as the escape "\\u{code:04x}" inside a '
-                        "double-quoted string")
+    return Finding(
+        path,
+        "yaml.syntax",
+        f"invalid YAML: character U+{code:04X} is not allowed in a YAML document",
+        line=line,
+        column=column,
+        hint=f'remove it, or write it as the escape "\\u{code:04x}" inside a double-quoted string',
+    )
 
 
 _DOC_START = re.compile(r"^---(\s|$)", re.MULTILINE)
@@ -226,13 +282,19 @@ def _second_document(path: str, text: str) -> Finding:
     line = 1
     if starts:
         # A first `---` after nothing but comments opens the first document, not the second.
-        leading = all(not ln.strip() or ln.lstrip().startswith("#")
-                      for ln in text[: starts[0]].splitlines())
+        leading = all(
+            not ln.strip() or ln.lstrip().startswith("#") for ln in text[: starts[0]].splitlines()
+        )
         second = starts[1] if leading and len(starts) > 1 else starts[0]
         line = text.count("\n", 0, second) + 1
-    return Finding(path, "yaml.multiple-documents",
-                   "file holds more than one YAML document; keep one document per file",
-                   line=line, column=1, hint="split it into one file per document, named <id>.yaml")
+    return Finding(
+        path,
+        "yaml.multiple-documents",
+        "file holds more than one YAML document; keep one document per file",
+        line=line,
+        column=1,
+        hint="split it into one file per document, named <id>.yaml",
+    )
 
 
 def locate(root: Any, ptr: str) -> tuple[int, int]:

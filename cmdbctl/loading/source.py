@@ -15,8 +15,7 @@ MAX_FILE_BYTES = 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
 CODES: dict[str, str] = {
-    "file.too-large": "the file is larger than 1 MiB, the most a document may be; it is not "
-                      "read",
+    "file.too-large": "the file is larger than 1 MiB, the most a document may be; it is not read",
     "file.binary": "the file holds a NUL byte: it is binary, not a YAML document; not read",
     "file.encoding": "the file is not valid UTF-8 text; save it as UTF-8",
 }
@@ -26,25 +25,35 @@ def decode(path: str, raw: bytes) -> str | Finding:
     """Return the text of a document file, or the finding that says why it has none."""
     if len(raw) > MAX_FILE_BYTES:
         return Finding(
-            path, "file.too-large",
+            path,
+            "file.too-large",
             f"file is larger than {MAX_FILE_BYTES:,} bytes, the most a document may be",
-            line=1, column=1, hint="split the document, or move bulk data out of the CMDB",
+            line=1,
+            column=1,
+            hint="split the document, or move bulk data out of the CMDB",
         )
     raw = raw.removeprefix(_BOM)  # not part of the text: no column counts it
     if b"\x00" in raw:
         line, column = _line_col(raw, raw.index(b"\x00"))
         return Finding(
-            path, "file.binary", "file is binary (it contains a NUL byte), not a YAML document",
-            line=line, column=column, hint="remove the file or move it out of the CMDB folders",
+            path,
+            "file.binary",
+            "file is binary (it contains a NUL byte), not a YAML document",
+            line=line,
+            column=column,
+            hint="remove the file or move it out of the CMDB folders",
         )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, column = _line_col(raw, exc.start)
         return Finding(
-            path, "file.encoding",
+            path,
+            "file.encoding",
             f"file is not valid UTF-8: byte 0x{raw[exc.start]:02x} cannot be decoded",
-            line=line, column=column, hint="save the file as UTF-8",
+            line=line,
+            column=column,
+            hint="save the file as UTF-8",
         )
 
 

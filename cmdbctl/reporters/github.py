@@ -23,5 +23,7 @@ def _property(text: str) -> str:
 def render(report: Report, out: TextIO, color: bool) -> None:
     for f in report.findings:
         message = f.message + (f"\n{f.hint}" if f.hint else "")
-        out.write(f"::{_LEVELS[f.severity]} file={_property(f.path)},line={f.line or 1},"
-                  f"col={f.column or 1},title={_property(f.code)}::{_data(message)}\n")
+        out.write(
+            f"::{_LEVELS[f.severity]} file={_property(f.path)},line={f.line or 1},"
+            f"col={f.column or 1},title={_property(f.code)}::{_data(message)}\n"
+        )

@@ -25,31 +25,41 @@ def render(report: Report, out: TextIO, color: bool) -> None:
         mark = "✅ passed" if verdict == "passed" else "❌ refused"
         out.write(f"### cmdbctl gate: {mark}\n\n")
     else:
-        out.write(f"### cmdbctl {report.command}: "
-                  f"{'❌' if summary.get('errors') else '✅'} "
-                  f"{counted(summary.get('errors', 0), 'error')}, "
-                  f"{counted(summary.get('warnings', 0), 'warning')}\n\n")
+        out.write(
+            f"### cmdbctl {report.command}: "
+            f"{'❌' if summary.get('errors') else '✅'} "
+            f"{counted(summary.get('errors', 0), 'error')}, "
+            f"{counted(summary.get('warnings', 0), 'warning')}\n\n"
+        )
     changes = report.details.get("changes") or []
     if changes:
         out.write("| change | status | rules | approvals | verdict |\n|---|---|---|---|---|\n")
         for c in changes:
-            approvals = ", ".join(
-                f"{a['by']} {'✔' if a['trusted'] else '✘'}" for a in c["approvals"]) or "none"
-            out.write(f"| {_cell(c['id'])} | {_cell(c['status'])} | "
-                      f"{_cell(', '.join(c['rules']) or '—')} | {_cell(approvals)} | "
-                      f"{'✅' if c['verdict'] == 'passes' else '❌'} |\n")
+            approvals = (
+                ", ".join(f"{a['by']} {'✔' if a['trusted'] else '✘'}" for a in c["approvals"])
+                or "none"
+            )
+            out.write(
+                f"| {_cell(c['id'])} | {_cell(c['status'])} | "
+                f"{_cell(', '.join(c['rules']) or '—')} | {_cell(approvals)} | "
+                f"{'✅' if c['verdict'] == 'passes' else '❌'} |\n"
+            )
         out.write("\n")
     changed = report.details.get("changeSet") or []
     if changed:
-        out.write(f"<details><summary>{counted(len(changed), 'changed document')}"
-                  "</summary>\n\n")
-        out.writelines(f"- `{d['path']}` {d['status']}"
-                       + (f" ({counted(len(d['changes']), 'field')})" if d.get("changes")
-                          else "") + "\n" for d in changed)
+        out.write(f"<details><summary>{counted(len(changed), 'changed document')}</summary>\n\n")
+        out.writelines(
+            f"- `{d['path']}` {d['status']}"
+            + (f" ({counted(len(d['changes']), 'field')})" if d.get("changes") else "")
+            + "\n"
+            for d in changed
+        )
         out.write("\n</details>\n\n")
     if not report.findings:
         out.write("No findings.\n")
         return
-    out.writelines(f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: "
-                   f"{_cell(f.message)}" + (f" — _{_cell(f.hint)}_" if f.hint else "") + "\n"
-                   for f in report.findings)
+    out.writelines(
+        f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: "
+        f"{_cell(f.message)}" + (f" — _{_cell(f.hint)}_" if f.hint else "") + "\n"
+        for f in report.findings
+    )

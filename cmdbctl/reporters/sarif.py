@@ -27,10 +27,14 @@ def document(findings: Sequence[Finding]) -> dict[str, Any]:
             "ruleIndex": codes.index(f.code),
             "level": _LEVELS[f.severity],
             "message": {"text": f.message + (f" ({f.hint})" if f.hint else "")},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
-                "region": {"startLine": f.line or 1, "startColumn": f.column or 1},
-            }}],
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": f.line or 1, "startColumn": f.column or 1},
+                    }
+                }
+            ],
         }
         if f.pointer:
             result["properties"] = {"pointer": f.pointer}
@@ -38,13 +42,20 @@ def document(findings: Sequence[Finding]) -> dict[str, Any]:
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "cmdbctl", "version": __version__,
-                                "informationUri": "https://github.com/cmdbctl/cmdbctl",
-                                "rules": rules}},
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": "./"}},
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "cmdbctl",
+                        "version": __version__,
+                        "informationUri": "https://github.com/cmdbctl/cmdbctl",
+                        "rules": rules,
+                    }
+                },
+                "originalUriBaseIds": {"%SRCROOT%": {"uri": "./"}},
+                "results": results,
+            }
+        ],
     }
 
 
@@ -57,8 +68,12 @@ def _rule(code: str) -> dict[str, Any]:
     if found is None:  # (every code is declared: tests/test_codes.py)
         return {"id": code, "name": code, "shortDescription": {"text": code}}
     commands = ", ".join(f"cmdbctl {c}" for c in found.commands)
-    return {"id": code, "name": code, "shortDescription": {"text": found.description},
-            "fullDescription": {"text": f"{found.description} (found by {commands})"}}
+    return {
+        "id": code,
+        "name": code,
+        "shortDescription": {"text": found.description},
+        "fullDescription": {"text": f"{found.description} (found by {commands})"},
+    }
 
 
 def render(report: Report, out: TextIO, color: bool) -> None:

@@ -14,11 +14,13 @@ _COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
 def render(report: Report, out: TextIO, color: bool) -> None:
     for f in report.findings:
         where = f"{f.path}:{f.line or 1}:{f.column or 1}:"
-        severity = click.style(f.severity, fg=_COLOURS[f.severity], bold=True) if color \
-            else f.severity
+        severity = (
+            click.style(f.severity, fg=_COLOURS[f.severity], bold=True) if color else f.severity
+        )
         code = click.style(f.code, dim=True) if color else f.code
-        out.write(f"{click.style(where, bold=True) if color else where} {severity} {code}: "
-                  f"{f.message}\n")
+        out.write(
+            f"{click.style(where, bold=True) if color else where} {severity} {code}: {f.message}\n"
+        )
         if f.hint:
             out.write(f"    hint: {f.hint}\n")
 
@@ -29,10 +31,11 @@ def counted(number: int, noun: str) -> str:
 
 
 def summary_line(summary: dict[str, int]) -> str:
-    parts = [counted(summary[k], k[:-1]) for k in ("errors", "warnings", "infos")
-             if summary.get(k)]
+    parts = [counted(summary[k], k[:-1]) for k in ("errors", "warnings", "infos") if summary.get(k)]
     checked = counted(summary["files"], "file")
     if "verdict" in summary:  # the gate
-        return f"{summary['verdict']}: {', '.join(parts) or 'no findings'} " \
-               f"({checked} changed, {counted(summary['changes'], 'change request')})"
+        return (
+            f"{summary['verdict']}: {', '.join(parts) or 'no findings'} "
+            f"({checked} changed, {counted(summary['changes'], 'change request')})"
+        )
     return f"{', '.join(parts)} in {checked}" if parts else f"{checked} valid"

@@ -61,27 +61,43 @@ def email(who: str) -> str:
 def identity_env(who: str) -> dict[str, str]:
     """What `git commit` and `cmdbctl approve` take as the current identity."""
     name = who.capitalize() + " Example"
-    return {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email(who),
-            "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email(who)}
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email(who),
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email(who),
+    }
 
 
 def person_yaml(who: str, signing_keys: list[str] | None = None) -> str:
     """A Person; a multi-line key (an armored OpenPGP key) is written as a block scalar."""
-    keys = "".join(f"    - {k}\n" if "\n" not in k.strip() else
-                   "    - |\n" + "".join(f"      {line}\n" if line else "\n"
-                                        for line in k.strip().splitlines())
-                   for k in signing_keys or [])
-    return (f"apiVersion: cmdb/v1\nkind: Person\nmetadata:\n  id: {who}\n"
-            f"  name: {who.capitalize()} Example\nspec:\n  emails: [{email(who)}]\n"
-            + (f"  signingKeys:\n{keys}" if keys else ""))
+    keys = "".join(
+        f"    - {k}\n"
+        if "\n" not in k.strip()
+        else "    - |\n"
+        + "".join(f"      {line}\n" if line else "\n" for line in k.strip().splitlines())
+        for k in signing_keys or []
+    )
+    return (
+        f"apiVersion: cmdb/v1\nkind: Person\nmetadata:\n  id: {who}\n"
+        f"  name: {who.capitalize()} Example\nspec:\n  emails: [{email(who)}]\n"
+        + (f"  signingKeys:\n{keys}" if keys else "")
+    )
 
 
-def change_yaml(change_id: str = CHANGE_ID, *, targets: tuple[str, ...] = ("app-01",),
-                type_: str = "normal", category: str = "system", risk: str = "medium",
-                status: str = "submitted", window: tuple[str, str] | None = WINDOW,
-                rollback_plan: str | None = "set memoryMb back to 65536 and reboot",
-                requester: str = "alice", approvals: list[dict[str, str]] | None = None
-                ) -> str:
+def change_yaml(
+    change_id: str = CHANGE_ID,
+    *,
+    targets: tuple[str, ...] = ("app-01",),
+    type_: str = "normal",
+    category: str = "system",
+    risk: str = "medium",
+    status: str = "submitted",
+    window: tuple[str, str] | None = WINDOW,
+    rollback_plan: str | None = "set memoryMb back to 65536 and reboot",
+    requester: str = "alice",
+    approvals: list[dict[str, str]] | None = None,
+) -> str:
     """A valid change request, with comments (which `approve` must keep)."""
     lines = [
         "# Change request: keep this header comment",
@@ -107,8 +123,7 @@ def change_yaml(change_id: str = CHANGE_ID, *, targets: tuple[str, ...] = ("app-
         lines.append(f"  rollbackPlan: {rollback_plan}")
     if approvals:
         lines.append("  approvals:")
-        lines += ["    - {" + ", ".join(f"{k}: {v}" for k, v in a.items()) + "}"
-                  for a in approvals]
+        lines += ["    - {" + ", ".join(f"{k}: {v}" for k, v in a.items()) + "}" for a in approvals]
     lines.append(f"  status: {status}     # draft submitted approved ...")
     return "\n".join(lines) + "\n"
 
@@ -123,8 +138,7 @@ def line_of(text: str, pattern: str) -> int:
 
 def _quiet_cli(argv: list[str], env: Mapping[str, str | None]) -> Result:
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=CLICK_DEPRECATION,
-                                category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=CLICK_DEPRECATION, category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=LEAK_WARNING, category=ResourceWarning)
         result = CliRunner().invoke(cli, argv, env=dict(env))
         gc.collect()  # a leaked reader caught in a reference cycle is freed here
@@ -142,10 +156,21 @@ class Repo:
     path: Path
 
     # --- git -----------------------------------------------------------------------
-    def git(self, *args: str, as_: str = "alice", env: Mapping[str, str] | None = None,
-            check: bool = True) -> str:
-        proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True,
-                              env={**os.environ, **identity_env(as_), **(env or {})}, check=False)
+    def git(
+        self,
+        *args: str,
+        as_: str = "alice",
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> str:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **identity_env(as_), **(env or {})},
+            check=False,
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed:\n{proc.stderr}{proc.stdout}")
         return proc.stdout
@@ -165,9 +190,15 @@ class Repo:
         assert old in text, f"{old!r} not in {rel}"
         return text.replace(old, new, 1)
 
-    def commit(self, as_: str = "alice", message: str = "edit", *,
-               files: Mapping[str, str | None] | None = None,
-               sign_key: Path | None = None, gpg_key: GpgKey | None = None) -> str:
+    def commit(
+        self,
+        as_: str = "alice",
+        message: str = "edit",
+        *,
+        files: Mapping[str, str | None] | None = None,
+        sign_key: Path | None = None,
+        gpg_key: GpgKey | None = None,
+    ) -> str:
         """Write `files` (None deletes), stage them and commit as `as_`, signed with an SSH
         key file or an OpenPGP key when given; return the sha."""
         for rel, text in (files or {}).items():
@@ -176,13 +207,20 @@ class Repo:
             else:
                 self.write(rel, text)
                 self.git("add", "--", rel)
-        signing = (["-c", "gpg.format=ssh", "-c", f"user.signingkey={sign_key}"]
-                   if sign_key else [])
+        signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={sign_key}"] if sign_key else []
         if gpg_key:
             signing = ["-c", "gpg.format=openpgp", "-c", f"user.signingkey={gpg_key.fingerprint}"]
-        self.git(*signing, "commit", "--quiet", "--allow-empty", "-m", message,
-                 *(["-S"] if sign_key or gpg_key else []), as_=as_,
-                 env=gpg_key.env if gpg_key else None)
+        self.git(
+            *signing,
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            message,
+            *(["-S"] if sign_key or gpg_key else []),
+            as_=as_,
+            env=gpg_key.env if gpg_key else None,
+        )
         return self.head()
 
     def head(self, rev: str = "HEAD") -> str:
@@ -195,13 +233,17 @@ class Repo:
         self.git("checkout", "--quiet", name)
 
     # --- cmdbctl -------------------------------------------------------------------
-    def cli(self, *args: str, as_: str = "alice",
-            env: Mapping[str, str | None] | None = None) -> Result:
-        return _quiet_cli([*args, "--repo", str(self.path)],
-                          {"NO_COLOR": None, "CI": None, **identity_env(as_), **(env or {})})
+    def cli(
+        self, *args: str, as_: str = "alice", env: Mapping[str, str | None] | None = None
+    ) -> Result:
+        return _quiet_cli(
+            [*args, "--repo", str(self.path)],
+            {"NO_COLOR": None, "CI": None, **identity_env(as_), **(env or {})},
+        )
 
-    def gate_result(self, *args: str, base: str = "main", fmt: str = "json",
-                    now: str = NOW) -> Result:
+    def gate_result(
+        self, *args: str, base: str = "main", fmt: str = "json", now: str = NOW
+    ) -> Result:
         return self.cli("gate", "--base", base, "--format", fmt, "--now", now, *args)
 
     def gate(self, *args: str, base: str = "main", now: str = NOW) -> tuple[int, dict[str, Any]]:
@@ -209,14 +251,18 @@ class Repo:
         assert result.exit_code in (0, 1), result.stderr
         return result.exit_code, json.loads(result.stdout)
 
-    def approve(self, change_id: str = CHANGE_ID, *args: str, as_: str = "bob",
-                env: Mapping[str, str | None] | None = None) -> Result:
+    def approve(
+        self,
+        change_id: str = CHANGE_ID,
+        *args: str,
+        as_: str = "bob",
+        env: Mapping[str, str | None] | None = None,
+    ) -> Result:
         return self.cli("approve", change_id, *args, as_=as_, env=env)
 
 
 def codes(report: dict[str, Any], severity: str | None = None) -> set[str]:
-    return {f["code"] for f in report["findings"]
-            if severity is None or f["severity"] == severity}
+    return {f["code"] for f in report["findings"] if severity is None or f["severity"] == severity}
 
 
 def findings(report: dict[str, Any], code: str) -> list[dict[str, Any]]:
@@ -239,17 +285,26 @@ def kit() -> ModuleType:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_git(tmp_path_factory: pytest.TempPathFactory,
-                  monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_git(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No user or system git config (signing, hooks, identities) leaks into a test."""
     home = tmp_path_factory.mktemp("home")
-    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n"
-                                    "[advice]\n\tdetachedHead = false\n")
+    (home / "gitconfig").write_text(
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+    )
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
-                 "GIT_COMMITTER_EMAIL", "GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG_COUNT",
-                 "EMAIL"):
+    for name in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_CONFIG_COUNT",
+        "EMAIL",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -286,11 +341,16 @@ def repo(new_repo: Callable[..., Repo]) -> Repo:
 @pytest.fixture
 def requested(repo: Repo) -> Repo:
     """On feature, alice doubles app-01's memory under CHG-2026-0042 (normal, medium)."""
-    repo.commit("alice", "Double memory on app-01\n\nChange-Id: CHG-2026-0042", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072"),
-        CHANGE_PATH: change_yaml(),
-    })
+    repo.commit(
+        "alice",
+        "Double memory on app-01\n\nChange-Id: CHG-2026-0042",
+        files={
+            "inventory/app-01.yaml": repo.edit(
+                "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072"
+            ),
+            CHANGE_PATH: change_yaml(),
+        },
+    )
     return repo
 
 
@@ -304,36 +364,61 @@ def approved_on_main(repo: Repo) -> Repo:
 
 def carry_out(repo: Repo) -> str:
     """alice carries out CHG-2026-0042 (doubles app-01's memory) in a commit naming it."""
-    return repo.commit("alice", f"do it\n\nChange-Id: {CHANGE_ID}", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072")})
+    return repo.commit(
+        "alice",
+        f"do it\n\nChange-Id: {CHANGE_ID}",
+        files={
+            "inventory/app-01.yaml": repo.edit(
+                "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072"
+            )
+        },
+    )
 
 
 def require_signatures(repo: Repo, signing_keys: Mapping[str, list[str]]) -> Repo:
     """The base requires signed approvals and lists these people's `signingKeys`; then,
     on feature, alice doubles app-01's memory under CHG-2026-0042."""
-    policy = repo.edit("policies/change-policy.yaml", "requireSignedApprovals: false",
-                       "requireSignedApprovals: true")
+    policy = repo.edit(
+        "policies/change-policy.yaml",
+        "requireSignedApprovals: false",
+        "requireSignedApprovals: true",
+    )
     repo.checkout("main")
-    repo.commit("carol", "signed approvals", files={
-        "policies/change-policy.yaml": policy,
-        **{f"policies/{who}.yaml": person_yaml(who, keys) for who, keys in signing_keys.items()},
-    })
+    repo.commit(
+        "carol",
+        "signed approvals",
+        files={
+            "policies/change-policy.yaml": policy,
+            **{
+                f"policies/{who}.yaml": person_yaml(who, keys) for who, keys in signing_keys.items()
+            },
+        },
+    )
     repo.git("branch", "--force", "feature")
     repo.checkout("feature")
-    repo.commit("alice", "request", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072"),
-        CHANGE_PATH: change_yaml()})
+    repo.commit(
+        "alice",
+        "request",
+        files={
+            "inventory/app-01.yaml": repo.edit(
+                "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072"
+            ),
+            CHANGE_PATH: change_yaml(),
+        },
+    )
     return repo
 
 
 def bobs_approval_by_hand(repo: Repo) -> dict[str, str]:
     """The change request with bob's approval typed in, as files for `repo.commit`."""
-    return {CHANGE_PATH: repo.edit(
-        CHANGE_PATH, "  status: submitted",
-        "  approvals:\n    - {by: bob, at: 2026-11-22T09:00:00Z, decision: approve}\n"
-        "  status: submitted")}
+    return {
+        CHANGE_PATH: repo.edit(
+            CHANGE_PATH,
+            "  status: submitted",
+            "  approvals:\n    - {by: bob, at: 2026-11-22T09:00:00Z, decision: approve}\n"
+            "  status: submitted",
+        )
+    }
 
 
 @dataclass(frozen=True)
@@ -353,9 +438,22 @@ def ssh_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str
     def key(name: str) -> SshKey:
         if name not in made:
             private = folder / name
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                            f"{name}@example.com", "-f", str(private)], check=True,
-                           capture_output=True)
+            subprocess.run(
+                [
+                    "ssh-keygen",
+                    "-q",
+                    "-t",
+                    "ed25519",
+                    "-N",
+                    "",
+                    "-C",
+                    f"{name}@example.com",
+                    "-f",
+                    str(private),
+                ],
+                check=True,
+                capture_output=True,
+            )
             made[name] = SshKey(private, (folder / f"{name}.pub").read_text().strip())
         return made[name]
 
@@ -374,9 +472,14 @@ class GpgKey:
 
     def signing_env(self) -> dict[str, str]:
         """What makes `git commit -S` (and so `cmdbctl approve`) sign with this key."""
-        return {**self.env, "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "gpg.format",
-                "GIT_CONFIG_VALUE_0": "openpgp", "GIT_CONFIG_KEY_1": "user.signingkey",
-                "GIT_CONFIG_VALUE_1": self.fingerprint}
+        return {
+            **self.env,
+            "GIT_CONFIG_COUNT": "2",
+            "GIT_CONFIG_KEY_0": "gpg.format",
+            "GIT_CONFIG_VALUE_0": "openpgp",
+            "GIT_CONFIG_KEY_1": "user.signingkey",
+            "GIT_CONFIG_VALUE_1": self.fingerprint,
+        }
 
 
 @pytest.fixture(scope="session")
@@ -391,16 +494,23 @@ def gpg_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str
     made: dict[str, GpgKey] = {}
 
     def gpg(*args: str) -> str:
-        return subprocess.run(["gpg", "--batch", "--no-tty", *args], env=env, check=True,
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["gpg", "--batch", "--no-tty", *args],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
 
     def key(name: str) -> GpgKey:
         if name not in made:
             uid = f"{name.capitalize()} Example <{email(name)}>"
             gpg("--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never")
-            fingerprint = next(line.split(":")[9] for line in gpg(
-                "--with-colons", "--list-keys", f"={uid}").splitlines()
-                if line.startswith("fpr:"))
+            fingerprint = next(
+                line.split(":")[9]
+                for line in gpg("--with-colons", "--list-keys", f"={uid}").splitlines()
+                if line.startswith("fpr:")
+            )
             made[name] = GpgKey(fingerprint, gpg("--armor", "--export", fingerprint), home)
         return made[name]
 

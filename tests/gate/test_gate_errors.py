@@ -49,8 +49,9 @@ def test_gate_outside_a_git_repository_exits_2(tmp_path: Path, kit: Any) -> None
     assert str(folder) in result.stderr
 
 
-def test_approve_with_a_dirty_work_tree_exits_2_and_writes_nothing(requested: Any,
-                                                                   kit: Any) -> None:
+def test_approve_with_a_dirty_work_tree_exits_2_and_writes_nothing(
+    requested: Any, kit: Any
+) -> None:
     dirty = requested.edit("inventory/app-01.yaml", "cores: 16", "cores: 64")
     requested.write("inventory/app-01.yaml", dirty)
     before = requested.read(kit.CHANGE_PATH)
@@ -82,13 +83,13 @@ def test_approve_by_an_identity_not_in_policies_exits_2(requested: Any, kit: Any
     result = requested.approve(kit.CHANGE_ID, as_="mallory")
 
     assert result.exit_code == 2
-    assert "your git identity mallory@example.com is not a person in policies/" \
-        in result.stderr
+    assert "your git identity mallory@example.com is not a person in policies/" in result.stderr
     assert requested.read(kit.CHANGE_PATH) == before
 
 
-def test_approve_uses_git_config_identity_when_the_environment_has_none(requested: Any,
-                                                                        kit: Any) -> None:
+def test_approve_uses_git_config_identity_when_the_environment_has_none(
+    requested: Any, kit: Any
+) -> None:
     requested.git("config", "user.name", "Carol Example")
     requested.git("config", "user.email", "carol@example.com")
     env = {k: None for k in kit.identity_env("carol")}
@@ -125,15 +126,20 @@ def test_deleted_change_request_is_refused(new_repo: Any, kit: Any) -> None:
     assert (deleted["path"], deleted["line"]) == (kit.CHANGE_PATH, 1)
     assert "change request CHG-2026-0042 is deleted" in deleted["message"]
     assert "rejected or closed" in deleted["hint"]
-    assert [(d["status"], d["path"]) for d in report["changeSet"]] == \
-        [("deleted", kit.CHANGE_PATH)]
+    assert [(d["status"], d["path"]) for d in report["changeSet"]] == [("deleted", kit.CHANGE_PATH)]
 
 
 def test_draft_change_covers_nothing(repo: Any, kit: Any) -> None:
-    repo.commit("alice", "request", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072"),
-        kit.CHANGE_PATH: kit.change_yaml(status="draft")})
+    repo.commit(
+        "alice",
+        "request",
+        files={
+            "inventory/app-01.yaml": repo.edit(
+                "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072"
+            ),
+            kit.CHANGE_PATH: kit.change_yaml(status="draft"),
+        },
+    )
 
     code, report = repo.gate()
 
@@ -147,8 +153,7 @@ def test_draft_change_covers_nothing(repo: Any, kit: Any) -> None:
 def test_status_moving_backwards_is_refused(new_repo: Any, kit: Any) -> None:
     repo = new_repo()
     repo.checkout("main")
-    repo.commit("alice", "request", files={kit.CHANGE_PATH: kit.change_yaml(
-        status="implemented")})
+    repo.commit("alice", "request", files={kit.CHANGE_PATH: kit.change_yaml(status="implemented")})
     repo.git("branch", "--force", "feature")
     repo.checkout("feature")
     repo.commit("alice", "reopen", files={kit.CHANGE_PATH: kit.change_yaml()})
@@ -156,30 +161,43 @@ def test_status_moving_backwards_is_refused(new_repo: Any, kit: Any) -> None:
     code, report = repo.gate()
 
     assert code == 1
-    assert "status may not go from implemented to submitted" in \
-        kit.one(report, "gate.change.transition")["message"]
+    assert (
+        "status may not go from implemented to submitted"
+        in kit.one(report, "gate.change.transition")["message"]
+    )
 
 
 def test_invalid_change_request_covers_nothing_and_is_located(repo: Any, kit: Any) -> None:
     broken = kit.change_yaml().replace("  risk: medium\n", "  risk: enormous\n")
-    repo.commit("alice", "request", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072"),
-        kit.CHANGE_PATH: broken})
+    repo.commit(
+        "alice",
+        "request",
+        files={
+            "inventory/app-01.yaml": repo.edit(
+                "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072"
+            ),
+            kit.CHANGE_PATH: broken,
+        },
+    )
 
     code, report = repo.gate()
 
     assert code == 1
     assert "gate.change.invalid" in kit.codes(report)
-    schema = [f for f in report["findings"]
-              if f["path"] == kit.CHANGE_PATH and f["code"].startswith("schema.")]
+    schema = [
+        f
+        for f in report["findings"]
+        if f["path"] == kit.CHANGE_PATH and f["code"].startswith("schema.")
+    ]
     assert schema and schema[0]["line"] == kit.line_of(broken, r"^  risk:")
 
 
-def test_broken_yaml_in_a_changed_ci_is_a_finding_not_a_crash(requested: Any,
-                                                              kit: Any) -> None:
-    requested.commit("alice", "oops", files={
-        "inventory/app-01.yaml": requested.read("inventory/app-01.yaml") + "spec: [\n"})
+def test_broken_yaml_in_a_changed_ci_is_a_finding_not_a_crash(requested: Any, kit: Any) -> None:
+    requested.commit(
+        "alice",
+        "oops",
+        files={"inventory/app-01.yaml": requested.read("inventory/app-01.yaml") + "spec: [\n"},
+    )
     assert requested.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
 
     code, report = requested.gate()
@@ -199,10 +217,18 @@ def test_branch_without_governed_changes_passes(repo: Any) -> None:
     assert report["findings"] == [] and report["changeSet"] == []
 
 
-def test_gate_and_approve_close_the_git_processes_they_start(requested: Any,
-                                                             kit: Any) -> None:
-    argv = ["gate", "--base", "main", "--now", kit.NOW, "--format", "json",
-            "--repo", str(requested.path)]
+def test_gate_and_approve_close_the_git_processes_they_start(requested: Any, kit: Any) -> None:
+    argv = [
+        "gate",
+        "--base",
+        "main",
+        "--now",
+        kit.NOW,
+        "--format",
+        "json",
+        "--repo",
+        str(requested.path),
+    ]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = CliRunner().invoke(cli, argv, env=kit.identity_env("alice"))

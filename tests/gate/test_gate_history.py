@@ -12,19 +12,36 @@ import pytest
 def _approved_branch(repo: Any, kit: Any) -> Any:
     """feature: alice requests and edits in three commits, bob approves."""
     repo.commit("alice", "request", files={kit.CHANGE_PATH: kit.change_yaml()})
-    repo.commit("alice", "memory", files={"inventory/app-01.yaml": repo.edit(
-        "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072")})
-    repo.commit("alice", "cores", files={"inventory/app-01.yaml": repo.edit(
-        "inventory/app-01.yaml", "cores: 16", "cores: 32")})
+    repo.commit(
+        "alice",
+        "memory",
+        files={
+            "inventory/app-01.yaml": repo.edit(
+                "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072"
+            )
+        },
+    )
+    repo.commit(
+        "alice",
+        "cores",
+        files={
+            "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "cores: 16", "cores: 32")
+        },
+    )
     assert repo.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
     return repo
 
 
 def _verdict(report: dict[str, Any]) -> Any:
-    return (report["summary"]["verdict"], sorted(f["code"] for f in report["findings"]),
-            [(c["id"], c["verdict"], [(a["by"], a["trusted"]) for a in c["approvals"]])
-             for c in report["changes"]],
-            [(d["path"], d["changes"]) for d in report["changeSet"]])
+    return (
+        report["summary"]["verdict"],
+        sorted(f["code"] for f in report["findings"]),
+        [
+            (c["id"], c["verdict"], [(a["by"], a["trusted"]) for a in c["approvals"]])
+            for c in report["changes"]
+        ],
+        [(d["path"], d["changes"]) for d in report["changeSet"]],
+    )
 
 
 def _main_moves_on(repo: Any, kit: Any) -> None:
@@ -45,8 +62,9 @@ def _clone(source: Any, target: Path, *args: str) -> Any:
     return repo
 
 
-def test_shallow_clone_is_deepened_and_gives_the_full_clones_verdict(approved: Any, kit: Any,
-                                                                     tmp_path: Path) -> None:
+def test_shallow_clone_is_deepened_and_gives_the_full_clones_verdict(
+    approved: Any, kit: Any, tmp_path: Path
+) -> None:
     approved.checkout("main")  # the clone's HEAD is main, like a fresh CI checkout
     full = _clone(approved, tmp_path / "full")
     full.checkout("feature")
@@ -63,10 +81,18 @@ def test_shallow_clone_is_deepened_and_gives_the_full_clones_verdict(approved: A
     assert report["mergeBase"] == full_report["mergeBase"]
 
 
-def test_shallow_clone_verdict_matches_when_refused(requested: Any, kit: Any,
-                                                    tmp_path: Path) -> None:
-    requested.commit("alice", "more", files={"inventory/app-01.yaml": requested.edit(
-        "inventory/app-01.yaml", "cores: 16", "cores: 32")})
+def test_shallow_clone_verdict_matches_when_refused(
+    requested: Any, kit: Any, tmp_path: Path
+) -> None:
+    requested.commit(
+        "alice",
+        "more",
+        files={
+            "inventory/app-01.yaml": requested.edit(
+                "inventory/app-01.yaml", "cores: 16", "cores: 32"
+            )
+        },
+    )
     requested.checkout("main")
     full = _clone(requested, tmp_path / "full")
     full.checkout("feature")
@@ -80,8 +106,9 @@ def test_shallow_clone_verdict_matches_when_refused(requested: Any, kit: Any,
     assert "gate.approval.missing" in kit.codes(report)
 
 
-def test_shallow_clone_without_remote_exits_2_naming_git_fetch(approved: Any,
-                                                               tmp_path: Path) -> None:
+def test_shallow_clone_without_remote_exits_2_naming_git_fetch(
+    approved: Any, tmp_path: Path
+) -> None:
     approved.checkout("main")
     shallow = _clone(approved, tmp_path / "shallow", "--depth", "1", "--no-single-branch")
     shallow.checkout("feature")
@@ -135,10 +162,16 @@ def test_squash_merge_of_a_passing_branch(approved: Any, kit: Any) -> None:
 
 
 def test_rebased_branch_approved_after_the_rebase_passes(repo: Any, kit: Any) -> None:
-    repo.commit("alice", "request", files={
-        kit.CHANGE_PATH: kit.change_yaml(),
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072")})
+    repo.commit(
+        "alice",
+        "request",
+        files={
+            kit.CHANGE_PATH: kit.change_yaml(),
+            "inventory/app-01.yaml": repo.edit(
+                "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072"
+            ),
+        },
+    )
     _main_moves_on(repo, kit)
     repo.git("rebase", "--quiet", "main", as_="alice")
     assert repo.git("merge-base", "main", "feature").strip() == repo.head("main")
@@ -148,24 +181,26 @@ def test_rebased_branch_approved_after_the_rebase_passes(repo: Any, kit: Any) ->
 
     assert code == 0, report["findings"]
     # main's own commit is not part of the branch's change set.
-    assert [d["path"] for d in report["changeSet"]] == ["changes/CHG-2026-0042.yaml",
-                                                        "inventory/app-01.yaml"]
+    assert [d["path"] for d in report["changeSet"]] == [
+        "changes/CHG-2026-0042.yaml",
+        "inventory/app-01.yaml",
+    ]
 
 
-def test_rebase_by_the_requester_invalidates_approvals_it_rewrote(approved: Any,
-                                                                  kit: Any) -> None:
+def test_rebase_by_the_requester_invalidates_approvals_it_rewrote(approved: Any, kit: Any) -> None:
     """After alice rebases, bob's approval commit is committed by alice: it is no longer
     proof that bob added it."""
     _main_moves_on(approved, kit)
     approved.git("rebase", "--quiet", "main", as_="alice")
-    assert approved.git("log", "-1", "--format=%ae %ce").split() == \
-        ["bob@example.com", "alice@example.com"]
+    assert approved.git("log", "-1", "--format=%ae %ce").split() == [
+        "bob@example.com",
+        "alice@example.com",
+    ]
 
     code, report = approved.gate()
 
     assert code == 1
-    assert "not by bob (bob@example.com)" in \
-        kit.one(report, "gate.approval.untrusted")["message"]
+    assert "not by bob (bob@example.com)" in kit.one(report, "gate.approval.untrusted")["message"]
     assert "gate.approval.missing" in kit.codes(report)
 
 
@@ -179,8 +214,10 @@ def test_rebase_by_the_approver_makes_him_an_author(approved: Any, kit: Any) -> 
     code, report = approved.gate()
 
     assert code == 1
-    assert "bob authored commits of the change" in \
-        kit.one(report, "gate.approval.untrusted")["message"]
+    assert (
+        "bob authored commits of the change"
+        in kit.one(report, "gate.approval.untrusted")["message"]
+    )
     assert report["mergeBase"] == approved.head("main")
 
 
@@ -195,20 +232,22 @@ def test_branch_that_merges_main_midway_still_passes(approved: Any, kit: Any) ->
     assert report["mergeBase"] == approved.head("main")
     # erin arrived through main: she is not this branch's policy edit.
     assert "gate.governance-edit" not in kit.codes(report)
-    assert [d["path"] for d in report["changeSet"]] == ["changes/CHG-2026-0042.yaml",
-                                                        "inventory/app-01.yaml"]
+    assert [d["path"] for d in report["changeSet"]] == [
+        "changes/CHG-2026-0042.yaml",
+        "inventory/app-01.yaml",
+    ]
 
 
-def test_merge_of_main_after_main_moved_again_keeps_approvals_fresh(approved: Any,
-                                                                    kit: Any) -> None:
+def test_merge_of_main_after_main_moved_again_keeps_approvals_fresh(
+    approved: Any, kit: Any
+) -> None:
     """main keeps moving after the merge: the merge commit stays in the range (it is not
     an ancestor of main) and must neither count as authorship nor make bob's approval
     stale."""
     _main_moves_on(approved, kit)
     approved.git("merge", "--quiet", "--no-edit", "main", as_="alice")
     approved.checkout("main")
-    approved.commit("carol", "frank joins", files={"policies/frank.yaml": kit.person_yaml(
-        "frank")})
+    approved.commit("carol", "frank joins", files={"policies/frank.yaml": kit.person_yaml("frank")})
     approved.checkout("feature")
 
     code, report = approved.gate()
@@ -221,10 +260,14 @@ def test_gate_reads_git_objects_not_the_work_tree(requested: Any, kit: Any) -> N
     code, committed = requested.gate()
     assert code == 1
     # An uncommitted approval line and an uncommitted CI edit change nothing.
-    requested.write(kit.CHANGE_PATH, requested.read(kit.CHANGE_PATH).replace(
-        "  status: submitted",
-        "  approvals:\n    - {by: bob, at: 2026-11-22T09:00:00Z, decision: approve}\n"
-        "  status: submitted"))
+    requested.write(
+        kit.CHANGE_PATH,
+        requested.read(kit.CHANGE_PATH).replace(
+            "  status: submitted",
+            "  approvals:\n    - {by: bob, at: 2026-11-22T09:00:00Z, decision: approve}\n"
+            "  status: submitted",
+        ),
+    )
     requested.write("inventory/shop-db.yaml", "not: [valid\n")
 
     code, report = requested.gate()
@@ -240,10 +283,12 @@ def test_gate_reads_git_objects_not_the_work_tree(requested: Any, kit: Any) -> N
 
 
 def test_a_squash_commit_judged_as_recorded_counts_its_approvals_with_a_warning(
-        approved: Any, kit: Any) -> None:
+    approved: Any, kit: Any
+) -> None:
     """What `audit` asks of a squash commit on main: its decisions lost their own commits,
     so they count as recorded, each said to have no provenance in history."""
     from cmdbctl.gate import run_gate
+
     old_main = approved.head("main")
     approved.checkout("main")
     approved.git("merge", "--quiet", "--squash", "feature", as_="alice")

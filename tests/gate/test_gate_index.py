@@ -14,8 +14,16 @@ from tests.gate.conftest import NOW
 
 
 def _gate(repo: Any, *, cache: bool) -> tuple[int, dict[str, Any]]:
-    result = repo.cli("gate", "--base", "main", "--format", "json", "--now", NOW,
-                      env=None if cache else {"CMDBCTL_NO_CACHE": "1"})
+    result = repo.cli(
+        "gate",
+        "--base",
+        "main",
+        "--format",
+        "json",
+        "--now",
+        NOW,
+        env=None if cache else {"CMDBCTL_NO_CACHE": "1"},
+    )
     assert result.exit_code in (0, 1), result.stderr
     return result.exit_code, json.loads(result.stdout)
 
@@ -39,12 +47,12 @@ def test_indexed_and_searched_gates_agree(requested: Any) -> None:
 
 
 @pytest.mark.parametrize("edge", ["runsOn: [app-01]", "dependsOn: [shop-web]"])
-def test_dropping_an_edge_on_the_branch_still_counts_it_indexed(edge: str, requested: Any,
-                                                               kit: Any) -> None:
+def test_dropping_an_edge_on_the_branch_still_counts_it_indexed(
+    edge: str, requested: Any, kit: Any
+) -> None:
     path = "inventory/shop-web.yaml" if "runsOn" in edge else "inventory/shop.yaml"
     dropped = edge.split(":")[0] + ": []"
-    requested.commit("alice", f"drop {edge}", files={
-        path: requested.edit(path, edge, dropped)})
+    requested.commit("alice", f"drop {edge}", files={path: requested.edit(path, edge, dropped)})
 
     searched, indexed = _gates(requested)
 
@@ -58,9 +66,15 @@ def test_cache_of_another_tree_is_only_a_partial_index(requested: Any, kit: Any)
     assert validated.exit_code in (0, 1), validated.stderr
     requested.checkout("feature")
     # a new dependent on the branch: only the branch's version of the file knows it
-    requested.commit("alice", "the shop's reports run on app-01 too", files={
-        "inventory/shop-reports.yaml": requested.read("inventory/shop-web.yaml")
-        .replace("id: shop-web", "id: shop-reports").replace("name: ", "name: Reports of ")})
+    requested.commit(
+        "alice",
+        "the shop's reports run on app-01 too",
+        files={
+            "inventory/shop-reports.yaml": requested.read("inventory/shop-web.yaml")
+            .replace("id: shop-web", "id: shop-reports")
+            .replace("name: ", "name: Reports of ")
+        },
+    )
 
     assert _gate(requested, cache=True) == _gate(requested, cache=False)
 
@@ -68,10 +82,16 @@ def test_cache_of_another_tree_is_only_a_partial_index(requested: Any, kit: Any)
 def test_approve_reads_dependents_from_the_cache_too(repo: Any, kit: Any) -> None:
     """High risk: two change managers and an owner of the affected service (shop, found
     through app-01 → shop-web → shop). With the index, approve must find shop as well."""
-    repo.commit("alice", "request", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072"),
-        kit.CHANGE_PATH: kit.change_yaml(risk="high")})
+    repo.commit(
+        "alice",
+        "request",
+        files={
+            "inventory/app-01.yaml": repo.edit(
+                "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072"
+            ),
+            kit.CHANGE_PATH: kit.change_yaml(risk="high"),
+        },
+    )
     assert repo.cli("validate", "--format", "json").exit_code == 0
 
     assert "(submitted → submitted)" in repo.approve(kit.CHANGE_ID, as_="bob").stdout

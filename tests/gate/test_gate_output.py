@@ -16,16 +16,18 @@ from cmdbctl.reporters import REPORTERS
 def refused(requested: Any, kit: Any) -> Any:
     """alice's change with her own approval typed in: refused, with a warning (the
     approval is hers, so not forged, but she requested the change)."""
-    text = requested.edit(kit.CHANGE_PATH, "  status: submitted",
-                          "  approvals:\n"
-                          "    - {by: alice, at: 2026-11-22T09:00:00Z, decision: approve}\n"
-                          "  status: submitted")
+    text = requested.edit(
+        kit.CHANGE_PATH,
+        "  status: submitted",
+        "  approvals:\n"
+        "    - {by: alice, at: 2026-11-22T09:00:00Z, decision: approve}\n"
+        "  status: submitted",
+    )
     requested.commit("alice", "self-approval", files={kit.CHANGE_PATH: text})
     return requested
 
 
-def test_json_has_field_level_change_set_and_per_approval_trust(refused: Any,
-                                                                kit: Any) -> None:
+def test_json_has_field_level_change_set_and_per_approval_trust(refused: Any, kit: Any) -> None:
     code, report = refused.gate()
 
     assert code == 1
@@ -49,11 +51,25 @@ def test_json_has_field_level_change_set_and_per_approval_trust(refused: Any,
     assert approval["commit"] == refused.head()
     assert approval["reasons"] == ["alice requested the change"]
     summary = report["summary"]
-    assert summary == {"files": 2, "errors": 2, "warnings": 1, "infos": 0,
-                       "verdict": "refused", "changes": 1}
+    assert summary == {
+        "files": 2,
+        "errors": 2,
+        "warnings": 1,
+        "infos": 0,
+        "verdict": "refused",
+        "changes": 1,
+    }
     for finding in report["findings"]:
-        assert set(finding) == {"path", "line", "column", "pointer", "code", "severity",
-                                "message", "hint"}
+        assert set(finding) == {
+            "path",
+            "line",
+            "column",
+            "pointer",
+            "code",
+            "severity",
+            "message",
+            "hint",
+        }
         assert finding["line"] >= 1 and finding["column"] >= 1
 
 
@@ -62,13 +78,16 @@ def test_text_output_is_path_line_col_severity_code_message(refused: Any, kit: A
 
     assert result.exit_code == 1
     line = kit.line_of(refused.read(kit.CHANGE_PATH), r"by: alice")
-    assert re.search(rf"^{re.escape(kit.CHANGE_PATH)}:{line}:\d+: warning "
-                     r"gate\.approval\.untrusted: CHG-2026-0042: approval by alice does not count",
-                     result.stdout, re.MULTILINE), result.stdout
-    assert re.search(r"^inventory/app-01\.yaml:4:7: error gate\.not-approved: ",
-                     result.stdout, re.MULTILINE), result.stdout
-    assert "refused: 2 errors, 1 warning (2 files changed, 1 change request)" in \
-        result.stderr
+    assert re.search(
+        rf"^{re.escape(kit.CHANGE_PATH)}:{line}:\d+: warning "
+        r"gate\.approval\.untrusted: CHG-2026-0042: approval by alice does not count",
+        result.stdout,
+        re.MULTILINE,
+    ), result.stdout
+    assert re.search(
+        r"^inventory/app-01\.yaml:4:7: error gate\.not-approved: ", result.stdout, re.MULTILINE
+    ), result.stdout
+    assert "refused: 2 errors, 1 warning (2 files changed, 1 change request)" in result.stderr
 
 
 def test_github_format_writes_workflow_annotations(refused: Any) -> None:
@@ -76,12 +95,18 @@ def test_github_format_writes_workflow_annotations(refused: Any) -> None:
 
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert lines and all(line.startswith(("::error ", "::warning ", "::notice "))
-                         for line in lines), lines
-    assert any(line.startswith("::error file=inventory/app-01.yaml,line=4,col=7,"
-                               "title=gate.not-approved::") for line in lines), lines
-    assert any(line.startswith("::warning file=changes/CHG-2026-0042.yaml,")
-               and "title=gate.approval.untrusted::" in line for line in lines), lines
+    assert lines and all(
+        line.startswith(("::error ", "::warning ", "::notice ")) for line in lines
+    ), lines
+    assert any(
+        line.startswith("::error file=inventory/app-01.yaml,line=4,col=7,title=gate.not-approved::")
+        for line in lines
+    ), lines
+    assert any(
+        line.startswith("::warning file=changes/CHG-2026-0042.yaml,")
+        and "title=gate.approval.untrusted::" in line
+        for line in lines
+    ), lines
     missing = next(line for line in lines if "title=gate.approval.missing" in line)
     # The message keeps its text; the hint follows on an escaped new line.
     assert "needs 1 more approval from change-managers%3A bob%2C carol" not in missing
@@ -97,20 +122,23 @@ def test_sarif_format_parses_and_locates_results(refused: Any) -> None:
     [run] = sarif["runs"]
     rules = [r["id"] for r in run["tool"]["driver"]["rules"]]
     results = run["results"]
-    assert {r["ruleId"] for r in results} == {"gate.approval.missing",
-                                              "gate.approval.untrusted", "gate.not-approved"}
+    assert {r["ruleId"] for r in results} == {
+        "gate.approval.missing",
+        "gate.approval.untrusted",
+        "gate.not-approved",
+    }
     for r in results:
         assert rules[r["ruleIndex"]] == r["ruleId"]
     not_approved = next(r for r in results if r["ruleId"] == "gate.not-approved")
     location = not_approved["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "inventory/app-01.yaml"
     assert location["region"] == {"startLine": 4, "startColumn": 7}
-    assert next(r for r in results if r["ruleId"] == "gate.approval.untrusted")["level"] \
-        == "warning"
+    assert (
+        next(r for r in results if r["ruleId"] == "gate.approval.untrusted")["level"] == "warning"
+    )
 
 
-def test_markdown_format_summarises_the_verdict_for_a_pull_request(refused: Any,
-                                                                   kit: Any) -> None:
+def test_markdown_format_summarises_the_verdict_for_a_pull_request(refused: Any, kit: Any) -> None:
     if "markdown" not in REPORTERS:
         pytest.skip("no markdown reporter in this version")
     result = refused.gate_result(fmt="markdown")

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-RECORD = ("  rollback: {{by: alice, at: 2026-11-22T09:00:00Z, reason: memory errors, "
-          "commits: [{commits}]}}\n")
+RECORD = (
+    "  rollback: {{by: alice, at: 2026-11-22T09:00:00Z, reason: memory errors, "
+    "commits: [{commits}]}}\n"
+)
 
 
 @pytest.fixture
@@ -23,19 +25,26 @@ def carried_out(repo: Any, kit: Any) -> tuple[Any, str]:
     return repo, sha
 
 
-def _rolled_back(repo: Any, kit: Any, commits: str, app: str | None = None,
-                 extra: dict[str, str] | None = None) -> None:
+def _rolled_back(
+    repo: Any, kit: Any, commits: str, app: str | None = None, extra: dict[str, str] | None = None
+) -> None:
     """alice reverts app-01 (or writes `app`) and records the rollback naming `commits`."""
-    text = repo.read(kit.CHANGE_PATH).replace("  status: approved", RECORD.format(
-        commits=commits) + "  status: rolled-back")
+    text = repo.read(kit.CHANGE_PATH).replace(
+        "  status: approved", RECORD.format(commits=commits) + "  status: rolled-back"
+    )
     before = repo.git("show", "main~1:inventory/app-01.yaml")
-    repo.commit("alice", f"Roll back {kit.CHANGE_ID}\n\nChange-Id: {kit.CHANGE_ID}", files={
-        "inventory/app-01.yaml": app if app is not None else before, kit.CHANGE_PATH: text,
-        **(extra or {})})
+    repo.commit(
+        "alice",
+        f"Roll back {kit.CHANGE_ID}\n\nChange-Id: {kit.CHANGE_ID}",
+        files={
+            "inventory/app-01.yaml": app if app is not None else before,
+            kit.CHANGE_PATH: text,
+            **(extra or {}),
+        },
+    )
 
 
-def test_a_rollback_is_covered_by_the_change_it_rolls_back(carried_out: Any,
-                                                           kit: Any) -> None:
+def test_a_rollback_is_covered_by_the_change_it_rolls_back(carried_out: Any, kit: Any) -> None:
     repo, sha = carried_out
     _rolled_back(repo, kit, sha)
 
@@ -47,18 +56,22 @@ def test_a_rollback_is_covered_by_the_change_it_rolls_back(carried_out: Any,
 
 def test_a_rollback_that_writes_other_content_is_refused(carried_out: Any, kit: Any) -> None:
     repo, sha = carried_out
-    _rolled_back(repo, kit, sha, app=repo.edit("inventory/app-01.yaml", "memoryMb: 131072",
-                                               "memoryMb: 1024"))
+    _rolled_back(
+        repo, kit, sha, app=repo.edit("inventory/app-01.yaml", "memoryMb: 131072", "memoryMb: 1024")
+    )
 
     code, report = repo.gate()
 
     assert code == 1
-    assert "app-01 is not back to its content before the change" in \
-        kit.one(report, "gate.rollback.not-a-revert")["message"]
+    assert (
+        "app-01 is not back to its content before the change"
+        in kit.one(report, "gate.rollback.not-a-revert")["message"]
+    )
 
 
 def test_a_rollback_record_naming_commits_that_did_not_carry_the_change_is_refused(
-        carried_out: Any, kit: Any) -> None:
+    carried_out: Any, kit: Any
+) -> None:
     repo, _ = carried_out
     _rolled_back(repo, kit, repo.head("main~1"))
 
@@ -68,11 +81,20 @@ def test_a_rollback_record_naming_commits_that_did_not_carry_the_change_is_refus
     assert "does not carry CHG-2026-0042 out" in kit.one(report, "gate.rollback.record")["message"]
 
 
-def test_more_than_the_rollback_on_the_branch_needs_its_own_change(carried_out: Any,
-                                                                   kit: Any) -> None:
+def test_more_than_the_rollback_on_the_branch_needs_its_own_change(
+    carried_out: Any, kit: Any
+) -> None:
     repo, sha = carried_out
-    _rolled_back(repo, kit, sha, extra={"inventory/shop-db.yaml": repo.edit(
-        "inventory/shop-db.yaml", "port: 5432", "port: 6432")})
+    _rolled_back(
+        repo,
+        kit,
+        sha,
+        extra={
+            "inventory/shop-db.yaml": repo.edit(
+                "inventory/shop-db.yaml", "port: 5432", "port: 6432"
+            )
+        },
+    )
 
     code, report = repo.gate()
 
@@ -93,10 +115,16 @@ def test_a_rollback_may_not_rewrite_the_change(carried_out: Any, kit: Any) -> No
 
 def test_a_policy_can_ask_for_approvals_of_rollbacks(new_repo: Any, kit: Any) -> None:
     base = new_repo()
-    repo = new_repo({"policies/change-policy.yaml": base.edit(
-        "policies/change-policy.yaml", "  rules:",
-        "  rules:\n    - {id: rollbacks, match: {rollback: true}, "
-        "approvals: [{group: change-managers, count: 1}]}")})
+    repo = new_repo(
+        {
+            "policies/change-policy.yaml": base.edit(
+                "policies/change-policy.yaml",
+                "  rules:",
+                "  rules:\n    - {id: rollbacks, match: {rollback: true}, "
+                "approvals: [{group: change-managers, count: 1}]}",
+            )
+        }
+    )
     kit.approved_on_main(repo)
     sha = kit.carry_out(repo)
     repo.git("branch", "--force", "feature")
@@ -107,8 +135,10 @@ def test_a_policy_can_ask_for_approvals_of_rollbacks(new_repo: Any, kit: Any) ->
 
     assert code == 1
     assert report["changes"][0]["rules"] == ["rollbacks"]
-    assert "rule rollbacks needs 1 more approval" in \
-        kit.one(report, "gate.approval.missing")["message"]
+    assert (
+        "rule rollbacks needs 1 more approval"
+        in kit.one(report, "gate.approval.missing")["message"]
+    )
     # A change manager approves the rollback itself; the change stays rolled back.
     result = repo.approve(kit.CHANGE_ID, "-m", "roll it back", as_="carol")
     assert result.exit_code == 0, result.stderr

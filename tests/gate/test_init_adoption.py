@@ -23,9 +23,14 @@ def _block(readme: str, containing: str) -> str:
 
 
 def _bash(repo: Any, kit: Any, script: str) -> str:
-    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=repo.path,
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, **kit.identity_env("alice")})
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **kit.identity_env("alice")},
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -40,11 +45,13 @@ def test_the_readme_finds_next_saturday(repo: Any, kit: Any) -> None:
 
 
 def test_the_readme_walk_through_passes_the_gate_once_a_change_manager_approves(
-        repo: Any, kit: Any) -> None:
+    repo: Any, kit: Any
+) -> None:
     readme = repo.read("README.md")
     edit = _block(readme, "inventory/app-01.yaml")
-    write = re.sub(r"^SAT=.*$", f"SAT={SATURDAY}", _block(readme, "cat > changes/"),
-                   flags=re.MULTILINE)  # a fixed Saturday: the gate runs at kit.NOW
+    write = re.sub(
+        r"^SAT=.*$", f"SAT={SATURDAY}", _block(readme, "cat > changes/"), flags=re.MULTILINE
+    )  # a fixed Saturday: the gate runs at kit.NOW
     change_id = _bash(repo, kit, f"{edit}\n{write}\necho $CHG").strip()
     path = f"changes/{change_id}.yaml"
     assert re.fullmatch(r"CHG-\d{4}-0002", change_id)
@@ -55,8 +62,9 @@ def test_the_readme_walk_through_passes_the_gate_once_a_change_manager_approves(
     code, report = repo.gate()
     assert code == 1
     missing = kit.one(report, "gate.approval.missing")
-    assert "rule normal needs 1 more approval from change-managers: bob, carol" \
-        in missing["message"]  # as the README says
+    assert (
+        "rule normal needs 1 more approval from change-managers: bob, carol" in missing["message"]
+    )  # as the README says
     assert missing["path"] == path
 
     approved = repo.approve(change_id, "-m", "ok for Saturday", as_="bob")
@@ -68,42 +76,60 @@ def test_the_readme_walk_through_passes_the_gate_once_a_change_manager_approves(
 
 
 def test_a_fresh_repository_passes_the_gate_and_its_example_is_never_judged(
-        repo: Any, kit: Any) -> None:
+    repo: Any, kit: Any
+) -> None:
     code, report = repo.gate()
     assert code == 0, report["findings"]
     assert report["changes"] == [] and report["findings"] == []
 
     kit_change = kit.change_yaml()
-    repo.commit("alice", f"more memory\n\nChange-Id: {kit.CHANGE_ID}", files={
-        "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", "memoryMb: 65536",
-                                           "memoryMb: 131072"),
-        kit.CHANGE_PATH: kit_change})
+    repo.commit(
+        "alice",
+        f"more memory\n\nChange-Id: {kit.CHANGE_ID}",
+        files={
+            "inventory/app-01.yaml": repo.edit(
+                "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072"
+            ),
+            kit.CHANGE_PATH: kit_change,
+        },
+    )
     assert repo.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
     code, report = repo.gate()
     assert code == 0, report["findings"]
     assert [c["id"] for c in report["changes"]] == [kit.CHANGE_ID]  # not CHG-2026-0001
 
 
-@pytest.mark.parametrize("targets", [
-    ("change-managers",),
-    ("carol", "change-managers"),
-    ("change-policy",),
-    ("os-patch",),
-])
+@pytest.mark.parametrize(
+    "targets",
+    [
+        ("change-managers",),
+        ("carol", "change-managers"),
+        ("change-policy",),
+        ("os-patch",),
+    ],
+)
 def test_a_management_change_targets_the_policies_it_changes(
-        targets: tuple[str, ...], repo: Any, kit: Any) -> None:
+    targets: tuple[str, ...], repo: Any, kit: Any
+) -> None:
     edits = {
-        "change-managers": ("policies/change-managers.yaml", "members: [bob, carol]",
-                            "members: [bob, carol, dave]"),
-        "carol": ("policies/carol.yaml", "emails: [carol@example.com]",
-                  "emails: [carol@example.com, carol@example.org]"),
-        "change-policy": ("policies/change-policy.yaml", "reviewWithin: P5D",
-                          "reviewWithin: P3D"),
-        "os-patch": ("policies/os-patch.yaml", "targetKinds: [Server]",
-                     "targetKinds: [Server, Database]"),
+        "change-managers": (
+            "policies/change-managers.yaml",
+            "members: [bob, carol]",
+            "members: [bob, carol, dave]",
+        ),
+        "carol": (
+            "policies/carol.yaml",
+            "emails: [carol@example.com]",
+            "emails: [carol@example.com, carol@example.org]",
+        ),
+        "change-policy": ("policies/change-policy.yaml", "reviewWithin: P5D", "reviewWithin: P3D"),
+        "os-patch": (
+            "policies/os-patch.yaml",
+            "targetKinds: [Server]",
+            "targetKinds: [Server, Database]",
+        ),
     }
-    files = {path: repo.edit(path, old, new)
-             for path, old, new in (edits[t] for t in targets)}
+    files = {path: repo.edit(path, old, new) for path, old, new in (edits[t] for t in targets)}
     files[kit.CHANGE_PATH] = kit.change_yaml(category="management", targets=targets)
     repo.commit("alice", f"policy edit\n\nChange-Id: {kit.CHANGE_ID}", files=files)
 

@@ -68,8 +68,11 @@ def position_path_findings(path: str, raw: bytes, kinds: KindRegistry) -> list[F
 
 
 def _case_param(file: Path) -> Any:
-    marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[file.name])] \
-        if file.name in KNOWN_BUGS else []
+    marks = (
+        [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[file.name])]
+        if file.name in KNOWN_BUGS
+        else []
+    )
     return pytest.param(file, id=f"{file.parent.name}/{file.stem}", marks=marks)
 
 
@@ -111,11 +114,13 @@ SNIPPETS = {
     "literal block": "a: |\n  line one\n  line two\n\nb: |-\n  stripped\nc: |+\n  kept\n\n",
     "folded block": "a: >\n  folded\n  text\n\n  second paragraph\nb: >-\n  no\n  newline\n",
     "indented block": "a: |2\n    two extra\n  base\n",
-    "timestamps": ("a: 2026-11-28T22:00:00+08:00\nb: 2026-11-28\n"
-                   "c: 2001-12-14 21:59:43.10 -5\nd: 2026-11-22T08:00:00Z\n"
-                   "e: \"2026-11-28T22:00:00+08:00\"\n"),
-    "unicode escapes": "a: \"\\u00e9\\U0001F600\\x41\\t\\n\"\nb: caf\u00e9 \u4e2d\u6587\n",
-    "sexagesimal": "a: 190:20:30\nb: 12:30\nc: \"09:00\"\n",
+    "timestamps": (
+        "a: 2026-11-28T22:00:00+08:00\nb: 2026-11-28\n"
+        "c: 2001-12-14 21:59:43.10 -5\nd: 2026-11-22T08:00:00Z\n"
+        'e: "2026-11-28T22:00:00+08:00"\n'
+    ),
+    "unicode escapes": 'a: "\\u00e9\\U0001F600\\x41\\t\\n"\nb: caf\u00e9 \u4e2d\u6587\n',
+    "sexagesimal": 'a: 190:20:30\nb: 12:30\nc: "09:00"\n',
     "plain oddities": "a: -x\nb: a b  c\nc: 'a: b'\nd: foo#bar\ne: x # comment\n",
     "flow collections": "a: {b: [1, 2.5, {c: d}], e: []}\nf: {}\ng: [~, yes, 0x10]\n",
     "nested block": "a:\n  b:\n    - c: 1\n      d: [x]\n    - - nested\n      - list\n",
@@ -141,19 +146,22 @@ def test_snippets_mostly_take_the_fast_path() -> None:
     assert len(taken) >= len(SNIPPETS) - 3, set(SNIPPETS) - set(taken)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("a: yes\n", "yes"),
-    ("a: off\n", "off"),
-    ("a: 0o17\n", 15),
-    ("a: 0x1F\n", 31),
-    ("a: 1.10\n", 1.1),
-    ("a: 1e3\n", 1000.0),
-    ("a: ~\n", None),
-    ("a: .inf\n", math.inf),
-    ("a: 2026-11-28T22:00:00+08:00\n", "2026-11-28T22:00:00+08:00"),
-    ("a: 2026-11-28\n", "2026-11-28"),
-    ("a: \"\\u00e9\"\n", "\u00e9"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: yes\n", "yes"),
+        ("a: off\n", "off"),
+        ("a: 0o17\n", 15),
+        ("a: 0x1F\n", 31),
+        ("a: 1.10\n", 1.1),
+        ("a: 1e3\n", 1000.0),
+        ("a: ~\n", None),
+        ("a: .inf\n", math.inf),
+        ("a: 2026-11-28T22:00:00+08:00\n", "2026-11-28T22:00:00+08:00"),
+        ("a: 2026-11-28\n", "2026-11-28"),
+        ('a: "\\u00e9"\n', "\u00e9"),
+    ],
+)
 def test_yaml_12_semantics_on_both_paths(text: str, expected: Any) -> None:
     """YAML 1.2 core schema, with timestamps kept as the text written."""
     parsed = positions.parse("x.yaml", text)
@@ -176,23 +184,27 @@ def test_control_characters_get_one_verdict(style: str) -> None:
         text = "a: " + style.format(char) + "\n"
         parsed = positions.parse("x.yaml", text)
         data = fast.parse(text)
-        if data is not None and not (isinstance(parsed, positions.Parsed)
-                                     and same(data, parsed.data)):
+        if data is not None and not (
+            isinstance(parsed, positions.Parsed) and same(data, parsed.data)
+        ):
             disagree.append(char)
     assert disagree == []
 
 
-@pytest.mark.parametrize("text", ['a: "x\x85y"\n', "a: 'x\x85y'\n", "a: x\x85y\n"],
-                         ids=["double", "single", "plain"])
+@pytest.mark.parametrize(
+    "text", ['a: "x\x85y"\n', "a: 'x\x85y'\n", "a: x\x85y\n"], ids=["double", "single", "plain"]
+)
 def test_next_line_character_reads_alike(text: str) -> None:
     parsed = positions.parse("x.yaml", text)
     data = fast.parse(text)
     assert data is None or (isinstance(parsed, positions.Parsed) and same(data, parsed.data))
 
 
-@pytest.mark.parametrize("text", ["a: [?x]\n", "{?A: null}\n", "{:0: null}\n", "a: x\ty\n"],
-                         ids=["question-in-flow-seq", "question-in-flow-map",
-                              "colon-in-flow-map", "tab-in-plain"])
+@pytest.mark.parametrize(
+    "text",
+    ["a: [?x]\n", "{?A: null}\n", "{:0: null}\n", "a: x\ty\n"],
+    ids=["question-in-flow-seq", "question-in-flow-map", "colon-in-flow-map", "tab-in-plain"],
+)
 def test_valid_yaml_12_gets_one_verdict(text: str) -> None:
     parsed = positions.parse("x.yaml", text)
     data = fast.parse(text)
@@ -206,8 +218,9 @@ def test_valid_yaml_12_gets_one_verdict(text: str) -> None:
 # Safe text: printable letters, digits, spaces and punctuation, not starting with an
 # indicator (ruamel's dumper writes some indicator-led keys, such as `?a` or `:0` in flow
 # style, in a form its own parser reads back otherwise).
-_safe = st.characters(codec="utf-8", categories=("L", "N", "Zs", "P", "S"),
-                      exclude_characters="\u2028\u2029\x85")
+_safe = st.characters(
+    codec="utf-8", categories=("L", "N", "Zs", "P", "S"), exclude_characters="\u2028\u2029\x85"
+)
 _INDICATORS = tuple("?:-,[]{}#&*!|>'\"%@`")
 _keys = st.text(_safe, min_size=1, max_size=12).filter(lambda s: not s.startswith(_INDICATORS))
 _text = st.text(_safe, max_size=30).filter(lambda s: not s.startswith(_INDICATORS))
@@ -217,15 +230,49 @@ _scalars = (
     | st.integers(min_value=-(2**63), max_value=2**63 - 1)
     | st.floats(allow_nan=False, allow_infinity=True)
     | _text
-    | st.sampled_from(["yes", "no", "on", "off", "0755", "0o17", "1_000", "~", "1.10",
-                      "0x1F", "1e3", ".inf", "null", "2026-11-28T22:00:00+08:00",
-                      "2026-11-28", "12:30", "- x", "a: b", "#x", "&a", "*a", "!t",
-                      "<<", "%YAML", "'", '"', "|", ">", "", " lead", "trail "])
+    | st.sampled_from(
+        [
+            "yes",
+            "no",
+            "on",
+            "off",
+            "0755",
+            "0o17",
+            "1_000",
+            "~",
+            "1.10",
+            "0x1F",
+            "1e3",
+            ".inf",
+            "null",
+            "2026-11-28T22:00:00+08:00",
+            "2026-11-28",
+            "12:30",
+            "- x",
+            "a: b",
+            "#x",
+            "&a",
+            "*a",
+            "!t",
+            "<<",
+            "%YAML",
+            "'",
+            '"',
+            "|",
+            ">",
+            "",
+            " lead",
+            "trail ",
+        ]
+    )
 )
 _documents = st.dictionaries(
     _keys,
-    st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)
-                 | st.dictionaries(_keys, inner, max_size=4), max_leaves=12),
+    st.recursive(
+        _scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+        max_leaves=12,
+    ),
     max_size=6,
 )
 
@@ -239,8 +286,9 @@ def _dump(data: dict[str, Any], flow: bool) -> str:
     return out.getvalue()
 
 
-@settings(max_examples=120, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=_documents, flow=st.booleans())
 def test_generated_documents_parse_alike(data: dict[str, Any], flow: bool) -> None:
     text = _dump(data, flow)
@@ -257,15 +305,18 @@ def test_generated_documents_parse_alike(data: dict[str, Any], flow: bool) -> No
 _any_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
 _any_documents = st.dictionaries(
     _any_text,
-    st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | _any_text,
-                 lambda inner: st.lists(inner, max_size=3)
-                 | st.dictionaries(_any_text, inner, max_size=3), max_leaves=8),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | _any_text,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_any_text, inner, max_size=3),
+        max_leaves=8,
+    ),
     max_size=5,
 )
 
 
-@settings(max_examples=150, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=_any_documents, flow=st.booleans())
 def test_fast_path_never_disagrees(data: dict[str, Any], flow: bool) -> None:
     text = _dump(data, flow)
