@@ -121,17 +121,25 @@ _STATUS = {
 }
 
 
+# Registries by the schema blobs they are built from: `audit` judges many commits with
+# the same schemas, and building one costs tens of milliseconds.
+_REGISTRIES: dict[frozenset[tuple[str, str]], KindRegistry] = {}
+
+
 def _registry(root: Path, rev: str, blobs: gitio.BlobReader) -> KindRegistry:
-    files = {
-        PurePosixPath(p).name: blobs.read(b)
+    listed = frozenset(
+        (p, b)
         for p, b in gitio.ls_tree(root, rev, ["schemas"]).items()
         if p.endswith(SCHEMA_SUFFIX)
-    }
-    return (
-        KindRegistry(files, "schemas/")
-        if files
-        else KindRegistry(builtin_schema_files(), "built-in:")
     )
+    if listed not in _REGISTRIES:
+        files = {PurePosixPath(p).name: blobs.read(b) for p, b in listed}
+        _REGISTRIES[listed] = (
+            KindRegistry(files, "schemas/")
+            if files
+            else KindRegistry(builtin_schema_files(), "built-in:")
+        )
+    return _REGISTRIES[listed]
 
 
 def run_gate(

@@ -73,6 +73,11 @@ def _default_policy() -> ChangePolicySpec:
     return ChangePolicySpec.model_validate(data.get("spec") or {})
 
 
+# Rules by the policy files they are read from (`audit` reads the same ones again and
+# again); only for snapshots of policies/ alone, whose listing is small.
+_READ: dict[frozenset[tuple[str, str]], Rules] = {}
+
+
 def read_rules(base: Snapshot) -> Rules:
     """Rules in force at the base revision (the built-in default policy when it has none).
 
@@ -80,6 +85,16 @@ def read_rules(base: Snapshot) -> Rules:
     `policy_paths` lists them all: exactly one may exist, and the gate refuses to judge
     by an ambiguous policy. StandardChange models are `models`, by id.
     """
+    key = frozenset(base.paths.items()) if base.folders == ("policies",) else None
+    if key is not None and key in _READ:
+        return _READ[key]
+    rules = _read_rules(base)
+    if key is not None:
+        _READ[key] = rules
+    return rules
+
+
+def _read_rules(base: Snapshot) -> Rules:
     policy: ChangePolicySpec | None = None
     policy_paths: list[str] = []
     people: dict[str, Person] = {}
