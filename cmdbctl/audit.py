@@ -57,6 +57,11 @@ from cmdbctl.kinds import SCHEMA_SUFFIX, KindRegistry, builtin_schema_files
 from cmdbctl.loading import load
 from cmdbctl.revision import Snapshot
 
+CODES: dict[str, str] = {
+    "audit.history.roots": "the branch's first-parent line starts at a root commit while "
+    "history holds others: a parentless commit may have replaced what came before, unjudged",
+}
+
 WATCHED = (*GOVERNED, *CI_WIRING)
 Judgement = str  # "merge" | "recorded" (decisions counted as recorded) | "plain"
 Progress = Callable[[int], Callable[[int], None]]
@@ -100,6 +105,7 @@ class AuditResult:
     judged: int  # verdicts reached by this run (the rest came from the cache)
     baseline: gitio.Commit | None = None  # the root commit, not judged
     cache: str | None = None  # the cache file, when there is one
+    history: list[Finding] = field(default_factory=list)  # about the line itself
 
     @property
     def refused(self) -> list[AuditedCommit]:
@@ -108,7 +114,7 @@ class AuditResult:
     @property
     def findings(self) -> list[Finding]:
         """Every finding: the commits' and the reviews'."""
-        return [f for c in self.commits for f in c.findings] + self.reviews
+        return [f for c in self.commits for f in c.findings] + self.reviews + self.history
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -116,7 +122,7 @@ class AuditResult:
         del counts["files"]
         overdue = sum(f.severity == "error" for f in self.reviews)
         return {
-            "verdict": "refused" if self.refused or overdue else "passed",
+            "verdict": "refused" if self.refused or overdue or self.history else "passed",
             "walked": self.walked,
             "audited": len(self.commits),
             "passed": len(self.commits) - len(self.refused),
@@ -161,7 +167,7 @@ def run_audit(
     gitio.require_full_history(root)
     start = gitio.resolve(root, since) if since is not None else None
     line = gitio.first_parent_line(root, f"{start}..{head}" if start else head)
-    dates = dict(line)
+    dates = _landed(line)
     commits = gitio.read_commits(root, [sha for sha, _ in line])
     changes = gitio.first_parent_diffs(
         root, [(c.sha, c.parents[0] if c.parents else None) for c in commits], WATCHED
@@ -185,6 +191,7 @@ def run_audit(
             update(1)
     kept.flush()
     reviews = overdue_reviews(root, head, now)
+    history = _roots(root, head, commits) if start is None else []
     return AuditResult(
         head,
         start,
@@ -195,7 +202,32 @@ def run_audit(
         len(todo),
         next((c for c in governed if not c.parents), None),
         str(kept.path) if kept.path else None,
+        history,
     )
+
+
+def _roots(root: Path, head: str, line: list[gitio.Commit]) -> list[Finding]:
+    """The line's first commit is the import only when history has no other root: a
+    parentless commit made later and merged as first parent would replace everything
+    before it, unjudged."""
+    roots = gitio.run(root, "rev-list", "--max-parents=0", head).split()
+    start = line[-1] if line and not line[-1].parents else None
+    if start is None or len(roots) < 2:
+        return []
+    others = ", ".join(r[:10] for r in roots if r != start.sha)
+    return [
+        Finding(
+            ".",
+            "audit.history.roots",
+            f"the first-parent line starts at {start.sha[:10]} ({start.subject}, by "
+            f"{start.author_email}), but history has other root commits ({others}): which "
+            "one is the import cannot be told, so nothing before the line's start was judged",
+            line=1,
+            column=1,
+            hint="audit from the real import with --since, and find out how a second root "
+            "reached the branch",
+        )
+    ]
 
 
 # Past this many commits to judge, worker processes share them (each run of the gate
@@ -280,6 +312,21 @@ def _decoded(
     )
 
 
+def _landed(line: list[tuple[str, str]]) -> dict[str, str]:
+    """When each commit of the first-parent line (newest first) landed, as far as git
+    can tell: its committer date, but never before its parent's. A commit dated before
+    the one it was committed on top of was backdated (to slip out of a freeze, say)."""
+    landed: dict[str, str] = {}
+    latest: datetime | None = None
+    for sha, committed in reversed(line):
+        moment = datetime.fromisoformat(committed)
+        if latest is not None and moment < latest:
+            landed[sha] = latest.isoformat()
+        else:
+            landed[sha], latest = committed, moment
+    return landed
+
+
 def _judgement(
     commit: gitio.Commit, changes: list[gitio.FileChange], blobs: gitio.BlobReader
 ) -> Judgement:
@@ -293,10 +340,9 @@ def _brings_decisions(changes: list[gitio.FileChange], blobs: gitio.BlobReader) 
     for change in changes:
         if not change.path.startswith("changes/") or change.new_blob is None:
             continue
-        new = decisions(_spec(change.path, blobs.read(change.new_blob)))
-        old = (
-            decisions(_spec(change.path, blobs.read(change.old_blob))) if change.old_blob else set()
-        )
+        # read_optional: the entry may be no blob at all (a gitlink named like a file)
+        new = decisions(_spec(change.path, blobs.read_optional(change.new_blob) or b""))
+        old = decisions(_spec(change.path, blobs.read_optional(change.old_blob or "") or b""))
         if new - old:
             return True
     return False

@@ -23,7 +23,19 @@ from cmdbctl.checks import schema
 from tests.test_cases import INVALID, read_case
 
 PACKAGE = Path(cmdbctl.__file__).resolve().parent
-FAMILIES = ("file", "yaml", "document", "schema", "id", "ref", "change", "sla", "policy", "gate")
+FAMILIES = (
+    "file",
+    "yaml",
+    "document",
+    "schema",
+    "id",
+    "ref",
+    "change",
+    "sla",
+    "policy",
+    "gate",
+    "audit",
+)
 _FAMILY = "(?:" + "|".join(FAMILIES) + ")"
 CODE = re.compile(rf"{_FAMILY}(?:\.[a-z][a-z0-9-]*)+")
 PREFIX = re.compile(rf"{_FAMILY}\.(?:[a-z][a-z0-9-]*\.)*")

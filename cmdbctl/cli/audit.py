@@ -76,9 +76,10 @@ def audit(since: str | None, now: str | None, repo: str | None, fmt: str, jobs: 
     ws = find_workspace(repo)
     with progress_bar(fmt, "auditing") as bar:
         result = run_audit(ws.root, since, instant(now), progress=bar, jobs=jobs)
-    refused = bool(result.refused) or any(f.severity == "error" for f in result.reviews)
+    refused = result.summary["verdict"] == "refused"
     if fmt == "json":
-        emit(Report("audit", result.reviews, result.summary, result.details()), fmt)
+        at_head = result.reviews + result.history
+        emit(Report("audit", at_head, result.summary, result.details()), fmt)
     else:
         out = sys.stdout
         (render_markdown if fmt == "markdown" else render_text)(result, out, use_color(out))
@@ -143,6 +144,9 @@ def render_text(result: AuditResult, out: TextIO, color: bool) -> None:
     if result.reviews:
         out.write(f"post-implementation reviews at HEAD, as of {result.now.isoformat()}:\n")
         out.writelines(line + "\n" for line in _finding_lines(result.reviews, color))
+    if result.history:
+        out.write("the branch's history:\n")
+        out.writelines(line + "\n" for line in _finding_lines(result.history, color))
     if result.baseline is not None:
         out.write(
             f"root commit {result.baseline.sha[:10]} ({result.baseline.subject}) is "
@@ -201,13 +205,18 @@ def render_markdown(result: AuditResult, out: TextIO, color: bool) -> None:
             for f in shown
         )
         out.write("\n</details>\n\n")
-    if result.reviews:
-        out.write("#### Post-implementation reviews at HEAD\n\n")
-        out.writelines(
-            f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: {_cell(f.message)}\n"
-            for f in result.reviews
-        )
-        out.write("\n")
+    for title, findings in (
+        ("Post-implementation reviews at HEAD", result.reviews),
+        ("The branch's history", result.history),
+    ):
+        if findings:
+            out.write(f"#### {title}\n\n")
+            out.writelines(
+                f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: "
+                f"{_cell(f.message)}\n"
+                for f in findings
+            )
+            out.write("\n")
     if result.baseline is not None:
         out.write(
             f"The root commit `{result.baseline.sha[:10]}` "

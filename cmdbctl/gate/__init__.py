@@ -540,15 +540,20 @@ def _governed(
         and any(a.trusted and a.decision == "approve" for a in v.approvals)
     ]
     for doc in governance:
-        if not any(v.passes for v in management):
+        # A document of policies/ is a target like a CI: its management change names it
+        # (as a normal change names its CIs). Schemas and the CI wiring have no ids.
+        ids = {file_id(p) for p in (doc.path, doc.old_path) if p} if doc.id else set()
+        if not any(v.passes and ids <= set(v.targets) for v in management):
             findings.append(
                 Finding(
                     doc.path,
                     "gate.governance-edit",
-                    f"{doc.path} governs changes; editing it needs an approved management change",
+                    f"{doc.path} governs changes; editing it needs an approved management "
+                    "change" + (f" that targets {', '.join(sorted(ids))}" if ids else ""),
                     pointer="/metadata/id" if doc.id else "",
-                    hint="add a change request with category: management to this branch; it is "
-                    "judged by the rules and groups of the base branch",
+                    hint="add a change request with category: management to this branch"
+                    + (f", with {', '.join(sorted(ids))} among its targets" if ids else "")
+                    + "; it is judged by the rules and groups of the base branch",
                 )
             )
     return findings

@@ -18,7 +18,7 @@ from typing import Any
 
 from cmdbctl import gitio
 from cmdbctl.loading import load
-from cmdbctl.workspace import file_id
+from cmdbctl.workspace import YAML_SUFFIXES, file_id
 
 GOVERNED = ("inventory", "changes", "policies", "schemas")
 
@@ -73,7 +73,8 @@ class RangeFacts:
         commits = gitio.log(root, f"{merge_base}..{head}" if merge_base else head, reverse=True)
         on_base: dict[str, str] = {}
         for path in sorted(gitio.ls_tree(root, base, ["changes"]) if base else ()):
-            on_base.setdefault(file_id(path), path)
+            if path.endswith(YAML_SUFFIXES):  # a document, not a note beside it
+                on_base.setdefault(file_id(path), path)
         return cls(
             merge_base,
             head,
@@ -100,7 +101,9 @@ class RangeFacts:
                 p
                 for paths in self.wrote.values()
                 for p in paths
-                if p.startswith("changes/") and file_id(p) == change_id
+                if p.startswith("changes/")
+                and p.endswith(YAML_SUFFIXES)
+                and file_id(p) == change_id
             }
         )
 

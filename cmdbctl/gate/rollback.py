@@ -128,7 +128,7 @@ def rollback_refusals(
         ]
     state = first[0].parents[0]
     then = gitio.tree_blobs_of(root, state, [p for p, _ in changed.values()]) or {}
-    return [
+    refusals = [
         Refusal(
             "gate.rollback.not-a-revert",
             f"{ci} is not back to its content before the change (as at "
@@ -139,6 +139,28 @@ def rollback_refusals(
         for ci, (path, blob) in sorted(changed.items())
         if then.get(path) != blob
     ]
+    # Only the change's own commits may lie between that state and now: putting a CI
+    # back past anyone else's work would undo a change nobody approved undoing.
+    own = {c.sha for sha in shas.values() for c in _merged(root, sha)}
+    for ci, (path, _blob) in sorted(changed.items()):
+        others = [
+            c
+            for c in gitio.log(root, f"{state}..{merge_base}", [path], full_history=True)
+            if c.sha not in own
+            and (c.parents == () or len(c.parents) == 1 or _wrote(root, c, path))
+        ]
+        if others:
+            refusals.append(
+                Refusal(
+                    "gate.rollback.not-a-revert",
+                    f"{ci} was also changed by {others[-1].sha[:10]} ({others[-1].subject}), "
+                    f"which is not one of the reverted commits: rolling {ci} back would undo "
+                    "it too",
+                    "/spec/rollback/commits",
+                    "roll that change back first, or raise a new change for this one",
+                )
+            )
+    return refusals
 
 
 def _get(change: ChangeSpec, key: str) -> Any:
@@ -152,10 +174,20 @@ def _commit(root: Path, given: str) -> str | None:
         return None
 
 
+def _merged(root: Path, sha: str) -> list[gitio.Commit]:
+    """The commit and, for a merge, the commits it brought in."""
+    [commit] = gitio.read_commits(root, [sha])
+    return gitio.log(root, f"{commit.parents[0]}..{sha}") if commit.parents else [commit]
+
+
+def _wrote(root: Path, commit: gitio.Commit, path: str) -> bool:
+    """A merge that wrote `path` itself (differs from every parent), not one that only
+    brought in a side's edit."""
+    return path in gitio.wrote(root, [commit.sha], (path,)).get(commit.sha, frozenset())
+
+
 def _carried(root: Path, sha: str, change_id: str) -> bool:
     """The commit, or for a merge a commit it merged, names the change in `Change-Id:`
     and wrote CIs (approving or reviewing it writes only the change request)."""
-    [commit] = gitio.read_commits(root, [sha])
-    merged = gitio.log(root, f"{commit.parents[0]}..{sha}") if commit.parents else [commit]
-    naming = [c.sha for c in merged if change_id in c.trailers.get("change-id", [])]
+    naming = [c.sha for c in _merged(root, sha) if change_id in c.trailers.get("change-id", [])]
     return bool(gitio.wrote(root, naming, ("inventory",)))

@@ -198,7 +198,7 @@ def test_a_management_change_approved_by_a_non_manager_is_refused(repo: Any, kit
                 "members: [bob, carol]",
                 "members: [alice, bob, carol]",
             ),
-            kit.CHANGE_PATH: kit.change_yaml(targets=("shop",), category="management"),
+            kit.CHANGE_PATH: kit.change_yaml(targets=("change-managers",), category="management"),
         },
     )
     repo.commit("dave", "dave approves", files=_by_hand(repo, kit, "dave"))
@@ -220,7 +220,7 @@ def test_a_second_change_policy_is_refused_even_when_approved(repo: Any, kit: An
         "a second policy",
         files={
             "policies/relaxed.yaml": second,
-            kit.CHANGE_PATH: kit.change_yaml(targets=("shop",), category="management"),
+            kit.CHANGE_PATH: kit.change_yaml(targets=("relaxed",), category="management"),
         },
     )
     assert repo.approve(kit.CHANGE_ID, as_="bob").exit_code == 0

@@ -74,7 +74,7 @@ def test_a_governance_edit_made_after_the_management_approval_is_not_covered(
                 "members: [alice, bob, carol]",
                 "members: [alice, bob, carol, dave]",
             ),
-            kit.CHANGE_PATH: kit.change_yaml(targets=("shop",), category="management"),
+            kit.CHANGE_PATH: kit.change_yaml(targets=("team-ops",), category="management"),
         },
     )
     assert repo.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
@@ -99,7 +99,7 @@ def test_an_old_management_change_named_by_a_trailer_does_not_cover_new_governan
     repo.commit(
         "alice",
         "request",
-        files={kit.CHANGE_PATH: kit.change_yaml(targets=("shop",), category="management")},
+        files={kit.CHANGE_PATH: kit.change_yaml(targets=("team-ops",), category="management")},
     )
     assert repo.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
     repo.commit(

@@ -225,7 +225,7 @@ def test_governance_edit_under_an_approved_management_change_passes(repo: Any, k
     group = repo.edit(
         "policies/change-managers.yaml", "members: [bob, carol]", "members: [bob, carol, dave]"
     )
-    change = kit.change_yaml(targets=("shop",), category="management")
+    change = kit.change_yaml(targets=("change-managers",), category="management")
     repo.commit(
         "alice",
         "dave joins the change managers",
@@ -247,7 +247,9 @@ def test_governance_edit_needs_an_approval_even_under_a_standard_change(
     group = repo.edit(
         "policies/change-managers.yaml", "members: [bob, carol]", "members: [alice, bob, carol]"
     )
-    change = kit.change_yaml(targets=("shop",), category="management", type_="standard", risk="low")
+    change = kit.change_yaml(
+        targets=("change-managers",), category="management", type_="standard", risk="low"
+    )
     repo.commit(
         "alice",
         "I approve changes now",
