@@ -81,9 +81,8 @@ def revalidate(
     read = WorktreeReader(ws.root)
     judged, seen, todo = _judge_changes(suspects, rows, cache, read, kinds, progress, jobs)
 
-    changed = judged.keys() | removed
-    estate = _estate(cache, kinds, last, judged, changed, rows, present, read)
-    estate += _policies(cache, listing, judged, read)
+    warm = _Warm(cache, kinds, last, rows, present, read, judged, removed)
+    estate = _estate(warm) + _policies(warm, listing)
     findings = [*listing.findings, *(f for v, _ in judged.values() for f in v.findings)]
     still = {p for p in last.doc_flagged if p in present and p not in judged}
     for verdict in cache.verdicts_at(still).values():
@@ -197,20 +196,36 @@ def _listing_changes(last: LastRun, listing: Listing) -> tuple[set[str], set[str
     return added, removed
 
 
-def _estate(
-    cache: VerdictCache,
-    kinds: KindRegistry,
-    last: LastRun,
-    judged: dict[str, Judged],
-    changed: set[str],
-    rows: dict[str, FileRow],
-    present: _Present,
-    read: WorktreeReader,
-) -> list[Finding]:
+@dataclass(frozen=True)
+class _Warm:
+    """What a warm run knows once it has judged what changed."""
+
+    cache: VerdictCache
+    kinds: KindRegistry
+    last: LastRun
+    rows: dict[str, FileRow]  # the cache's rows of the suspects and the removed files
+    present: _Present
+    read: WorktreeReader
+    judged: dict[str, Judged]  # path → verdict of each file judged afresh
+    removed: set[str]
+
+    @property
+    def changed(self) -> set[str]:
+        return self.judged.keys() | self.removed
+
+
+def _estate(warm: _Warm) -> list[Finding]:
     """Estate findings of every entry whose findings could differ from the last run's:
     the changed files, the ones the last run flagged, and those that hold or refer to
     an id a changed file had or has. Every other entry still has none."""
-    now = {p: v.entry for p, (v, _) in judged.items() if v.entry is not None}
+    cache, last, rows, present, changed = (
+        warm.cache,
+        warm.last,
+        warm.rows,
+        warm.present,
+        warm.changed,
+    )
+    now = {p: v.entry for p, (v, _) in warm.judged.items() if v.entry is not None}
     ids = {i for p in changed if (i := rows.get(p, (None, None))[1]) is not None}
     ids |= {e.id for e in now.values() if e.id is not None}
     around = cache.holders(ids) | cache.referrers(ids) | last.flagged
@@ -226,19 +241,17 @@ def _estate(
         rest = cache.ids_except(changed)
         return sorted(rest | {e.id for e in now.values() if e.id is not None})
 
-    found = check_estate([entries[p] for p in sorted(entries)], kinds, only, all_ids)
-    return relocate(found, read)
+    found = check_estate([entries[p] for p in sorted(entries)], warm.kinds, only, all_ids)
+    return relocate(found, warm.read)
 
 
-def _policies(
-    cache: VerdictCache, listing: Listing, judged: dict[str, Judged], read: WorktreeReader
-) -> list[Finding]:
+def _policies(warm: _Warm, listing: Listing) -> list[Finding]:
     """`checks.policy` over every document under policies/, afresh on every run: a
     whole-estate fact, outside the estate checks' locality (see that module)."""
-    entries = [v.entry for v, _ in judged.values() if v.entry is not None]
-    rest = [p for p in policy.paths(listing.folders) if p not in judged]
-    entries += _entries(cache, rest, {}).values()
-    return relocate(policy.check(entries), read)
+    entries = [v.entry for v, _ in warm.judged.values() if v.entry is not None]
+    rest = [p for p in policy.paths(listing.folders) if p not in warm.judged]
+    entries += _entries(warm.cache, rest, {}).values()
+    return relocate(policy.check(entries), warm.read)
 
 
 def _entries(cache: VerdictCache, paths: list[str], now: dict[str, Entry]) -> dict[str, Entry]:
