@@ -229,7 +229,7 @@ def main() -> None:
         build(repo, options.commits, options.files)
         print(f"built {repo} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     sys.path.insert(0, str(BENCH.parent))
-    from cmdbctl import history
+    from cmdbctl import history, show
 
     count = subprocess.run(
         ["git", "rev-list", "--count", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
@@ -253,16 +253,16 @@ def main() -> None:
             ("history", DELETED),
             lambda: history.history(repo, DELETED),
         ),
-        (f"show {TARGET}", ("show", TARGET), lambda: history.show(repo, TARGET)),
+        (f"show {TARGET}", ("show", TARGET), lambda: show.show(repo, TARGET)),
         (
             f"show {TARGET} --at {back}",
             ("show", TARGET, "--at", back),
-            lambda: history.show(repo, TARGET, back),
+            lambda: show.show(repo, TARGET, back),
         ),
         (
             f"show {TARGET} --at {half}",
             ("show", TARGET, "--at", half),
-            lambda: history.show(repo, TARGET, half),
+            lambda: show.show(repo, TARGET, half),
         ),
     ]
     entries = len(history.history(repo, TARGET).entries)

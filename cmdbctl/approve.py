@@ -21,10 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cmdbctl.decision import Desk, commit_edit, open_change
+from cmdbctl.decision import Desk, open_change
 from cmdbctl.editing import flow_map
 from cmdbctl.errors import CommandError
 from cmdbctl.gate.policy import Shortfall, shortfalls
+from cmdbctl.recording import timestamp
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,7 @@ def approve(
                     f"ask one of them to run `cmdbctl approve {change_id}`; "
                     "to say no, `--reject` is recorded all the same",
                 )
-            if unsigned:
-                raise CommandError(
-                    f"{unsigned}; the gate would not count this approval",
-                    "add your public key to your Person's signingKeys on the default branch first",
-                )
+            desk.require_signing_key("the gate would not count this approval")
             if authored:
                 notes.append(
                     f"this approval will not count: {person.id} authored commits "
@@ -119,7 +116,7 @@ def approve(
                 notes.append(f"this rejection will not count: {why}; it is recorded all the same")
             elif outsider:
                 notes.append(f"{outsider}; the rejection is recorded all the same")
-        moment = (now or datetime.now().astimezone()).isoformat(timespec="seconds")
+        moment = timestamp(now)
 
         def record(data: Any) -> None:
             spec = data["spec"]
@@ -130,24 +127,8 @@ def approve(
             )
             spec["status"] = status
 
-        signed = sign or rules.policy.require_signed_approvals
         verb, trailer = ("Reject", "Rejected-by") if reject else ("Approve", "Approved-by")
-        identity = desk.identity
-        message = (
-            f"{verb} {change_id}"
-            + (f": {desk.name}" if desk.name else "")
-            + (f"\n\n{comment}" if comment else "")
-            + f"\n\nChange-Id: {change_id}\n{trailer}: {identity.name} "
-            f"<{identity.email}>\n"
-        )
-        commit = commit_edit(
-            root,
-            desk.path,
-            record,
-            message,
-            signed,
-            "--sign" if sign else "the policy requires signed approvals",
-        )
+        commit, signed = desk.commit(record, verb, comment, trailer, sign)
     return ApproveResult(
         change_id,
         desk.path,

@@ -7,13 +7,12 @@ both commands refuse a dirty work tree; take who you are from what `git commit` 
 record (author and committer must both be one of your Person's emails); read people,
 groups and rules from the default branch (origin's HEAD, else main or master), as the
 gate reads them from its base; find and parse the change request at HEAD; and commit a
-round-trip edit of that one file, putting the file and the index back as they were when
-the commit fails (a signature git cannot make, a hook that says no).
+round-trip edit of that one file (`recording`), putting the file and the index back as
+they were when the commit fails (a signature git cannot make, a hook that says no).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from typing import Any
 
 from cmdbctl import gitio
 from cmdbctl.cache import VerdictCache
-from cmdbctl.editing import edit
 from cmdbctl.errors import CommandError
 from cmdbctl.gate.evaluate import ChangeScope, change_history, change_scope
 from cmdbctl.gate.facts import RangeFacts
@@ -32,6 +30,7 @@ from cmdbctl.gate.trust import ChangeHistory, Person
 from cmdbctl.kinds import load_registry
 from cmdbctl.loading import load
 from cmdbctl.models import ChangeSpec
+from cmdbctl.recording import commit_edit, commit_message
 from cmdbctl.revision import Snapshot
 
 
@@ -95,6 +94,29 @@ class Desk:
                 f"signingKeys in {self.where}"
             )
         return None
+
+    def require_signing_key(self, otherwise: str) -> None:
+        """Exit 2 when signatures are required and the person has no key to check them
+        by; `otherwise` says what would follow."""
+        problem = self.signature_problem()
+        if problem:
+            raise CommandError(
+                f"{problem}; {otherwise}",
+                "add your public key to your Person's signingKeys on the default branch first",
+            )
+
+    def commit(
+        self, change: Callable[[Any], None], action: str, body: str | None, trailer: str, sign: bool
+    ) -> tuple[str, bool]:
+        """Commit `change` to the change request as the person deciding, under
+        `<action> <id>: <name>`, `body`, and the trailers `Change-Id:` and `<trailer>:`
+        naming them; signed when asked or when the policy requires signed approvals.
+        The commit id, and whether it is signed."""
+        signed = sign or self.rules.policy.require_signed_approvals
+        who = f"{self.identity.name} <{self.identity.email}>"
+        message = commit_message(action, self.change_id, self.name, body, [(trailer, who)])
+        why = "--sign" if sign else "the policy requires signed approvals"
+        return commit_edit(self.root, self.path, change, message, signed, why), signed
 
 
 def default_branch(root: Path) -> str | None:
@@ -221,50 +243,3 @@ def _require_own_committer(root: Path, identity: gitio.Identity, person: Person)
             "unset GIT_COMMITTER_NAME and GIT_COMMITTER_EMAIL, or set them (or user.email) "
             f"to one of {person.id}'s emails: {', '.join(sorted(person.emails))}",
         )
-
-
-def commit_edit(
-    root: Path, path: str, change: Callable[[Any], None], message: str, sign: bool, why_signed: str
-) -> str:
-    """Apply `change` to the file's round-trip tree (comments kept) and commit just that
-    file as the current identity. When no commit is made (git fails, or the user
-    interrupts a signing prompt) the file, its times and the index are as they were.
-    Returns the commit id."""
-    absolute = root / path
-    original = absolute.read_bytes()
-    times = absolute.stat()
-    text = edit(original.decode("utf-8"), path, change)
-    head = gitio.resolve(root, "HEAD")
-    absolute.write_text(text, encoding="utf-8")
-    try:
-        return gitio.commit_file(root, path, message, sign)
-    except BaseException as exc:
-        if (
-            gitio.output(root, "rev-parse", "--verify", "--quiet", "HEAD") == f"{head}\n".encode()
-        ):  # no commit made: leave the repository as it was
-            absolute.write_bytes(original)
-            os.utime(absolute, ns=(times.st_atime_ns, times.st_mtime_ns))
-            gitio.run(root, "reset", "--quiet", "--", path, check=False)
-        if (
-            sign
-            and isinstance(exc, gitio.GitFailed)
-            and exc.message.startswith("git commit failed")
-        ):
-            raise _signing_failed(root, exc, why_signed) from exc
-        raise
-
-
-def _signing_failed(root: Path, exc: gitio.GitFailed, why_signed: str) -> CommandError:
-    def config(key: str) -> str | None:
-        value = gitio.output(root, "config", "--get", key)
-        return value.decode("utf-8", "replace").strip() if value else None
-
-    fmt = config("gpg.format") or "openpgp"
-    key = config("user.signingkey")
-    return CommandError(
-        f"could not make the signed commit ({why_signed}) with gpg.format={fmt}, "
-        f"user.signingkey={key or '(not set)'}: {exc.message}",
-        "point git at your key: `git config user.signingkey <OpenPGP key id, or the path "
-        "of your SSH key>` and, for an SSH key, `git config gpg.format ssh` "
-        "(gpg.format=ssh); nothing was committed and the file is as it was",
-    )

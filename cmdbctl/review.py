@@ -21,9 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cmdbctl.decision import commit_edit, open_change
+from cmdbctl.decision import open_change
 from cmdbctl.editing import flow_map
 from cmdbctl.errors import CommandError
+from cmdbctl.recording import timestamp
 
 DEFAULT_REVIEWERS = "change-managers"
 OUTCOMES = ("successful", "partially-successful", "failed")  # models.ReviewOutcome
@@ -99,35 +100,15 @@ def review(
                 f"{person.id} is not among the reviewers of {change_id}: {who}, in {desk.where}",
                 f"ask one of them to run `cmdbctl review {change_id}`",
             )
-        unsigned = desk.signature_problem()
-        if unsigned:
-            raise CommandError(
-                f"{unsigned}; the review could not be verified",
-                "add your public key to your Person's signingKeys on the default branch first",
-            )
-        moment = (now or datetime.now().astimezone()).isoformat(timespec="seconds")
+        desk.require_signing_key("the review could not be verified")
+        moment = timestamp(now)
 
         def record(data: Any) -> None:
             spec = data["spec"]
             spec["review"] = flow_map(by=person.id, at=moment, outcome=outcome, notes=notes)
             spec["status"] = "reviewed"
 
-        signed = sign or rules.policy.require_signed_approvals
-        identity = desk.identity
-        message = (
-            f"Review {change_id}"
-            + (f": {desk.name}" if desk.name else "")
-            + f"\n\n{notes}\n\nChange-Id: {change_id}\n"
-            f"Reviewed-by: {identity.name} <{identity.email}>\n"
-        )
-        commit = commit_edit(
-            root,
-            desk.path,
-            record,
-            message,
-            signed,
-            "--sign" if sign else "the policy requires signed approvals",
-        )
+        commit, signed = desk.commit(record, "Review", notes, "Reviewed-by", sign)
     return ReviewResult(
         change_id, desk.path, person.id, outcome, change.status, "reviewed", commit, signed
     )

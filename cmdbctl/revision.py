@@ -49,10 +49,11 @@ class Snapshot:
         self.folders = tuple(folders)
         self._blobs = blobs
         self.links: set[str] = set()  # symbolic links among the files (not `before`'s)
+        self.gitlinks: set[str] = set()  # submodules among them (not `before`'s)
         if paths is None:
             paths = {
                 p: b
-                for p, b in gitio.ls_tree(root, rev, folders, self.links).items()
+                for p, b in gitio.ls_tree(root, rev, folders, self.links, self.gitlinks).items()
                 if p.endswith(YAML_SUFFIXES)
             }
         self.paths = paths

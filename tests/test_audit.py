@@ -15,33 +15,22 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from cmdbctl.cli.main import cli
 from cmdbctl.scaffold import init_repository
+from tests.conftest import GitRepo
 
 WINDOW = ("2026-11-28T22:30:00Z", "2026-11-28T23:30:00Z")  # a Saturday night
 NEW_YEAR_WINDOW = ("2027-01-09T22:30:00Z", "2027-01-09T23:30:00Z")  # after the freeze
 CACHE = Path(".git/cmdbctl/audit-v1.sqlite")
-
-
-def identity(who: str, when: str) -> dict[str, str]:
-    name = f"{who.capitalize()} Example"
-    return {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": f"{who}@example.com",
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": f"{who}@example.com",
-        "GIT_AUTHOR_DATE": when,
-        "GIT_COMMITTER_DATE": when,
-    }
 
 
 def change_yaml(
@@ -74,31 +63,14 @@ def change_yaml(
 
 
 @dataclass
-class Repo:
-    path: Path
-    clock: count  # minutes: every commit gets a distinct date unless given one
+class Repo(GitRepo):
+    """Every git command dated, a distinct minute of 2026-11-20 unless given a moment."""
 
-    def git(self, *args: str, as_: str = "alice", when: str | None = None) -> str:
+    clock: Iterator[int] = field(default_factory=count)
+
+    def git(self, *args: str, when: int | str | None = None, **options: Any) -> str:
         when = when or f"2026-11-20T{next(self.clock) // 60:02d}:{next(self.clock) % 60:02d}:00Z"
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.path,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **identity(as_, when)},
-            check=False,
-        )
-        assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}{proc.stdout}"
-        return proc.stdout.strip()
-
-    def commit(
-        self, message: str, files: Mapping[str, str], as_: str = "alice", when: str | None = None
-    ) -> str:
-        for rel, text in files.items():
-            (self.path / rel).write_text(text, encoding="utf-8")
-            self.git("add", "--", rel)
-        self.git("commit", "--quiet", "-m", message, as_=as_, when=when)
-        return self.git("rev-parse", "HEAD")
+        return super().git(*args, when=when, **options)
 
     def memory(self, mb: int) -> dict[str, str]:
         text = (self.path / "inventory/app-01.yaml").read_text(encoding="utf-8")
@@ -108,31 +80,15 @@ class Repo:
         ]
         return {"inventory/app-01.yaml": "\n".join(lines) + "\n"}
 
-    def cli(
-        self,
-        *args: str,
-        as_: str = "alice",
-        when: str = "2026-11-21T09:00:00Z",
-        env: Mapping[str, str] | None = None,
-    ) -> Result:
-        result = CliRunner().invoke(
-            cli,
-            [*args, "--repo", str(self.path)],
-            env={"NO_COLOR": "1", "CI": None, **identity(as_, when), **(env or {})},
-        )
-        assert "Traceback" not in result.stderr and "internal error" not in result.stderr, (
-            result.stderr
-        )
-        return result
-
     def approve(self, change_id: str, as_: str = "bob", when: str = "2026-11-21T09:00:00Z") -> None:
         result = self.cli("approve", change_id, as_=as_, when=when)
         assert result.exit_code == 0, result.output + result.stderr
 
     def request(self, branch: str, change_id: str, memory: int, **change: Any) -> None:
         """On a new branch from main, alice asks for `change_id` and edits app-01."""
-        self.git("checkout", "--quiet", "-b", branch, "main")
+        self.branch(branch, "main")
         self.commit(
+            "alice",
             f"Ask for {change_id}",
             {**self.memory(memory), f"changes/{change_id}.yaml": change_yaml(change_id, **change)},
         )
@@ -140,13 +96,13 @@ class Repo:
     def merge(self, branch: str, when: str = "2026-11-22T10:00:00Z", as_: str = "carol") -> str:
         self.git("checkout", "--quiet", "main")
         self.git("merge", "--quiet", "--no-ff", "-m", f"Merge {branch}", branch, as_=as_, when=when)
-        return self.git("rev-parse", "HEAD")
+        return self.head()
 
     def squash(self, branch: str, when: str = "2026-11-22T10:00:00Z") -> str:
         self.git("checkout", "--quiet", "main")
         self.git("merge", "--quiet", "--squash", branch, as_="carol", when=when)
         self.git("commit", "--quiet", "-m", f"{branch} (#7)", as_="carol", when=when)
-        return self.git("rev-parse", "HEAD")
+        return self.head()
 
     def audit(self, *args: str, now: str = "2026-11-23T00:00:00Z") -> tuple[int, dict[str, Any]]:
         result = self.cli("audit", "--format", "json", "--now", now, *args)
@@ -166,27 +122,13 @@ def by_sha(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["commit"]: c for c in report["commits"]}
 
 
-@pytest.fixture(autouse=True)
-def _isolated_git(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    home = tmp_path_factory.mktemp("home")
-    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG_COUNT", "CMDBCTL_NO_CACHE", "EMAIL"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("isolated_git")
 
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     """`cmdbctl init` committed on main by alice on 2026-11-01: the import."""
-    init_repository(tmp_path / "cmdb")
-    repo = Repo(tmp_path / "cmdb", count())
-    repo.git("init", "--quiet", "-b", "main")
-    repo.git("add", "-A")
-    repo.git("commit", "--quiet", "-m", "cmdbctl init", when="2026-11-01T09:00:00Z")
-    return repo
+    return Repo.scaffold(tmp_path / "cmdb", when="2026-11-01T09:00:00Z")
 
 
 @pytest.fixture
@@ -214,7 +156,7 @@ def test_a_history_of_approved_merges_passes(history: Repo) -> None:
     assert len(newest["parents"]) == 2
     summary = report["summary"]
     assert summary["verdict"] == "passed" and summary["audited"] == 2
-    assert summary["baseline"] == history.git("rev-list", "--max-parents=0", "HEAD")
+    assert summary["baseline"] == history.git("rev-list", "--max-parents=0", "HEAD").strip()
     assert summary["walked"] == 3  # the import, two merges
     assert report["findings"] == []
 
@@ -223,7 +165,7 @@ def test_a_direct_push_editing_a_ci_is_reported_with_its_author(
     history: Repo,
 ) -> None:
     sha = history.commit(
-        "Quick fix of app-01 memory", history.memory(1024), as_="dave", when="2026-11-23T11:00:00Z"
+        "dave", "Quick fix of app-01 memory", history.memory(1024), when="2026-11-23T11:00:00Z"
     )
     result = history.cli("audit", "--now", "2026-11-24T00:00:00Z")
     assert result.exit_code == 1
@@ -261,7 +203,7 @@ def test_a_squash_merge_of_an_approved_branch_passes_with_its_provenance_unprove
     repo.request("feature", "CHG-2026-0042", 131072)
     repo.approve("CHG-2026-0042")
     sha = repo.squash("feature")
-    assert repo.git("rev-list", "--count", "HEAD") == "2"  # the approval commit is gone
+    assert repo.git("rev-list", "--count", "HEAD").strip() == "2"  # the approval commit is gone
     code, report = repo.audit()
     assert code == 0
     squashed = by_sha(report)[sha]
@@ -300,7 +242,7 @@ def test_an_overdue_emergency_review_is_reported_and_never_cached(repo: Repo) ->
         .read_text(encoding="utf-8")
         .replace("status: approved", "status: implemented")
     )
-    repo.commit("Implemented", {path: done}, when="2026-11-21T10:00:00Z")
+    repo.commit("alice", "Implemented", {path: done}, when="2026-11-21T10:00:00Z")
     repo.merge("outage", when="2026-11-21T11:00:00Z")
 
     code, report = repo.audit(now="2026-11-24T00:00:00Z")  # due 11-26: not yet overdue
@@ -367,7 +309,7 @@ def test_a_review_rule_matched_through_the_affected_services_is_checked(
         .read_text(encoding="utf-8")
         .replace("status: approved", "status: implemented")
     )
-    repo.commit("Implemented", {path: done}, when="2026-11-21T10:00:00Z")
+    repo.commit("alice", "Implemented", {path: done}, when="2026-11-21T10:00:00Z")
     repo.merge("feature", when="2026-11-22T10:00:00Z")
     code, report = repo.audit(now="2026-12-05T00:00:00Z")
     assert code == 1 and report["summary"]["refused"] == 0
@@ -377,7 +319,7 @@ def test_a_review_rule_matched_through_the_affected_services_is_checked(
 
 
 def test_since_limits_the_range(history: Repo) -> None:
-    first = history.git("rev-parse", "HEAD~1")
+    first = history.head("HEAD~1")
     code, report = history.audit("--since", first, now="2026-11-24T00:00:00Z")
     assert code == 0
     assert [c["subject"] for c in report["commits"]] == ["Merge second"]
@@ -408,7 +350,7 @@ def test_a_rerun_judges_only_the_new_merge(history: Repo) -> None:
 
 
 def test_worker_processes_reach_the_same_verdicts(history: Repo) -> None:
-    history.commit("Quick fix", history.memory(1024), when="2026-11-23T11:00:00Z")
+    history.commit("alice", "Quick fix", history.memory(1024), when="2026-11-23T11:00:00Z")
     history.request("unapproved", "CHG-2026-0044", 524288)
     history.merge("unapproved", when="2026-11-24T10:00:00Z")
     history.request("third", "CHG-2026-0046", 2048)
@@ -439,8 +381,8 @@ def test_a_worker_that_cannot_judge_ends_the_run_with_exit_2(
     def failing(*args: object, **kwargs: object) -> None:
         raise gitio.GitFailed("git diff-tree failed: object not there", 128)
 
-    history.commit("Quick fix", history.memory(1024), when="2026-11-23T11:00:00Z")
-    history.commit("Another", history.memory(2048), when="2026-11-23T12:00:00Z")
+    history.commit("alice", "Quick fix", history.memory(1024), when="2026-11-23T11:00:00Z")
+    history.commit("alice", "Another", history.memory(2048), when="2026-11-23T12:00:00Z")
     monkeypatch.setattr(audit, "run_gate", failing)  # the workers fork with it
     monkeypatch.setenv("CMDBCTL_NO_CACHE", "1")
     result = history.cli("audit", "--jobs", "2")
@@ -449,7 +391,7 @@ def test_a_worker_that_cannot_judge_ends_the_run_with_exit_2(
 
 
 def test_a_corrupt_cache_is_ignored_and_rebuilt(history: Repo) -> None:
-    pushed = history.commit("Quick fix", history.memory(1024), when="2026-11-23T11:00:00Z")
+    pushed = history.commit("alice", "Quick fix", history.memory(1024), when="2026-11-23T11:00:00Z")
     code, clean = history.audit(now="2026-11-24T00:00:00Z")
     assert code == 1
     cache = history.path / CACHE
@@ -473,7 +415,7 @@ def test_a_corrupt_cache_is_ignored_and_rebuilt(history: Repo) -> None:
 
 
 def test_concurrent_audits_agree(history: Repo) -> None:
-    history.commit("Quick fix", history.memory(1024), when="2026-11-23T11:00:00Z")
+    history.commit("alice", "Quick fix", history.memory(1024), when="2026-11-23T11:00:00Z")
     env = {**os.environ, "NO_COLOR": "1"}
     argv = [
         sys.executable,
@@ -512,10 +454,10 @@ def test_a_shallow_clone_is_deepened_or_refused_with_the_fetch_to_run(
         capture_output=True,
     )
     cloned = Repo(clone, count())
-    assert cloned.git("rev-parse", "--is-shallow-repository") == "true"
+    assert cloned.git("rev-parse", "--is-shallow-repository").strip() == "true"
     code, report = cloned.audit(now="2026-11-24T00:00:00Z")  # origin is there: deepened
     assert code == 0 and report["summary"]["audited"] == 2
-    assert cloned.git("rev-parse", "--is-shallow-repository") == "false"
+    assert cloned.git("rev-parse", "--is-shallow-repository").strip() == "false"
 
     subprocess.run(
         [
@@ -539,7 +481,7 @@ def test_a_shallow_clone_is_deepened_or_refused_with_the_fetch_to_run(
 
 
 def test_markdown_names_each_refused_commit_and_what_is_missing(history: Repo) -> None:
-    sha = history.commit("Quick fix", history.memory(1024), as_="dave", when="2026-11-23T11:00:00Z")
+    sha = history.commit("dave", "Quick fix", history.memory(1024), when="2026-11-23T11:00:00Z")
     result = history.cli("audit", "--format", "markdown", "--now", "2026-11-24T00:00:00Z")
     assert result.exit_code == 1
     assert result.stdout.startswith("### cmdbctl audit: ❌ refused")

@@ -4,7 +4,6 @@ written by `cmdbctl init` and committed by several people."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from click.testing import Result
 from cmdbctl import history as core
 from cmdbctl.errors import CommandError
 from cmdbctl.scaffold import init_repository
+from tests.conftest import GitRepo
 
 START = int(datetime(2026, 11, 1, 10, tzinfo=UTC).timestamp())
 DAY = 86_400
@@ -26,95 +26,24 @@ APP = "inventory/app-01.yaml"
 RunCli = Callable[..., Result]  # the `run_cli` fixture of tests/conftest.py
 
 
-@pytest.fixture(autouse=True)
-def _isolated_git(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No user or system git config (signing, hooks, identities) leaks into a test."""
-    home = tmp_path_factory.mktemp("home")
-    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in (
-        "GIT_AUTHOR_NAME",
-        "GIT_AUTHOR_EMAIL",
-        "GIT_COMMITTER_NAME",
-        "GIT_COMMITTER_EMAIL",
-        "GIT_AUTHOR_DATE",
-        "GIT_COMMITTER_DATE",
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-    ):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("isolated_git")
 
 
 @dataclass
-class Repo:
-    """A CMDB repository whose commits are made by named people, a day apart."""
+class Repo(GitRepo):
+    """Commits made by named people, a day apart."""
 
-    path: Path
-    run_cli: RunCli
     day: int = 0
-
-    def git(self, *args: str, who: str = "alice", env: Mapping[str, str] | None = None) -> str:
-        name = f"{who.capitalize()} Example"
-        ident = {
-            "GIT_AUTHOR_NAME": name,
-            "GIT_AUTHOR_EMAIL": f"{who}@example.com",
-            "GIT_COMMITTER_NAME": name,
-            "GIT_COMMITTER_EMAIL": f"{who}@example.com",
-        }
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.path,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **ident, **(env or {})},
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
-        return proc.stdout.strip()
-
-    def read(self, rel: str) -> str:
-        return (self.path / rel).read_text()
-
-    def edit(self, rel: str, old: str, new: str) -> str:
-        text = self.read(rel)
-        assert old in text, (old, rel)
-        return text.replace(old, new, 1)
 
     def commit(
         self,
-        who: str,
-        message: str,
+        as_: str = "alice",
+        message: str = "edit",
         files: Mapping[str, str | None] | None = None,
-        moves: Mapping[str, str] | None = None,
+        **options: Any,
     ) -> str:
-        for old, new in (moves or {}).items():
-            (self.path / new).parent.mkdir(parents=True, exist_ok=True)
-            self.git("mv", old, new)
-        for rel, text in (files or {}).items():
-            if text is None:
-                self.git("rm", "--quiet", rel)
-                continue
-            (self.path / rel).parent.mkdir(parents=True, exist_ok=True)
-            (self.path / rel).write_text(text)
-            self.git("add", rel)
         self.day += 1
-        stamp = f"{START + self.day * DAY} +0000"
-        self.git(
-            "commit",
-            "--quiet",
-            "--allow-empty",
-            "-m",
-            message,
-            who=who,
-            env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp},
-        )
-        return self.git("rev-parse", "HEAD")
-
-    def cli(self, *args: str) -> Result:
-        return self.run_cli(*args, repo=self.path)
+        return super().commit(as_, message, files, when=START + self.day * DAY, **options)
 
     def history(self, *args: str) -> dict[str, Any]:
         result = self.cli("history", *args, "--format", "json")
@@ -124,13 +53,9 @@ class Repo:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, run_cli: RunCli) -> Repo:
+def repo(tmp_path: Path) -> Repo:
     """`cmdbctl init`, committed by alice on main."""
-    init_repository(tmp_path / "cmdb")
-    made = Repo(tmp_path / "cmdb", run_cli)
-    made.git("add", "-A")
-    made.commit("alice", "cmdbctl init")
-    return made
+    return Repo.scaffold(tmp_path / "cmdb")
 
 
 def memory(repo: Repo, old: int, new: int, path: str = APP) -> dict[str, str | None]:
@@ -303,18 +228,8 @@ def test_a_merge_shows_both_sides_in_topological_order(repo: Repo) -> None:
         "Rename host\n\nChange-Id: CHG-2026-0044",
         {APP: repo.edit(APP, "name: Application server 1", "name: App server 1")},
     )
-    repo.git(
-        "merge",
-        "--quiet",
-        "--no-edit",
-        "side",
-        who="erin",
-        env={
-            "GIT_AUTHOR_DATE": f"{START + 20 * DAY} +0000",
-            "GIT_COMMITTER_DATE": f"{START + 20 * DAY} +0000",
-        },
-    )
-    merge = repo.git("rev-parse", "HEAD")
+    repo.git("merge", "--quiet", "--no-edit", "side", as_="erin", when=START + 20 * DAY)
+    merge = repo.head()
     entries = repo.history("app-01")["entries"]
     shas = [e["commit"] for e in entries]
     assert merge not in shas  # a clean merge wrote nothing itself
@@ -330,25 +245,12 @@ def test_a_merge_that_resolves_a_conflict_has_an_entry_for_what_it_chose(repo: R
     repo.git("checkout", "--quiet", "main")
     resolved = memory(repo, 65536, 196608)[APP]
     repo.commit("dave", "quadruple", memory(repo, 65536, 262144))
-    conflict = subprocess.run(
-        ["git", "merge", "--quiet", "side"],
-        cwd=repo.path,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={
-            **os.environ,
-            "GIT_AUTHOR_NAME": "Erin Example",
-            "GIT_AUTHOR_EMAIL": "erin@example.com",
-            "GIT_COMMITTER_NAME": "Erin Example",
-            "GIT_COMMITTER_EMAIL": "erin@example.com",
-        },
-    )
-    assert "CONFLICT" in conflict.stdout, conflict.stdout + conflict.stderr
+    conflict = repo.git("merge", "--quiet", "side", as_="erin", check=False)
+    assert "CONFLICT" in conflict, conflict
     (repo.path / APP).write_text(resolved)
     repo.git("add", APP)
-    repo.git("commit", "--quiet", "--no-edit", who="erin")
-    merge = repo.git("rev-parse", "HEAD")
+    repo.git("commit", "--quiet", "--no-edit", as_="erin")
+    merge = repo.head()
     entries = repo.history("app-01")["entries"]
     assert entries[0]["commit"] == merge
     assert entries[0]["action"] == "merged"
@@ -367,7 +269,7 @@ def test_a_move_on_a_side_branch_is_followed_back(repo: Repo) -> None:
     edit = repo.commit(
         "dave", "more memory\n\nChange-Id: CHG-2026-0044", memory(repo, 65536, 131072)
     )
-    repo.git("merge", "--quiet", "--no-edit", "side", who="erin")
+    repo.git("merge", "--quiet", "--no-edit", "side", as_="erin")
     assert (repo.path / moved).exists()
     entries = repo.history("app-01")["entries"]
     assert {e["commit"] for e in entries[:2]} == {move, edit}

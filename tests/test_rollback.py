@@ -5,21 +5,19 @@ the repository exactly as it was."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 import cmdbctl.rollback
-from cmdbctl.cli.main import cli
 from cmdbctl.gitio import log
-from cmdbctl.scaffold import init_repository
+from tests.conftest import GitRepo
 
 CHG = "CHG-2026-0042"
 CR = f"changes/{CHG}.yaml"
@@ -35,16 +33,6 @@ GIT_STATE = (
     "sequencer",
     "index.lock",
 )
-
-
-def identity(who: str) -> dict[str, str]:
-    name = f"{who.capitalize()} Example"
-    return {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": f"{who}@example.com",
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": f"{who}@example.com",
-    }
 
 
 def change_yaml(status: str = "approved", targets: str = "app-01", change_id: str = CHG) -> str:
@@ -71,62 +59,13 @@ spec:
 
 
 @dataclass
-class Cmdb:
-    path: Path
-
-    def git(self, *args: str, as_: str = "alice", check: bool = True) -> str:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.path,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **identity(as_)},
-            check=False,
-        )
-        assert proc.returncode == 0 or not check, f"git {args}: {proc.stderr}"
-        return proc.stdout
-
-    def read(self, rel: str) -> str:
-        return (self.path / rel).read_text(encoding="utf-8")
-
-    def edited(self, rel: str, old: str, new: str) -> str:
-        text = self.read(rel)
-        assert old in text, (old, rel)
-        return text.replace(old, new, 1)
-
-    def commit(
-        self, message: str, files: Mapping[str, str | None] | None = None, as_: str = "alice"
-    ) -> str:
-        for rel, text in (files or {}).items():
-            if text is None:
-                self.git("rm", "--quiet", "--", rel)
-                continue
-            (self.path / rel).parent.mkdir(parents=True, exist_ok=True)
-            (self.path / rel).write_text(text, encoding="utf-8")
-            self.git("add", "--", rel)
-        self.git("commit", "--quiet", "--allow-empty", "-m", message, as_=as_)
-        return self.head()
-
-    def head(self, rev: str = "HEAD") -> str:
-        return self.git("rev-parse", rev).strip()
+class Cmdb(GitRepo):
+    """The repository a rollback runs in, and everything it may touch."""
 
     def blob(self, rev: str, rel: str) -> bytes:
         return subprocess.run(
             ["git", "show", f"{rev}:{rel}"], cwd=self.path, capture_output=True, check=True
         ).stdout
-
-    def cli(self, *args: str, as_: str = "alice") -> Result:
-        result = CliRunner().invoke(
-            cli,
-            [*args, "--repo", str(self.path)],
-            env={"NO_COLOR": None, "CI": None, **identity(as_)},
-        )
-        assert "Traceback" not in result.stderr and "internal error" not in result.stderr, (
-            result.stderr
-        )
-        if result.exception is not None:
-            assert isinstance(result.exception, SystemExit), repr(result.exception)
-        return result
 
     def rollback(self, *args: str, as_: str = "alice") -> Result:
         return self.cli("rollback", CHG, "--reason", REASON, *args, as_=as_)
@@ -148,33 +87,17 @@ class Cmdb:
         }
 
 
-@pytest.fixture(autouse=True)
-def _isolated_git(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No user or system git config (signing, hooks, identities) leaks into a test."""
-    home = tmp_path_factory.mktemp("home")
-    (home / "gitconfig").write_text(
-        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
-    )
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in (*identity("x"), "GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG_COUNT", "EMAIL"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("isolated_git")
 
 
 @pytest.fixture
 def cmdb(tmp_path: Path) -> Cmdb:
     """The scaffold committed on main by alice."""
-    init_repository(tmp_path / "repo")
-    repo = Cmdb(tmp_path / "repo")
-    repo.git("add", "-A")
-    repo.commit("cmdbctl init")
-    return repo
+    return Cmdb.scaffold(tmp_path / "repo")
 
 
 def double_memory(repo: Cmdb) -> str:
-    return repo.edited(APP, "memoryMb: 65536", "memoryMb: 131072")
+    return repo.edit(APP, "memoryMb: 65536", "memoryMb: 131072")
 
 
 @pytest.fixture
@@ -182,12 +105,12 @@ def merged(cmdb: Cmdb) -> Cmdb:
     """CHG-2026-0042 requested, approved and carried out on a branch, merged with
     --no-ff, then marked implemented on main (a later edit of the change request)."""
     cmdb.git("checkout", "--quiet", "-b", "feature")
-    cmdb.commit(f"Request {CHG}\n\nChange-Id: {CHG}", {CR: change_yaml("submitted")})
-    cmdb.commit(f"Approve {CHG}\n\nChange-Id: {CHG}", {CR: change_yaml("approved")}, as_="bob")
-    cmdb.commit(f"Double memory on app-01\n\nChange-Id: {CHG}", {APP: double_memory(cmdb)})
+    cmdb.commit("alice", f"Request {CHG}\n\nChange-Id: {CHG}", {CR: change_yaml("submitted")})
+    cmdb.commit("bob", f"Approve {CHG}\n\nChange-Id: {CHG}", {CR: change_yaml("approved")})
+    cmdb.commit("alice", f"Double memory on app-01\n\nChange-Id: {CHG}", {APP: double_memory(cmdb)})
     cmdb.git("checkout", "--quiet", "main")
     cmdb.git("merge", "--quiet", "--no-ff", "-m", "Merge branch 'feature'", "feature")
-    cmdb.commit(f"{CHG} implemented\n\nChange-Id: {CHG}", {CR: change_yaml("implemented")})
+    cmdb.commit("alice", f"{CHG} implemented\n\nChange-Id: {CHG}", {CR: change_yaml("implemented")})
     return cmdb
 
 
@@ -223,8 +146,9 @@ def _at(repo: Cmdb) -> str:
 def test_a_squash_commit_is_reverted_and_the_change_request_keeps_its_text(
     cmdb: Cmdb, validate_json: Any
 ) -> None:
-    cmdb.commit(f"Request {CHG}", {CR: change_yaml("approved")})
+    cmdb.commit("alice", f"Request {CHG}", {CR: change_yaml("approved")})
     squash = cmdb.commit(
+        "alice",
         f"Double memory on app-01 (#12)\n\n* do it\n* implemented\n\nChange-Id: {CHG}",
         {APP: double_memory(cmdb), CR: change_yaml("implemented")},
     )
@@ -243,12 +167,12 @@ def test_a_squash_commit_is_reverted_and_the_change_request_keeps_its_text(
 
 
 def test_plain_commits_are_reverted_newest_first_and_others_stay(cmdb: Cmdb) -> None:
-    cmdb.commit(f"Request {CHG}", {CR: change_yaml("implemented", "app-01, shop-db")})
-    first = cmdb.commit(f"app-01\n\nChange-Id: {CHG}", {APP: double_memory(cmdb)})
-    rack = cmdb.edited("inventory/rack-a01.yaml", "name:", "name: Rack A01 #")
-    other = cmdb.commit("unrelated: rename the rack", {"inventory/rack-a01.yaml": rack})
-    db = cmdb.edited("inventory/shop-db.yaml", "spec:", "spec:\n  port: 5433")
-    second = cmdb.commit(f"shop-db\n\nChange-Id: {CHG}", {"inventory/shop-db.yaml": db})
+    cmdb.commit("alice", f"Request {CHG}", {CR: change_yaml("implemented", "app-01, shop-db")})
+    first = cmdb.commit("alice", f"app-01\n\nChange-Id: {CHG}", {APP: double_memory(cmdb)})
+    rack = cmdb.edit("inventory/rack-a01.yaml", "name:", "name: Rack A01 #")
+    other = cmdb.commit("alice", "unrelated: rename the rack", {"inventory/rack-a01.yaml": rack})
+    db = cmdb.edit("inventory/shop-db.yaml", "spec:", "spec:\n  port: 5433")
+    second = cmdb.commit("alice", f"shop-db\n\nChange-Id: {CHG}", {"inventory/shop-db.yaml": db})
 
     result = cmdb.rollback()
 
@@ -263,7 +187,7 @@ def test_plain_commits_are_reverted_newest_first_and_others_stay(cmdb: Cmdb) -> 
 
 
 def test_approval_and_review_commits_alone_carry_nothing_out(cmdb: Cmdb, snapshot: Any) -> None:
-    cmdb.commit(f"Approve {CHG}\n\nChange-Id: {CHG}", {CR: change_yaml("approved")})
+    cmdb.commit("alice", f"Approve {CHG}\n\nChange-Id: {CHG}", {CR: change_yaml("approved")})
     before = cmdb.state(snapshot)
 
     result = cmdb.rollback()
@@ -285,8 +209,8 @@ def test_a_dirty_work_tree_is_refused_and_nothing_changes(merged: Cmdb, snapshot
 
 
 def test_a_later_change_of_the_same_ci_is_refused_and_named(merged: Cmdb, snapshot: Any) -> None:
-    cores = merged.edited(APP, "cores: 16", "cores: 32")
-    later = merged.commit("More cores\n\nChange-Id: CHG-2026-0050", {APP: cores})
+    cores = merged.edit(APP, "cores: 16", "cores: 32")
+    later = merged.commit("alice", "More cores\n\nChange-Id: CHG-2026-0050", {APP: cores})
     before = merged.state(snapshot)
 
     result = merged.rollback()
@@ -302,8 +226,9 @@ def test_a_later_merge_of_the_same_ci_is_named_by_its_branchs_change(
 ) -> None:
     merged.git("checkout", "--quiet", "-b", "cores")
     merged.commit(
+        "alice",
         "More cores\n\nChange-Id: CHG-2026-0051",
-        {APP: merged.edited(APP, "cores: 16", "cores: 32")},
+        {APP: merged.edit(APP, "cores: 16", "cores: 32")},
     )
     merged.git("checkout", "--quiet", "main")
     merged.git("merge", "--quiet", "--no-ff", "-m", "Merge branch 'cores'", "cores")
@@ -319,13 +244,14 @@ def test_a_later_merge_of_the_same_ci_is_named_by_its_branchs_change(
 def test_a_conflicting_revert_is_refused_and_the_repository_is_as_it_was(
     cmdb: Cmdb, snapshot: Any
 ) -> None:
-    cmdb.commit("runbook", {"docs/runbook.md": "memory: 64 GiB\n"})
-    cmdb.commit(f"Request {CHG}", {CR: change_yaml("implemented")})
+    cmdb.commit("alice", "runbook", {"docs/runbook.md": "memory: 64 GiB\n"})
+    cmdb.commit("alice", f"Request {CHG}", {CR: change_yaml("implemented")})
     cmdb.commit(
+        "alice",
         f"Double memory\n\nChange-Id: {CHG}",
         {APP: double_memory(cmdb), "docs/runbook.md": "memory: 128 GiB\n"},
     )
-    cmdb.commit("runbook: typo", {"docs/runbook.md": "memory: 128 GB\n"})
+    cmdb.commit("alice", "runbook: typo", {"docs/runbook.md": "memory: 128 GB\n"})
     before = cmdb.state(snapshot)
 
     result = cmdb.rollback()
@@ -337,11 +263,13 @@ def test_a_conflicting_revert_is_refused_and_the_repository_is_as_it_was(
 
 def test_a_result_that_does_not_validate_is_refused_and_undone(cmdb: Cmdb, snapshot: Any) -> None:
     app2 = cmdb.read(APP).replace("app-01", "app-02").replace("SN-APP-0001", "SN-APP-0002")
-    cmdb.commit(f"Request {CHG}", {CR: change_yaml("implemented", "app-02")})
-    cmdb.commit(f"Add app-02\n\nChange-Id: {CHG}", {"inventory/app-02.yaml": app2})
+    cmdb.commit("alice", f"Request {CHG}", {CR: change_yaml("implemented", "app-02")})
+    cmdb.commit("alice", f"Add app-02\n\nChange-Id: {CHG}", {"inventory/app-02.yaml": app2})
     web = cmdb.read("inventory/shop-web.yaml").replace("shop-web", "shop-web2")
     cmdb.commit(
-        "shop-web2 runs on app-02", {"inventory/shop-web2.yaml": web.replace("app-01", "app-02")}
+        "alice",
+        "shop-web2 runs on app-02",
+        {"inventory/shop-web2.yaml": web.replace("app-01", "app-02")},
     )
     before = cmdb.state(snapshot)
 
@@ -433,8 +361,8 @@ def test_unknown_changes_and_other_documents_are_refused(
 
 @pytest.mark.parametrize("status", ["submitted", "rejected", "rolled-back"])
 def test_a_change_not_carried_out_or_final_is_refused(cmdb: Cmdb, status: str) -> None:
-    cmdb.commit(f"Request {CHG}", {CR: change_yaml(status)})
-    cmdb.commit(f"Double memory\n\nChange-Id: {CHG}", {APP: double_memory(cmdb)})
+    cmdb.commit("alice", f"Request {CHG}", {CR: change_yaml(status)})
+    cmdb.commit("alice", f"Double memory\n\nChange-Id: {CHG}", {APP: double_memory(cmdb)})
 
     result = cmdb.rollback()
 
@@ -445,17 +373,19 @@ def test_a_change_not_carried_out_or_final_is_refused(cmdb: Cmdb, status: str) -
 def test_a_merge_that_carried_another_change_too_is_refused(merged: Cmdb, snapshot: Any) -> None:
     merged.git("checkout", "--quiet", "-b", "two")
     merged.commit(
+        "alice",
         "shop-db\n\nChange-Id: CHG-2026-0060",
         {
-            "inventory/shop-db.yaml": merged.edited(
+            "inventory/shop-db.yaml": merged.edit(
                 "inventory/shop-db.yaml", "spec:", "spec:\n  port: 5433"
             )
         },
     )
     merged.commit(
+        "alice",
         f"rack\n\nChange-Id: {CHG}",
         {
-            "inventory/rack-a01.yaml": merged.edited(
+            "inventory/rack-a01.yaml": merged.edit(
                 "inventory/rack-a01.yaml", "name:", "name: Rack #"
             )
         },
@@ -486,8 +416,9 @@ def test_dry_run_refuses_as_the_rollback_would_and_notes_a_dirty_tree(
 
     planned = merged.rollback("--dry-run")
     merged.commit(
+        "alice",
         "More cores\n\nChange-Id: CHG-2026-0050",
-        {APP: merged.edited(APP, "cores: 16", "cores: 32")},
+        {APP: merged.edit(APP, "cores: 16", "cores: 32")},
     )
     refused = merged.rollback("--dry-run")
 

@@ -3,19 +3,19 @@ git repositories written by `cmdbctl init`, with commits at known times."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
 
 from cmdbctl.scaffold import init_repository
 from cmdbctl.show import Absent, Version, show
+from tests.conftest import GitRepo
 
 RunCli = Callable[..., Result]  # the `run_cli` fixture of tests/conftest.py
 APP = "inventory/app-01.yaml"
@@ -26,26 +26,7 @@ def at(day: int, hour: int = 12) -> int:
     return int(datetime(2026, 11, day, hour, tzinfo=UTC).timestamp())
 
 
-@pytest.fixture(autouse=True)
-def _isolated_git(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No user or system git config (signing, hooks, identities) leaks into a test."""
-    home = tmp_path_factory.mktemp("home")
-    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in (
-        "GIT_AUTHOR_NAME",
-        "GIT_AUTHOR_EMAIL",
-        "GIT_COMMITTER_NAME",
-        "GIT_COMMITTER_EMAIL",
-        "GIT_AUTHOR_DATE",
-        "GIT_COMMITTER_DATE",
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-    ):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("isolated_git")
 
 
 @pytest.fixture
@@ -59,43 +40,14 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @dataclass
-class Repo:
-    path: Path
-    run_cli: RunCli
+class Repo(GitRepo):
+    """Committed by bob, at given moments."""
 
-    def git(self, *args: str, when: int | None = None) -> str:
-        env = {
-            "GIT_AUTHOR_NAME": "Bob Example",
-            "GIT_AUTHOR_EMAIL": "bob@example.com",
-            "GIT_COMMITTER_NAME": "Bob Example",
-            "GIT_COMMITTER_EMAIL": "bob@example.com",
-        }
-        if when is not None:
-            env |= {"GIT_AUTHOR_DATE": f"{when} +0000", "GIT_COMMITTER_DATE": f"{when} +0000"}
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.path,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **env},
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
-        return proc.stdout.strip()
+    def git(self, *args: str, as_: str = "bob", **options: Any) -> str:
+        return super().git(*args, as_=as_, **options)
 
     def read(self, rel: str = APP) -> str:
-        return (self.path / rel).read_text()
-
-    def commit(self, when: int, message: str, files: Mapping[str, str | None]) -> str:
-        for rel, text in files.items():
-            if text is None:
-                self.git("rm", "--quiet", rel)
-            else:
-                (self.path / rel).parent.mkdir(parents=True, exist_ok=True)
-                (self.path / rel).write_text(text)
-                self.git("add", rel)
-        self.git("commit", "--quiet", "-m", message, when=when)
-        return self.git("rev-parse", "HEAD")
+        return super().read(rel)
 
     def memory(self, value: int) -> dict[str, str | None]:
         text = self.read()
@@ -103,17 +55,15 @@ class Repo:
         return {APP: text.replace(old, f"  memoryMb: {value}")}
 
     def show(self, *args: str) -> Result:
-        return self.run_cli("show", *args, repo=self.path)
+        return self.cli("show", *args)
 
 
 @pytest.fixture
-def repo(tmp_path: Path, run_cli: RunCli) -> Repo:
+def repo(tmp_path: Path) -> Repo:
     """init on Nov 2; app-01 gets 128 GiB on Nov 5 and 256 GiB on Nov 10 (12:00 UTC)."""
-    made = Repo(init_repository(tmp_path / "cmdb").root, run_cli)
-    made.git("add", "-A")
-    made.git("commit", "--quiet", "-m", "cmdbctl init", when=at(2))
-    made.commit(at(5), "double", made.memory(131072))
-    made.commit(at(10), "double again", made.memory(262144))
+    made = Repo.scaffold(tmp_path / "cmdb", as_="bob", when=at(2))
+    made.commit("bob", "double", made.memory(131072), when=at(5))
+    made.commit("bob", "double again", made.memory(262144), when=at(10))
     return made
 
 
@@ -164,7 +114,7 @@ def test_a_date_resolves_on_the_first_parent_line(repo: Repo) -> None:
     """A side branch's commit of Nov 11, merged on Nov 14: on Nov 12 the branch (main)
     still had Nov 10's version."""
     repo.git("checkout", "--quiet", "-b", "side")
-    repo.commit(at(11), "side edit", repo.memory(524288))
+    repo.commit("bob", "side edit", repo.memory(524288), when=at(11))
     repo.git("checkout", "--quiet", "main")
     repo.git("merge", "--quiet", "--no-ff", "--no-edit", "side", when=at(14))
     assert "memoryMb: 262144\n" in repo.show("app-01", "--at", "2026-11-12").stdout
@@ -173,9 +123,12 @@ def test_a_date_resolves_on_the_first_parent_line(repo: Repo) -> None:
 
 def test_before_it_existed_is_exit_1_saying_when_it_was_added(repo: Repo) -> None:
     repo.commit(
-        at(12), "a new server", {"inventory/app-02.yaml": repo.read().replace("app-01", "app-02")}
+        "bob",
+        "a new server",
+        {"inventory/app-02.yaml": repo.read().replace("app-01", "app-02")},
+        when=at(12),
     )
-    added = repo.git("rev-parse", "HEAD")
+    added = repo.head()
     result = repo.show("app-02", "--at", "2026-11-11")
     assert result.exit_code == 1
     assert result.stdout == ""
@@ -197,7 +150,7 @@ def test_before_the_first_commit_is_exit_1(repo: Repo, when: str) -> None:
 
 
 def test_after_its_deletion_is_exit_1_saying_when_it_was_deleted(repo: Repo) -> None:
-    gone = repo.commit(at(15), "retire\n\nChange-Id: CHG-2026-0099", {APP: None})
+    gone = repo.commit("bob", "retire\n\nChange-Id: CHG-2026-0099", {APP: None}, when=at(15))
     result = repo.show("app-01", "--at", "2026-11-16")
     assert result.exit_code == 1
     assert result.stderr.startswith("cmdbctl: app-01 no longer existed at 2026-11-16 (commit ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cmdbctl.cli.common import repo_option
+from cmdbctl.cli.common import committed, repo_option, sign_option
 from cmdbctl.workspace import find_workspace
 
 
@@ -12,13 +12,7 @@ from cmdbctl.workspace import find_workspace
 @click.argument("change_id", metavar="CHANGE-ID")
 @click.option("--reject", is_flag=True, help="Record a rejection instead of an approval.")
 @click.option("--comment", "-m", default=None, help="Why; kept in the record and the commit.")
-@click.option(
-    "--sign",
-    "-S",
-    is_flag=True,
-    help="Sign the commit (always done when the policy requires signed approvals); "
-    "uses git's user.signingkey and gpg.format, e.g. ssh.",
-)
+@sign_option
 @repo_option
 def approve(
     change_id: str, reject: bool, comment: str | None, sign: bool, repo: str | None
@@ -53,7 +47,7 @@ def approve(
     click.echo(
         f"{result.by} {'rejected' if result.decision == 'reject' else 'approved'} "
         f"{result.change_id} ({result.status_before} → {result.status_after}) "
-        f"in {result.commit[:10]}{' (signed)' if result.signed else ''}"
+        f"{committed(result.commit, result.signed)}"
     )
     for note in result.notes:
         click.echo(f"cmdbctl: note: {note}", err=True)

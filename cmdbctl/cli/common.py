@@ -29,6 +29,26 @@ repo_option = click.option(
 )
 
 
+# `--format` of the commands whose output is not a findings report.
+text_or_json_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people; json for scripts.",
+)
+
+# `--sign` of the commands that record a decision as the person's own commit.
+sign_option = click.option(
+    "--sign",
+    "-S",
+    is_flag=True,
+    help="Sign the commit (always done when the policy requires signed approvals); "
+    "uses git's user.signingkey and gpg.format, e.g. ssh.",
+)
+
+
 def format_option(choices: Sequence[str] = tuple(REPORTERS)) -> Callable[[F], F]:
     return click.option(
         "--format",
@@ -85,6 +105,11 @@ def emit(report: Report, fmt: str) -> None:
     out.flush()
     if fmt == "text":
         click.echo(summary_line(report.summary), err=True)
+
+
+def committed(commit: str, signed: bool) -> str:
+    """Where a recorded decision went: "in 3f2a9c1d0e (signed)"."""
+    return f"in {commit[:10]}{' (signed)' if signed else ''}"
 
 
 def instant(value: str | None) -> datetime | None:

@@ -8,19 +8,13 @@ from itertools import groupby
 import click
 import orjson
 
+from cmdbctl.cli.common import text_or_json_option
 from cmdbctl.errors import CommandError
 
 
 @click.command()
 @click.argument("code", required=False)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people; json for scripts.",
-)
+@text_or_json_option
 def explain(code: str | None, fmt: str) -> None:
     """Say what a finding code means, and which command finds it.
 

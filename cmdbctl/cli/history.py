@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from cmdbctl.cli.common import repo_option
+from cmdbctl.cli.common import repo_option, text_or_json_option
 from cmdbctl.workspace import find_workspace
 
 _WIDTH = 72  # a value longer than this is cut in text output (JSON has it whole)
@@ -23,14 +23,7 @@ _WIDTH = 72  # a value longer than this is cut in text output (JSON has it whole
     help="Only the commits that changed this field or a field below it, as a "
     "dotted path (spec.memoryMb, spec.disks.0.sizeGb) or a JSON pointer.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people; json for scripts.",
-)
+@text_or_json_option
 @repo_option
 def history(doc_id: str, field_path: str | None, fmt: str, repo: str | None) -> None:
     """The audit trail of a CI or a change request: every commit that changed it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cmdbctl.cli.common import repo_option
+from cmdbctl.cli.common import committed, repo_option, sign_option
 from cmdbctl.workspace import find_workspace
 
 # As cmdbctl.review.OUTCOMES (models.ReviewOutcome); not imported: start-up stays small.
@@ -17,13 +17,7 @@ _OUTCOMES = ("successful", "partially-successful", "failed")
 @click.option(
     "--notes", "-m", required=True, help="What the review found; kept in the record and the commit."
 )
-@click.option(
-    "--sign",
-    "-S",
-    is_flag=True,
-    help="Sign the commit (always done when the policy requires signed approvals); "
-    "uses git's user.signingkey and gpg.format, e.g. ssh.",
-)
+@sign_option
 @repo_option
 def review(change_id: str, outcome: str, notes: str, sign: bool, repo: str | None) -> None:
     """Record the post-implementation review of a change as a commit.
@@ -55,5 +49,5 @@ def review(change_id: str, outcome: str, notes: str, sign: bool, repo: str | Non
     click.echo(
         f"{result.by} reviewed {result.change_id}: {result.outcome} "
         f"({result.status_before} → {result.status_after}) "
-        f"in {result.commit[:10]}{' (signed)' if result.signed else ''}"
+        f"{committed(result.commit, result.signed)}"
     )

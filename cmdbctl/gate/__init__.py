@@ -30,6 +30,8 @@ from cmdbctl.revision import Snapshot
 from cmdbctl.workspace import YAML_SUFFIXES, file_id, near_miss
 
 CODES: dict[str, str] = {
+    "file.submodule": "a submodule (gitlink) among the documents: its CIs live in another "
+    "repository, which changes them without a change request here",
     "gate.uncovered": "a CI the branch changed is a target of no change request of the "
     "branch, nor named by a Change-Id: commit trailer",
     "gate.not-approved": "a CI the branch changed is covered only by change requests that do "
@@ -338,6 +340,18 @@ def _estate_rules(snap: Snapshot) -> list[Finding]:
             hint="replace the link with the file itself",
         )
         for p in sorted(snap.links)
+    ]
+    findings += [
+        Finding(
+            p,
+            "file.submodule",
+            "a submodule among the documents: its CIs live in another repository, which "
+            "changes them without a change request here",
+            line=1,
+            column=1,
+            hint="keep the documents in this repository (git rm --cached, then add the files)",
+        )
+        for p in sorted(snap.gitlinks)
     ]
     policies = [d.path for d in snap.documents_under("policies") if d.kind == "ChangePolicy"]
     findings += [

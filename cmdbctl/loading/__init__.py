@@ -41,38 +41,27 @@ def load(path: str, raw: bytes) -> Loaded:
     if isinstance(parsed, list):
         return Loaded(path, text, None, parsed)
     if parsed.data is None:
-        return Loaded(
+        return _refused(
             path,
             text,
-            None,
-            [
-                Finding(
-                    path,
-                    "document.empty",
-                    "file holds no document",
-                    line=1,
-                    column=1,
-                    hint="write a document (apiVersion, kind, metadata, spec) or remove the file",
-                )
-            ],
+            "document.empty",
+            "file holds no document",
+            "write a document (apiVersion, kind, metadata, spec) or remove the file",
         )
     if not isinstance(parsed.data, dict):
-        return Loaded(
+        return _refused(
             path,
             text,
-            None,
-            [
-                Finding(
-                    path,
-                    "document.not-mapping",
-                    f"a document must be a mapping (apiVersion, kind, metadata, spec), "
-                    f"not a {type(parsed.data).__name__}",
-                    line=1,
-                    column=1,
-                )
-            ],
+            "document.not-mapping",
+            "a document must be a mapping (apiVersion, kind, metadata, spec), "
+            f"not a {type(parsed.data).__name__}",
         )
     return Loaded(path, text, parsed.data)
+
+
+def _refused(path: str, text: str, code: str, message: str, hint: str | None = None) -> Loaded:
+    """A file read but holding no document: one finding, at its first line."""
+    return Loaded(path, text, None, [Finding(path, code, message, line=1, column=1, hint=hint)])
 
 
 def locate(text: str | None, findings: Sequence[Finding]) -> list[Finding]:

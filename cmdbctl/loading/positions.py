@@ -111,16 +111,7 @@ def parse(path: str, text: str) -> Parsed | list[Finding]:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return [Finding(path, "yaml.syntax", f"invalid YAML: {reason}", line=1, column=1)]
     except (RecursionError, _TooDeep):
-        return [
-            Finding(
-                path,
-                "yaml.too-deep",
-                "document nests too deeply to be read",
-                line=1,
-                column=1,
-                hint="flatten the structure",
-            )
-        ]
+        return [_too_deep(path)]
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         return [
             Finding(
@@ -148,19 +139,21 @@ def parse(path: str, text: str) -> Parsed | list[Finding]:
             )
         ]
     except RecursionError:
-        return [
-            Finding(
-                path,
-                "yaml.too-deep",
-                "document nests too deeply to be read",
-                line=1,
-                column=1,
-                hint="flatten the structure",
-            )
-        ]
+        return [_too_deep(path)]
     if problems:
         return locate_all(root, problems)
     return Parsed(data, root)
+
+
+def _too_deep(path: str) -> Finding:
+    return Finding(
+        path,
+        "yaml.too-deep",
+        "document nests too deeply to be read",
+        line=1,
+        column=1,
+        hint="flatten the structure",
+    )
 
 
 def _plain(

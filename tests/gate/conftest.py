@@ -36,7 +36,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cmdbctl.cli.main import cli
-from cmdbctl.scaffold import init_repository
+from tests.conftest import GitRepo, identity
 
 NOW = "2026-11-22T10:00:00Z"
 # Saturday 2026-11-28 22:30–23:30 UTC: inside the scaffold SLA's window (sat 22:00–04:00 UTC).
@@ -58,15 +58,7 @@ def email(who: str) -> str:
     return f"{who}@example.com"
 
 
-def identity_env(who: str) -> dict[str, str]:
-    """What `git commit` and `cmdbctl approve` take as the current identity."""
-    name = who.capitalize() + " Example"
-    return {
-        "GIT_AUTHOR_NAME": name,
-        "GIT_AUTHOR_EMAIL": email(who),
-        "GIT_COMMITTER_NAME": name,
-        "GIT_COMMITTER_EMAIL": email(who),
-    }
+identity_env = identity  # what `git commit` and `cmdbctl approve` take as who you are
 
 
 def person_yaml(who: str, signing_keys: list[str] | None = None) -> str:
@@ -150,45 +142,9 @@ def _quiet_cli(argv: list[str], env: Mapping[str, str | None]) -> Result:
 
 
 @dataclass
-class Repo:
-    """A CMDB git repository in tmp_path, driven as its users drive it."""
-
-    path: Path
-
-    # --- git -----------------------------------------------------------------------
-    def git(
-        self,
-        *args: str,
-        as_: str = "alice",
-        env: Mapping[str, str] | None = None,
-        check: bool = True,
-    ) -> str:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.path,
-            capture_output=True,
-            text=True,
-            env={**os.environ, **identity_env(as_), **(env or {})},
-            check=False,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"git {' '.join(args)} failed:\n{proc.stderr}{proc.stdout}")
-        return proc.stdout
-
-    def write(self, rel: str, text: str) -> Path:
-        target = self.path / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        return target
-
-    def read(self, rel: str) -> str:
-        return (self.path / rel).read_text(encoding="utf-8")
-
-    def edit(self, rel: str, old: str, new: str) -> str:
-        """The text of `rel` with `old` replaced once (it must be there)."""
-        text = self.read(rel)
-        assert old in text, f"{old!r} not in {rel}"
-        return text.replace(old, new, 1)
+class Repo(GitRepo):
+    """A CMDB git repository in tmp_path, driven as its users drive it (tests/conftest.py),
+    with signed commits and the gate's and approve's runs."""
 
     def commit(
         self,
@@ -201,36 +157,17 @@ class Repo:
     ) -> str:
         """Write `files` (None deletes), stage them and commit as `as_`, signed with an SSH
         key file or an OpenPGP key when given; return the sha."""
-        for rel, text in (files or {}).items():
-            if text is None:
-                self.git("rm", "--quiet", "--", rel)
-            else:
-                self.write(rel, text)
-                self.git("add", "--", rel)
-        signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={sign_key}"] if sign_key else []
+        config = {"gpg.format": "ssh", "user.signingkey": str(sign_key)} if sign_key else {}
         if gpg_key:
-            signing = ["-c", "gpg.format=openpgp", "-c", f"user.signingkey={gpg_key.fingerprint}"]
-        self.git(
-            *signing,
-            "commit",
-            "--quiet",
-            "--allow-empty",
-            "-m",
+            config = {"gpg.format": "openpgp", "user.signingkey": gpg_key.fingerprint}
+        return super().commit(
+            as_,
             message,
-            *(["-S"] if sign_key or gpg_key else []),
-            as_=as_,
+            files,
+            config=config,
+            sign=bool(sign_key or gpg_key),
             env=gpg_key.env if gpg_key else None,
         )
-        return self.head()
-
-    def head(self, rev: str = "HEAD") -> str:
-        return self.git("rev-parse", rev).strip()
-
-    def branch(self, name: str, start: str = "HEAD") -> None:
-        self.git("checkout", "--quiet", "-b", name, start)
-
-    def checkout(self, name: str) -> None:
-        self.git("checkout", "--quiet", name)
 
     # --- cmdbctl -------------------------------------------------------------------
     def cli(
@@ -285,36 +222,13 @@ def kit() -> ModuleType:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_git(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _isolated_git(isolated_git: None) -> None:
     """No user or system git config (signing, hooks, identities) leaks into a test."""
-    home = tmp_path_factory.mktemp("home")
-    (home / "gitconfig").write_text(
-        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
-    )
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / "gitconfig"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in (
-        "GIT_AUTHOR_NAME",
-        "GIT_AUTHOR_EMAIL",
-        "GIT_COMMITTER_NAME",
-        "GIT_COMMITTER_EMAIL",
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_CONFIG_COUNT",
-        "EMAIL",
-    ):
-        monkeypatch.delenv(name, raising=False)
 
 
 def make_repo(path: Path, base_files: Mapping[str, str | None] | None = None) -> Repo:
     """`cmdbctl init` in `path`, committed on main by alice, then branch `feature`."""
-    init_repository(path)
-    repo = Repo(path)
-    repo.git("symbolic-ref", "HEAD", "refs/heads/main")
-    repo.git("add", "-A")
-    repo.commit("alice", "cmdbctl init")
+    repo = Repo.scaffold(path)
     if base_files:
         repo.commit("carol", "base policies", files=base_files)
     repo.branch("feature")

@@ -65,29 +65,40 @@ def _check(
     assert after == before, "validate changed files"
 
 
-def test_binary_file(
+Refused = Callable[..., list[dict[str, Any]]]
+
+
+@pytest.fixture
+def refused(
     cmdb_repo: Path,
     tmp_path: Path,
     run_cli: Callable[..., Any],
-    write_file: Callable[..., Path],
+    run_cmdbctl: Callable[..., Any],
     snapshot: Callable[..., dict[str, Any]],
-) -> None:
+) -> Refused:
+    """`refused(expected, child=False)`: validate cmdb_repo (in a child process with a
+    timeout when the run could hang) and hold it to the contract (`_check`); its findings."""
+
+    def judge(expected: Expected, child: bool = False) -> list[dict[str, Any]]:
+        before = snapshot(tmp_path)
+        result = _child(run_cmdbctl, cmdb_repo) if child else _in_process(run_cli, cmdb_repo)
+        _check(before, snapshot(tmp_path), result, expected)
+        return result[1]
+
+    return judge
+
+
+def test_binary_file(cmdb_repo: Path, write_file: Callable[..., Path], refused: Refused) -> None:
     write_file(
         cmdb_repo,
         "inventory/binary.yaml",
         b"apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: bin\x00ary\nspec: {}\n",
     )
-    before = snapshot(tmp_path)
-    result = _in_process(run_cli, cmdb_repo)
-    _check(before, snapshot(tmp_path), result, {("inventory/binary.yaml", "file.binary", 4, 10)})
+    refused({("inventory/binary.yaml", "file.binary", 4, 10)})
 
 
 def test_binary_file_column_counts_characters(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Any],
-    write_file: Callable[..., Path],
-    snapshot: Callable[..., dict[str, Any]],
+    cmdb_repo: Path, write_file: Callable[..., Path], refused: Refused
 ) -> None:
     write_file(
         cmdb_repo,
@@ -95,36 +106,20 @@ def test_binary_file_column_counts_characters(
         "apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: binary-cjk\n"
         "  name: 计费\x00\nspec: {}\n",
     )
-    before = snapshot(tmp_path)
-    result = _in_process(run_cli, cmdb_repo)
-    _check(
-        before, snapshot(tmp_path), result, {("inventory/binary-cjk.yaml", "file.binary", 5, 11)}
-    )
+    refused({("inventory/binary-cjk.yaml", "file.binary", 5, 11)})
 
 
-def test_non_utf8_file(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Any],
-    write_file: Callable[..., Path],
-    snapshot: Callable[..., dict[str, Any]],
-) -> None:
+def test_non_utf8_file(cmdb_repo: Path, write_file: Callable[..., Path], refused: Refused) -> None:
     write_file(
         cmdb_repo,
         "inventory/latin1.yaml",
         b"apiVersion: cmdb/v1\nkind: Server\nmeta\xffdata:\n  id: latin1\nspec: {}\n",
     )
-    before = snapshot(tmp_path)
-    result = _in_process(run_cli, cmdb_repo)
-    _check(before, snapshot(tmp_path), result, {("inventory/latin1.yaml", "file.encoding", 3, 5)})
+    refused({("inventory/latin1.yaml", "file.encoding", 3, 5)})
 
 
 def test_file_over_one_mebibyte(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Any],
-    write_file: Callable[..., Path],
-    snapshot: Callable[..., dict[str, Any]],
+    cmdb_repo: Path, write_file: Callable[..., Path], refused: Refused
 ) -> None:
     head = b"apiVersion: cmdb/v1\nkind: Server\nmetadata: {id: big}\nspec: {}\n# "
     write_file(cmdb_repo, "inventory/big.yaml", head + b"x" * (1024 * 1024 + 1 - len(head)))
@@ -132,9 +127,7 @@ def test_file_over_one_mebibyte(
     head_ok = b"apiVersion: cmdb/v1\nkind: Server\nmetadata: {id: limit}\nspec: {}\n# "
     write_file(cmdb_repo, "inventory/limit.yaml", head_ok + b"x" * (1024 * 1024 - len(head_ok)))
     assert (cmdb_repo / "inventory/big.yaml").stat().st_size == 1024 * 1024 + 1
-    before = snapshot(tmp_path)
-    result = _in_process(run_cli, cmdb_repo)
-    _check(before, snapshot(tmp_path), result, {("inventory/big.yaml", "file.too-large", 1, 1)})
+    refused({("inventory/big.yaml", "file.too-large", 1, 1)})
 
 
 def _address_space_limit() -> None:
@@ -203,21 +196,9 @@ def _file_count(run_cli: Callable[..., Any], repo: Path) -> int:
     return int(json.loads(result.stdout)["summary"]["files"])
 
 
-def test_symlink_to_etc_passwd(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Any],
-    snapshot: Callable[..., dict[str, Any]],
-) -> None:
+def test_symlink_to_etc_passwd(cmdb_repo: Path, refused: Refused) -> None:
     (cmdb_repo / "inventory" / "evil.yaml").symlink_to("/etc/passwd")
-    before = snapshot(tmp_path)
-    code, findings = _in_process(run_cli, cmdb_repo)
-    _check(
-        before,
-        snapshot(tmp_path),
-        (code, findings),
-        {("inventory/evil.yaml", "file.symlink", 1, 1)},
-    )
+    findings = refused({("inventory/evil.yaml", "file.symlink", 1, 1)})
     _symlink_finding(findings, "inventory/evil.yaml", "/etc/passwd")
     assert "root:" not in json.dumps(findings)  # nothing of the target is shown
 
@@ -292,62 +273,31 @@ def test_symlink_to_a_document_inside_the_repository(
     assert report["summary"]["files"] == files + 1  # web-09: links are not documents
 
 
-def test_symlinked_document_claims_no_id(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Any],
-    snapshot: Callable[..., dict[str, Any]],
-) -> None:
+def test_symlinked_document_claims_no_id(cmdb_repo: Path, refused: Refused) -> None:
     # app-01 kept elsewhere in the repository and linked in: the link is no app-01,
     # so what runs on app-01 refers to nothing
     store = cmdb_repo / "store"
     store.mkdir()
     (cmdb_repo / "inventory" / "app-01.yaml").rename(store / "app-01.yaml")
     (cmdb_repo / "inventory" / "app-01.yaml").symlink_to("../store/app-01.yaml")
-    before = snapshot(tmp_path)
-    code, findings = _in_process(run_cli, cmdb_repo)
-    _check(
-        before,
-        snapshot(tmp_path),
-        (code, findings),
+    refused(
         {
             ("inventory/app-01.yaml", "file.symlink", 1, 1),
             ("inventory/shop-db.yaml", "ref.dangling", 11, 11),
             ("inventory/shop-web.yaml", "ref.dangling", 10, 12),
-        },
+        }
     )
 
 
-def test_dangling_symlink(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Any],
-    snapshot: Callable[..., dict[str, Any]],
-) -> None:
+def test_dangling_symlink(cmdb_repo: Path, refused: Refused) -> None:
     (cmdb_repo / "inventory" / "gone.yaml").symlink_to("nowhere/gone.yaml")
-    before = snapshot(tmp_path)
-    code, findings = _in_process(run_cli, cmdb_repo)
-    _check(
-        before,
-        snapshot(tmp_path),
-        (code, findings),
-        {("inventory/gone.yaml", "file.symlink", 1, 1)},
-    )
+    findings = refused({("inventory/gone.yaml", "file.symlink", 1, 1)})
     _symlink_finding(findings, "inventory/gone.yaml", "nowhere/gone.yaml")
 
 
-def test_symlink_named_as_a_document_to_a_folder(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Any],
-    snapshot: Callable[..., dict[str, Any]],
-) -> None:
+def test_symlink_named_as_a_document_to_a_folder(cmdb_repo: Path, refused: Refused) -> None:
     (cmdb_repo / "inventory" / "hw.yaml").symlink_to("../policies", target_is_directory=True)
-    before = snapshot(tmp_path)
-    code, findings = _in_process(run_cli, cmdb_repo)
-    _check(
-        before, snapshot(tmp_path), (code, findings), {("inventory/hw.yaml", "file.symlink", 1, 1)}
-    )
+    refused({("inventory/hw.yaml", "file.symlink", 1, 1)})
 
 
 def test_other_symlinks_inside_the_repository_are_not_followed(
@@ -390,21 +340,9 @@ def test_symlinked_folder_outside_is_not_followed(
     _check(before, snapshot(tmp_path), result, {("inventory/linked", "file.symlink-escape", 1, 1)})
 
 
-def test_symlink_loop(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Any],
-    snapshot: Callable[..., dict[str, Any]],
-) -> None:
+def test_symlink_loop(cmdb_repo: Path, refused: Refused) -> None:
     (cmdb_repo / "inventory" / "loop.yaml").symlink_to("loop.yaml")
-    before = snapshot(tmp_path)
-    code, findings = _in_process(run_cli, cmdb_repo)
-    _check(
-        before,
-        snapshot(tmp_path),
-        (code, findings),
-        {("inventory/loop.yaml", "file.symlink", 1, 1)},
-    )
+    findings = refused({("inventory/loop.yaml", "file.symlink", 1, 1)})
     _symlink_finding(findings, "inventory/loop.yaml", "loop.yaml")
 
 
@@ -440,51 +378,29 @@ def test_fifo_is_reported(
 
 
 def test_alias_bomb_finishes_quickly(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cmdbctl: Callable[..., Any],
-    write_file: Callable[..., Path],
-    snapshot: Callable[..., dict[str, Any]],
+    cmdb_repo: Path, write_file: Callable[..., Path], refused: Refused
 ) -> None:
     levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for prev, name in zip("abcdefgh", "bcdefghi"):
         levels.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 10) + "]")
     write_file(cmdb_repo, "inventory/lol.yaml", "\n".join(levels) + "\n")
-    before = snapshot(tmp_path)
-    result = _child(run_cmdbctl, cmdb_repo, timeout=20)
-    _check(before, snapshot(tmp_path), result, {("inventory/lol.yaml", "yaml.alias-bomb", 1, 1)})
+    refused({("inventory/lol.yaml", "yaml.alias-bomb", 1, 1)}, child=True)
 
 
 def test_alias_bomb_in_a_mapping_finishes_quickly(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cmdbctl: Callable[..., Any],
-    write_file: Callable[..., Path],
-    snapshot: Callable[..., dict[str, Any]],
+    cmdb_repo: Path, write_file: Callable[..., Path], refused: Refused
 ) -> None:
     lines = ["l0: &l0 {a: lol, b: lol, c: lol, d: lol, e: lol, f: lol, g: lol, h: lol}"]
     for i in range(1, 10):
         keys = ", ".join(f"{k}: *l{i - 1}" for k in "abcdefgh")
         lines.append(f"l{i}: &l{i} {{{keys}}}")
     write_file(cmdb_repo, "inventory/lol-map.yaml", "\n".join(lines) + "\n")
-    before = snapshot(tmp_path)
-    result = _child(run_cmdbctl, cmdb_repo, timeout=20)
-    _check(
-        before, snapshot(tmp_path), result, {("inventory/lol-map.yaml", "yaml.alias-bomb", 1, 1)}
-    )
+    refused({("inventory/lol-map.yaml", "yaml.alias-bomb", 1, 1)}, child=True)
 
 
-def test_deep_nesting(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Any],
-    write_file: Callable[..., Path],
-    snapshot: Callable[..., dict[str, Any]],
-) -> None:
+def test_deep_nesting(cmdb_repo: Path, write_file: Callable[..., Path], refused: Refused) -> None:
     write_file(cmdb_repo, "inventory/deep.yaml", "a: " + "[" * 10_000 + "]" * 10_000 + "\n")
-    before = snapshot(tmp_path)
-    result = _in_process(run_cli, cmdb_repo)
-    _check(before, snapshot(tmp_path), result, {("inventory/deep.yaml", "yaml.too-deep", 1, 1)})
+    refused({("inventory/deep.yaml", "yaml.too-deep", 1, 1)})
 
 
 def test_very_deep_flow_nesting_is_refused() -> None:
@@ -499,20 +415,12 @@ def test_very_deep_flow_nesting_is_refused() -> None:
 
 
 def test_deep_block_nesting(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Any],
-    write_file: Callable[..., Path],
-    snapshot: Callable[..., dict[str, Any]],
+    cmdb_repo: Path, write_file: Callable[..., Path], refused: Refused
 ) -> None:
     # 1,000 levels of block mappings: deep, but readable; the document just has no kind.
     text = "".join(" " * i + "k:\n" for i in range(1000))
     write_file(cmdb_repo, "inventory/deep-block.yaml", text)
-    before = snapshot(tmp_path)
-    result = _in_process(run_cli, cmdb_repo)
-    _check(
-        before, snapshot(tmp_path), result, {("inventory/deep-block.yaml", "document.kind", 1, 1)}
-    )
+    refused({("inventory/deep-block.yaml", "document.kind", 1, 1)})
 
 
 _CONTROL = (
@@ -661,11 +569,7 @@ def test_document_folder_that_is_a_symlink_inside_is_not_walked(
 
 
 def test_integer_too_long_to_convert(
-    cmdb_repo: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Any],
-    write_file: Callable[..., Path],
-    snapshot: Callable[..., dict[str, Any]],
+    cmdb_repo: Path, write_file: Callable[..., Path], refused: Refused
 ) -> None:
     write_file(
         cmdb_repo,
@@ -673,9 +577,7 @@ def test_integer_too_long_to_convert(
         "apiVersion: cmdb/v1\nkind: Server\nmetadata:\n  id: big\n"
         f"spec:\n  cpu: {{cores: {'9' * 5000}}}\n",
     )
-    before = snapshot(tmp_path)
-    result = _in_process(run_cli, cmdb_repo)
-    _check(before, snapshot(tmp_path), result, {("inventory/big.yaml", "yaml.value", 1, 1)})
+    refused({("inventory/big.yaml", "yaml.value", 1, 1)})
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

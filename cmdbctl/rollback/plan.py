@@ -1,52 +1,24 @@
-"""`cmdbctl rollback`: revert the commits that carried a change out, and record it.
-
-Which commits: those on HEAD's first-parent history that carried the change out. A
-merge commit does when the branch it merged holds a commit with the change's
-`Change-Id:` trailer (or its own message has one); it is reverted against its mainline
-(`git revert -m 1`). A squash or plain commit does when its own trailer names the change.
-Only commits that changed `inventory/` (the CIs) count: approvals and reviews, which
-touch `changes/` only, are records and stay.
-
-What is refused, changing nothing: a dirty work tree, git in the middle of something,
-an unknown change, a change that is not approved or later, no carrying commit (exit 2);
-on the merits (exit 1, `RollbackRefused`): a later commit changed one of the same CIs
-(reverting would undo it too, or mix the two), a carrying commit that carried another
-change as well, a revert that conflicts outside `changes/`, a result `validate` finds
-errors in.
-
-How: newest first, `git revert --no-commit` of each; `changes/` as HEAD has it (change
-requests are records; a revert of the merge that added one would delete it); the change
-request's round-trip edit (`status: rolled-back`, `spec.rollback {by, at, reason,
-commits}`: its text before the rollback, plus the record); `validate` of the result;
-one commit naming the change and every reverted commit. History is never rewritten.
-Whatever fails half way (a conflict, validate, a commit hook, Ctrl-C), `_Undo` puts back
-exactly what this run changed: HEAD and the branch, the index, the work tree (file times
-too), and the branch `--branch` made.
-"""
+"""What a rollback would do: the commits on HEAD's first-parent history that carried the
+change out (newest first), the state the CIs return to, the files that change and the
+record and message of the commit; or why it cannot run (exit 2) or is refused (exit 1,
+`RollbackRefused`: a later change touched the same CIs, a carrying commit carried
+another change too)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from cmdbctl import gitio
-from cmdbctl.decision import find_change  # the change request at HEAD, or exit 2
-from cmdbctl.editing import edit
+from cmdbctl.decision import find_change
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Finding
 from cmdbctl.gate.policy import read_rules
+from cmdbctl.recording import commit_message, timestamp
 from cmdbctl.revision import Snapshot
-from cmdbctl.validate import validate
-from cmdbctl.workspace import Workspace
 
 ROLLED_BACK_FROM = ("approved", "implemented", "reviewed", "closed")
 CIS = "inventory/"
@@ -98,31 +70,6 @@ class Plan:
     current: str | None  # the ref HEAD points to; None: detached
     branch: str | None  # --branch: the new branch the commit goes on
     dirty: tuple[str, ...] = field(default=())  # uncommitted files (a dry run goes on)
-
-
-@dataclass(frozen=True)
-class RollbackResult:
-    plan: Plan
-    commit: str | None  # None: a dry run
-    findings: tuple[Finding, ...] = ()  # validate's, of the result (warnings at most)
-
-
-def rollback(
-    root: Path,
-    change_id: str,
-    reason: str,
-    *,
-    dry_run: bool = False,
-    branch: str | None = None,
-    now: datetime | None = None,
-) -> RollbackResult:
-    """Roll `change_id` back in one commit on HEAD's branch (or on a new `branch`, which
-    is then checked out); with `dry_run`, only say what would be done."""
-    plan = make_plan(root, change_id, reason, branch=branch, now=now, dry_run=dry_run)
-    if dry_run:
-        return RollbackResult(plan, None)
-    commit, findings = _carry_out(root, plan)
-    return RollbackResult(plan, commit, tuple(findings))
 
 
 def make_plan(
@@ -193,11 +140,11 @@ def make_plan(
             "rolled-back one is final",
         )
     reverts, before = _reverts(root, head, change_id)
-    moment = (now or datetime.now().astimezone()).isoformat(timespec="seconds")
-    record = {"by": person.id, "at": moment, "reason": reason, "commits": [r.sha for r in reverts]}
-    subject = f"Roll back {change_id}" + (f": {' '.join(name.split())}" if name else "")
-    message = f"{subject}\n\n{reason}\n\nChange-Id: {change_id}\n" + "".join(
-        f"Reverts: {r.sha}\n" for r in reverts
+    shas = [r.sha for r in reverts]
+    record = {"by": person.id, "at": timestamp(now), "reason": reason, "commits": shas}
+    one_line = " ".join(name.split()) if name else None
+    message = commit_message(
+        "Roll back", change_id, one_line, reason, [("Reverts", sha) for sha in shas]
     )
     return Plan(
         change_id,
@@ -232,7 +179,7 @@ def _reverts(root: Path, head: str, change_id: str) -> tuple[list[Revert], str]:
         return change_id in commit.trailers.get("change-id", [])
 
     named = [c for c in chain if names(c) or any(names(s) for s in sides.get(c.sha, ()))]
-    changed = gitio.first_parent_changes(root, chain[: chain.index(named[-1]) + 1] if named else [])
+    changed = _first_parent_paths(root, chain[: chain.index(named[-1]) + 1] if named else [])
     carrying = [c for c in named if any(p.startswith(CIS) for p in changed[c.sha])]
     if not carrying:
         why = (
@@ -268,6 +215,14 @@ def _reverts(root: Path, head: str, change_id: str) -> tuple[list[Revert], str]:
         )
     before = carrying[-1].parents[0] if carrying[-1].parents else gitio.EMPTY_TREE
     return [Revert(c.sha, c.subject, len(c.parents) > 1, changed[c.sha]) for c in carrying], before
+
+
+def _first_parent_paths(root: Path, commits: Sequence[gitio.Commit]) -> dict[str, frozenset[str]]:
+    """Every path each commit changed against its first parent (a merge: against its
+    mainline; a root commit: all its files), renames as a deletion and an addition."""
+    pairs = [(c.sha, c.parents[0] if c.parents else None) for c in commits]
+    changes = gitio.first_parent_diffs(root, pairs, ())
+    return {c.sha: frozenset(f.path for f in changes.get(c.sha, ())) for c in commits}
 
 
 def _merged(
@@ -346,129 +301,3 @@ def _outcomes(
         for p in paths
         if now.get(p) != then.get(p)
     )
-
-
-def _record(plan: Plan) -> Any:
-    """The edit of the change request: status and spec.rollback, comments kept."""
-
-    def change(data: Any) -> None:
-        spec = data["spec"]
-        spec["status"] = "rolled-back"
-        rollback = CommentedMap(plan.record)
-        rollback["commits"] = CommentedSeq(plan.record["commits"])
-        spec["rollback"] = rollback
-
-    return change
-
-
-def _carry_out(root: Path, plan: Plan) -> tuple[str, list[Finding]]:
-    absolute = root / plan.path
-    text = edit(absolute.read_bytes().decode("utf-8"), plan.path, _record(plan))
-    undo = _Undo(root, plan, {plan.path, *(p for r in plan.reverts for p in r.paths)})
-    try:
-        if plan.branch is not None:
-            gitio.switch_new_branch(root, plan.branch)
-        for revert in plan.reverts:
-            conflicts = gitio.revert_into_index(root, revert.sha, revert.merge)
-            outside = [p for p in conflicts or () if not p.startswith(RECORDS)]
-            if outside:
-                raise RollbackRefused(
-                    f"reverting {revert.sha[:10]} ({revert.subject!r}) conflicts in "
-                    f"{', '.join(outside)}: a later commit changed them too",
-                    "nothing was changed; roll back by hand on a branch (git revert) "
-                    "under a new change request",
-                )
-            if conflicts:  # only change requests: they are restored from HEAD below
-                gitio.restore_paths(root, "HEAD", [RECORDS])
-            gitio.end_revert(root)
-        gitio.restore_paths(root, "HEAD", [RECORDS])
-        _require_restored(root, plan)
-        absolute.write_bytes(text.encode("utf-8"))
-        gitio.run(root, "add", "--", plan.path)
-        findings = validate(Workspace(root)).findings
-        errors = [f for f in findings if f.severity == "error"]
-        if errors:
-            raise RollbackRefused(
-                f"the rolled-back CMDB would not validate ({len(errors)} error"
-                f"{'s' if len(errors) != 1 else ''}, above); nothing was changed",
-                "these are the rolled-back tree's findings: fix first those HEAD has too "
-                "(`cmdbctl validate`); for those the rollback causes (references to a CI the "
-                "change added), raise a new change request that undoes it by hand",
-                findings,
-            )
-        commit = gitio.commit_index(root, plan.message)
-    except BaseException:
-        undo.run()
-        raise
-    return commit, findings
-
-
-def _require_restored(root: Path, plan: Plan) -> None:
-    """Every CI the reverts touched is exactly as before the change (the later-change
-    check makes it so; this says so before anything is committed)."""
-    cis = sorted({p for r in plan.reverts for p in r.paths if p.startswith(CIS)})
-    then = gitio.tree_blobs_of(root, plan.before, cis) or {}
-    staged = gitio.staged_blobs(root, cis)
-    wrong = [p for p in cis if then.get(p) != staged.get(p)]
-    if wrong:
-        raise RollbackRefused(
-            f"after the reverts, {', '.join(wrong)} is not as it was before "
-            f"the change (at {plan.before[:10]}); nothing was changed",
-            "roll back by hand on a branch under a new change request",
-        )
-
-
-class _Undo:
-    """Puts back what a failed rollback changed, and only that."""
-
-    def __init__(self, root: Path, plan: Plan, paths: set[str]) -> None:
-        self.root, self.plan = root, plan
-        self.times: dict[str, tuple[int, int]] = {}
-        for path in paths:
-            try:
-                info = (root / path).lstat()
-            except OSError:
-                continue
-            self.times[path] = (info.st_atime_ns, info.st_mtime_ns)
-
-    def run(self) -> None:
-        root, plan = self.root, self.plan
-        try:
-            with _uninterrupted():
-                gitio.end_revert(root)
-                now = gitio.resolve(root, "HEAD")
-                if now != plan.head:  # the commit was made, then interrupted
-                    gitio.update_ref(root, "HEAD", plan.head, now)
-                gitio.reset_index_and_tree(root, plan.head)
-                for path, (atime, mtime) in self.times.items():
-                    if (root / path).is_file():
-                        os.utime(root / path, ns=(atime, mtime), follow_symlinks=False)
-                gitio.refresh_index(root)
-                if plan.branch is not None:  # no such branch before: a branch by its name is ours
-                    ref = f"refs/heads/{plan.branch}"
-                    if gitio.symbolic_head(root) == ref:
-                        gitio.switch_back(root, plan.current, plan.head)
-                    if gitio.new_branch_problem(root, plan.branch):
-                        gitio.delete_branch(root, plan.branch)
-        except Exception as exc:
-            back = (plan.current or "").removeprefix("refs/heads/") or plan.head
-            raise CommandError(
-                f"the rollback failed and the repository could not be put back: {exc}",
-                f"put it back yourself: git revert --quit; git reset --hard {plan.head}"
-                + (f"; git checkout {back}; git branch -D {plan.branch}" if plan.branch else ""),
-            ) from exc
-
-
-@contextmanager
-def _uninterrupted() -> Iterator[None]:
-    """Ctrl-C is ignored while the repository is put back (the git processes started
-    meanwhile inherit that): a second one must not leave it half restored."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)

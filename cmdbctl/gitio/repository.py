@@ -1,0 +1,82 @@
+"""Where a command runs: a git work tree, the commit a revision names, the identity
+`git commit` would record, the branch HEAD is on and the names a new one may take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cmdbctl.errors import CommandError
+from cmdbctl.gitio.process import GitMissing, complete, output, run
+
+
+def is_work_tree(path: Path) -> bool:
+    """Whether `path` is in a git work tree; False also when there is no git."""
+    try:
+        return _in_work_tree(path)
+    except GitMissing:
+        return False
+
+
+def _in_work_tree(path: Path) -> bool:
+    if not path.is_dir():
+        return False
+    proc = complete(path, ["rev-parse", "--is-inside-work-tree"])
+    return proc.returncode == 0 and proc.stdout.strip() == b"true"
+
+
+def init(path: Path) -> None:
+    run(path, "init", "--quiet")
+
+
+def require_work_tree(root: Path) -> None:
+    """Exit 2 unless `root` is in a git work tree, saying so when git is missing."""
+    if not _in_work_tree(root):
+        raise CommandError(
+            f"{root} is not a git work tree; this command reads git history",
+            "run it inside a clone of the CMDB repository",
+        )
+
+
+def resolve(root: Path, rev: str) -> str:
+    """The commit id of `rev`, or exit 2 naming it."""
+    proc = complete(
+        root, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"]
+    )
+    if proc.returncode != 0:
+        hint = "fetch it first (git fetch origin)" if "/" in rev else "check the name with git log"
+        raise CommandError(f"revision {rev!r} is not there", hint)
+    return proc.stdout.decode().strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    name: str
+    email: str
+
+
+def current_identity(root: Path) -> Identity:
+    """Who `git commit` would record as author: environment first, then config."""
+    proc = complete(root, ["var", "GIT_AUTHOR_IDENT"])
+    text = proc.stdout.decode("utf-8", "replace").strip()
+    if proc.returncode != 0 or "<" not in text:
+        raise CommandError(
+            "no git identity is set", 'set one with git config user.name "..." and user.email "..."'
+        )
+    name, _, rest = text.partition("<")
+    return Identity(name.strip(), rest.partition(">")[0].strip())
+
+
+def symbolic_head(root: Path) -> str | None:
+    """The ref HEAD points to (refs/heads/main); None when HEAD is detached."""
+    out = output(root, "symbolic-ref", "--quiet", "HEAD")
+    return out.decode("utf-8", "surrogateescape").strip() if out else None
+
+
+def new_branch_problem(root: Path, name: str) -> str | None:
+    """Why `name` cannot be made a new branch (not a valid name, or taken), if it cannot."""
+    if output(root, "check-ref-format", "--branch", name) is None or name.startswith("-"):
+        return f"{name!r} is not a valid branch name"
+    if output(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}") is not None:
+        return f"branch {name!r} exists already"
+    return None
