@@ -78,8 +78,10 @@ class Entry(NamedTuple):
         kind = kinds.kinds.get(doc.kind or "")
         refs: list[str | int] = []
         if kind is not None:
+            history = _finished(doc)
             for index, field in enumerate(kind.refs):
-                _collect(doc.data, field.path, 0, "", index, refs)
+                if not (history and field.path[:2] == ("spec", "targets")):
+                    _collect(doc.data, field.path, 0, "", index, refs)
         return cls(doc.path, doc.id, doc.kind, tuple(refs))
 
     @staticmethod
@@ -97,6 +99,16 @@ class UnreadEntry(Entry):
     it as "no document" (`isinstance`) and gives it the path it is read at again."""
 
     __slots__ = ()
+
+
+# A change request carried out or rolled back is a record: its targets name CIs as they
+# were, and a CI it added and a rollback removed, or one it retired by deleting, is
+# gone. Its targets were checked while it was open; they are history now.
+_FINISHED = ("implemented", "reviewed", "closed", "rolled-back")
+
+
+def _finished(doc: Document) -> bool:
+    return doc.kind == "ChangeRequest" and doc.spec.get("status") in _FINISHED
 
 
 def _collect(

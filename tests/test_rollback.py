@@ -455,3 +455,17 @@ def test_without_git_it_says_git_is_missing(
 
     assert result.returncode == 2
     assert result.stderr.startswith("cmdbctl: error: git is not installed or not on PATH\n")
+
+
+def test_a_change_that_added_a_ci_rolls_back_and_validates(cmdb: Cmdb) -> None:
+    """Its targets name a CI the rollback removes: a finished change request is a record,
+    and its targets are history, not references that must resolve."""
+    app2 = cmdb.read(APP).replace("app-01", "app-02").replace("SN-APP-0001", "SN-APP-0002")
+    cmdb.commit("alice", f"Request {CHG}", {CR: change_yaml("implemented", "app-02")})
+    cmdb.commit("alice", f"Add app-02\n\nChange-Id: {CHG}", {"inventory/app-02.yaml": app2})
+
+    result = cmdb.rollback()
+
+    assert result.exit_code == 0, result.output
+    assert not (cmdb.path / "inventory/app-02.yaml").exists()
+    assert "status: rolled-back" in cmdb.read(CR)
