@@ -43,7 +43,6 @@ from typing import Any, get_args
 import orjson
 
 from cmdbctl import __version__, gitio
-from cmdbctl.cache import enabled as cache_enabled
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Finding, Severity, summarize
 from cmdbctl.gate import CI_WIRING, run_gate
@@ -56,6 +55,7 @@ from cmdbctl.gate.trust import ChangeHistory
 from cmdbctl.kinds import SCHEMA_SUFFIX, KindRegistry, builtin_schema_files
 from cmdbctl.loading import load
 from cmdbctl.revision import Snapshot
+from cmdbctl.validate.cache import enabled as cache_enabled
 
 CODES: dict[str, str] = {
     "audit.history.roots": "the branch's first-parent line starts at a root commit while "

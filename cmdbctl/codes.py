@@ -24,7 +24,7 @@ MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cmdbctl.loading.source", ("validate",)),
     ("cmdbctl.loading.positions", ("validate",)),
     ("cmdbctl.loading", ("validate",)),
-    ("cmdbctl.verdicts", ("validate",)),
+    ("cmdbctl.validate.verdicts", ("validate",)),
     ("cmdbctl.kinds", ("validate",)),
     ("cmdbctl.checks.schema", ("validate", "gate")),  # the gate checks what a branch changes
     ("cmdbctl.checks.changes", ("validate", "gate")),

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from cmdbctl import gitio
-from cmdbctl.cache import VerdictCache
 from cmdbctl.errors import CommandError
 from cmdbctl.gate.evaluate import ChangeScope, change_history, change_scope
 from cmdbctl.gate.facts import RangeFacts
@@ -32,6 +31,7 @@ from cmdbctl.loading import load
 from cmdbctl.models import ChangeSpec
 from cmdbctl.recording import commit_edit, commit_message
 from cmdbctl.revision import Snapshot
+from cmdbctl.validate.cache import VerdictCache
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from cmdbctl import gitio
-from cmdbctl.cache import CacheError, VerdictCache
 from cmdbctl.document import Document, Entry
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading import load, locate
+from cmdbctl.validate.cache import CacheError, VerdictCache
 from cmdbctl.workspace import DOCUMENT_DIRS, YAML_SUFFIXES, file_id
 
 # Past this many differing files, searching this revision itself is cheaper.
@@ -67,7 +67,9 @@ class Snapshot:
         # Made by `before`: the later snapshot, the paths of it left out, the paths added.
         self._derived: tuple[Snapshot, set[str], list[str]] | None = None
         self._repeated: set[str] | None = None  # ids more than one path gives
-        self._changed: set[str] = set()  # paths whose blob differs from a `before` snapshot's
+        # Paths the branch under review wrote, set by whoever knows (the gate, from its
+        # diff): `referrers` reads them whatever their text (see there).
+        self.written: frozenset[str] = frozenset()
         if near is not None:
             differ = {p for p, b in self.paths.items() if near.paths.get(p) != b}
             if len(differ) <= _MAX_NEAR_DIFFERENCES:
@@ -118,9 +120,6 @@ class Snapshot:
             ):
                 paths[change.old_path] = change.old_blob
                 added.append(change.old_path)
-        # What differs from `rev` is what the branch under review wrote: `referrers`
-        # reads it whatever its text (see there).
-        later._changed |= removed
         snap = cls(later.root, rev, later._blobs, later.folders, near=later, paths=paths)
         snap._derived = (later, removed, added)
         return snap
@@ -234,10 +233,10 @@ class Snapshot:
     def referrers(self, ids: Iterable[str], kinds: KindRegistry) -> dict[str, list[Entry]]:
         """For each id, the entries of documents whose reference fields hold it."""
         found: dict[str, list[Entry]] = {i: [] for i in sorted(set(ids))}
-        # The files that differ from the `before` snapshot are read whatever git finds
-        # in them: a reference can be written so that no search sees it ("srv\x2d01"),
-        # and the branch under review is the one place that could do so on purpose.
-        changed = {p for p in self._changed if p.startswith(_SEARCHED)}
+        # The files the branch wrote are read whatever git finds in them: a reference can
+        # be written so that no search sees it ("srv\x2d01"), and the branch under review
+        # is the one place that could do so on purpose.
+        changed = {p for p in self.written if p.startswith(_SEARCHED)}
         for path in sorted(self.mentioning(set(found)) | changed):
             doc = self.document(path)
             if doc is None:

@@ -115,7 +115,7 @@ def write_file(repo: Path, rel: str, content: str | bytes) -> Path:
     return path
 
 
-# What `validate` may write: its verdict cache inside the git directory (cmdbctl/cache.py).
+# What `validate` may write: its verdict cache inside the git directory (cmdbctl/validate/cache.py).
 SNAPSHOT_IGNORES = (".git/cmdbctl",)
 
 

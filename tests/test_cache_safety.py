@@ -28,12 +28,12 @@ from typing import Any
 
 import pytest
 
-from cmdbctl import cache as cache_module
 from cmdbctl import gitio
 from cmdbctl.loading.source import MAX_FILE_BYTES
 from cmdbctl.scaffold import init_repository
+from cmdbctl.validate import cache as cache_module
 from cmdbctl.validate import validate
-from cmdbctl.verdicts import WorktreeReader
+from cmdbctl.validate.verdicts import WorktreeReader
 from cmdbctl.workspace import DOCUMENT_DIRS, find_workspace
 
 Snapshot = Callable[..., dict[str, Any]]

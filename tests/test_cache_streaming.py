@@ -1,5 +1,5 @@
 """A run that judges everything streams its verdicts into the new cache as they come
-(`cmdbctl.cache.Rebuild`) and keeps only the entries and the findings to print.
+(`cmdbctl.validate.cache.Rebuild`) and keeps only the entries and the findings to print.
 
 Whatever the worker count and the size of the runs it streams, it reports what a cold
 run reports and leaves the same cache; a run that fails midway, or a cache that cannot
@@ -21,12 +21,12 @@ from typing import Any
 import orjson
 import pytest
 
-from cmdbctl import cache as cache_module
-from cmdbctl import verdicts as verdicts_module
 from cmdbctl.kinds import load_registry
 from cmdbctl.scaffold import init_repository
+from cmdbctl.validate import cache as cache_module
 from cmdbctl.validate import validate
-from cmdbctl.verdicts import WorktreeReader, judge_all, judge_chunks
+from cmdbctl.validate import verdicts as verdicts_module
+from cmdbctl.validate.verdicts import WorktreeReader, judge_all, judge_chunks
 from cmdbctl.workspace import DOCUMENT_DIRS, find_workspace
 
 SERVER = """\

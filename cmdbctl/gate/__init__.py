@@ -14,7 +14,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cmdbctl import gitio, workspace
-from cmdbctl.cache import VerdictCache
 from cmdbctl.checks import check_document, integrity
 from cmdbctl.checks import policy as policy_check  # (gate.policy is our own module)
 from cmdbctl.document import Document, Entry
@@ -27,6 +26,7 @@ from cmdbctl.gate.rules import ChangeVerdict
 from cmdbctl.gate.standard import TargetEdit
 from cmdbctl.kinds import SCHEMA_SUFFIX, KindRegistry, builtin_schema_files
 from cmdbctl.revision import Snapshot
+from cmdbctl.validate.cache import VerdictCache
 from cmdbctl.workspace import YAML_SUFFIXES, file_id, near_miss
 
 CODES: dict[str, str] = {
@@ -161,6 +161,7 @@ def run_gate(
         head_snap.use_cache(cache)  # CI: validate, then gate
         file_changes = gitio.diff_tree(root, merge_base, head_sha, (*GOVERNED, *CI_WIRING))
         old_snap = Snapshot.before(head_snap, merge_base, file_changes)
+        head_snap.written = frozenset(c.new_path for c in file_changes if c.new_path)
         rules = read_rules(Snapshot(root, base_sha, blobs, folders=["policies"]))
         facts = RangeFacts.read(root, merge_base, head_sha, base_sha)
         changed = ChangeSet.read(file_changes, old_snap, head_snap, kinds)

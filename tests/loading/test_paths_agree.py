@@ -23,7 +23,7 @@ from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry, builtin_schema_files
 from cmdbctl.loading import fast, load, positions
 from cmdbctl.loading.source import decode
-from cmdbctl.verdicts import judge
+from cmdbctl.validate.verdicts import judge
 
 CASES = sorted((Path(__file__).parents[1] / "cases").glob("*/*.yaml"))
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from cmdbctl import gitio
-from cmdbctl.cache import CacheError, LastRun, VerdictCache
 from cmdbctl.checks import check_estate, policy
 from cmdbctl.document import Entry
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Finding, summarize
-from cmdbctl.incremental import Outcome, revalidate
 from cmdbctl.kinds import KindRegistry, load_registry
-from cmdbctl.verdicts import Progress, WorktreeReader, judge_chunks, relocate
+from cmdbctl.validate.cache import CacheError, LastRun, VerdictCache
+from cmdbctl.validate.incremental import Outcome, revalidate
+from cmdbctl.validate.verdicts import Progress, WorktreeReader, judge_chunks, relocate
 from cmdbctl.workspace import DOCUMENT_DIRS, Listing, Workspace
 
 

@@ -34,7 +34,7 @@ import orjson
 
 from cmdbctl import gitio
 from cmdbctl.findings import Severity
-from cmdbctl.verdicts import Verdict
+from cmdbctl.validate.verdicts import Verdict
 from cmdbctl.workspace import Folder
 
 _FORMAT = "v4"  # of the database; the fingerprint covers schemas and tool version

@@ -20,13 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cmdbctl import gitio
-from cmdbctl.cache import FileRow, LastRun, VerdictCache, decode, dirty
 from cmdbctl.checks import check_estate, policy
 from cmdbctl.document import Entry
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading.source import MAX_FILE_BYTES
-from cmdbctl.verdicts import (
+from cmdbctl.validate.cache import FileRow, LastRun, VerdictCache, decode, dirty
+from cmdbctl.validate.verdicts import (
     PARALLEL_THRESHOLD,
     Judged,
     Progress,
