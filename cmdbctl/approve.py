@@ -51,72 +51,9 @@ def approve(
 ) -> ApproveResult:
     decision = "reject" if reject else "approve"
     with open_change(root, change_id) as desk:
-        change, person, rules = desk.change, desk.person, desk.rules
-        if person.id == change.requester:
-            raise CommandError(
-                f"{person.id} requested {change_id} and cannot approve it (separation of duties)",
-                "ask a member of the approving group",
-            )
-        # A rollback takes decisions where the policy asks for them (`rollback: true`).
-        rollback = change.status == "rolled-back" and change.rollback is not None
-        if change.status in ("draft", "closed", "rolled-back", "rejected") and not rollback:
-            raise CommandError(
-                f"{change_id} is {change.status}; only submitted or approved "
-                "changes take decisions",
-                "set status: submitted (and commit) to ask for approval",
-            )
-        history = desk.history()
-        if any(
-            a.by == person.id and a.decision == decision and a.trusted for a in history.approvals
-        ):
-            raise CommandError(
-                f"{person.id} has already recorded '{decision}' on {change_id}, "
-                "and it still counts",
-                "record it again only once it goes stale (after a later edit "
-                "of the change or its targets)",
-            )
-        scope = desk.scope
-        # Every requirement of the matching rules, with who could meet it.
-        asked = shortfalls(rules, scope.rules, set(), scope.owners)
-        notes = []
-        outsider = _outsider(desk, asked)
-        authored = rules.policy.separation_of_duties and bool(person.emails & history.authors)
-        unsigned = desk.signature_problem()
-        if decision == "approve":
-            if outsider:
-                raise CommandError(
-                    f"{outsider}; the gate would not count this approval",
-                    f"ask one of them to run `cmdbctl approve {change_id}`; "
-                    "to say no, `--reject` is recorded all the same",
-                )
-            desk.require_signing_key("the gate would not count this approval")
-            if authored:
-                notes.append(
-                    f"this approval will not count: {person.id} authored commits "
-                    f"of {change_id} (separation of duties)"
-                )
-            # Only decisions the gate trusts count toward the status.
-            approvers = {a.by for a in history.approvals if a.trusted and a.decision == "approve"}
-            if not authored:
-                approvers.add(person.id)
-            complete = not shortfalls(rules, scope.rules, approvers, scope.owners)
-            status = (
-                "approved"
-                if (complete or change.status == "approved") and not rollback
-                else change.status
-            )
-        else:
-            status = change.status if rollback else "rejected"
-            if authored or unsigned:
-                why = (
-                    f"{person.id} authored commits of {change_id} (separation of duties)"
-                    if authored
-                    else str(unsigned)
-                )
-                notes.append(f"this rejection will not count: {why}; it is recorded all the same")
-            elif outsider:
-                notes.append(f"{outsider}; the rejection is recorded all the same")
-        moment = timestamp(now)
+        _admissible(desk, change_id, decision)
+        status, notes = _outcome(desk, change_id, decision)
+        person, moment = desk.person, timestamp(now)
 
         def record(data: Any) -> None:
             spec = data["spec"]
@@ -134,12 +71,85 @@ def approve(
         desk.path,
         person.id,
         decision,
-        change.status,
+        desk.change.status,
         status,
         commit,
         signed,
         tuple(notes),
     )
+
+
+def _rollback(desk: Desk) -> bool:
+    """A rollback takes decisions where the policy asks for them (`rollback: true`)."""
+    return desk.change.status == "rolled-back" and desk.change.rollback is not None
+
+
+def _admissible(desk: Desk, change_id: str, decision: str) -> None:
+    """Refuse (exit 2) a decision this person may not record on this change at all."""
+    change, person = desk.change, desk.person
+    if person.id == change.requester:
+        raise CommandError(
+            f"{person.id} requested {change_id} and cannot approve it (separation of duties)",
+            "ask a member of the approving group",
+        )
+    if change.status in ("draft", "closed", "rolled-back", "rejected") and not _rollback(desk):
+        raise CommandError(
+            f"{change_id} is {change.status}; only submitted or approved changes take decisions",
+            "set status: submitted (and commit) to ask for approval",
+        )
+    if any(
+        a.by == person.id and a.decision == decision and a.trusted for a in desk.history().approvals
+    ):
+        raise CommandError(
+            f"{person.id} has already recorded '{decision}' on {change_id}, and it still counts",
+            "record it again only once it goes stale (after a later edit "
+            "of the change or its targets)",
+        )
+
+
+def _outcome(desk: Desk, change_id: str, decision: str) -> tuple[str, list[str]]:
+    """The status the decision leaves and notes on why it may not count; an approval
+    the gate would not count is refused instead (exit 2)."""
+    change, person, rules, history = desk.change, desk.person, desk.rules, desk.history()
+    scope = desk.scope
+    # Every requirement of the matching rules, with who could meet it.
+    outsider = _outsider(desk, shortfalls(rules, scope.rules, set(), scope.owners))
+    authored = rules.policy.separation_of_duties and bool(person.emails & history.authors)
+    rollback = _rollback(desk)
+    if decision == "reject":
+        unsigned = desk.signature_problem()
+        notes = []
+        if authored or unsigned:
+            why = (
+                f"{person.id} authored commits of {change_id} (separation of duties)"
+                if authored
+                else str(unsigned)
+            )
+            notes.append(f"this rejection will not count: {why}; it is recorded all the same")
+        elif outsider:
+            notes.append(f"{outsider}; the rejection is recorded all the same")
+        return (change.status if rollback else "rejected"), notes
+    if outsider:
+        raise CommandError(
+            f"{outsider}; the gate would not count this approval",
+            f"ask one of them to run `cmdbctl approve {change_id}`; "
+            "to say no, `--reject` is recorded all the same",
+        )
+    desk.require_signing_key("the gate would not count this approval")
+    notes = []
+    if authored:
+        notes.append(
+            f"this approval will not count: {person.id} authored commits of {change_id} "
+            "(separation of duties)"
+        )
+    # Only decisions the gate trusts count toward the status.
+    approvers = {a.by for a in history.approvals if a.trusted and a.decision == "approve"}
+    if not authored:
+        approvers.add(person.id)
+    complete = not shortfalls(rules, scope.rules, approvers, scope.owners)
+    if (complete or change.status == "approved") and not rollback:
+        return "approved", notes
+    return change.status, notes
 
 
 def _outsider(desk: Desk, asked: list[Shortfall]) -> str | None:

@@ -55,7 +55,11 @@ class Desk:
         """The gate's judgement of the change's history (`trust.examine`) over every
         commit since the change request was created, or since HEAD forked from the
         default branch if that is earlier: a wider range than the gate's, so at least
-        as strict."""
+        as strict. Judged once."""
+        return self._history
+
+    @cached_property
+    def _history(self) -> ChangeHistory:
         facts = RangeFacts.read(
             self.root, _judged_since(self.root, self.path, self.default), "HEAD"
         )
