@@ -141,7 +141,24 @@ def rollback_refusals(
     ]
     # Only the change's own commits may lie between that state and now: putting a CI
     # back past anyone else's work would undo a change nobody approved undoing.
-    own = {c.sha for sha in shas.values() for c in _merged(root, sha)}
+    merged = [c for sha in shas.values() for c in _merged(root, sha)]
+    own = {c.sha for c in merged}
+    # ... and those commits may carry no other change into what is put back.
+    paths = [p for p, _ in changed.values()]
+    wrote = gitio.wrote(root, [c.sha for c in merged], paths) if paths else {}
+    for commit in merged:
+        carried = sorted(set(commit.trailers.get("change-id", [])) - {change_id})
+        if carried and wrote.get(commit.sha):
+            refusals.append(
+                Refusal(
+                    "gate.rollback.not-a-revert",
+                    f"{commit.sha[:10]} also carried out {', '.join(carried)}, on "
+                    f"{', '.join(sorted(wrote[commit.sha]))}: rolling it back would undo "
+                    "that change too",
+                    "/spec/rollback/commits",
+                    "roll those changes back together, or raise a new change for this one",
+                )
+            )
     for ci, (path, _blob) in sorted(changed.items()):
         others = [
             c

@@ -144,3 +144,41 @@ def test_a_policy_can_ask_for_approvals_of_rollbacks(new_repo: Any, kit: Any) ->
     assert result.exit_code == 0, result.stderr
     assert "(rolled-back → rolled-back)" in result.stdout
     assert repo.gate()[0] == 0
+
+
+def test_a_rollback_may_not_undo_another_change_carried_in_the_same_commit(
+    repo: Any, kit: Any
+) -> None:
+    """One commit on main carried out CHG-2026-0042 and CHG-2026-0043, both on app-01:
+    rolling back 0042 alone would undo 0043, which nobody asked to roll back."""
+    kit.approved_on_main(repo)
+    other = "CHG-2026-0043"
+    repo.commit("alice", "request", files={f"changes/{other}.yaml": kit.change_yaml(other)})
+    assert repo.approve(other, as_="bob").exit_code == 0
+    sha = repo.commit(
+        "alice",
+        f"both\n\nChange-Id: {kit.CHANGE_ID}\nChange-Id: {other}",
+        files={
+            "inventory/app-01.yaml": repo.edit(
+                "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072"
+            ).replace("cores: 16", "cores: 32")
+        },
+    )
+    repo.git("branch", "--force", "feature")
+    repo.checkout("feature")
+    text = repo.read(kit.CHANGE_PATH).replace(
+        "  status: approved", RECORD.format(commits=sha) + "  status: rolled-back"
+    )
+    repo.commit(
+        "alice",
+        f"Roll back {kit.CHANGE_ID}\n\nChange-Id: {kit.CHANGE_ID}",
+        files={
+            "inventory/app-01.yaml": repo.git("show", f"{sha}~1:inventory/app-01.yaml"),
+            kit.CHANGE_PATH: text,
+        },
+    )
+
+    code, report = repo.gate()
+
+    assert code == 1
+    assert f"also carried out {other}" in kit.one(report, "gate.rollback.not-a-revert")["message"]
