@@ -430,3 +430,48 @@ def gpg_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str
 
     yield key
     subprocess.run(["gpgconf", "--kill", "all"], env=env, check=False, capture_output=True)
+
+
+def errors(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in report["findings"] if f["severity"] == "error"]
+
+
+def why(report: dict[str, Any]) -> str:
+    """What the gate based its verdict on, for a failure message."""
+    lines = [f"{f['severity']} {f['code']} {f['path']}: {f['message']}" for f in report["findings"]]
+    for c in report["changes"]:
+        approvals = [
+            (a["by"], a["decision"], a["trusted"], (a["commit"] or "")[:8]) for a in c["approvals"]
+        ]
+        lines.append(f"{c['id']} {c['verdict']} rules={c['rules']} approvals={approvals}")
+    changed = [(d["status"], d["path"]) for d in report["changeSet"]]
+    lines.append(f"mergeBase={report['mergeBase'][:8]} changeSet={changed}")
+    return "\n".join(lines)
+
+
+def fork(repo: Repo, start: str) -> None:
+    """feature now starts at `start` (any commit reachable from main); checked out."""
+    repo.git("branch", "--force", "feature", start)
+    repo.checkout("feature")
+
+
+def implemented_emergency(repo: Repo, window: tuple[str, str] | None) -> Repo:
+    """On main: alice's emergency change on app-01, approved by carol, carried out and
+    marked implemented by alice; then feature forks from main."""
+    repo.checkout("main")
+    repo.commit(
+        "alice", "emergency", files={CHANGE_PATH: change_yaml(type_="emergency", window=window)}
+    )
+    assert repo.approve(CHANGE_ID, as_="carol").exit_code == 0
+    repo.commit(
+        "alice",
+        f"done\n\nChange-Id: {CHANGE_ID}",
+        files={
+            "inventory/app-01.yaml": repo.edit(
+                "inventory/app-01.yaml", "memoryMb: 65536", "memoryMb: 131072"
+            ),
+            CHANGE_PATH: repo.edit(CHANGE_PATH, "status: approved", "status: implemented"),
+        },
+    )
+    fork(repo, "main")
+    return repo

@@ -266,31 +266,8 @@ def test_an_approval_already_carried_out_on_main_does_not_cover_new_edits(
 WINDOW = ("2026-11-21T22:30:00Z", "2026-11-21T23:30:00Z")  # before NOW; a Saturday
 
 
-def _implemented_emergency(repo: Any, kit: Any, window: tuple[str, str] | None) -> Any:
-    """On main: alice's emergency change on app-01, approved by carol, carried out and
-    marked implemented by alice; then feature forks."""
-    repo.checkout("main")
-    repo.commit(
-        "alice",
-        "emergency",
-        files={kit.CHANGE_PATH: kit.change_yaml(type_="emergency", window=window)},
-    )
-    assert repo.approve(kit.CHANGE_ID, as_="carol").exit_code == 0
-    repo.commit(
-        "alice",
-        f"done\n\nChange-Id: {kit.CHANGE_ID}",
-        files={
-            "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", *MEMORY),
-            kit.CHANGE_PATH: repo.edit(kit.CHANGE_PATH, "status: approved", "status: implemented"),
-        },
-    )
-    repo.git("branch", "--force", "feature")
-    repo.checkout("feature")
-    return repo
-
-
 def test_a_review_typed_in_by_the_requester_does_not_count(repo: Any, kit: Any) -> None:
-    _implemented_emergency(repo, kit, WINDOW)
+    kit.implemented_emergency(repo, WINDOW)
     repo.commit(
         "alice",
         "reviewed",
@@ -313,7 +290,7 @@ def test_a_review_typed_in_by_the_requester_does_not_count(repo: Any, kit: Any) 
 
 
 def test_a_review_recorded_by_its_reviewer_counts(repo: Any, kit: Any) -> None:
-    _implemented_emergency(repo, kit, WINDOW)
+    kit.implemented_emergency(repo, WINDOW)
     result = repo.cli(
         "review", kit.CHANGE_ID, "--outcome", "successful", "--notes", "ok", as_="bob"
     )
@@ -327,7 +304,7 @@ def test_a_review_recorded_by_its_reviewer_counts(repo: Any, kit: Any) -> None:
 def test_without_a_window_the_review_falls_due_after_the_implementing_commit(
     repo: Any, kit: Any
 ) -> None:
-    _implemented_emergency(repo, kit, None)
+    kit.implemented_emergency(repo, None)
     implemented = repo.git("log", "-1", "--format=%aI", "main").strip()
     repo.commit(
         "alice",

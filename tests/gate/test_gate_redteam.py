@@ -24,29 +24,6 @@ def _relaxed_policy(repo: Any) -> str:
     )
 
 
-def _errors(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [f for f in report["findings"] if f["severity"] == "error"]
-
-
-def _why(report: dict[str, Any]) -> str:
-    """What the gate based its verdict on, for the failure message."""
-    lines = [f"{f['severity']} {f['code']}: {f['message']}" for f in report["findings"]]
-    for c in report["changes"]:
-        approvals = [
-            (a["by"], a["decision"], a["trusted"], (a["commit"] or "")[:8]) for a in c["approvals"]
-        ]
-        lines.append(f"{c['id']} {c['verdict']} rules={c['rules']} approvals={approvals}")
-    changed = [(d["status"], d["path"]) for d in report["changeSet"]]
-    lines.append(f"mergeBase={report['mergeBase'][:8]} changeSet={changed}")
-    return "\n".join(lines)
-
-
-def _fork(repo: Any, start: str) -> None:
-    """feature now starts at `start` (any commit reachable from main); checked out."""
-    repo.git("branch", "--force", "feature", start)
-    repo.checkout("feature")
-
-
 def _merge_into_main(repo: Any) -> None:
     """The pull request is merged (a merge commit by carol); feature follows main."""
     repo.checkout("main")
@@ -83,8 +60,8 @@ def test_a_governance_edit_made_after_the_management_approval_is_not_covered(
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
-    assert any(POLICY in f["path"] or POLICY in f["message"] for f in _errors(report)), report[
+    assert code == 1, kit.why(report)
+    assert any(POLICY in f["path"] or POLICY in f["message"] for f in kit.errors(report)), report[
         "findings"
     ]
 
@@ -114,7 +91,7 @@ def test_an_old_management_change_named_by_a_trailer_does_not_cover_new_governan
             kit.CHANGE_PATH: repo.edit(kit.CHANGE_PATH, "status: approved", "status: implemented"),
         },
     )
-    _fork(repo, "main")
+    kit.fork(repo, "main")
     repo.commit(
         "alice",
         f"tidy the policy\n\nChange-Id: {kit.CHANGE_ID}",
@@ -123,7 +100,7 @@ def test_an_old_management_change_named_by_a_trailer_does_not_cover_new_governan
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert "gate.governance-edit" in kit.codes(report) or "gate.approval.stale" in kit.codes(report)
 
 
@@ -166,7 +143,7 @@ def test_schemas_the_branch_edits_do_not_judge_the_branchs_other_changes(
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert "gate.window.outside" in kit.codes(report, "error")
 
 
@@ -207,7 +184,7 @@ def test_an_approval_whose_change_landed_does_not_cover_new_edits_of_its_targets
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     # It approved edits already made when it was given (the landed pull request's).
     assert "it approved edits already made" in kit.one(report, "gate.approval.stale")["message"]
 
@@ -225,12 +202,12 @@ def test_forking_from_before_a_rejection_on_main_does_not_escape_it(repo: Any, k
     assert (
         repo.approve(kit.CHANGE_ID, "--reject", "-m", "not this month", as_="carol").exit_code == 0
     )
-    _fork(repo, approved)
+    kit.fork(repo, approved)
     kit.carry_out(repo)
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert "rejected by carol" in kit.one(report, "gate.change.rejected")["message"]
 
 
@@ -251,12 +228,12 @@ def test_a_change_request_moved_and_rescoped_on_main_is_read_where_main_keeps_it
         "file 2026 changes; CHG-2026-0042 is high risk after all",
         files={f"changes/2026/{kit.CHANGE_ID}.yaml": moved},
     )
-    _fork(repo, approved)
+    kit.fork(repo, approved)
     kit.carry_out(repo)
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert "stale" in kit.one(report, "gate.approval.stale")["message"]
 
 
@@ -293,7 +270,7 @@ def test_a_target_filed_under_a_folder_name_with_a_newline_is_still_compared(
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert (
         "its targets changed after it was given"
         in kit.one(report, "gate.approval.stale")["message"]
@@ -328,7 +305,7 @@ def test_a_rejection_of_a_change_request_under_a_folder_name_with_a_newline_is_s
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert "rejected by carol" in kit.one(report, "gate.change.rejected")["message"]
 
 
@@ -448,7 +425,7 @@ def test_a_criss_cross_merge_cannot_hide_a_revert_of_mains_work(repo: Any, kit: 
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     # What merging would do to main: app-01 back to 65536, the change record gone.
     # Which of the merge bases git picks is the attacker's to choose: no verdict from one.
     assert "gate.history.criss-cross" in kit.codes(report, "error"), report["findings"]
@@ -457,26 +434,6 @@ def test_a_criss_cross_merge_cannot_hide_a_revert_of_mains_work(repo: Any, kit: 
 # --- reviews are records, also on their way to main -----------------------------------
 
 REVIEW_WINDOW = ("2026-11-21T22:30:00Z", "2026-11-21T23:30:00Z")  # a Saturday before NOW
-
-
-def _implemented_emergency(repo: Any, kit: Any) -> None:
-    """On main: alice's emergency change on app-01, approved by carol, implemented."""
-    repo.checkout("main")
-    repo.commit(
-        "alice",
-        "emergency",
-        files={kit.CHANGE_PATH: kit.change_yaml(type_="emergency", window=REVIEW_WINDOW)},
-    )
-    assert repo.approve(kit.CHANGE_ID, as_="carol").exit_code == 0
-    repo.commit(
-        "alice",
-        f"done\n\nChange-Id: {kit.CHANGE_ID}",
-        files={
-            "inventory/app-01.yaml": repo.edit("inventory/app-01.yaml", *MEMORY),
-            kit.CHANGE_PATH: repo.edit(kit.CHANGE_PATH, "status: approved", "status: implemented"),
-        },
-    )
-    _fork(repo, "main")
 
 
 def _forge_review(repo: Any, kit: Any) -> None:
@@ -497,19 +454,19 @@ def _forge_review(repo: Any, kit: Any) -> None:
 def test_a_forged_review_may_not_land_while_the_review_is_not_yet_due(repo: Any, kit: Any) -> None:
     """Before the review falls due a forged review is only a warning, so it can land;
     on the base it is then `landed` and taken as bob's own."""
-    _implemented_emergency(repo, kit)
+    kit.implemented_emergency(repo, REVIEW_WINDOW)
     _forge_review(repo, kit)
 
     code, report = repo.gate(now="2026-11-23T10:00:00Z")
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert "gate.review.untrusted" in kit.codes(report, "error")
 
 
 def test_a_forged_review_that_landed_does_not_count_once_the_review_is_due(
     repo: Any, kit: Any
 ) -> None:
-    _implemented_emergency(repo, kit)
+    kit.implemented_emergency(repo, REVIEW_WINDOW)
     _forge_review(repo, kit)
     if repo.gate(now="2026-11-23T10:00:00Z")[0] == 0:  # the gate let it land
         _merge_into_main(repo)
@@ -523,7 +480,7 @@ def test_a_forged_review_that_landed_does_not_count_once_the_review_is_due(
 
     code, report = repo.gate(now="2026-11-30T10:00:00Z")
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert "gate.review.overdue" in kit.codes(report)
 
 
@@ -539,7 +496,7 @@ def test_a_review_cannot_be_put_off_by_dating_the_implementing_commit_in_the_fut
         files={kit.CHANGE_PATH: kit.change_yaml(type_="emergency", window=None)},
     )
     assert repo.approve(kit.CHANGE_ID, as_="carol").exit_code == 0
-    _fork(repo, "main")
+    kit.fork(repo, "main")
     repo.write("inventory/app-01.yaml", repo.edit("inventory/app-01.yaml", *MEMORY))
     repo.write(
         kit.CHANGE_PATH, repo.edit(kit.CHANGE_PATH, "status: approved", "status: implemented")
@@ -558,7 +515,7 @@ def test_a_review_cannot_be_put_off_by_dating_the_implementing_commit_in_the_fut
 
     code, report = repo.gate(now="2026-12-30T10:00:00Z")
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     # A date from the future is refused: it would put the review off at will.
     assert "gate.review.clock" in kit.codes(report, "error")
 
@@ -574,7 +531,7 @@ def test_moving_a_rejected_change_request_to_another_folder_does_not_drop_the_re
     repo.checkout("main")
     repo.commit("alice", "request", files={kit.CHANGE_PATH: kit.change_yaml()})
     assert repo.approve(kit.CHANGE_ID, "--reject", "-m", "no", as_="carol").exit_code == 0
-    _fork(repo, "main")
+    kit.fork(repo, "main")
     repo.commit(
         "alice",
         f"try again\n\nChange-Id: {kit.CHANGE_ID}",
@@ -588,7 +545,7 @@ def test_moving_a_rejected_change_request_to_another_folder_does_not_drop_the_re
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert {"gate.approval.removed", "gate.change.transition"} <= kit.codes(report, "error")
 
 
@@ -624,7 +581,7 @@ def test_bobs_genuine_line_copied_into_a_wider_version_is_stale(repo: Any, kit: 
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert (
         "the change request changed after it was given"
         in kit.one(report, "gate.approval.stale")["message"]

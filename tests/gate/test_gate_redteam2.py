@@ -26,29 +26,6 @@ RECORD = (
 )
 
 
-def _errors(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [f for f in report["findings"] if f["severity"] == "error"]
-
-
-def _why(report: dict[str, Any]) -> str:
-    """What the gate based its verdict on, for the failure message."""
-    lines = [f"{f['severity']} {f['code']} {f['path']}: {f['message']}" for f in report["findings"]]
-    for c in report["changes"]:
-        approvals = [
-            (a["by"], a["decision"], a["trusted"], (a["commit"] or "")[:8]) for a in c["approvals"]
-        ]
-        lines.append(f"{c['id']} {c['verdict']} rules={c['rules']} approvals={approvals}")
-    changed = [(d["status"], d["path"]) for d in report["changeSet"]]
-    lines.append(f"mergeBase={report['mergeBase'][:8]} changeSet={changed}")
-    return "\n".join(lines)
-
-
-def _fork(repo: Any, start: str) -> None:
-    """feature now starts at `start`; checked out."""
-    repo.git("branch", "--force", "feature", start)
-    repo.checkout("feature")
-
-
 def _merge(repo: Any, branch: str) -> str:
     """carol merges `branch` into main with a merge commit; main stays checked out."""
     repo.checkout("main")
@@ -110,15 +87,15 @@ def test_a_rollback_does_not_undo_a_later_approved_change_of_its_targets(
             OTHER_PATH: repo.edit(OTHER_PATH, "status: approved", "status: implemented"),
         },
     )
-    _fork(repo, "main")
+    kit.fork(repo, "main")
     before = {p: repo.git("show", f"{c1}^:{p}") for p in ("inventory/app-01.yaml", path)}
     _roll_back(repo, kit, c1, before)
     assert edit[0] in repo.read(path)  # 0043's work is gone on the branch
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
-    assert any(f["code"].startswith("gate.rollback") for f in _errors(report)), _why(report)
+    assert code == 1, kit.why(report)
+    assert any(f["code"].startswith("gate.rollback") for f in kit.errors(report)), kit.why(report)
 
 
 def test_a_rollback_naming_a_commit_made_on_an_old_fork_point_reaches_no_further_back(
@@ -146,12 +123,12 @@ def test_a_rollback_naming_a_commit_made_on_an_old_fork_point_reaches_no_further
     )
     repo.commit("alice", "request", files={kit.CHANGE_PATH: kit.change_yaml()})
     assert repo.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
-    _fork(repo, old)
+    kit.fork(repo, old)
     x = kit.carry_out(repo)
     repo.git("merge", "--quiet", "--no-edit", "main")
     assert repo.gate()[0] == 0  # the honest-looking carrying out passes
     _merge(repo, "feature")
-    _fork(repo, "main")
+    kit.fork(repo, "main")
     _roll_back(
         repo, kit, x, {"inventory/app-01.yaml": repo.git("show", f"{old}:inventory/app-01.yaml")}
     )
@@ -159,8 +136,8 @@ def test_a_rollback_naming_a_commit_made_on_an_old_fork_point_reaches_no_further
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
-    assert any(f["code"].startswith("gate.rollback") for f in _errors(report)), _why(report)
+    assert code == 1, kit.why(report)
+    assert any(f["code"].startswith("gate.rollback") for f in kit.errors(report)), kit.why(report)
 
 
 # --- 2. what the base's tip says of a change ------------------------------------------
@@ -188,12 +165,12 @@ def test_a_file_under_changes_that_is_no_document_does_not_hide_a_rejection_on_m
     assert (
         repo.approve(kit.CHANGE_ID, "--reject", "-m", "not this month", as_="carol").exit_code == 0
     )
-    _fork(repo, approved)
+    kit.fork(repo, approved)
     kit.carry_out(repo)
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert "rejected by carol" in kit.one(report, "gate.change.rejected")["message"]
 
 
@@ -217,7 +194,7 @@ def test_a_forged_line_in_a_file_under_changes_that_is_no_document_never_counts_
         },
     )
     _merge(repo, "notes")
-    _fork(repo, "main")
+    kit.fork(repo, "main")
     repo.commit(
         "alice",
         f"Double memory on app-01\n\nChange-Id: {kit.CHANGE_ID}",
@@ -231,7 +208,7 @@ def test_a_forged_line_in_a_file_under_changes_that_is_no_document_never_counts_
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert "gate.approval.untrusted" in kit.codes(report, "error")
 
 
@@ -252,7 +229,7 @@ def test_a_management_approval_on_main_does_not_cover_policy_files_it_does_not_t
         files={kit.CHANGE_PATH: kit.change_yaml(targets=("team-ops",), category="management")},
     )
     assert repo.approve(kit.CHANGE_ID, as_="bob").exit_code == 0
-    _fork(repo, "main")
+    kit.fork(repo, "main")
     relaxed = (
         repo.read(POLICY)
         .replace("separationOfDuties: true", "separationOfDuties: false")
@@ -273,8 +250,8 @@ def test_a_management_approval_on_main_does_not_cover_policy_files_it_does_not_t
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
-    assert any(f["path"] == POLICY for f in _errors(report)), _why(report)
+    assert code == 1, kit.why(report)
+    assert any(f["path"] == POLICY for f in kit.errors(report)), kit.why(report)
 
 
 # --- 4. a CI is its file; what audit walks --------------------------------------------
@@ -305,7 +282,7 @@ def test_a_submodule_in_a_document_folder_is_refused(repo: Any, kit: Any, tmp_pa
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
 
 
 def test_audit_reports_a_merge_whose_first_parent_is_a_new_root(new_repo: Any, kit: Any) -> None:
@@ -450,7 +427,7 @@ def test_a_change_rolled_back_on_main_cannot_be_rolled_back_again_elsewhere(
     _roll_back(
         repo, kit, c1, {"inventory/app-01.yaml": repo.git("show", f"{c1}^:inventory/app-01.yaml")}
     )
-    _fork(repo, "main")
+    kit.fork(repo, "main")
     repo.commit(
         "alice",
         f"again\n\nChange-Id: {kit.CHANGE_ID}",
@@ -459,7 +436,7 @@ def test_a_change_rolled_back_on_main_cannot_be_rolled_back_again_elsewhere(
 
     code, report = repo.gate()
 
-    assert code == 1, _why(report)
+    assert code == 1, kit.why(report)
     assert "gate.change.status" in kit.codes(report, "error")
 
 
