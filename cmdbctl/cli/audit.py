@@ -10,6 +10,7 @@ import click
 
 from cmdbctl.cli.common import emit, instant, progress_bar, repo_option, use_color
 from cmdbctl.findings import Finding, Report
+from cmdbctl.reporters.markdown import cell, finding_line
 from cmdbctl.reporters.text import counted
 from cmdbctl.workspace import find_workspace
 
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from cmdbctl.audit import AuditedCommit, AuditResult
 
 _KINDS = {"merge": "merge", "squash": "squash merge", "direct": "direct push"}
-_ICONS = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
 
 @click.command()
@@ -154,10 +154,6 @@ def render_text(result: AuditResult, out: TextIO, color: bool) -> None:
         )
 
 
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def _missing(commit: AuditedCommit) -> str:
     errors = [f for f in commit.findings if f.severity == "error"]
     return "; ".join(f"**{f.code}** {f.message}" for f in errors[:3]) + (
@@ -186,9 +182,9 @@ def render_markdown(result: AuditResult, out: TextIO, color: bool) -> None:
             "|---|---|---|---|---|---|\n"
         )
         out.writelines(
-            f"| `{c.sha[:10]}` | {_KINDS[c.kind]} | {_cell(c.date)} | "
-            f"{_cell(c.author)} &lt;{_cell(c.email)}&gt; | {_cell(c.subject)} | "
-            f"{_cell(_missing(c))} |\n"
+            f"| `{c.sha[:10]}` | {_KINDS[c.kind]} | {cell(c.date)} | "
+            f"{cell(c.author)} &lt;{cell(c.email)}&gt; | {cell(c.subject)} | "
+            f"{cell(_missing(c))} |\n"
             for c in result.refused
         )
         out.write("\n")
@@ -197,13 +193,10 @@ def render_markdown(result: AuditResult, out: TextIO, color: bool) -> None:
         if not shown:
             continue
         out.write(
-            f"<details><summary><code>{c.sha[:10]}</code> {_cell(c.subject)}: "
+            f"<details><summary><code>{c.sha[:10]}</code> {cell(c.subject)}: "
             f"{c.verdict}</summary>\n\n"
         )
-        out.writelines(
-            f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: {_cell(f.message)}\n"
-            for f in shown
-        )
+        out.writelines(finding_line(f, hint=False) for f in shown)
         out.write("\n</details>\n\n")
     for title, findings in (
         ("Post-implementation reviews at HEAD", result.reviews),
@@ -211,15 +204,11 @@ def render_markdown(result: AuditResult, out: TextIO, color: bool) -> None:
     ):
         if findings:
             out.write(f"#### {title}\n\n")
-            out.writelines(
-                f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: "
-                f"{_cell(f.message)}\n"
-                for f in findings
-            )
+            out.writelines(finding_line(f, hint=False) for f in findings)
             out.write("\n")
     if result.baseline is not None:
         out.write(
             f"The root commit `{result.baseline.sha[:10]}` "
-            f"({_cell(result.baseline.subject)}) is the import: the baseline, not "
+            f"({cell(result.baseline.subject)}) is the import: the baseline, not "
             "judged.\n"
         )

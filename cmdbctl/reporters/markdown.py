@@ -8,14 +8,24 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from cmdbctl.findings import Report
+from cmdbctl.findings import Finding, Report
 from cmdbctl.reporters.text import counted
 
 _ICONS = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
 
-def _cell(text: Any) -> str:
+def cell(text: Any) -> str:
+    """Text for one Markdown table cell or list item: no pipes, one line."""
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def finding_line(f: Finding, hint: bool = True) -> str:
+    """One finding as a Markdown list item."""
+    return (
+        f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: {cell(f.message)}"
+        + (f" — _{cell(f.hint)}_" if hint and f.hint else "")
+        + "\n"
+    )
 
 
 def render(report: Report, out: TextIO, color: bool) -> None:
@@ -40,8 +50,8 @@ def render(report: Report, out: TextIO, color: bool) -> None:
                 or "none"
             )
             out.write(
-                f"| {_cell(c['id'])} | {_cell(c['status'])} | "
-                f"{_cell(', '.join(c['rules']) or '—')} | {_cell(approvals)} | "
+                f"| {cell(c['id'])} | {cell(c['status'])} | "
+                f"{cell(', '.join(c['rules']) or '—')} | {cell(approvals)} | "
                 f"{'✅' if c['verdict'] == 'passes' else '❌'} |\n"
             )
         out.write("\n")
@@ -58,8 +68,4 @@ def render(report: Report, out: TextIO, color: bool) -> None:
     if not report.findings:
         out.write("No findings.\n")
         return
-    out.writelines(
-        f"- {_ICONS[f.severity]} `{f.path}:{f.line or 1}` **{f.code}**: "
-        f"{_cell(f.message)}" + (f" — _{_cell(f.hint)}_" if f.hint else "") + "\n"
-        for f in report.findings
-    )
+    out.writelines(map(finding_line, report.findings))
