@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from multiprocessing import get_all_start_methods, get_context
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, get_args
 
 import orjson
@@ -45,14 +45,14 @@ import orjson
 from cmdbctl import __version__, gitio
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Finding, Severity, summarize
-from cmdbctl.gate import CI_WIRING, run_gate
+from cmdbctl.gate import CI_WIRING, registry_at, run_gate
 from cmdbctl.gate.evaluate import change_scope
 from cmdbctl.gate.facts import GOVERNED, ChangeRecord, RangeFacts, Versions, decisions
 from cmdbctl.gate.policy import parse_change, read_rules
 from cmdbctl.gate.rules import Case, ChangeVerdict
 from cmdbctl.gate.rules import review as review_rule
 from cmdbctl.gate.trust import ChangeHistory
-from cmdbctl.kinds import SCHEMA_SUFFIX, KindRegistry, builtin_schema_files
+from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading import load
 from cmdbctl.revision import Snapshot
 from cmdbctl.validate.cache import enabled as cache_enabled
@@ -431,7 +431,7 @@ def overdue_reviews(root: Path, rev: str, now: datetime) -> list[Finding]:
             if any(
                 r.match.target_kinds is not None or r.match.criticality is not None for r in matched
             ):  # the rule depends on the targets and services
-                kinds = kinds or _kinds_at(root, rev, blobs)
+                kinds = kinds or registry_at(root, rev, blobs)
                 scope = change_scope(change, snap, snap, rules, kinds)
                 matched = [r for r in scope.rules if r.review_within is not None]
             if not matched:
@@ -475,21 +475,6 @@ def _may_match(match: Any, change: Any) -> bool:
             (match.category, change.category),
             (match.risk, change.risk),
         )
-    )
-
-
-def _kinds_at(root: Path, rev: str, blobs: gitio.BlobReader) -> KindRegistry:
-    """The kinds `rev`'s schemas define (the built-in ones when it has none), as the gate
-    reads them."""
-    files = {
-        PurePosixPath(p).name: blobs.read(b)
-        for p, b in gitio.ls_tree(root, rev, ["schemas"]).items()
-        if p.endswith(SCHEMA_SUFFIX)
-    }
-    return (
-        KindRegistry(files, "schemas/")
-        if files
-        else KindRegistry(builtin_schema_files(), "built-in:")
     )
 
 

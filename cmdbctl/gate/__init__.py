@@ -128,7 +128,8 @@ _STATUS = {
 _REGISTRIES: dict[frozenset[tuple[str, str]], KindRegistry] = {}
 
 
-def _registry(root: Path, rev: str, blobs: gitio.BlobReader) -> KindRegistry:
+def registry_at(root: Path, rev: str, blobs: gitio.BlobReader) -> KindRegistry:
+    """The kinds `rev`'s schemas define (the built-in ones when it has none)."""
     listed = frozenset(
         (p, b)
         for p, b in gitio.ls_tree(root, rev, ["schemas"]).items()
@@ -155,7 +156,7 @@ def run_gate(
     base_sha, head_sha = gitio.resolve(root, base), gitio.resolve(root, head)
     merge_base = gitio.history_base(root, base_sha, head_sha)
     with gitio.BlobReader(root) as blobs:
-        kinds = _registry(root, head_sha, blobs)
+        kinds = registry_at(root, head_sha, blobs)
         head_snap = Snapshot(root, head_sha, blobs)
         cache = VerdictCache(root, kinds.fingerprint)
         head_snap.use_cache(cache)  # CI: validate, then gate
@@ -188,7 +189,7 @@ def run_gate(
             old_snap,
             rules,
             kinds,
-            _registry(root, base_sha, blobs),
+            registry_at(root, base_sha, blobs),
             now,
             changed.claims,
             changed.edits,
