@@ -19,12 +19,16 @@ import click
 from cmdbctl import __version__
 from cmdbctl.cli.approve import approve
 from cmdbctl.cli.audit import audit
+from cmdbctl.cli.completion import completion
+from cmdbctl.cli.diff import diff
+from cmdbctl.cli.discover import discover
 from cmdbctl.cli.explain import explain
 from cmdbctl.cli.gate import gate
 from cmdbctl.cli.history import history
 from cmdbctl.cli.init import init
 from cmdbctl.cli.review import review
 from cmdbctl.cli.rollback import rollback
+from cmdbctl.cli.schema import schema
 from cmdbctl.cli.show import show
 from cmdbctl.cli.validate import validate
 from cmdbctl.errors import CommandError
@@ -163,6 +167,10 @@ cli.add_command(rollback)
 cli.add_command(history)
 cli.add_command(show)
 cli.add_command(audit)
+cli.add_command(discover)
+cli.add_command(diff)
+cli.add_command(schema)
+cli.add_command(completion)
 
 
 def main() -> None:
