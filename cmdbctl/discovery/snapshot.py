@@ -1,0 +1,316 @@
+"""The discovery snapshot: what a source found, as `cmdbctl discover` writes it and
+`cmdbctl diff` reads it (the format is in FORMATS.md, "Discovery snapshot").
+
+A snapshot is JSON (or YAML) of this shape:
+
+    {"source": "ansible", "discoveredAt": "2026-11-22T08:00:00Z",
+     "items": [{"kind": "Server",
+                "identifiers": {"serial": "CZ1234", "hostname": "db-01", "macs": ["..."]},
+                "attributes": {"os": {"name": "Debian"}, "memoryMb": 131072}}]}
+
+Required: `source`, `discoveredAt` (ISO 8601 with an offset), `items` (a list, empty when
+nothing was found) and, for each item, `kind` and at least one identifier. Anything
+missing or mistyped makes the whole snapshot unreadable (exit 2), the message naming the
+file, the item and the field: a diff against half a snapshot would report the other half
+as missing. Values are kept as the source gave them; identifiers are normalised (case of
+MACs and host names) where they are compared, not here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cmdbctl.errors import CommandError
+from cmdbctl.loading import fast, positions
+from cmdbctl.loading.source import position_after
+
+# The identifiers identification rules know (FORMATS.md, DiscoveryPolicy); a source may
+# add others (an asset tag, a cloud instance id), strings or lists of strings alike.
+STRING_IDENTIFIERS = ("serial", "fqdn", "hostname")
+LIST_IDENTIFIERS = ("macs",)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing a source found: its kind, how to recognise it, what it reported."""
+
+    kind: str  # "Server", "NetworkDevice", ...: a kind of the schemas
+    identifiers: Mapping[str, Any]  # "serial", "fqdn", "hostname" (str), "macs" (list[str]), ...
+    attributes: Mapping[str, Any]  # spec field names of the kind, nested as in the spec
+    position: int  # 0-based index in the snapshot's items, for messages
+
+    def label(self) -> str:
+        """How messages name the item: "item 3 (Server db-01)"."""
+        return f"item {self.position} ({self.kind} {_name(self.identifiers)})"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    source: str  # e.g. "ansible"
+    discovered_at: datetime  # timezone-aware
+    items: tuple[Item, ...]
+    path: str  # the file as the user named it
+    digest: str  # "sha256:<hex>" of the bytes read (or written)
+
+
+def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
+    """Read and check a snapshot file (JSON or YAML); CommandError says what is wrong."""
+    name = os.fspath(path)
+    try:
+        raw = Path(name).read_bytes()
+    except FileNotFoundError as exc:
+        raise CommandError(
+            f"snapshot {name}: no such file", "write one with `cmdbctl discover -o FILE`"
+        ) from exc
+    except IsADirectoryError as exc:
+        raise CommandError(f"snapshot {name}: is a directory, not a snapshot file") from exc
+    except OSError as exc:
+        raise CommandError(f"snapshot {name}: cannot be read: {exc.strerror or exc}") from exc
+    return parse_snapshot(raw, name)
+
+
+def parse_snapshot(raw: bytes, path: str) -> Snapshot:
+    """A snapshot from its bytes; `path` names it in messages."""
+    data = _parse(raw, path)
+    return snapshot_from_data(data, path, digest_of(raw))
+
+
+def snapshot_bytes(snapshot: Snapshot) -> bytes:
+    """Canonical JSON: UTF-8, keys in a stable order, one item per line, a final newline.
+
+    The same snapshot always gives the same bytes, so its digest names its content, and
+    `read_snapshot` of them gives the snapshot back (but for `path` and `digest`).
+    """
+    head = orjson.dumps(
+        {"source": snapshot.source, "discoveredAt": format_instant(snapshot.discovered_at)}
+    )
+    lines = [
+        orjson.dumps(
+            {
+                "kind": item.kind,
+                "identifiers": _sorted(item.identifiers),
+                "attributes": _sorted(item.attributes),
+            }
+        )
+        for item in snapshot.items
+    ]
+    body = b",\n".join(lines)
+    items = b"[\n" + body + b"\n]" if lines else b"[]"
+    return head[:-1] + b',"items":' + items + b"}\n"
+
+
+def snapshot_from_data(data: Any, path: str, digest: str) -> Snapshot:
+    """Check plain data against the format and build the Snapshot; `path` names it."""
+    if not isinstance(data, dict):
+        raise _bad(path, None, "", f"is {_a(data)}, not a mapping of source, discoveredAt, items")
+    source = data.get("source")
+    if source is None:
+        raise _bad(path, None, "source", "is missing", 'name the tool, e.g. "source": "ansible"')
+    if not isinstance(source, str) or not source.strip():
+        raise _bad(path, None, "source", f"must be a non-empty string, not {_a(source)}")
+    discovered_at = _instant(path, data.get("discoveredAt"))
+    items = data.get("items")
+    if items is None:
+        raise _bad(
+            path, None, "items", "is missing", 'a source that found nothing writes "items": []'
+        )
+    if not isinstance(items, list):
+        raise _bad(path, None, "items", f"must be a list, not {_a(items)}")
+    return Snapshot(
+        source=source,
+        discovered_at=discovered_at,
+        items=tuple(_item(path, position, entry) for position, entry in enumerate(items)),
+        path=path,
+        digest=digest,
+    )
+
+
+def format_instant(moment: datetime) -> str:
+    """ISO 8601 with its offset; UTC as `Z`."""
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def digest_of(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def _parse(raw: bytes, path: str) -> Any:
+    try:
+        return orjson.loads(raw)  # JSON first: what tools write, and fast at 10^5 items
+    except orjson.JSONDecodeError as exc:
+        json_error = exc
+    if path.lower().endswith(".json"):
+        raise CommandError(
+            f"snapshot {path}: not valid JSON: {json_error}",
+            "write a JSON snapshot (or YAML, in a .yaml file)",
+        )
+    try:
+        text = raw.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = position_after(raw[: exc.start].decode("utf-8", errors="replace"))
+        raise CommandError(
+            f"snapshot {path}:{line}:{column}: not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+            "a snapshot is JSON or YAML text in UTF-8",
+        ) from exc
+    if "\x00" in text:
+        raise CommandError(f"snapshot {path}: binary (it holds a NUL byte), not JSON or YAML")
+    data = fast.parse(text)
+    if data is not None:
+        return data
+    parsed = positions.parse(path, text)  # safe: tags are refused, never constructed
+    if isinstance(parsed, list):
+        first = parsed[0]
+        raise CommandError(
+            f"snapshot {path}:{first.line}:{first.column}: not a readable JSON or YAML "
+            f"snapshot: {first.message}",
+            first.hint or "a snapshot is plain JSON or YAML data",
+        )
+    return parsed.data
+
+
+def _instant(path: str, value: Any) -> datetime:
+    if value is None:
+        raise _bad(
+            path,
+            None,
+            "discoveredAt",
+            "is missing",
+            'when the source looked, e.g. "2026-11-22T08:00:00Z"',
+        )
+    if not isinstance(value, str):
+        raise _bad(
+            path, None, "discoveredAt", f"must be an ISO 8601 instant string, not {_a(value)}"
+        )
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _bad(
+            path,
+            None,
+            "discoveredAt",
+            f"{value!r} is not an ISO 8601 instant",
+            "write it like 2026-11-22T08:00:00Z",
+        ) from exc
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise _bad(
+            path, None, "discoveredAt", f"{value!r} has no UTC offset", "add one, e.g. Z or +08:00"
+        )
+    return moment
+
+
+def _item(path: str, position: int, entry: Any) -> Item:
+    where = f"item {position}"
+    if not isinstance(entry, dict):
+        raise _bad(
+            path, where, "", f"is {_a(entry)}, not a mapping of kind, identifiers, attributes"
+        )
+    identifiers = entry.get("identifiers")
+    if isinstance(identifiers, dict):  # name the item by them before anything else is checked
+        where = f"item {position} ({entry.get('kind', '?')} {_name(identifiers)})"
+    kind = entry.get("kind")
+    if kind is None:
+        raise _bad(path, where, "kind", "is missing", 'the kind of the schemas, e.g. "Server"')
+    if not isinstance(kind, str) or not kind.strip():
+        raise _bad(path, where, "kind", f"must be a kind name, not {_a(kind)}")
+    if identifiers is None:
+        raise _bad(path, where, "identifiers", "is missing", _IDENTIFIER_HINT)
+    if not isinstance(identifiers, dict):
+        raise _bad(path, where, "identifiers", f"must be a mapping, not {_a(identifiers)}")
+    if not identifiers:
+        raise _bad(path, where, "identifiers", "is empty: an item needs one", _IDENTIFIER_HINT)
+    for key, value in identifiers.items():
+        _identifier(path, where, key, value)
+    attributes = entry.get("attributes", {})
+    if not isinstance(attributes, dict):
+        raise _bad(path, where, "attributes", f"must be a mapping, not {_a(attributes)}")
+    return Item(kind=kind, identifiers=identifiers, attributes=attributes, position=position)
+
+
+_IDENTIFIER_HINT = "give at least one of serial, fqdn, hostname (strings) or macs (a list)"
+
+
+def _identifier(path: str, where: str, key: str, value: Any) -> None:
+    field = f"identifiers.{key}"
+    unknown = "omit an identifier the source does not know"
+    if isinstance(value, list) and key not in STRING_IDENTIFIERS:
+        if not value:
+            raise _bad(path, where, field, "is an empty list", unknown)
+        for index, element in enumerate(value):
+            if not isinstance(element, str) or not element.strip():
+                raise _bad(
+                    path,
+                    where,
+                    f"{field}[{index}]",
+                    f"must be a non-empty string, not {_a(element)}",
+                )
+    elif key in LIST_IDENTIFIERS:
+        raise _bad(path, where, field, f"must be a list of strings, not {_a(value)}")
+    elif isinstance(value, str):
+        if not value.strip():
+            raise _bad(path, where, field, "is empty", unknown)
+    # an asset number may be a number; serial, fqdn and hostname are text
+    elif key in STRING_IDENTIFIERS or not isinstance(value, int) or isinstance(value, bool):
+        raise _bad(
+            path,
+            where,
+            field,
+            f"must be a string, not {_a(value)}",
+            unknown if value is None else None,
+        )
+
+
+def _bad(
+    path: str, where: str | None, field: str, problem: str, hint: str | None = None
+) -> CommandError:
+    subject = f"{where}: " if where else ""
+    what = f"field {field!r} " if field else ""
+    return CommandError(f"snapshot {path}: {subject}{what}{problem}", hint)
+
+
+def _a(value: Any) -> str:
+    """A value's JSON type as a sentence says it: "a number", "null"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})" if len(value) <= 40 else "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _name(identifiers: Mapping[str, Any]) -> str:
+    """The identifier a person knows an item by: host name first, then the others."""
+    for key in ("hostname", "fqdn", "serial"):
+        value = identifiers.get(key)
+        if isinstance(value, str) and value:
+            return value
+    for value in identifiers.values():
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, list) and value and isinstance(value[0], str):
+            return value[0]
+    return "?"
+
+
+def _sorted(value: Any) -> Any:
+    """Mappings with their keys sorted, all the way down: a stable serialisation."""
+    if isinstance(value, Mapping):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_sorted(v) for v in value]
+    return value
