@@ -54,7 +54,7 @@ from cmdbctl.gate.rules import review as review_rule
 from cmdbctl.gate.trust import ChangeHistory
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading import load
-from cmdbctl.revision import Snapshot
+from cmdbctl.revision import ReferenceIndex, Snapshot
 from cmdbctl.validate.cache import enabled as cache_enabled
 
 CODES: dict[str, str] = {
@@ -183,6 +183,8 @@ def run_audit(
         if (hit := kept.get(by_sha[sha], j, dates[sha])) is not None
     }
     todo = [c for c in governed if c.sha in judgements and c.sha not in found]
+    if todo:  # the history walks of every judgement, each over the whole history
+        gitio.index_changed_paths(root)
     update = progress(len(todo)) if progress and todo else None
     for audited in _judge_all(root, todo, judgements, dates, jobs):
         found[audited.sha] = audited
@@ -231,8 +233,12 @@ def _roots(root: Path, head: str, line: list[gitio.Commit]) -> list[Finding]:
 
 
 # Past this many commits to judge, worker processes share them (each run of the gate
-# costs a few hundred milliseconds at 10^4 CIs; starting a worker, a few tens).
+# costs a hundred milliseconds or more at 10^4 CIs; starting a worker, a few tens).
 _PARALLEL_FROM = 4
+
+# What each blob refers to, by kind-registry fingerprint: the revisions judged share
+# nearly every blob. Filled before the workers fork, which inherit it.
+_REFERENCES: dict[str, ReferenceIndex] = {}
 
 
 def _judge_all(
@@ -249,6 +255,8 @@ def _judge_all(
             yield _judge(root, commit, judgements[commit.sha], dates[commit.sha])
         return
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
+    if method == "fork":
+        _index_references(root, todo[0].sha)
     with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=get_context(method)) as pool:
         futures = [
             pool.submit(_judged_elsewhere, root, c, judgements[c.sha], dates[c.sha]) for c in todo
@@ -262,6 +270,14 @@ def _judge_all(
         finally:  # stopped early (Ctrl-C): what has not started does not start
             for future in futures:
                 future.cancel()
+
+
+def _index_references(root: Path, rev: str) -> None:
+    """Read what `rev`'s inventory refers to into `_REFERENCES`, once for every worker."""
+    with gitio.BlobReader(root) as blobs:
+        kinds = registry_at(root, rev, blobs)
+        index = _REFERENCES.setdefault(kinds.fingerprint, ReferenceIndex())
+        Snapshot(root, rev, blobs).use_index(index, kinds)
 
 
 def _judged_elsewhere(
@@ -363,6 +379,7 @@ def _judge(root: Path, commit: gitio.Commit, judgement: Judgement, committed: st
         commit.sha,
         datetime.fromisoformat(committed),
         recorded=judgement == "recorded",
+        references=_REFERENCES,
     )
     verdict = "refused" if result.summary["verdict"] == "refused" else "passed"
     return _audited(commit, committed, _kind(judgement, result.findings), verdict, result.findings)

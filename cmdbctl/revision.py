@@ -15,16 +15,17 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cmdbctl import gitio
 from cmdbctl.document import Document, Entry
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading import load, locate
-from cmdbctl.validate.cache import CacheError, VerdictCache
+from cmdbctl.validate.cache import CacheError
 from cmdbctl.workspace import DOCUMENT_DIRS, YAML_SUFFIXES, file_id
 
 # Past this many differing files, searching this revision itself is cheaper.
@@ -32,6 +33,39 @@ _MAX_NEAR_DIFFERENCES = 5000
 _SEARCHED = "inventory/"  # where the references that make dependencies live
 # Below this many files, one git process searches them sooner than several.
 _SPLIT_FROM = 4000
+# path → id, for every path a snapshot of this process has mapped: the revisions a run
+# reads (the gate's two, the audit's hundreds) share nearly every path.
+_IDS: dict[str, str] = {}
+
+
+class References(Protocol):
+    """What `referrers` may be answered from instead of a search: the references of
+    every blob it has read, by blob id (the verdict cache, or a `ReferenceIndex`)."""
+
+    def blobs(self) -> AbstractSet[str]: ...
+
+    def referring_blobs(self, ids: Iterable[str]) -> set[str]: ...
+
+
+class ReferenceIndex:
+    """The ids each blob refers to under one kind registry, read once and kept in
+    memory. `audit` judges hundreds of revisions of one estate, which share nearly every
+    blob: each would otherwise search its whole text again."""
+
+    def __init__(self) -> None:
+        self._targets: dict[str, tuple[str, ...]] = {}
+        self._referring: dict[str, set[str]] = {}
+
+    def blobs(self) -> AbstractSet[str]:
+        return self._targets.keys()
+
+    def referring_blobs(self, ids: Iterable[str]) -> set[str]:
+        return set().union(*(self._referring.get(i, ()) for i in ids))
+
+    def add(self, blob: str, targets: Sequence[str]) -> None:
+        self._targets[blob] = tuple(targets)
+        for target in targets:
+            self._referring.setdefault(target, set()).add(blob)
 
 
 class Snapshot:
@@ -61,7 +95,7 @@ class Snapshot:
         self._texts: dict[str, str | None] = {}
         self._mentions: dict[str, set[str]] = {}  # id → paths whose text holds the word
         # With a cache: it, each searched blob's paths, and the paths it has no verdict of.
-        self._index: tuple[VerdictCache, dict[str, list[str]], set[str]] | None = None
+        self._index: tuple[References, dict[str, list[str]], set[str]] | None = None
         self._near = near
         self._differ: set[str] | None = None
         # Made by `before`: the later snapshot, the paths of it left out, the paths added.
@@ -96,7 +130,7 @@ class Snapshot:
                         self._repeated.add(file_id(path))
                 return by_id
         paths = list(self.paths)[::-1]
-        ids = list(map(file_id, paths))
+        ids = [_IDS.get(p) or _IDS.setdefault(p, file_id(p)) for p in paths]
         by_id = dict(zip(ids, paths))  # the last one stored wins: the first in `paths`
         self._repeated = (
             set() if len(by_id) == len(ids) else {i for i, n in Counter(ids).items() if n > 1}
@@ -124,7 +158,7 @@ class Snapshot:
         snap._derived = (later, removed, added)
         return snap
 
-    def use_cache(self, cache: VerdictCache) -> bool:
+    def use_cache(self, cache: References) -> bool:
         """Answer `referrers` from the verdict cache (the references of every blob a
         `validate` judged, of any tree) instead of searching every blob; files the
         cache lacks are read each time. Declined (False) when it lacks so many that
@@ -145,6 +179,18 @@ class Snapshot:
             return False
         self._index = (cache, by_blob, unindexed)
         return True
+
+    def use_index(self, index: ReferenceIndex, kinds: KindRegistry) -> None:
+        """Answer `referrers` from `index`, after reading into it the files it lacks."""
+        known = index.blobs()
+        by_blob: dict[str, list[str]] = {}
+        for path, blob in self.paths.items():
+            if path.startswith(_SEARCHED):
+                by_blob.setdefault(blob, []).append(path)
+                if blob not in known:
+                    doc = self.document(path)
+                    index.add(blob, Entry.of(doc, kinds).targets() if doc is not None else ())
+        self._index = (index, by_blob, set())
 
     def _shared(self, path: str) -> bool:
         """The file is the same blob in the `near` snapshot."""

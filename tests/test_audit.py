@@ -318,6 +318,45 @@ def test_a_review_rule_matched_through_the_affected_services_is_checked(
     assert "2026-11-29T23:30:00+00:00" in overdue["message"]  # the window's end + P1D
 
 
+def test_dependents_are_those_of_the_commit_judged_not_of_the_head(tmp_path: Path) -> None:
+    """The shop (critical) depended on app-01 when the first merge landed; a later
+    commit cut the tie. The merge is still judged with the shop among the services its
+    change affects (rule `critical`: two change managers), whether one process judges
+    every commit or workers share them, reading what each revision refers to."""
+    init_repository(tmp_path / "cmdb")
+    repo = Repo(tmp_path / "cmdb", count())
+    policy = repo.path / "policies/change-policy.yaml"
+    policy.write_text(
+        policy.read_text(encoding="utf-8").replace(
+            "  freezes:",
+            "    - {id: critical, match: {criticality: [critical]}, approvals: "
+            "[{group: change-managers, count: 2}]}\n  freezes:",
+        ),
+        encoding="utf-8",
+    )
+    repo.git("init", "--quiet", "-b", "main")
+    repo.git("add", "-A")
+    repo.git("commit", "--quiet", "-m", "cmdbctl init", when="2026-11-01T09:00:00Z")
+    repo.request("feature", "CHG-2026-0042", 131072)
+    repo.approve("CHG-2026-0042")
+    merged = repo.merge("feature", when="2026-11-22T10:00:00Z")
+    web = repo.path / "inventory/shop-web.yaml"
+    untied = web.read_text(encoding="utf-8").replace("  runsOn: [app-01]\n", "")
+    assert untied != web.read_text(encoding="utf-8")
+    repo.commit("alice", "shop-web moved", {"inventory/shop-web.yaml": untied})
+    env = {"CMDBCTL_NO_CACHE": "1"}
+    reports = []
+    for jobs in ("1", "2"):
+        result = repo.cli("audit", "--format", "json", "--jobs", jobs, env=env)
+        assert result.exit_code == 1, result.output + result.stderr
+        reports.append(json.loads(result.stdout))
+    assert reports[0]["commits"] == reports[1]["commits"]
+    merge = by_sha(reports[0])[merged]
+    assert merge["verdict"] == "refused"
+    missing = [f for f in merge["findings"] if f["code"] == "gate.approval.missing"]
+    assert missing and "critical" in missing[0]["message"], merge["findings"]
+
+
 def test_since_limits_the_range(history: Repo) -> None:
     first = history.head("HEAD~1")
     code, report = history.audit("--since", first, now="2026-11-24T00:00:00Z")

@@ -25,7 +25,7 @@ from cmdbctl.gate.policy import Rules, read_rules
 from cmdbctl.gate.rules import ChangeVerdict
 from cmdbctl.gate.standard import TargetEdit
 from cmdbctl.kinds import SCHEMA_SUFFIX, KindRegistry, builtin_schema_files
-from cmdbctl.revision import Snapshot
+from cmdbctl.revision import ReferenceIndex, Snapshot
 from cmdbctl.validate.cache import VerdictCache
 from cmdbctl.workspace import YAML_SUFFIXES, file_id, near_miss
 
@@ -146,11 +146,18 @@ def registry_at(root: Path, rev: str, blobs: gitio.BlobReader) -> KindRegistry:
 
 
 def run_gate(
-    root: Path, base: str, head: str = "HEAD", now: datetime | None = None, recorded: bool = False
+    root: Path,
+    base: str,
+    head: str = "HEAD",
+    now: datetime | None = None,
+    recorded: bool = False,
+    references: dict[str, ReferenceIndex] | None = None,
 ) -> GateResult:
     """The verdict on merging `head` into `base`. `recorded`: decisions whose commits are
     not their persons' own count as recorded, each with a warning that its provenance is
-    not in history (auditing a squash commit, which replaced them)."""
+    not in history (auditing a squash commit, which replaced them). `references`: indexes
+    by kind-registry fingerprint, kept by a caller that judges many revisions (`audit`),
+    which answer `referrers` in place of a search."""
     gitio.require_work_tree(root)
     now = now or datetime.now(UTC)
     base_sha, head_sha = gitio.resolve(root, base), gitio.resolve(root, head)
@@ -159,7 +166,10 @@ def run_gate(
         kinds = registry_at(root, head_sha, blobs)
         head_snap = Snapshot(root, head_sha, blobs)
         cache = VerdictCache(root, kinds.fingerprint)
-        head_snap.use_cache(cache)  # CI: validate, then gate
+        if references is not None:
+            head_snap.use_index(references.setdefault(kinds.fingerprint, ReferenceIndex()), kinds)
+        else:
+            head_snap.use_cache(cache)  # CI: validate, then gate
         file_changes = gitio.diff_tree(root, merge_base, head_sha, (*GOVERNED, *CI_WIRING))
         old_snap = Snapshot.before(head_snap, merge_base, file_changes)
         head_snap.written = frozenset(c.new_path for c in file_changes if c.new_path)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from cmdbctl.gitio.ancestry import (
     deepen,
     history_base,
+    index_changed_paths,
     is_ancestor,
     is_shallow,
     merge_base,
@@ -115,6 +116,7 @@ __all__ = [
     "grep_words",
     "head_tree",
     "history_base",
+    "index_changed_paths",
     "init",
     "is_ancestor",
     "is_shallow",

@@ -87,3 +87,12 @@ def require_full_history(root: Path) -> None:
         ) from exc
     if is_shallow(root):
         raise CommandError("this clone is still shallow after fetching its history", hint)
+
+
+def index_changed_paths(root: Path) -> None:
+    """Bring git's commit-graph up to date with changed-path Bloom filters, as `git
+    maintenance` does: a walk limited to a path (who wrote this change request, over
+    the whole history) then skips, in C, every commit that cannot have touched it,
+    several times faster. Only an index git keeps for itself: a repository that will not
+    take it (read-only, `core.commitGraph=false`) is walked as it is."""
+    complete(root, ["commit-graph", "write", "--reachable", "--changed-paths"])
