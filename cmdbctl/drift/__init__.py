@@ -1,0 +1,193 @@
+"""`cmdbctl diff`: the repository (desired) against discovery snapshots (discovered).
+
+The steps, a module each: `desired` (the CIs of the kinds the snapshots cover, read as
+`validate` reads them), `policy` (the DiscoveryPolicy or its defaults), `identify`
+(which CI each item is), `reconcile` (one view per CI when several sources report it),
+`compare` (field by field, cheap equality first), `ignores` (what the policy hides, and
+expired rules), `report` (text, JSON, Markdown), `write` (`--write`: the drift as a
+branch with a draft change request).
+
+What is what:
+- missing: a CI of a kind some snapshot covers (a source covers the kinds of its
+  items) that no item identifies, unless its status says it should not be found:
+  retired, or planned or ordered (not yet installed);
+- unmanaged: an item that identifies no CI;
+- drifted: a CI whose spec differs from its discovered view in a field the sources
+  report;
+- ambiguous: an item identification could not decide (identify.py); never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cmdbctl.discovery.snapshot import Snapshot
+from cmdbctl.drift import normalise
+from cmdbctl.drift.compare import Change, changes
+from cmdbctl.drift.desired import CI, read_desired
+from cmdbctl.drift.identify import Identified, identify
+from cmdbctl.drift.ignores import Ignores
+from cmdbctl.drift.policy import DiscoveryPolicy, read_policy
+from cmdbctl.drift.reconcile import View, reconcile
+from cmdbctl.findings import Finding
+from cmdbctl.kinds import KindRegistry, load_registry
+from cmdbctl.workspace import Workspace
+
+CODES: dict[str, str] = {
+    "drift.unread": "a file under inventory/ holds no readable document: diff cannot tell "
+    "which CI it is, so an item that is that CI shows as unmanaged; `cmdbctl validate` "
+    "says what is wrong with it",
+}
+
+# Statuses of CIs no source is expected to find.
+NOT_DEPLOYED = frozenset({"retired", "planned", "ordered"})
+_CI_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Drifted:
+    ci: CI
+    view: View
+    changes: tuple[Change, ...]
+
+
+@dataclass
+class DiffResult:
+    snapshots: Sequence[Snapshot]
+    policy: DiscoveryPolicy
+    identified: list[Identified]
+    missing: list[CI] = field(default_factory=list)
+    unmanaged: list[Identified] = field(default_factory=list)
+    drifted: list[Drifted] = field(default_factory=list)
+    ambiguous: list[Identified] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    ignored_items: int = 0
+    ignored_fields: int = 0
+    compared: int = 0  # CIs of the covered kinds
+    ids: frozenset[str] = frozenset()  # every id file names claim (a new CI must not reuse one)
+
+    @property
+    def expired(self) -> int:
+        return sum(1 for f in self.findings if f.code == "drift.ignore-expired")
+
+    @property
+    def found_drift(self) -> bool:
+        """Anything `--exit-code` exits 1 for: drift of any sort, an ambiguous item, an
+        expired ignore rule."""
+        return bool(
+            self.missing or self.unmanaged or self.drifted or self.ambiguous or self.expired
+        )
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return {
+            "sources": [
+                {
+                    "source": s.source,
+                    "path": s.path,
+                    "digest": s.digest,
+                    "discoveredAt": s.discovered_at.isoformat(),
+                    "items": len(s.items),
+                }
+                for s in self.snapshots
+            ],
+            "compared": self.compared,
+            "discovered": len(self.identified),
+            "matched": sum(1 for e in self.identified if e.ci is not None),
+            "missing": len(self.missing),
+            "unmanaged": len(self.unmanaged),
+            "drifted": len(self.drifted),
+            "changes": sum(len(d.changes) for d in self.drifted),
+            "ambiguous": len(self.ambiguous),
+            "ignored": {"items": self.ignored_items, "fields": self.ignored_fields},
+            "expiredIgnores": self.expired,
+            "unread": sum(1 for f in self.findings if f.code == "drift.unread"),
+        }
+
+
+def proposed_id(entry: Identified) -> str | None:
+    """The id a CI for an unmanaged item would get: its host name (else the first label
+    of its fqdn, else its serial), lower case, as a CI id may be written."""
+    ids = entry.item.identifiers
+    candidates = [
+        ids.get("hostname"),
+        str(ids.get("fqdn") or "").partition(".")[0],
+        ids.get("serial"),
+    ]
+    for value in candidates:
+        if isinstance(value, str) and value.strip():
+            text = re.sub(r"[^a-z0-9._-]+", "-", normalise.host(value)).strip("-._")[:63]
+            if _CI_ID.match(text):
+                return text
+    return None
+
+
+def spec_fields(kinds: KindRegistry) -> dict[str, frozenset[str]]:
+    """The spec fields each kind's schema defines (what a source may report)."""
+    out = {}
+    for name, kind in kinds.kinds.items():
+        spec = kind.schema.get("properties", {}).get("spec", {})
+        props = spec.get("properties") if isinstance(spec, dict) else None
+        if isinstance(props, dict):
+            out[name] = frozenset(props)
+    return out
+
+
+def run_diff(
+    ws: Workspace, snapshots: Sequence[Snapshot], now: datetime, jobs: int | None = None
+) -> DiffResult:
+    kinds = load_registry(ws.root)
+    covered = frozenset(item.kind for s in snapshots for item in s.items)
+    desired = read_desired(ws, covered, jobs)
+    policy = read_policy(ws.root, desired.policies, kinds)
+    identified = identify(snapshots, desired.cis, policy)
+    views = reconcile(identified, snapshots, policy, spec_fields(kinds))
+    ignores = Ignores.of(policy.ignores, now.date())
+    result = DiffResult(snapshots, policy, identified, compared=len(desired.cis), ids=desired.ids)
+    claimed = {c for e in identified if e.ambiguous for c in e.candidates}
+    for ci in desired.cis:
+        view = views.get(ci.id)
+        if view is None:
+            if (
+                ci.id not in claimed
+                and ci.status not in NOT_DEPLOYED
+                and not ignores.hides_item(ci.kind, ci.id, ci.labels)
+            ):
+                result.missing.append(ci)
+            continue
+        found = changes(ci.spec, view.attributes)
+        if not found or ignores.hides_item(ci.kind, ci.id, ci.labels):
+            continue
+        rules = ignores.field_rules(ci.kind, ci.id, ci.labels)
+        if rules:
+            found = [c for c in found if not ignores.hides_field(rules, c.path)]
+        if found:
+            result.drifted.append(Drifted(ci, view, tuple(found)))
+    for entry in identified:
+        if entry.ambiguous:
+            result.ambiguous.append(entry)
+        elif entry.ci is None and not ignores.hides_item(entry.item.kind, proposed_id(entry), {}):
+            result.unmanaged.append(entry)
+    result.findings = [
+        *ignores.findings(ws.root),
+        *(
+            Finding(
+                path,
+                "drift.unread",
+                "holds no readable document: diff cannot tell which CI it is",
+                severity="warning",
+                line=1,
+                column=1,
+                hint=f"`cmdbctl validate {path}` says what is wrong with it",
+            )
+            for path in desired.unread
+        ),
+    ]
+    result.ignored_items, result.ignored_fields = ignores.items, ignores.fields
+    result.missing.sort(key=lambda c: c.id)
+    result.drifted.sort(key=lambda d: d.ci.id)
+    return result

@@ -1,0 +1,134 @@
+"""Reconciliation: the snapshots' items that identify one CI, merged into one discovered
+view, with the source of each value.
+
+With one item, the view is its attributes as they are. With several (one per source),
+each attribute path (a leaf: os.version, memoryMb, the whole disks list) comes from the
+most trusted source that reports it, by the policy's precedence (the most specific
+entry for the path, then "*"); a source the precedence does not list ranks after those
+it lists, in command-line order. The item's serial, fqdn and hostname are spec fields
+too and are compared as such when the kind's schema has them and the attributes do not
+say otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cmdbctl.discovery.snapshot import Snapshot
+from cmdbctl.drift.identify import Identified
+from cmdbctl.drift.policy import DiscoveryPolicy
+
+# Identifiers that are spec fields of the same name.
+SPEC_IDENTIFIERS = ("serial", "fqdn", "hostname")
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What the sources say of one CI."""
+
+    ci: str
+    attributes: dict[str, Any]  # nested as in the spec
+    sources: Mapping[str, str] | str  # leaf path -> source; one source name for all
+    items: tuple[Identified, ...]
+
+    def source_of(self, path: str) -> str:
+        """The source of the value at a dotted path below spec (memoryMb, disks.1.sizeGb)."""
+        if isinstance(self.sources, str):
+            return self.sources
+        parts = path.split(".")
+        for end in range(len(parts), 0, -1):
+            found = self.sources.get(".".join(parts[:end]))
+            if found is not None:
+                return found
+        return ""
+
+
+def attributes_of(entry: Identified, fields: frozenset[str] | None) -> dict[str, Any]:
+    """The item's attributes, plus its identifiers that are spec fields of its kind;
+    only the fields its kind's schema has (`fields`; None: every one)."""
+    item = entry.item
+    found = dict(item.attributes)
+    for name in SPEC_IDENTIFIERS:
+        value = item.identifiers.get(name)
+        if isinstance(value, str) and name not in found and (fields is None or name in fields):
+            found[name] = value
+    if fields is not None:
+        found = {k: v for k, v in found.items() if k in fields}
+    return found
+
+
+def reconcile(
+    identified: Sequence[Identified],
+    snapshots: Sequence[Snapshot],
+    policy: DiscoveryPolicy,
+    fields: Mapping[str, frozenset[str]],
+) -> dict[str, View]:
+    """One view per identified CI."""
+    by_ci: dict[str, list[Identified]] = {}
+    for entry in identified:
+        if entry.ci is not None:
+            by_ci.setdefault(entry.ci, []).append(entry)
+    views = {}
+    for ci, entries in by_ci.items():
+        kind_fields = fields.get(entries[0].item.kind)
+        if len(entries) == 1:
+            (entry,) = entries
+            views[ci] = View(
+                ci,
+                attributes_of(entry, kind_fields),
+                snapshots[entry.source].source,
+                (entry,),
+            )
+        else:
+            views[ci] = _merged(ci, entries, snapshots, policy, kind_fields)
+    return views
+
+
+def _merged(
+    ci: str,
+    entries: list[Identified],
+    snapshots: Sequence[Snapshot],
+    policy: DiscoveryPolicy,
+    fields: frozenset[str] | None,
+) -> View:
+    leaves: dict[
+        str, list[tuple[int, str, Any]]
+    ] = {}  # path -> (command-line order, source, value)
+    for entry in entries:
+        source = snapshots[entry.source].source
+        for path, value in _leaves(attributes_of(entry, fields), ""):
+            leaves.setdefault(path, []).append((entry.source, source, value))
+    attributes: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for path, offers in leaves.items():
+        trusted = policy.trusted(path)
+
+        def rank(
+            offer: tuple[int, str, Any], trusted: tuple[str, ...] = trusted
+        ) -> tuple[int, int]:
+            order, source, _ = offer
+            return (trusted.index(source) if source in trusted else len(trusted), order)
+
+        _, source, value = min(offers, key=rank)
+        _put(attributes, path.split("."), value)
+        sources[path] = source
+    return View(ci, attributes, sources, tuple(entries))
+
+
+def _leaves(node: Mapping[str, Any], prefix: str) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.extend(_leaves(value, path + "."))
+        else:
+            out.append((path, value))
+    return out
+
+
+def _put(node: dict[str, Any], parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value

@@ -1,0 +1,423 @@
+"""`cmdbctl diff --write`: the drift as a reviewable change.
+
+On a new branch from HEAD (checked out; the branch the user was on stays as it was, as
+`rollback --branch` does): each drifted CI's file gets the discovered values, edited
+round trip (comments, quoting and layout kept; only the drifted nodes change); with
+`--add-unmanaged`, a new CI per unmanaged item (inventory/discovered/<id>.yaml, its id
+from its host name, never overwriting one); a draft ChangeRequest in changes/ with the
+next free id of the year, targeting every CI written and naming each snapshot's digest
+(description and annotations); `validate` of the result; one commit as the current
+identity, with a `Change-Id:` trailer. The draft covers nothing yet: the pull request
+is the review, and `cmdbctl gate` refuses the branch until the change is approved.
+
+Refused, changing nothing: a dirty work tree, git busy with a merge or rebase, a branch
+name that is taken or invalid, an identity that is no Person (the requester), nothing to
+write, a new CI whose id is taken (exit 2); a result `validate` finds errors in (exit 1,
+its findings printed). Whatever fails half way, Ctrl-C included, the repository is put
+back: HEAD and the branch, the index, the work tree (file times too), the new branch
+deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap
+
+from cmdbctl import gitio
+from cmdbctl.drift import DiffResult, Drifted, normalise, proposed_id
+from cmdbctl.drift.compare import Change
+from cmdbctl.drift.identify import Identified
+from cmdbctl.drift.reconcile import attributes_of
+from cmdbctl.editing import edit
+from cmdbctl.errors import CommandError
+from cmdbctl.findings import Finding
+from cmdbctl.gate.policy import read_rules
+from cmdbctl.recording import commit_message
+from cmdbctl.revision import Snapshot
+from cmdbctl.rollback.undo import _uninterrupted
+from cmdbctl.validate import validate
+from cmdbctl.workspace import Workspace
+
+NEW_CIS = "inventory/discovered"
+ROLLBACK_PLAN = (
+    "Revert the commit: the records go back to what they said before; no machine is touched."
+)
+
+
+class WriteRefused(CommandError):
+    """The result would not validate (exit 1); nothing was changed."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None, findings: Sequence[Finding]) -> None:
+        super().__init__(message, hint)
+        self.findings = list(findings)
+
+
+@dataclass(frozen=True)
+class Written:
+    branch: str
+    origin: str  # the branch (or commit) it was made from
+    commit: str
+    change_id: str
+    change_path: str
+    edited: tuple[str, ...]
+    added: tuple[str, ...]
+    findings: tuple[Finding, ...]  # validate's warnings
+
+    def describe(self) -> str:
+        lines = [
+            (
+                f"Committed {self.commit[:10]} on new branch {self.branch} (from "
+                f"{self.origin}, which is unchanged; the new branch is checked out):"
+            ),
+            *(f"  edited  {p}" for p in self.edited),
+            *(f"  added   {p}" for p in self.added),
+            f"  added   {self.change_path} (draft change request {self.change_id})",
+            f"Push it and open a pull request: git push -u origin {self.branch}",
+            f"The gate refuses it until {self.change_id} is submitted and approved.",
+        ]
+        return "\n".join(lines)
+
+
+def write_drift(
+    root: Path,
+    result: DiffResult,
+    *,
+    branch: str | None,
+    add_unmanaged: bool,
+    now: datetime,
+) -> Written:
+    gitio.require_work_tree(root)
+    if (gitio.output(root, "rev-parse", "--show-prefix") or b"").strip():
+        raise CommandError(
+            f"{root} is below the top of its git repository",
+            "--write needs the CMDB at the top of its own repository",
+        )
+    head = gitio.resolve(root, "HEAD")
+    current = gitio.symbolic_head(root)
+    gitio.require_clean(root)
+    busy = gitio.operation_in_progress(root)
+    if busy:
+        raise CommandError(
+            f"git is in the middle of {busy}", "finish or abort it first (`git status` says how)"
+        )
+    digest = _digest(result)
+    name = branch or f"drift/{now:%Y-%m-%d}-{digest[:8]}"
+    problem = gitio.new_branch_problem(root, name)
+    if problem:
+        raise CommandError(problem, "choose another name with --branch")
+    new = _new_cis(result) if add_unmanaged else {}
+    if not result.drifted and not new:
+        raise CommandError(
+            "nothing to write: no CI drifted"
+            + (
+                ""
+                if add_unmanaged or not result.unmanaged
+                else " (--add-unmanaged adds CIs for unmanaged items)"
+            ),
+            None,
+        )
+    requester = _requester(root)
+    files: dict[str, str] = {}
+    for drifted in result.drifted:
+        original = (root / drifted.ci.path).read_text(encoding="utf-8")
+        files[drifted.ci.path] = edit(original, drifted.ci.path, _apply(drifted))
+    for path, text in new.items():
+        files[path] = text
+    change_id = _free_change_id(result, now)
+    targets = [d.ci.id for d in result.drifted] + [Path(p).stem for p in new]
+    change_path = f"changes/{change_id}.yaml"
+    files[change_path] = _change_request(change_id, requester, targets, result, new)
+    return _carry_out(
+        root, head, current, name, files, set(new) | {change_path}, change_id, result, digest
+    )
+
+
+def _digest(result: DiffResult) -> str:
+    """The snapshots' digest (of their digests, when several), hex."""
+    digests = [s.digest for s in result.snapshots]
+    if len(digests) == 1:
+        return digests[0].partition(":")[2]
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+def _requester(root: Path) -> str:
+    identity = gitio.current_identity(root)
+    with gitio.BlobReader(root) as blobs:
+        rules = read_rules(Snapshot(root, "HEAD", blobs, folders=["policies"]))
+    person = rules.person_by_email(identity.email)
+    if person is None:
+        raise CommandError(
+            f"your git identity {identity.email} is not a person in policies/: the draft "
+            "change request needs you as its requester",
+            "set user.email to an address listed in your Person document's emails",
+        )
+    return person.id
+
+
+def _apply(drifted: Drifted) -> Any:
+    """The round-trip edit of one CI: each change at its path, list items removed last
+    (highest first, so the numbers of the others hold)."""
+
+    def change(data: Any) -> None:
+        spec = data.get("spec")
+        if not isinstance(spec, dict):
+            spec = data["spec"] = CommentedMap()
+        removals = sorted(
+            (c for c in drifted.changes if c.op == "remove"), key=lambda c: c.parts, reverse=True
+        )
+        for c in drifted.changes:
+            if c.op != "remove":
+                _set(spec, c)
+        for c in removals:
+            parent = _parent(spec, c.parts)
+            del parent[c.parts[-1]]
+
+    return change
+
+
+def _parent(spec: Any, parts: tuple[str | int, ...]) -> Any:
+    node = spec
+    for part in parts[:-1]:
+        if isinstance(node, dict) and part not in node:
+            node[part] = CommentedMap()
+        node = node[part]
+    return node
+
+
+def _set(spec: Any, c: Change) -> None:
+    parent = _parent(spec, c.parts)
+    value = normalise.deep(str(c.parts[-1]) if isinstance(c.parts[-1], str) else "", c.discovered)
+    if c.op == "add":
+        parent.append(value)
+    else:
+        parent[c.parts[-1]] = value
+
+
+def _new_cis(result: DiffResult) -> dict[str, str]:
+    """path -> text of a new CI for each unmanaged item."""
+    out: dict[str, str] = {}
+    for entry in result.unmanaged:
+        ci = proposed_id(entry)
+        label = entry.item.label()
+        if ci is None:
+            raise CommandError(
+                f"{label}: no host name, fqdn or serial to name a new CI by",
+                "leave out --add-unmanaged, or add its CI by hand",
+            )
+        path = f"{NEW_CIS}/{ci}.yaml"
+        if ci in result.ids or path in out:
+            raise CommandError(
+                f"{label}: a document with id {ci} exists already; a new CI would take its id",
+                "leave out --add-unmanaged, or add its CI by hand under another id",
+            )
+        out[path] = edit("apiVersion: cmdb/v1\n", path, _fill(entry, ci, result))
+    return out
+
+
+def _fill(entry: Identified, ci: str, result: DiffResult) -> Any:
+    snapshot = result.snapshots[entry.source]
+    attributes = attributes_of(entry, None)
+    macs = entry.item.identifiers.get("macs")
+    if "interfaces" not in attributes and isinstance(macs, list):
+        attributes["interfaces"] = [{"mac": m} for m in macs]
+
+    def fill(data: Any) -> None:
+        data["kind"] = entry.item.kind
+        data["metadata"] = CommentedMap(
+            id=ci,
+            name=str(entry.item.identifiers.get("hostname") or ci),
+            annotations=CommentedMap(
+                discoveredBy=f"{snapshot.source} {snapshot.digest}",
+            ),
+        )
+        data["spec"] = CommentedMap(status="active", **normalise.deep("", attributes))
+
+    return fill
+
+
+_CHANGE_ID = re.compile(r"^CHG-([0-9]{4})-([0-9]{4,})$")
+
+
+def _free_change_id(result: DiffResult, now: datetime) -> str:
+    year = f"{now:%Y}"
+    taken = [
+        int(m.group(2))
+        for m in map(_CHANGE_ID.match, result.ids)
+        if m is not None and m.group(1) == year
+    ]
+    return f"CHG-{year}-{max(taken, default=0) + 1:04d}"
+
+
+def _change_request(
+    change_id: str, requester: str, targets: list[str], result: DiffResult, new: dict[str, str]
+) -> str:
+    sources = ", ".join(sorted({s.source for s in result.snapshots}))
+    digests = [
+        f"- {_one_line(s.source)}: {s.digest} ({_one_line(s.path)}, discovered at "
+        f"{s.discovered_at.isoformat()})"
+        for s in result.snapshots
+    ]
+    fields = sum(len(d.changes) for d in result.drifted)
+    description = [
+        f"cmdbctl diff --write found {len(result.drifted)} drifted CI(s) ({fields} field(s))"
+        + (f" and added {len(new)} CI(s) for unmanaged items" if new else "")
+        + ", from these snapshots:",
+        *digests,
+    ]
+    plan = [
+        f"Update {d.ci.id}: " + ", ".join(c.path for c in d.changes) for d in result.drifted
+    ] + [f"Add {p}" for p in new]
+
+    def q(text: str) -> str:  # a JSON string is a YAML string, quoted safely
+        return json.dumps(text, ensure_ascii=False)
+
+    annotations = "".join(
+        f"    {q('snapshot/' + str(n))}: {q(s.source + ' ' + s.digest)}\n"
+        for n, s in enumerate(result.snapshots)
+    )
+    return (
+        "apiVersion: cmdb/v1\n"
+        "kind: ChangeRequest\n"
+        "metadata:\n"
+        f"  id: {change_id}\n"
+        f"  name: {q(f'Align the repository with discovery ({sources})')}\n"
+        "  annotations:\n"
+        f"{annotations}"
+        "spec:\n"
+        "  type: normal\n"
+        "  category: system\n"
+        f"  requester: {requester}\n"
+        f"  reason: {q('Discovery found the repository out of date with what runs.')}\n"
+        "  description: |\n"
+        + "".join(f"    {line}\n" for line in description)
+        + f"  targets: [{', '.join(targets)}]\n"
+        "  risk: low\n"
+        f"  rollbackPlan: {q(ROLLBACK_PLAN)}\n"
+        "  plan:\n" + "".join(f"    - {q(step)}\n" for step in plan) + "  status: draft\n"
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _carry_out(
+    root: Path,
+    head: str,
+    current: str | None,
+    branch: str,
+    files: dict[str, str],
+    created: set[str],
+    change_id: str,
+    result: DiffResult,
+    digest: str,
+) -> Written:
+    times = {}
+    for path in files:
+        if path not in created:
+            info = (root / path).stat()
+            times[path] = (info.st_atime_ns, info.st_mtime_ns)
+    made_folders = [f for f in _missing_folders(root, created)]
+    try:
+        gitio.switch_new_branch(root, branch)
+        for path, text in files.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_bytes(text.encode("utf-8"))
+        gitio.run(root, "add", "--", *files)
+        findings = validate(Workspace(root)).findings
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:
+            raise WriteRefused(
+                f"the branch would not validate ({len(errors)} error"
+                f"{'s' if len(errors) != 1 else ''}, above); nothing was changed",
+                "a discovered value the schema refuses (fix the source, or ignore the field "
+                "in the DiscoveryPolicy), or errors the repository has already "
+                "(`cmdbctl validate`)",
+                findings,
+            )
+        edited = tuple(sorted(p for p in files if p not in created))
+        added = tuple(sorted(p for p in created if not p.startswith("changes/")))
+        message = commit_message(
+            "Align with discovery:",
+            change_id,
+            None,
+            "\n".join([*(f"Update {p}" for p in edited), *(f"Add {p}" for p in added)]),
+            [("Snapshot", f"{s.source} {s.digest}") for s in result.snapshots],
+        )
+        commit = gitio.commit_index(root, message)
+    except BaseException:
+        _undo(root, head, current, branch, created, times, made_folders)
+        raise
+    origin = (current or head).removeprefix("refs/heads/")
+    return Written(
+        branch,
+        origin,
+        commit,
+        change_id,
+        f"changes/{change_id}.yaml",
+        edited,
+        added,
+        tuple(findings),
+    )
+
+
+def _missing_folders(root: Path, created: set[str]) -> list[Path]:
+    """Folders the new files need that do not exist yet, deepest first (to remove on undo)."""
+    out: set[Path] = set()
+    for path in created:
+        folder = (root / path).parent
+        while not folder.exists():
+            out.add(folder)
+            folder = folder.parent
+    return sorted(out, key=lambda p: len(p.parts), reverse=True)
+
+
+def _undo(
+    root: Path,
+    head: str,
+    current: str | None,
+    branch: str,
+    created: set[str],
+    times: dict[str, tuple[int, int]],
+    folders: list[Path],
+) -> None:
+    """Put back exactly what this run changed."""
+    try:
+        with _uninterrupted():
+            now = gitio.resolve(root, "HEAD")
+            if now != head:  # the commit was made, then something failed
+                gitio.update_ref(root, "HEAD", head, now)
+            gitio.reset_index_and_tree(root, head)
+            for path in created:
+                (root / path).unlink(missing_ok=True)
+            for folder in folders:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+            for path, (atime, mtime) in times.items():
+                if (root / path).is_file():
+                    os.utime(root / path, ns=(atime, mtime), follow_symlinks=False)
+            gitio.refresh_index(root)
+            if gitio.symbolic_head(root) == f"refs/heads/{branch}":
+                gitio.switch_back(root, current, head)
+            if gitio.new_branch_problem(root, branch):
+                gitio.delete_branch(root, branch)
+    except Exception as exc:
+        back = (current or "").removeprefix("refs/heads/") or head
+        raise CommandError(
+            f"--write failed and the repository could not be put back: {exc}",
+            f"put it back yourself: git reset --hard {head}; git checkout {back}; "
+            f"git branch -D {branch}",
+        ) from exc
