@@ -25,7 +25,7 @@ values and these patterns.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -434,6 +434,65 @@ class GroupSpec(_Model):
 
     description: str | None = None
     members: list[CiId]
+
+
+# --- DiscoveryPolicy --------------------------------------------------------------
+
+DATE_PATTERN = r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
+IdentifierName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")]
+SourceName = Annotated[str, Field(min_length=1)]
+AttributePath = Annotated[str, Field(pattern=r"^(?:\*|[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)$")]
+
+
+def _date_text(value: object) -> object:
+    # A YAML loader may give a date object for an unquoted 2027-01-31; the schema
+    # (common.schema.json#/$defs/date) reads the same text.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+DateText = Annotated[str, BeforeValidator(_date_text), Field(pattern=DATE_PATTERN)]
+
+
+class IgnoreMatch(_Model):
+    """Which CIs an ignore rule applies to; every key given must hold."""
+
+    kind: KindName | None = None
+    ids: Annotated[list[CiId], Field(min_length=1)] | None = None
+    labels: dict[str, str] | None = None
+
+
+class DiscoveryIgnore(_Model):
+    """Drift not reported while the rule is in force (through its `expires` day)."""
+
+    match: IgnoreMatch = Field(default_factory=IgnoreMatch)
+    fields: Annotated[list[FieldPath], Field(min_length=1)] | None = None
+    reason: Annotated[str, Field(min_length=1)]
+    owner: CiId
+    expires: DateText
+
+    @model_validator(mode="after")
+    def _a_real_day(self) -> DiscoveryIgnore:
+        date.fromisoformat(self.expires)  # the pattern lets 2027-02-31 through
+        return self
+
+    @property
+    def last_day(self) -> date:
+        return date.fromisoformat(self.expires)
+
+
+class DiscoveryPolicySpec(_Model):
+    """The spec of a DiscoveryPolicy document (policies/, optional): identification per
+    kind, source precedence per attribute, ignores. Read by `cmdbctl.drift.policy`."""
+
+    identification: dict[KindName, Annotated[list[IdentifierName], Field(min_length=1)]] = Field(
+        default_factory=dict
+    )
+    precedence: dict[AttributePath, Annotated[list[SourceName], Field(min_length=1)]] = Field(
+        default_factory=dict
+    )
+    ignores: list[DiscoveryIgnore] = Field(default_factory=list)
 
 
 SPEC_MODELS: dict[str, type[BaseModel]] = {
