@@ -37,7 +37,7 @@ from cmdbctl.drift import DiffResult, Drifted, normalise, proposed_id
 from cmdbctl.drift.compare import Change
 from cmdbctl.drift.identify import Identified
 from cmdbctl.drift.reconcile import attributes_of
-from cmdbctl.editing import edit
+from cmdbctl.editing import edit, flow_map
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Finding
 from cmdbctl.gate.policy import read_rules
@@ -199,6 +199,9 @@ def _set(spec: Any, c: Change) -> None:
     parent = _parent(spec, c.parts)
     value = normalise.deep(str(c.parts[-1]) if isinstance(c.parts[-1], str) else "", c.discovered)
     if c.op == "add":
+        siblings = [v for v in parent if isinstance(v, CommentedMap)]
+        if isinstance(value, dict) and siblings and siblings[-1].fa.flow_style():
+            value = flow_map(**value)  # written as its neighbours are, on one line
         parent.append(value)
     else:
         parent[c.parts[-1]] = value

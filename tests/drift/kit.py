@@ -26,7 +26,9 @@ from tests.conftest import GitRepo
 NOW = "2026-11-22T10:00:00Z"
 
 
-def item(kind: str = "Server", attributes: Mapping[str, Any] | None = None, **ids: Any) -> dict[str, Any]:
+def item(
+    kind: str = "Server", attributes: Mapping[str, Any] | None = None, **ids: Any
+) -> dict[str, Any]:
     return {"kind": kind, "identifiers": ids, "attributes": dict(attributes or {})}
 
 
@@ -60,7 +62,9 @@ def server_yaml(
     lines += ['  os: {name: Debian, version: "12"}', "  memoryMb: 65536   # sized for 2026"]
     if macs:
         lines.append("  interfaces:")
-        lines += [f'    - {{name: eth{n}, mac: "{m}", ips: [10.0.0.{n + 1}]}}' for n, m in enumerate(macs)]
+        lines += [
+            f'    - {{name: eth{n}, mac: "{m}", ips: [10.0.0.{n + 1}]}}' for n, m in enumerate(macs)
+        ]
     return "\n".join(lines) + "\n" + extra
 
 

@@ -67,7 +67,9 @@ def test_an_item_no_rule_finds_is_unmanaged_and_says_what_was_tried(servers: Est
     snap = servers.snapshot([item(hostname="web-09", serial="ZZ9")])
     _, report = servers.diff("-d", snap, "--explain")
     assert explained(report) == [("unmatched", None, None)]
-    assert [u["identifiers"] for u in report["unmanaged"]] == [{"hostname": "web-09", "serial": "ZZ9"}]
+    assert [u["identifiers"] for u in report["unmanaged"]] == [
+        {"hostname": "web-09", "serial": "ZZ9"}
+    ]
     assert report["unmanaged"][0]["proposedId"] == "web-09"
     text = servers.run("-d", snap, "--explain").stdout
     assert "ansible: item 0 (Server web-09): no CI (tried serial, fqdn, hostname, macs)" in text
