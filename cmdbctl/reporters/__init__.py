@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from cmdbctl.findings import Report
-from cmdbctl.reporters import github, json, markdown, sarif, text
+from cmdbctl.reporters import codequality, github, json, markdown, sarif, text
 
 Reporter = Callable[[Report, TextIO, bool], None]
 
@@ -20,4 +20,5 @@ REPORTERS: dict[str, Reporter] = {
     "github": github.render,
     "sarif": sarif.render,
     "markdown": markdown.render,
+    "codequality": codequality.render,
 }
