@@ -237,8 +237,10 @@ def _roots(root: Path, head: str, line: list[gitio.Commit]) -> list[Finding]:
 _PARALLEL_FROM = 4
 
 # What each blob refers to, by kind-registry fingerprint: the revisions judged share
-# nearly every blob. Filled before the workers fork, which inherit it.
+# nearly every blob. Filled before the workers fork, which inherit it. Reading every
+# blob costs about ten searches, so a run of fewer commits searches instead.
 _REFERENCES: dict[str, ReferenceIndex] = {}
+_INDEX_FROM = 10
 
 
 def _judge_all(
@@ -252,10 +254,16 @@ def _judge_all(
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs <= 1 or len(todo) < _PARALLEL_FROM:
         for commit in todo:
-            yield _judge(root, commit, judgements[commit.sha], dates[commit.sha])
+            yield _judge(
+                root,
+                commit,
+                judgements[commit.sha],
+                dates[commit.sha],
+                _REFERENCES if len(todo) >= _INDEX_FROM else None,
+            )
         return
     method = "fork" if "fork" in get_all_start_methods() else "spawn"
-    if method == "fork":
+    if method == "fork" and len(todo) >= _INDEX_FROM:
         _index_references(root, todo[0].sha)
     with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=get_context(method)) as pool:
         futures = [
@@ -286,7 +294,7 @@ def _judged_elsewhere(
     """`_judge` in a worker process, sent back as JSON (a `CommandError` as its message
     and hint: not every one survives pickling)."""
     try:
-        audited = _judge(root, commit, judgement, committed)
+        audited = _judge(root, commit, judgement, committed, _REFERENCES or None)
     except CommandError as exc:
         return orjson.dumps({"error": [exc.message, exc.hint]})
     return orjson.dumps(
@@ -370,16 +378,22 @@ def _spec(path: str, raw: bytes) -> dict[str, Any]:
     return spec if isinstance(spec, dict) else {}
 
 
-def _judge(root: Path, commit: gitio.Commit, judgement: Judgement, committed: str) -> AuditedCommit:
+def _judge(
+    root: Path,
+    commit: gitio.Commit,
+    judgement: Judgement,
+    committed: str,
+    references: dict[str, ReferenceIndex] | None = None,
+) -> AuditedCommit:
     """The gate's verdict on the commit as it landed: base its first parent, at its
-    committer date."""
+    committer date. `references`: see `run_gate`."""
     result = run_gate(
         root,
         commit.parents[0],
         commit.sha,
         datetime.fromisoformat(committed),
         recorded=judgement == "recorded",
-        references=_REFERENCES,
+        references=references,
     )
     verdict = "refused" if result.summary["verdict"] == "refused" else "passed"
     return _audited(commit, committed, _kind(judgement, result.findings), verdict, result.findings)

@@ -322,7 +322,8 @@ def test_dependents_are_those_of_the_commit_judged_not_of_the_head(tmp_path: Pat
     """The shop (critical) depended on app-01 when the first merge landed; a later
     commit cut the tie. The merge is still judged with the shop among the services its
     change affects (rule `critical`: two change managers), whether one process judges
-    every commit or workers share them, reading what each revision refers to."""
+    every commit or workers share them: a run of this many commits reads what each
+    blob refers to once (`ReferenceIndex`), the head's blobs and then the older ones."""
     init_repository(tmp_path / "cmdb")
     repo = Repo(tmp_path / "cmdb", count())
     policy = repo.path / "policies/change-policy.yaml"
@@ -340,6 +341,8 @@ def test_dependents_are_those_of_the_commit_judged_not_of_the_head(tmp_path: Pat
     repo.request("feature", "CHG-2026-0042", 131072)
     repo.approve("CHG-2026-0042")
     merged = repo.merge("feature", when="2026-11-22T10:00:00Z")
+    for mb in range(1, 10):  # enough commits to judge that the run reads every blob once
+        repo.commit("alice", f"Quick fix {mb}", repo.memory(1024 * mb))
     web = repo.path / "inventory/shop-web.yaml"
     untied = web.read_text(encoding="utf-8").replace("  runsOn: [app-01]\n", "")
     assert untied != web.read_text(encoding="utf-8")
