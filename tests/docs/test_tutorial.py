@@ -27,7 +27,8 @@ TUTORIAL = TOP / "docs" / "tutorial.md"
 POLICY = TOP / "cmdbctl" / "scaffold" / "policies" / "change-policy.yaml"
 
 _FENCE = re.compile(
-    r"(?:<!--\s*(?P<mark>expect|skip):\s*(?P<arg>.*?)\s*-->\n\s*\n?)?^```sh\n(?P<body>.*?)^```$",
+    r"(?:<!--\s*(?P<mark>expect|skip):\s*(?P<arg>.*?)\s*-->\n\s*\n?)?^```sh\n(?P<body>.*?)^```$"
+    r"(?:\n\s*\n```text\n(?P<output>.*?)^```$)?",
     re.MULTILINE | re.DOTALL,
 )
 
@@ -39,6 +40,7 @@ class Block:
     body: str
     expect: int
     skip: str | None
+    output: str | None  # a ```text block right after it: what it prints
 
 
 def blocks(markdown: str) -> list[Block]:
@@ -51,7 +53,8 @@ def blocks(markdown: str) -> list[Block]:
             assert status, f"tutorial block {n}: write <!-- expect: exit N -->, not {arg!r}"
             expect = int(status[1])
         line = markdown.count("\n", 0, m.start("body"))
-        out.append(Block(n, line, m["body"], expect, arg if mark == "skip" else None))
+        skip = arg if mark == "skip" else None
+        out.append(Block(n, line, m["body"], expect, skip, m["output"]))
     return out
 
 
@@ -105,6 +108,7 @@ def test_the_tutorial_marks_its_blocks_and_walks_the_whole_flow() -> None:
     refusals = [b for b in found if b.expect]
     assert [b.expect for b in refusals] == [1, 2]  # the gate before approval; self-approval
     assert "cmdbctl gate --base main" in refusals[0].body
+    assert refusals[0].output and "gate.approval.missing" in refusals[0].output
 
 
 def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
@@ -146,6 +150,11 @@ def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
             f"--- stdout\n{proc.stdout}--- stderr\n{proc.stderr}"
         )
         assert "Traceback" not in proc.stderr, proc.stderr
+        for shown in (block.output or "").splitlines():
+            assert shown in (proc.stdout + proc.stderr).splitlines(), (
+                f"docs/tutorial.md block {block.number} (line {block.line}) shows a line it "
+                f"does not print: {shown!r}\n--- stdout\n{proc.stdout}--- stderr\n{proc.stderr}"
+            )
     assert ran >= 10
 
     # Where the tutorial leaves the user: the change rolled back, app-01 as it was.
