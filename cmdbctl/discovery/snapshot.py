@@ -96,8 +96,8 @@ def snapshot_bytes(snapshot: Snapshot) -> bytes:
         orjson.dumps(
             {
                 "kind": item.kind,
-                "identifiers": _sorted(item.identifiers),
-                "attributes": _sorted(item.attributes),
+                "identifiers": sorted_keys(item.identifiers),
+                "attributes": sorted_keys(item.attributes),
             }
         )
         for item in snapshot.items
@@ -109,6 +109,8 @@ def snapshot_bytes(snapshot: Snapshot) -> bytes:
 
 def snapshot_from_data(data: Any, path: str, digest: str) -> Snapshot:
     """Check plain data against the format and build the Snapshot; `path` names it."""
+    if data is None:
+        raise _bad(path, None, "", "is empty", "a snapshot holds source, discoveredAt and items")
     if not isinstance(data, dict):
         raise _bad(path, None, "", f"is {_a(data)}, not a mapping of source, discoveredAt, items")
     source = data.get("source")
@@ -307,10 +309,10 @@ def _name(identifiers: Mapping[str, Any]) -> str:
     return "?"
 
 
-def _sorted(value: Any) -> Any:
+def sorted_keys(value: Any) -> Any:
     """Mappings with their keys sorted, all the way down: a stable serialisation."""
     if isinstance(value, Mapping):
-        return {key: _sorted(value[key]) for key in sorted(value)}
+        return {key: sorted_keys(value[key]) for key in sorted(value)}
     if isinstance(value, Sequence) and not isinstance(value, str):
-        return [_sorted(v) for v in value]
+        return [sorted_keys(v) for v in value]
     return value
