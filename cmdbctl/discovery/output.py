@@ -1,0 +1,109 @@
+"""A snapshot's bytes (canonical JSON, or YAML) and writing them whole or not at all."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from cmdbctl.discovery.snapshot import Snapshot, format_instant, snapshot_bytes, sorted_keys
+from cmdbctl.errors import CommandError
+
+
+def render(snapshot: Snapshot, fmt: str) -> bytes:
+    """The snapshot in `fmt` ("json": canonical, "yaml": the same data, block style)."""
+    if fmt == "json":
+        return snapshot_bytes(snapshot)
+    data = {
+        "source": snapshot.source,
+        "discoveredAt": format_instant(snapshot.discovered_at),
+        "items": [
+            {
+                "kind": item.kind,
+                "identifiers": sorted_keys(item.identifiers),
+                "attributes": sorted_keys(item.attributes),
+            }
+            for item in snapshot.items
+        ],
+    }
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # source, discoveredAt, items, as in JSON
+    yaml.representer.add_representer(str, _string)
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue().encode("utf-8")
+
+
+# Plain (unquoted) only where every YAML reader sees a string: YAML 1.1 readers (PyYAML,
+# older Ansible) read yes/no/on/off as booleans and 1:30 as a number; those are quoted.
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./@ -]*[A-Za-z0-9_.]|[A-Za-z_]")
+_YAML11_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+
+
+def _string(representer: Any, value: str) -> Any:
+    plain = _PLAIN.fullmatch(value) is not None and value.lower() not in _YAML11_WORDS
+    return representer.represent_scalar(
+        "tag:yaml.org,2002:str", value, style=None if plain else "'"
+    )
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file beside it and a rename: a reader
+    sees the old file or the new one, never half of one, and a failure leaves no
+    temporary file behind."""
+    target = Path(path)
+    if target.is_dir():
+        raise CommandError(f"cannot write {path}: it is a directory", "name a file with -o")
+    if target.exists() and not target.is_file():  # a device or FIFO is never replaced
+        raise CommandError(
+            f"cannot write {path}: not a regular file", "name a file, or -o - for stdout"
+        )
+    folder = target.parent
+    if not folder.is_dir():
+        raise CommandError(
+            f"cannot write {path}: folder {folder} does not exist",
+            "create it, or name another file",
+        )
+    try:
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise CommandError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            f"check that {folder} is writable, or name another file",
+        ) from exc
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, _mode(target))
+        os.replace(temporary, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise CommandError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            "check the disk and the file's permissions; nothing was written",
+        ) from exc
+    except BaseException:  # Ctrl-C included: no temporary file is left behind
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _mode(target: Path) -> int:
+    """An existing file keeps its mode; a new one gets what the umask allows, as
+    `open()` would give it (mkstemp's temporary files are private)."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
