@@ -1,0 +1,81 @@
+"""Cleaning what hardware and operating systems report, the same way for every adapter.
+
+Firmware fills DMI fields it has no value for with placeholders ("To Be Filled By
+O.E.M.", "Default string", ...) and Ansible writes "NA" where it could not read one (a
+serial is readable by root only); such a value is unknown, never an identifier.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PLACEHOLDERS = frozenset(
+    {
+        "",
+        "na",
+        "n/a",
+        "none",
+        "null",
+        "unknown",
+        "not specified",
+        "not available",
+        "not applicable",
+        "not present",
+        "to be filled by o.e.m.",
+        "to be filled by oem",
+        "default string",
+        "system serial number",
+        "system manufacturer",
+        "system product name",
+        "chassis serial number",
+        "invalid",
+        "oem",
+        "o.e.m.",
+        "0",
+        "00000000",
+        "0123456789",
+        "123456789",
+    }
+)
+_BLANK_MAC = "00:00:00:00:00:00"
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}")
+
+
+def known(value: object) -> str | None:
+    """The value as a string, or None for a placeholder or anything not a string."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    return None if text.lower() in _PLACEHOLDERS else text
+
+
+def mac(value: object) -> str | None:
+    """A hardware address as the system prints it, or None when it is none (a tunnel,
+    all zeros) or not a MAC (InfiniBand's 20 octets)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not _MAC.fullmatch(text) or text.replace("-", ":") == _BLANK_MAC:
+        return None
+    return text
+
+
+def size_gb(size_bytes: int) -> float:
+    """Bytes as decimal gigabytes (disk vendors' GB), to one decimal place."""
+    return round(size_bytes / 1e9, 1)
+
+
+def short_hostname(name: str) -> str:
+    """The host name without its domain: `db-01.example.net` → `db-01`."""
+    return name.split(".", 1)[0]
+
+
+def fqdn(name: object) -> str | None:
+    """A fully qualified name, or None for a bare name or a loopback name
+    (`localhost`, `localhost.localdomain`), which says nothing about the host."""
+    text = known(name)
+    if text is None or "." not in text.strip("."):
+        return None
+    if short_hostname(text).lower() in {"localhost", "localhost6", "ip6-localhost"}:
+        return None
+    return text
