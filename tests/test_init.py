@@ -50,6 +50,7 @@ def test_init_writes_a_repository_that_validates_clean(
     assert (target / "README.md").is_file()
     assert (target / ".gitignore").is_file()
     assert (target / ".github" / "workflows" / "cmdb.yml").is_file()
+    assert (target / ".gitlab-ci.yml").is_file()
     assert not list(target.rglob("dot-*")), "template names are not renamed"
 
     shipped = _shipped_schemas()
@@ -103,6 +104,7 @@ def test_init_elsewhere_says_where_to_go(
         "schemas/server.schema.json",
         ".gitignore",
         ".github/workflows/cmdb.yml",
+        ".gitlab-ci.yml",
     ],
 )
 def test_init_refuses_to_overwrite(
@@ -379,6 +381,18 @@ def test_the_ci_workflow_installs_this_version_and_fails_loudly(cmdb_repo: Path)
     assert any("cmdbctl gate --base" in s for s in scripts)
 
 
+def test_the_gitlab_job_installs_this_version_and_fails_loudly(cmdb_repo: Path) -> None:
+    text = (cmdb_repo / ".gitlab-ci.yml").read_text()
+    assert "@CMDBCTL_VERSION@" not in text
+    assert "|| true" not in text
+    pipeline = YAML(typ="safe").load(text)
+    before = pipeline["default"]["before_script"]
+    assert before[0] == f'python -m pip install "cmdbctl=={__version__}"'  # before any check
+    scripts = [line for job in ("cmdb-validate", "cmdb-gate") for line in pipeline[job]["script"]]
+    assert "cmdbctl validate" in scripts
+    assert 'cmdbctl gate --base "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME"' in scripts
+
+
 def test_the_readme_walks_the_first_pull_request(cmdb_repo: Path) -> None:
     readme = (cmdb_repo / "README.md").read_text()
     steps = [
@@ -404,7 +418,11 @@ def test_the_readme_walks_the_first_pull_request(cmdb_repo: Path) -> None:
 def test_every_command_the_scaffold_names_exists(cmdb_repo: Path) -> None:
     texts = [
         p.read_text()
-        for p in (cmdb_repo / "README.md", cmdb_repo / ".github" / "workflows" / "cmdb.yml")
+        for p in (
+            cmdb_repo / "README.md",
+            cmdb_repo / ".github" / "workflows" / "cmdb.yml",
+            cmdb_repo / ".gitlab-ci.yml",
+        )
     ]
     named = {m for text in texts for m in re.findall(r"\bcmdbctl ([a-z][a-z-]*)", text)}
     assert {"validate", "gate", "approve", "review"} <= named
