@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import click
 
-from cmdbctl.cli.common import committed, repo_option, sign_option
+from cmdbctl.cli.common import committed, inform, quiet_option, repo_option, sign_option
+from cmdbctl.cli.completion import complete_change_ids
 from cmdbctl.workspace import find_workspace
 
 
 @click.command()
-@click.argument("change_id", metavar="CHANGE-ID")
+@click.argument("change_id", metavar="CHANGE-ID", shell_complete=complete_change_ids)
 @click.option("--reject", is_flag=True, help="Record a rejection instead of an approval.")
 @click.option("--comment", "-m", default=None, help="Why; kept in the record and the commit.")
 @sign_option
 @repo_option
+@quiet_option
 def approve(
     change_id: str, reject: bool, comment: str | None, sign: bool, repo: str | None
 ) -> None:
@@ -50,4 +52,4 @@ def approve(
         f"{committed(result.commit, result.signed)}"
     )
     for note in result.notes:
-        click.echo(f"cmdbctl: note: {note}", err=True)
+        inform(f"cmdbctl: note: {note}")

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, TextIO
 
 import click
 
-from cmdbctl.cli.common import emit, instant, progress_bar, repo_option, use_color
+from cmdbctl.cli.common import (
+    emit,
+    inform,
+    instant,
+    progress_bar,
+    quiet_option,
+    repo_option,
+    use_color,
+)
+from cmdbctl.cli.completion import complete_revisions
 from cmdbctl.findings import Finding, Report
 from cmdbctl.reporters.markdown import cell, finding_line
 from cmdbctl.reporters.text import counted
@@ -25,6 +34,7 @@ _KINDS = {"merge": "merge", "squash": "squash merge", "direct": "direct push"}
     "--since",
     default=None,
     metavar="REV",
+    shell_complete=complete_revisions,
     help="Audit the commits after REV (REV..HEAD, first parent); default: all.",
 )
 @click.option(
@@ -50,6 +60,7 @@ _KINDS = {"merge": "merge", "squash": "squash merge", "direct": "direct push"}
     default=None,
     help="Worker processes judging commits (default: one per CPU).",
 )
+@quiet_option
 def audit(since: str | None, now: str | None, repo: str | None, fmt: str, jobs: int | None) -> None:
     """Trace every commit on the branch to an approved change.
 
@@ -85,7 +96,7 @@ def audit(since: str | None, now: str | None, repo: str | None, fmt: str, jobs: 
         (render_markdown if fmt == "markdown" else render_text)(result, out, use_color(out))
         out.flush()
         if fmt == "text":
-            click.echo(summary_line(result), err=True)
+            inform(summary_line(result))
     sys.exit(1 if refused else 0)
 
 

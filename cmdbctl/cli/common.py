@@ -1,4 +1,4 @@
-"""What every command shares: `--repo`, `--format`, colour, progress, output.
+"""What every command shares: `--repo`, `--format`, `-q`, colour, progress, output.
 
 Errors are turned into exit codes once, in `cmdbctl.cli.main`."""
 
@@ -61,14 +61,57 @@ def format_option(choices: Sequence[str] = tuple(REPORTERS)) -> Callable[[F], F]
     )
 
 
+_QUIET = "cmdbctl.quiet"
+
+
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_QUIET] = True  # `meta` is shared by a context and its children
+
+
+# `-q/--quiet` of every command: what it prints to stderr besides errors and warnings
+# (the summary line, notes, progress, where a document came from) is left out; its
+# results on stdout and its exit status stay as they are.
+quiet_option = click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    expose_value=False,
+    callback=_set_quiet,
+    help="Print only results (stdout) and errors: no summary, notes or progress.",
+)
+
+
+def quiet() -> bool:
+    """Whether the running command was given -q (or CMDBCTL_<COMMAND>_QUIET)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(_QUIET))
+
+
+def inform(message: str) -> None:
+    """A summary or note on stderr, which -q leaves out."""
+    if not quiet():
+        click.echo(message, err=True)
+
+
+def _set(name: str) -> bool:
+    """An environment variable counts as set when it is there and not empty."""
+    return bool(os.environ.get(name))
+
+
 def use_color(stream: Any) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
-    return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
+    """Colour on a terminal unless NO_COLOR is set (no-color.org); always when
+    FORCE_COLOR is set (force-color.org), which wins when both are, as that page's
+    example orders them. Set means present and not empty, whatever the value."""
+    if _set("FORCE_COLOR"):
+        return True
+    return bool(getattr(stream, "isatty", lambda: False)()) and not _set("NO_COLOR")
 
 
 def show_progress(fmt: str) -> bool:
-    """Progress goes to a terminal's stderr; never into CI logs or machine output."""
-    return fmt == "text" and sys.stderr.isatty() and not os.environ.get("CI")
+    """Progress goes to a terminal's stderr; never into CI logs or machine output,
+    nor under -q."""
+    return fmt == "text" and sys.stderr.isatty() and not os.environ.get("CI") and not quiet()
 
 
 class ProgressBar:
@@ -104,7 +147,7 @@ def emit(report: Report, fmt: str) -> None:
     render(report, out, use_color(out))
     out.flush()
     if fmt == "text":
-        click.echo(summary_line(report.summary), err=True)
+        inform(summary_line(report.summary))
 
 
 def committed(commit: str, signed: bool) -> str:

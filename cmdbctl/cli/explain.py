@@ -8,13 +8,14 @@ from itertools import groupby
 import click
 import orjson
 
-from cmdbctl.cli.common import text_or_json_option
+from cmdbctl.cli.common import quiet_option, text_or_json_option
 from cmdbctl.errors import CommandError
 
 
 @click.command()
 @click.argument("code", required=False)
 @text_or_json_option
+@quiet_option
 def explain(code: str | None, fmt: str) -> None:
     """Say what a finding code means, and which command finds it.
 

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from cmdbctl.cli.common import emit, format_option, instant, repo_option
+from cmdbctl.cli.common import emit, format_option, instant, quiet_option, repo_option
+from cmdbctl.cli.completion import complete_revisions
 from cmdbctl.findings import Report, exit_code
 from cmdbctl.reporters import REPORTERS
 from cmdbctl.workspace import find_workspace
@@ -17,10 +18,16 @@ from cmdbctl.workspace import find_workspace
     "--base",
     required=True,
     metavar="REV",
+    shell_complete=complete_revisions,
     help="The branch this one will be merged into (e.g. origin/main).",
 )
 @click.option(
-    "--head", default="HEAD", show_default=True, metavar="REV", help="The branch under review."
+    "--head",
+    default="HEAD",
+    show_default=True,
+    metavar="REV",
+    shell_complete=complete_revisions,
+    help="The branch under review.",
 )
 @click.option(
     "--now",
@@ -31,6 +38,7 @@ from cmdbctl.workspace import find_workspace
 )
 @repo_option
 @format_option(tuple(REPORTERS))
+@quiet_option
 def gate(base: str, head: str, now: str | None, repo: str | None, fmt: str) -> None:
     """Refuse a merge that breaks the change rules.
 

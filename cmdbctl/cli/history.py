@@ -7,14 +7,15 @@ from typing import Any
 
 import click
 
-from cmdbctl.cli.common import repo_option, text_or_json_option
+from cmdbctl.cli.common import quiet_option, repo_option, text_or_json_option
+from cmdbctl.cli.completion import complete_document_ids
 from cmdbctl.workspace import find_workspace
 
 _WIDTH = 72  # a value longer than this is cut in text output (JSON has it whole)
 
 
 @click.command(short_help="Who changed a document, when, under which change.")
-@click.argument("doc_id", metavar="ID")
+@click.argument("doc_id", metavar="ID", shell_complete=complete_document_ids)
 @click.option(
     "--field",
     "field_path",
@@ -25,6 +26,7 @@ _WIDTH = 72  # a value longer than this is cut in text output (JSON has it whole
 )
 @text_or_json_option
 @repo_option
+@quiet_option
 def history(doc_id: str, field_path: str | None, fmt: str, repo: str | None) -> None:
     """The audit trail of a CI or a change request: every commit that changed it.
 

@@ -8,18 +8,28 @@ from pathlib import Path
 
 import click
 
+from cmdbctl.cli.common import quiet, quiet_option
+
 
 @click.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
+@quiet_option
 def init(directory: str) -> None:
     """Create a CMDB repository in DIRECTORY (default: the current one).
 
     Writes schemas/, example policies (people, groups, the default change policy), a
     handful of configuration items that validate clean, an example change request, a
-    README that walks the first pull request, and a CI workflow; runs `git init` when
+    README that walks the first pull request, a CI workflow, and the editor wiring
+    (.vscode/: VS Code's YAML extension, or any client of yaml-language-server, checks
+    and completes documents against schemas/ as you type); runs `git init` when
     DIRECTORY is not already in a git work tree. Existing files are never overwritten:
     init refuses and names them. It checks that git runs before writing anything, and
     removes what it wrote when it fails half way.
+
+    \b
+    Examples:
+      cmdbctl init cmdb && cd cmdb && cmdbctl validate
+      cmdbctl init                      # in the current, empty folder
     """
     from cmdbctl.scaffold import (  # imported here: start-up pays for one command
         CI_FOLDER,
@@ -28,10 +38,11 @@ def init(directory: str) -> None:
 
     result = init_repository(Path(directory))
     files = len(result.written)
-    click.echo(
-        f"created a CMDB repository in {result.root} ({files} file{'s' * (files != 1)}"
-        f"{', git initialised' if result.git_initialised else ''})"
-    )
+    if not quiet():  # -q: the repository is the result; a warning still goes to stderr
+        click.echo(
+            f"created a CMDB repository in {result.root} ({files} file{'s' * (files != 1)}"
+            f"{', git initialised' if result.git_initialised else ''})"
+        )
     if result.enclosing_top is not None:
         written = result.root / CI_FOLDER
         click.echo(
@@ -47,6 +58,8 @@ def init(directory: str) -> None:
             " to the cmdbctl commands in its workflow",
             err=True,
         )
+    if quiet():
+        return
     here = result.root.resolve() == Path.cwd().resolve()
     steps = ([] if here else [f"cd {shlex.quote(str(result.root))}"]) + [
         "cmdbctl validate",

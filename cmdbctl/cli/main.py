@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from cmdbctl import __version__
 from cmdbctl.cli.approve import approve
@@ -49,6 +50,10 @@ class _ReaderGone(Exception):
 
 class Cli(click.Group):
     """The command group; its `main` turns every way a run can end into an exit code."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        super().add_command(cmd, name)
+        _envvars_by_flag(cmd, f"CMDBCTL_{_upper(name or cmd.name or '')}")
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -104,6 +109,13 @@ class Cli(click.Group):
             return exc.exit_code
         except click.ClickException as exc:  # bad usage: exit 2 (click's UsageError)
             exc.show()
+            variable = _from_environment(exc)
+            if variable is not None:
+                click.echo(
+                    f"  hint: that value came from the environment variable {variable}; "
+                    "fix it, unset it, or give the option on the command line",
+                    err=True,
+                )
             return exc.exit_code
         except (click.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
             click.echo("cmdbctl: interrupted", err=True)
@@ -123,6 +135,39 @@ class Cli(click.Group):
         return rv if isinstance(rv, int) else 0
 
 
+def _from_environment(exc: click.ClickException) -> str | None:
+    """The environment variable a bad option value came from, if it came from one."""
+    if not isinstance(exc, click.BadParameter) or exc.ctx is None or exc.param is None:
+        return None
+    param, ctx = exc.param, exc.ctx
+    if param.name is None or ctx.get_parameter_source(param.name) != ParameterSource.ENVIRONMENT:
+        return None
+    envvar = param.envvar
+    if isinstance(envvar, str):
+        return envvar
+    if envvar:
+        return next((name for name in envvar if os.environ.get(name)), envvar[0])
+    return f"{ctx.auto_envvar_prefix}_{_upper(param.name)}"
+
+
+def _upper(name: str) -> str:
+    return name.replace("-", "_").upper()
+
+
+def _envvars_by_flag(command: click.Command, prefix: str) -> None:
+    """Name each option's environment variable by its long flag, as users read it:
+    CMDBCTL_VALIDATE_FORMAT for --format, where click's automatic name would follow the
+    Python name (fmt). Sub-commands (schema export) get CMDBCTL_SCHEMA_EXPORT_...."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.envvar is None and param.allow_from_autoenv:
+            flags = [opt for opt in param.opts if opt.startswith("--")]
+            if flags:
+                param.envvar = f"{prefix}_{_upper(flags[0][2:])}"
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            _envvars_by_flag(sub, f"{prefix}_{_upper(name)}")
+
+
 def _silence_stdout() -> None:
     """Point stdout at devnull: the output still buffered must not fail again when
     Python flushes it at exit (the Python docs' recipe for SIGPIPE)."""
@@ -136,15 +181,35 @@ def _silence_stdout() -> None:
 
 
 @click.group(
-    cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+    cls=Cli,
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        "max_content_width": 100,
+        # Every option can come from CMDBCTL_<COMMAND>_<OPTION> (CMDBCTL_VALIDATE_FORMAT);
+        # a flag on the command line wins.
+        "auto_envvar_prefix": "CMDBCTL",
+    },
 )
-@click.version_option(__version__, prog_name="cmdbctl")
+# Not from the environment: a CMDBCTL_VERSION=0.1.0 kept for an install step must not
+# turn every command into a version print.
+@click.version_option(__version__, prog_name="cmdbctl", allow_from_autoenv=False)
 def cli() -> None:
     """A CMDB kept as code.
 
     Configuration items, SLAs, change requests and the rules that govern them are YAML
     files in a Git repository (inventory/, changes/, policies/, schemas/). cmdbctl checks
     them in CI and on your machine.
+
+    Every option can also be set in the environment as CMDBCTL_<COMMAND>_<OPTION>
+    (CMDBCTL_VALIDATE_FORMAT=json, CMDBCTL_GATE_BASE=origin/main); an option on the
+    command line wins. Colour goes to a terminal only, never with NO_COLOR set, and
+    always with FORCE_COLOR set. `cmdbctl completion SHELL` prints shell completion.
+
+    \b
+    Examples:
+      cmdbctl validate
+      cmdbctl gate --base origin/main
+      cmdbctl COMMAND --help
 
     \b
     Exit status:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from cmdbctl.cli.common import committed, repo_option, sign_option
+from cmdbctl.cli.common import committed, quiet_option, repo_option, sign_option
+from cmdbctl.cli.completion import complete_change_ids
 from cmdbctl.workspace import find_workspace
 
 # As cmdbctl.review.OUTCOMES (models.ReviewOutcome); not imported: start-up stays small.
@@ -12,13 +13,14 @@ _OUTCOMES = ("successful", "partially-successful", "failed")
 
 
 @click.command()
-@click.argument("change_id", metavar="CHANGE-ID")
+@click.argument("change_id", metavar="CHANGE-ID", shell_complete=complete_change_ids)
 @click.option("--outcome", required=True, type=click.Choice(_OUTCOMES), help="How the change went.")
 @click.option(
     "--notes", "-m", required=True, help="What the review found; kept in the record and the commit."
 )
 @sign_option
 @repo_option
+@quiet_option
 def review(change_id: str, outcome: str, notes: str, sign: bool, repo: str | None) -> None:
     """Record the post-implementation review of a change as a commit.
 

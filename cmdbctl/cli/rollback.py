@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cmdbctl.cli.common import repo_option, use_color
+from cmdbctl.cli.common import quiet, quiet_option, repo_option, use_color
+from cmdbctl.cli.completion import complete_change_ids
 from cmdbctl.findings import Report, summarize
 from cmdbctl.reporters.text import render
 from cmdbctl.workspace import find_workspace
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("change_id", metavar="CHANGE-ID")
+@click.argument("change_id", metavar="CHANGE-ID", shell_complete=complete_change_ids)
 @click.option(
     "--reason",
     "-m",
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     "(for a pull request); the current branch stays as it is.",
 )
 @repo_option
+@quiet_option
 def rollback(
     change_id: str, reason: str, dry_run: bool, branch: str | None, repo: str | None
 ) -> None:
@@ -144,7 +146,8 @@ def _show(result: RollbackResult) -> None:
                 f"Branch {plan.branch} (from {origin}, which is unchanged) is checked out: "
                 f"push it and open a pull request: git push -u origin {plan.branch}"
             )
-    _warn_pitfall(plan)
+    if not quiet():
+        _warn_pitfall(plan)
 
 
 def _errors_and_warnings(result: RollbackResult) -> str:

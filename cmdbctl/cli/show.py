@@ -6,21 +6,24 @@ import sys
 
 import click
 
-from cmdbctl.cli.common import repo_option
+from cmdbctl.cli.common import inform, quiet_option, repo_option
+from cmdbctl.cli.completion import complete_document_ids, complete_revisions
 from cmdbctl.workspace import find_workspace
 
 
 @click.command(short_help="Print a document as it stands, or as it stood.")
-@click.argument("doc_id", metavar="ID")
+@click.argument("doc_id", metavar="ID", shell_complete=complete_document_ids)
 @click.option(
     "--at",
     "at",
     metavar="REV-OR-DATE",
     default=None,
+    shell_complete=complete_revisions,
     help="A git revision (a commit, tag, branch, HEAD~3), or an ISO 8601 date "
     "(2026-11-20) or date-time (2026-11-20T14:30:00+01:00).",
 )
 @repo_option
+@quiet_option
 def show(doc_id: str, at: str | None, repo: str | None) -> None:
     """Print a document's YAML as it stands in the work tree, or as it stood.
 
@@ -31,7 +34,8 @@ def show(doc_id: str, at: str | None, repo: str | None) -> None:
     named like a date is a date here: write refs/tags/NAME.
 
     The file is printed byte for byte, comments included; where it came from goes to
-    stderr, so `cmdbctl show app-01 --at 2026-11-01 > old.yaml` keeps only the YAML.
+    stderr (not with -q), so `cmdbctl show app-01 --at 2026-11-01 > old.yaml` keeps
+    only the YAML.
 
     Exit 1 when the document did not exist yet at that time, or no longer did (the
     message says when it was added, or deleted, in which commit, by whom); exit 2 for
@@ -56,5 +60,5 @@ def show(doc_id: str, at: str | None, repo: str | None) -> None:
     where = "the work tree" if found.commit is None else f"commit {found.commit[:10]}"
     if found.date:
         where += f" (committed {found.date})"
-    click.echo(f"# {found.path} in {where}", err=True)
+    inform(f"# {found.path} in {where}")
     click.echo(found.content, nl=False)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cmdbctl.cli.common import emit, format_option, progress_bar, repo_option
+from cmdbctl.cli.common import emit, format_option, progress_bar, quiet_option, repo_option
 from cmdbctl.findings import Report, exit_code
 from cmdbctl.workspace import find_workspace, resolve_paths
 
@@ -22,6 +22,7 @@ from cmdbctl.workspace import find_workspace, resolve_paths
     default=None,
     help="Worker processes for large estates (default: one per CPU).",
 )
+@quiet_option
 def validate(paths: tuple[str, ...], repo: str | None, fmt: str, jobs: int | None) -> None:
     """Check the repository's documents: schemas, references and sanity.
 

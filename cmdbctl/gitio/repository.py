@@ -1,5 +1,6 @@
 """Where a command runs: a git work tree, the commit a revision names, the identity
-`git commit` would record, the branch HEAD is on and the names a new one may take."""
+`git commit` would record, the branch HEAD is on and the names a new one may take, the
+names revisions go by."""
 
 from __future__ import annotations
 
@@ -80,3 +81,13 @@ def new_branch_problem(root: Path, name: str) -> str | None:
     if output(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}") is not None:
         return f"branch {name!r} exists already"
     return None
+
+
+def ref_names(root: Path) -> list[str]:
+    """The short names of the repository's branches, remote-tracking branches and tags
+    (main, origin/main, v2026.11), for shell completion; none when git is missing or
+    `root` is in no repository."""
+    out = output(
+        root, "for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes", "refs/tags"
+    )
+    return out.decode("utf-8", "surrogateescape").split() if out else []
