@@ -120,7 +120,7 @@ def type_of(schemas: Schemas, node: Schema, file: str) -> str:
     if "enum" in node:
         return "one of " + ", ".join(f"`{v}`" for v in node["enum"])
     if "oneOf" in node or "anyOf" in node:
-        alternatives = node.get("oneOf", node.get("anyOf"))
+        alternatives = node.get("oneOf") or node.get("anyOf") or []
         return " or ".join(type_of(schemas, alt, file) for alt in alternatives)
     kind = node.get("type", "any")
     if kind == "array":

@@ -14,6 +14,7 @@ import tomllib
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,9 +42,10 @@ def _run(
     )
 
 
-def _pyproject() -> dict[str, object]:
+def _pyproject() -> dict[str, Any]:
     with open(TOP / "pyproject.toml", "rb") as f:
-        return tomllib.load(f)["project"]  # type: ignore[no-any-return]
+        project: dict[str, Any] = tomllib.load(f)["project"]
+    return project
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +146,7 @@ def test_the_wheel_holds_every_module_and_declares_the_entry_point(
     project = _pyproject()
     assert metadata["Version"] == project["version"]
     requires = {r.replace(" ", "") for r in metadata.get_all("Requires-Dist") or []}
-    for dependency in project["dependencies"]:  # type: ignore[attr-defined]
+    for dependency in project["dependencies"]:
         assert dependency.replace(" ", "") in requires, dependency
 
 
