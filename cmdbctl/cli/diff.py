@@ -114,9 +114,6 @@ def diff(
       cmdbctl diff -d ansible.json --exit-code --format json
       cmdbctl diff -d ansible.json --write --branch drift/db-memory
     """
-    from cmdbctl.discovery.snapshot import (
-        read_snapshot,
-    )  # imported here: start-up pays for one command
     from cmdbctl.drift import run_diff
     from cmdbctl.drift.report import RENDERERS, summary_line
 
@@ -124,8 +121,7 @@ def diff(
         raise click.UsageError("--branch and --add-unmanaged go with --write")
     ws = find_workspace(repo)
     moment = instant(now) or datetime.now().astimezone()
-    read = [read_snapshot(path) for path in snapshots]
-    result = run_diff(ws, read, moment)
+    result = run_diff(ws, snapshots, moment)
     buffer = io.StringIO()
     RENDERERS[fmt](result, buffer, explain)
     _emit(buffer.getvalue(), output)

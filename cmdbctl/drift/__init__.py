@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cmdbctl.discovery.snapshot import Snapshot
+from cmdbctl.discovery.snapshot import Snapshot, read_snapshot
 from cmdbctl.drift import normalise
 from cmdbctl.drift.compare import Change, changes
-from cmdbctl.drift.desired import CI, read_desired
+from cmdbctl.drift.desired import CI, reading
 from cmdbctl.drift.identify import Identified, identify
 from cmdbctl.drift.ignores import Ignores
-from cmdbctl.drift.policy import DiscoveryPolicy, read_policy
+from cmdbctl.drift.policy import DiscoveryPolicy
 from cmdbctl.drift.reconcile import View, reconcile
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry, load_registry
@@ -138,12 +138,18 @@ def spec_fields(kinds: KindRegistry) -> dict[str, frozenset[str]]:
 
 
 def run_diff(
-    ws: Workspace, snapshots: Sequence[Snapshot], now: datetime, jobs: int | None = None
+    ws: Workspace, paths: Sequence[str], now: datetime, jobs: int | None = None
 ) -> DiffResult:
+    """The diff of the work tree against the snapshot files `paths` (read here, while
+    worker processes read the repository)."""
     kinds = load_registry(ws.root)
+    wanted = frozenset(k for k, kind in kinds.kinds.items() if kind.is_ci)
+    with reading(ws, kinds, wanted, jobs) as pending:
+        snapshots = [read_snapshot(path) for path in paths]
+        everything = pending.result()
+    policy = pending.policy
     covered = frozenset(item.kind for s in snapshots for item in s.items)
-    desired = read_desired(ws, covered, jobs)
-    policy = read_policy(ws.root, desired.policies, kinds)
+    desired = everything._replace(cis=[c for c in everything.cis if c.kind in covered])
     identified = identify(snapshots, desired.cis, policy)
     views = reconcile(identified, snapshots, policy, spec_fields(kinds))
     ignores = Ignores.of(policy.ignores, now.date())

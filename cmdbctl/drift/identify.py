@@ -13,18 +13,18 @@ An ambiguous item is neither drifted nor unmanaged, and its CIs are not missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cmdbctl.discovery.snapshot import Item, Snapshot
 from cmdbctl.drift import normalise
-from cmdbctl.drift.desired import CI
 from cmdbctl.drift.policy import DiscoveryPolicy
 
+if TYPE_CHECKING:
+    from cmdbctl.drift.desired import CI
 
-@dataclass(frozen=True, slots=True)
-class Identified:
+
+class Identified(NamedTuple):  # a tuple: 10^5 of them are built per run
     """One discovered item and what identification made of it."""
 
     source: int  # index of its snapshot
@@ -40,9 +40,31 @@ class Identified:
         return bool(self.candidates)
 
 
-def ci_values(ci: CI, identifier: str) -> list[str]:
-    """The normalised values a CI holds for an identifier."""
-    spec = ci.spec
+def _strip(value: str) -> str:
+    return value.strip()
+
+
+# How each identifier's values are normalised (normalise.py); others are stripped.
+NORMALISERS: dict[str, Callable[[str], str]] = {
+    "macs": normalise.mac,
+    "mac": normalise.mac,
+    "hostname": normalise.host,
+    "fqdn": normalise.host,
+}
+
+
+def keys_of(spec: Mapping[str, Any], rules: Sequence[str]) -> dict[str, list[str]]:
+    """identifier -> the normalised values a CI's spec holds for it (those it has)."""
+    keys = {}
+    for rule in rules:
+        values = spec_values(spec, rule)
+        if values:
+            keys[rule] = values
+    return keys
+
+
+def spec_values(spec: Mapping[str, Any], identifier: str) -> list[str]:
+    """The normalised values a CI's spec holds for an identifier."""
     if identifier in ("macs", "mac"):
         interfaces = spec.get("interfaces")
         if not isinstance(interfaces, list):
@@ -54,30 +76,20 @@ def ci_values(ci: CI, identifier: str) -> list[str]:
         ]
     value = spec.get(identifier)
     if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-        return [normalise.identifier(identifier, value)]
+        return [NORMALISERS.get(identifier, _strip)(str(value))]
     return []
 
 
-def item_values(item: Item, identifier: str) -> list[str]:
-    value = item.identifiers.get(identifier)
-    if value is None and identifier == "mac":
-        value = item.identifiers.get("macs")
-    if value is None:
-        return []
-    values = value if isinstance(value, list) else [value]
-    return [normalise.identifier(identifier, v) for v in values]
+Table = dict[str, list[str]]  # normalised value -> the CIs that hold it
 
 
 class Index:
     """CI ids by kind, identifier and normalised value."""
 
-    def __init__(self, cis: Iterable[CI], policy: DiscoveryPolicy) -> None:
-        self._by: dict[tuple[str, str], dict[str, list[str]]] = {}
+    def __init__(self, cis: Iterable[CI]) -> None:
+        self._by: dict[tuple[str, str], Table] = {}
         for ci in cis:
-            for identifier in policy.identifiers(ci.kind):
-                values = ci_values(ci, identifier)
-                if not values:
-                    continue
+            for identifier, values in ci.keys.items():
                 table = self._by.get((ci.kind, identifier))
                 if table is None:
                     table = self._by[(ci.kind, identifier)] = {}
@@ -88,37 +100,54 @@ class Index:
                     elif ci.id not in claimed:
                         claimed.append(ci.id)
 
-    def lookup(self, kind: str, identifier: str, value: str) -> Sequence[str]:
-        table = self._by.get((kind, identifier))
-        return table.get(value, ()) if table is not None else ()
+    def plan(
+        self, kind: str, rules: Sequence[str]
+    ) -> list[tuple[str, Callable[[str], str], Table]]:
+        """The rules for items of `kind`, each with its normaliser and table (rules no
+        CI of the kind has values for are left out: they can find nothing)."""
+        return [
+            (rule, NORMALISERS.get(rule, _strip), self._by[(kind, rule)])
+            for rule in rules
+            if (kind, rule) in self._by
+        ]
 
 
 def identify(
     snapshots: Sequence[Snapshot], cis: Iterable[CI], policy: DiscoveryPolicy
 ) -> list[Identified]:
     """What each item of each snapshot is, in snapshot and item order."""
-    index = Index(cis, policy)
-    found = [
-        _identify(n, item, index, policy.identifiers(item.kind))
-        for n, snapshot in enumerate(snapshots)
-        for item in snapshot.items
-    ]
+    index = Index(cis)
+    plans: dict[str, list[tuple[str, Callable[[str], str], Table]]] = {}
+    found = []
+    for n, snapshot in enumerate(snapshots):
+        for item in snapshot.items:
+            plan = plans.get(item.kind)
+            if plan is None:
+                plan = plans[item.kind] = index.plan(item.kind, policy.identifiers(item.kind))
+            found.append(_identify(n, item, plan))
     return _one_item_per_ci(found, snapshots)
 
 
-def _identify(source: int, item: Item, index: Index, rules: Sequence[str]) -> Identified:
+def _identify(
+    source: int, item: Item, plan: list[tuple[str, Callable[[str], str], Table]]
+) -> Identified:
+    identifiers = item.identifiers
     chosen: Identified | None = None
-    for rule in rules:
+    for rule, norm, table in plan:
+        raw = identifiers.get(rule)
+        if raw is None and rule == "mac":
+            raw = identifiers.get("macs")
+        if raw is None:
+            continue
         hits: dict[str, str] = {}  # CI id -> the value that found it
-        for value in item_values(item, rule):
-            for ci in index.lookup(item.kind, rule, value):
+        for value in map(norm, map(str, raw)) if isinstance(raw, list) else (norm(str(raw)),):
+            for ci in table.get(value, ()):
                 hits.setdefault(ci, value)
         if not hits:
             continue
         if chosen is None:
             if len(hits) > 1:
                 values = sorted(set(hits.values()))
-                what = f"{rule} {values[0]}" if len(values) == 1 else f"{rule} {', '.join(values)}"
                 return Identified(
                     source,
                     item,
@@ -126,7 +155,7 @@ def _identify(source: int, item: Item, index: Index, rules: Sequence[str]) -> Id
                     rule,
                     values[0],
                     tuple(sorted(hits)),
-                    f"{what} is claimed by several CIs",
+                    f"{rule} {', '.join(values)} is claimed by several CIs",
                 )
             ((ci, value),) = hits.items()
             chosen = Identified(source, item, ci, rule, value)
@@ -147,24 +176,21 @@ def _identify(source: int, item: Item, index: Index, rules: Sequence[str]) -> Id
 
 def _one_item_per_ci(found: list[Identified], snapshots: Sequence[Snapshot]) -> list[Identified]:
     """Two items of one snapshot that match the same CI: both ambiguous."""
-    claims: dict[tuple[int, str], list[int]] = {}
+    first: dict[tuple[int, str | None], int] = {}
+    clashes: dict[tuple[int, str | None], list[int]] = {}
     for n, entry in enumerate(found):
         if entry.ci is not None:
-            claims.setdefault((entry.source, entry.ci), []).append(n)
-    for (source, ci), positions in claims.items():
-        if len(positions) < 2:
-            continue
+            key = (entry.source, entry.ci)
+            at = first.setdefault(key, n)
+            if at != n:
+                clashes.setdefault(key, [at]).append(n)
+    for (source, ci), positions in clashes.items():
         labels = " and ".join(found[p].item.label() for p in positions)
         for p in positions:
-            entry = found[p]
-            found[p] = Identified(
-                entry.source,
-                entry.item,
-                None,
-                entry.rule,
-                entry.value,
-                (ci,),
-                f"{labels} of {snapshots[source].path} all match {ci}",
+            found[p] = found[p]._replace(
+                ci=None,
+                candidates=(str(ci),),
+                why=f"{labels} of {snapshots[source].path} all match {ci}",
             )
     return found
 

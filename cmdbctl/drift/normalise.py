@@ -20,15 +20,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_HEX = re.compile(r"[0-9a-f]{12}")
-_SEPARATORS = re.compile(r"[\s:.\-]")
+_HEX_DIGITS = frozenset("0123456789abcdef")
+_NOT_HEX = str.maketrans("", "", ":-. \t")
 
 
 def mac(value: str) -> str:
     text = value.strip().lower()
-    bare = _SEPARATORS.sub("", text)
-    if _HEX.fullmatch(bare):
-        return ":".join(bare[i : i + 2] for i in range(0, 12, 2))
+    if len(text) == 17 and text[2::3] == ":::::":
+        return text  # already canonical: the common case, kept cheap
+    bare = text.translate(_NOT_HEX)
+    if len(bare) == 12 and _HEX_DIGITS.issuperset(bare):
+        return f"{bare[0:2]}:{bare[2:4]}:{bare[4:6]}:{bare[6:8]}:{bare[8:10]}:{bare[10:12]}"
     return text
 
 
