@@ -212,10 +212,9 @@ def main() -> None:
     args = parser.parse_args()
     root = OUT / f"drift-{args.n}"
     OUT.mkdir(exist_ok=True)
-    snapshot = generate(root, args.n, max(int(round(1 / args.drift)), 1))
-    for path in ("/proc/loadavg",):
-        if Path(path).exists():
-            print(f"load average before: {' '.join(Path(path).read_text().split()[:3])}")
+    snapshot = generate(root, args.n, max(round(1 / args.drift), 1))
+    if Path("/proc/loadavg").exists():
+        print(f"load average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     times = whole_command(root, snapshot, args.repeat, args.jobs)
     print(
         f"cmdbctl diff, {args.n:,} CIs vs {args.n:,} items, {args.drift:.0%} drifted: "
