@@ -134,11 +134,11 @@ def _wiring(editor: Path, out: dict[Path, bytes]) -> list[str]:
             out[editor / name] = (template / name).read_bytes()
     settings = editor / "settings.json"
     if settings.is_file() and DOCUMENT_SCHEMA.encode() not in settings.read_bytes():
-        mapping = json.loads((template / "settings.json").read_bytes())["yaml.schemas"]
-        return [
-            f"{settings} is yours and maps no {DOCUMENT_SCHEMA}: add to it "
-            f'"yaml.schemas": {json.dumps(mapping)}'
-        ]
+        # init's settings.json has one mapping: its yaml.schemas (schema -> globs)
+        ours = json.loads((template / "settings.json").read_bytes())
+        key, mapping = next((k, v) for k, v in ours.items() if isinstance(v, dict))
+        add = f'"{key}": {json.dumps(mapping)}'
+        return [f"{settings} is yours and maps no {DOCUMENT_SCHEMA}: add to it {add}"]
     return []
 
 

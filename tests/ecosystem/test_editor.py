@@ -14,6 +14,7 @@ import os
 import queue
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -528,3 +529,38 @@ def test_an_older_repository_gets_the_whole_wiring_and_keeps_its_own_settings(
     assert (root / ".vscode" / "settings.json").read_text() == own
     assert "note:" in again.stderr and "inventory/**/*.yaml" in again.stderr
     assert run_cli("schema", "export", "-q", repo=root).stderr == ""
+
+
+def test_an_exported_folder_checks_documents_with_check_jsonschema(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """The example `schema export --help` gives, run as written: another real tool
+    reads the exported set (relative $refs, draft 2020-12) without schemas/."""
+    root = fresh_cmdb(tmp_path, run_cli)
+    out = tmp_path / "build" / "schemas"
+    assert run_cli("schema", "export", "-q", str(out), repo=root).exit_code == 0
+    shutil.move(root / "schemas", tmp_path / "elsewhere")
+
+    def check(*files: str) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "check_jsonschema", "--schemafile", str(out / DOCUMENT_SCHEMA)]
+            + list(files),
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if "No module named check_jsonschema" in proc.stderr:
+            pytest.fail("check-jsonschema is not installed: pip install 'check-jsonschema>=0.29'")
+        return proc
+
+    every = [str(p.relative_to(root)) for p in sorted(root.glob("*/**/*.yaml"))]
+    assert len(every) == 15
+    clean = check(*every)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    app = root / "inventory" / "app-01.yaml"
+    app.write_text(app.read_text().replace("status: active", "status: runing"))
+    broken = check("inventory/app-01.yaml")
+    assert broken.returncode == 1
+    assert "inventory/app-01.yaml::$.spec.status: 'runing' is not one of" in broken.stdout
