@@ -7,12 +7,13 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 
-from cmdbctl.discovery.snapshot import Snapshot, format_instant, snapshot_bytes, sorted_keys
+from cmdbctl.discovery.snapshot import Snapshot, format_instant, snapshot_bytes
 from cmdbctl.errors import CommandError
 
 
@@ -47,11 +48,18 @@ _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_./@ -]*[A-Za-z0-9_.]|[A-Za-z_]")
 _YAML11_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 
 
+# Line breaks YAML folds inside single quotes (NEL, LS, PS) and control characters
+# survive only as escapes, in double quotes.
+_ESCAPED = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
 def _string(representer: Any, value: str) -> Any:
-    plain = _PLAIN.fullmatch(value) is not None and value.lower() not in _YAML11_WORDS
-    return representer.represent_scalar(
-        "tag:yaml.org,2002:str", value, style=None if plain else "'"
-    )
+    if _ESCAPED.search(value):
+        style: str | None = '"'
+    else:
+        plain = _PLAIN.fullmatch(value) is not None and value.lower() not in _YAML11_WORDS
+        style = None if plain else "'"
+    return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 def write_atomically(path: str, data: bytes) -> None:
@@ -107,3 +115,12 @@ def _mode(target: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def sorted_keys(value: Any) -> Any:
+    """Mappings with their keys sorted, all the way down, as in the canonical JSON."""
+    if isinstance(value, Mapping):
+        return {key: sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [sorted_keys(v) for v in value]
+    return value
