@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from cmdbctl.gitio.repository import ref_names
+from cmdbctl import gitio
 from cmdbctl.workspace import DOCUMENT_DIRS, YAML_SUFFIXES, file_id
 
 
@@ -28,7 +28,7 @@ def change_ids(root: Path) -> list[str]:
 
 def revisions(root: Path) -> list[str]:
     """HEAD, then the repository's branches, remote-tracking branches and tags."""
-    return ["HEAD", *ref_names(root)]
+    return ["HEAD", *gitio.ref_names(root)]
 
 
 def _yaml_names(folder: Path) -> Iterator[str]:
