@@ -151,20 +151,25 @@ def discover(adapter: str | None, output: str, fmt: str, **adapter_options: Any)
         status.clear()
     for warning in discovered.warnings:
         click.echo(f"cmdbctl: warning: {warning}", err=True)
+    where = "stdout" if output == "-" else output
+    replaced = False
     if output == "-":
         stream = sys.stdout.buffer
         stream.write(discovered.data)
         stream.flush()
     else:
+        from pathlib import Path
+
         from cmdbctl.discovery.output import write_atomically
 
+        replaced = Path(output).is_file()
         write_atomically(output, discovered.data)
     snapshot = discovered.snapshot
     count = len(snapshot.items)
-    where = "stdout" if output == "-" else output
     click.echo(
         f"{count} item{'s' if count != 1 else ''} from {snapshot.source} "
-        f"written to {where} ({snapshot.digest[:19]})",
+        f"written to {where} ({snapshot.digest[:19]})"
+        + ("; it replaced the file that was there" if replaced else ""),
         err=True,
     )
 

@@ -98,7 +98,7 @@ def _facts(**overrides: Any) -> dict[str, Any]:
             "sr0": {"removable": "1", "sectors": 2097151, "sectorsize": "2048"},
             "loop0": {"virtual": 1, "removable": "0", "sectors": 10, "sectorsize": "512"},
         },
-        "ansible_interfaces": ["lo", "eno1", "bond-0", "wg0"],
+        "ansible_interfaces": ["lo", "eno1", "bond-0", "wg0", "eno1.100"],
         "ansible_lo": {"device": "lo", "type": "loopback", "macaddress": "00:00:00:00:00:00"},
         "ansible_eno1": {
             "device": "eno1",
@@ -117,6 +117,8 @@ def _facts(**overrides: Any) -> dict[str, Any]:
             "macaddress": "f4:02:70:c1:3d:09",
         },
         "ansible_wg0": {"device": "wg0", "type": "tunnel", "ipv4": {"address": "10.9.0.1"}},
+        # a VLAN's fact, whatever Ansible version names it how, is found by its device
+        "ansible_eno1_100": {"device": "eno1.100", "macaddress": "f4:02:70:c1:3d:08"},
     }
     facts.update(overrides)
     return facts
@@ -151,6 +153,7 @@ def test_facts_map_to_the_server_schema_s_fields(run_cli: RunCli, tmp_path: Path
                 "mac": "f4:02:70:c1:3d:08",
                 "ips": ["10.0.0.5", "10.0.0.6", "2001:db8::5"],
             },
+            {"name": "eno1.100", "mac": "f4:02:70:c1:3d:08"},
             {"name": "wg0", "ips": ["10.9.0.1"]},
         ],
     }

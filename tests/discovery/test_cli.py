@@ -73,6 +73,7 @@ def test_yaml_output_and_replacing_a_file_keeps_its_mode(run_cli: RunCli, tmp_pa
     assert read_snapshot(out).items[0].kind == "Server"
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["host.yaml"]  # no temporary left
+    assert result.stderr.endswith("; it replaced the file that was there\n")
 
 
 def test_a_new_file_gets_the_mode_the_umask_allows(run_cli: RunCli, tmp_path: Path) -> None:

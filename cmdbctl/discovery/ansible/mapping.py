@@ -118,8 +118,7 @@ def _interfaces(facts: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     interfaces = []
     for name in sorted(n for n in names if isinstance(n, str)):
-        # the setup module names each interface's fact after it, `-` made `_`
-        data = _fact(facts, name.replace("-", "_"))
+        data = _interface_facts(facts, name)
         if not isinstance(data, dict) or data.get("type") == "loopback" or name == "lo":
             continue
         interface: dict[str, Any] = {"name": name}
@@ -131,6 +130,18 @@ def _interfaces(facts: dict[str, Any]) -> list[dict[str, Any]]:
             interface["ips"] = ips
         interfaces.append(interface)
     return interfaces
+
+
+def _interface_facts(facts: dict[str, Any], name: str) -> Any:
+    """The setup module names an interface's fact after it, `-` made `_` (bond-0:
+    ansible_bond_0); where a name is spelled otherwise, the fact whose device it is."""
+    data = _fact(facts, name.replace("-", "_"))
+    if isinstance(data, dict):
+        return data
+    for value in facts.values():
+        if isinstance(value, dict) and value.get("device") == name:
+            return value
+    return None
 
 
 def _ips(data: dict[str, Any]) -> list[str]:
