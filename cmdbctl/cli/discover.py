@@ -7,6 +7,7 @@ options without cmdbctl knowing it.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from cmdbctl.errors import CommandError
 
 _ADAPTER_KEY = "cmdbctl.discover.adapter"
 _OWN_OPTIONS = frozenset({"adapter", "output", "fmt", "help"})
+_ENV_PREFIX = "CMDBCTL_DISCOVER_"
 
 
 class _DiscoverCommand(click.Command):
@@ -36,6 +38,7 @@ class _DiscoverCommand(click.Command):
                     + ", ".join(clashes),
                     "rename them in the adapter",
                 )
+            _from_environment(options)
             ctx.meta[_ADAPTER_KEY] = (name, adapter, options)
         return super().parse_args(ctx, args)
 
@@ -64,15 +67,25 @@ class _DiscoverCommand(click.Command):
 
 
 def _adapter_named(args: Sequence[str]) -> str | None:
-    """The value of `--adapter` among the arguments, before click parses them."""
+    """The value of `--adapter` among the arguments, before click parses them; else
+    the environment's (every option can come from CMDBCTL_<COMMAND>_<OPTION>)."""
     for index, arg in enumerate(args):
         if arg == "--":
-            return None
+            break
         if arg == "--adapter" and index + 1 < len(args):
             return args[index + 1]
         if arg.startswith("--adapter="):
             return arg.partition("=")[2]
-    return None
+    return os.environ.get(f"{_ENV_PREFIX}ADAPTER") or None
+
+
+def _from_environment(options: list[click.Option]) -> None:
+    """An adapter's options come from the environment as the command's own do:
+    CMDBCTL_DISCOVER_FACTS for --facts."""
+    for option in options:
+        flags = [f for f in option.opts if f.startswith("--")]
+        if option.envvar is None and option.allow_from_autoenv and flags:
+            option.envvar = _ENV_PREFIX + flags[0][2:].replace("-", "_").upper()
 
 
 @click.command(cls=_DiscoverCommand, short_help="Turn a discovery source into a snapshot.")

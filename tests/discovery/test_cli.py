@@ -64,6 +64,25 @@ def test_stdout_by_default_and_a_summary_on_stderr(run_cli: RunCli, tmp_path: Pa
     assert result.stderr == f"1 item from laptop written to stdout ({snapshot.digest[:19]})\n"
 
 
+def test_the_adapter_and_its_options_come_from_the_environment_too(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    export = write_file(tmp_path, "assets.csv", "Serial No\nCZ1\n")
+    env = {
+        "CMDBCTL_DISCOVER_ADAPTER": "file",
+        "CMDBCTL_DISCOVER_INPUT": str(export),
+        "CMDBCTL_DISCOVER_SOURCE": "asset-register",
+    }
+    result = run_cli("discover", "--map", "serial=Serial No", env=env)
+    assert result.exit_code == 0, result.output
+    snapshot = read_snapshot(write_file(tmp_path, "out.json", result.stdout))
+    assert snapshot.source == "asset-register"
+    assert snapshot.items[0].identifiers == {"serial": "CZ1"}
+    flag_wins = run_cli("discover", "--adapter", "local", "--source", "laptop", env=env)
+    assert flag_wins.exit_code == 0, flag_wins.output
+    assert flag_wins.stderr.startswith("1 item from laptop written to stdout")
+
+
 def test_yaml_output_and_replacing_a_file_keeps_its_mode(run_cli: RunCli, tmp_path: Path) -> None:
     out = write_file(tmp_path, "host.yaml", "old contents\n")
     out.chmod(0o640)
