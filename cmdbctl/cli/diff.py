@@ -10,8 +10,10 @@ from pathlib import Path
 
 import click
 
-from cmdbctl.cli.common import instant, repo_option
+from cmdbctl.cli.common import instant, repo_option, use_color
 from cmdbctl.errors import CommandError
+from cmdbctl.findings import Report, summarize
+from cmdbctl.reporters.text import render
 from cmdbctl.workspace import find_workspace
 
 
@@ -127,11 +129,19 @@ def diff(
     _emit(buffer.getvalue(), output)
     click.echo(summary_line(result), err=True)
     if write:
-        from cmdbctl.drift.write import write_drift
+        from cmdbctl.drift.write import WriteRefused, write_drift
 
-        written = write_drift(
-            ws.root, result, branch=branch, add_unmanaged=add_unmanaged, now=moment
-        )
+        try:
+            written = write_drift(
+                ws.root, result, branch=branch, add_unmanaged=add_unmanaged, now=moment
+            )
+        except WriteRefused as refused:  # validate's findings of the result say why
+            render(
+                Report("diff", refused.findings, summarize(refused.findings, 0)),
+                sys.stderr,
+                use_color(sys.stderr),
+            )
+            raise
         click.echo(written.describe(), err=True)
     if exit_code and result.found_drift:
         sys.exit(1)

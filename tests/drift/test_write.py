@@ -163,6 +163,7 @@ def test_a_result_that_does_not_validate_is_put_back_exactly(estate: Estate) -> 
     snap = estate.snapshot([item(hostname="db-01", attributes={"memoryMb": -5})])
     stderr = refused(estate, "-d", snap, "--write", "--now", "2026-11-22T10:00:00Z", status=1)
     assert "the branch would not validate (1 error, above); nothing was changed" in stderr
+    assert "inventory/servers/db-01.yaml:" in stderr and "schema.minimum" in stderr
     assert estate.git("branch", "--show-current").strip() == "main"
 
 
