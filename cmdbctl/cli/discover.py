@@ -17,7 +17,6 @@ import click
 from cmdbctl.errors import CommandError
 
 _ADAPTER_KEY = "cmdbctl.discover.adapter"
-_OWN_OPTIONS = frozenset({"adapter", "output", "fmt", "help"})
 _ENV_PREFIX = "CMDBCTL_DISCOVER_"
 
 
@@ -29,9 +28,18 @@ class _DiscoverCommand(click.Command):
         if name is not None:
             from cmdbctl.discovery.adapters import load
 
-            adapter = load(name)
+            try:
+                adapter = load(name)
+            except CommandError:
+                if ctx.resilient_parsing:  # shell completion: complete what is known
+                    return super().parse_args(ctx, args)
+                raise
             options = list(adapter.options())
-            clashes = sorted(o.name or "?" for o in options if o.name in _OWN_OPTIONS or not o.name)
+            own = super().get_params(ctx)
+            taken = {p.name for p in own} | {f for p in own for f in (*p.opts, *p.secondary_opts)}
+            clashes = sorted(
+                {f for o in options for f in (o.name or "?", *o.opts) if f in taken or f == "?"}
+            )
             if clashes:
                 raise CommandError(
                     f"discovery adapter {name!r} declares options discover has itself: "
@@ -110,7 +118,8 @@ def _from_environment(options: list[click.Option]) -> None:
     type=click.Choice(["json", "yaml"]),
     default="json",
     show_default=True,
-    help="json is canonical (stable key order, one item per line); yaml reads better.",
+    help="json is canonical (stable key order, one item per line) and fast at any size; "
+    "yaml reads better, for small snapshots.",
 )
 def discover(adapter: str | None, output: str, fmt: str, **adapter_options: Any) -> None:
     """Read what a discovery source says about the estate and write it as a snapshot.

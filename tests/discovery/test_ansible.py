@@ -192,16 +192,19 @@ def test_hosts_that_cannot_be_used_are_warnings_and_the_rest_is_discovered(
     (folder / "notes.txt").write_text("not facts", encoding="utf-8")
     (folder / "nameless").write_bytes(orjson.dumps({"ansible_facts": {"ansible_memtotal_mb": 1}}))
     (folder / ".hidden").write_text("editor swap", encoding="utf-8")
+    with open(folder / "huge", "wb") as huge:  # sparse: no disk spent
+        huge.truncate(65 << 20)
     snapshot, stderr = _discover(run_cli, tmp_path, "--facts", str(folder))
     assert [i.identifiers["hostname"] for i in snapshot.items] == ["db-01"]
     warnings = [ln for ln in stderr.splitlines() if ln.startswith("cmdbctl: warning:")]
-    assert len(warnings) == 5, stderr
+    assert len(warnings) == 6, stderr
     for name, why in [
         ("gone", "unreachable: Failed to connect"),
         ("broken", "fact gathering failed: interpreter not found"),
         ("half", "not JSON"),
         ("notes.txt", "not JSON"),
         ("nameless", "no host name, serial or MAC"),
+        ("huge", "larger than 64 MiB: not one host's facts"),
     ]:
         assert any(str(folder / name) in w and why in w for w in warnings), (name, stderr)
     assert ".hidden" not in stderr

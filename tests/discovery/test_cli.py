@@ -184,7 +184,7 @@ _CLASH = """
 import click
 summary = "declares -o for itself"
 def options():
-    return [click.Option(["--output"])]
+    return [click.Option(["--output"]), click.Option(["--format", "style"]), click.Option(["--fine"])]
 def discover(options, progress):
     raise AssertionError("never run")
 """
@@ -241,7 +241,7 @@ def test_a_package_s_entry_point_adds_an_adapter_with_its_options(
     [
         ("broken", "discovery adapter 'broken' (my_missing_module from my-adapters) cannot be loaded: ModuleNotFoundError"),
         ("not-one", "discovery adapter 'not-one' (json from my-adapters) is not an adapter: it has no summary, options"),
-        ("clash", "discovery adapter 'clash' declares options discover has itself: output"),
+        ("clash", "discovery adapter 'clash' declares options discover has itself: --format, --output, output"),
         ("bad-item", "snapshot from adapter 'bad-item': item 0 (Server h): field 'identifiers.macs' must be a list of strings"),
     ],
 )  # fmt: skip

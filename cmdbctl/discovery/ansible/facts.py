@@ -25,6 +25,8 @@ import orjson
 
 from cmdbctl.errors import CommandError
 
+# One host's facts are tens of kilobytes; a file far larger is something else, not read
+MAX_HOST_BYTES = 64 << 20
 _SCHEMA_PREFIX = re.compile(r"s[0-9]+_")  # ansible-core 2.19's cache key prefix
 
 
@@ -78,6 +80,8 @@ def read_folder(path: str) -> tuple[list[HostFacts], list[str]]:
 def read_host(file: Path) -> HostFacts | str:
     """One host's facts, or why the file holds none."""
     try:
+        if file.stat().st_size > MAX_HOST_BYTES:
+            return f"larger than {MAX_HOST_BYTES >> 20} MiB: not one host's facts"
         raw = file.read_bytes()
     except OSError as exc:
         return f"cannot be read ({exc.strerror or exc})"
