@@ -222,6 +222,8 @@ def untrusted(case: Case) -> None:
     error: it may not land, since once on the base a squash merge would make it look
     like its person's own."""
     for a in case.history.approvals:
+        if case.rollback and a.stale and len(a.reasons) == 1:
+            continue  # approvals of the change itself: a rollback undoes what they saw
         if a.unproven:
             case.refuse(
                 "gate.approval.unproven",

@@ -52,6 +52,8 @@ def test_a_rollback_is_covered_by_the_change_it_rolls_back(carried_out: Any, kit
 
     assert code == 0, report["findings"]
     assert report["changes"][0]["status"] == "rolled-back"
+    # bob approved the change, not its undoing: no warning that his approval is stale
+    assert report["findings"] == []
 
 
 def test_a_rollback_that_writes_other_content_is_refused(carried_out: Any, kit: Any) -> None:
