@@ -34,7 +34,8 @@ def test_this_machine_as_proc_sys_and_os_release_say(run_cli: RunCli, tmp_path: 
     assert item.attributes["cpu"]["cores"] == physical_cores()
     assert set(item.identifiers.get("macs", [])) == macs()
     release = os_release()
-    assert item.attributes["os"] == {"name": release["NAME"], "version": release["VERSION_ID"]}
+    said = {"name": release.get("NAME"), "version": release.get("VERSION_ID")}  # sid has no version
+    assert item.attributes["os"] == {k: v for k, v in said.items() if v}
     interfaces = item.attributes.get("interfaces", [])
     assert "lo" not in {i["name"] for i in interfaces}
     for interface in interfaces:
