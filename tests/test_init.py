@@ -172,11 +172,13 @@ def test_init_inside_an_existing_work_tree(
     result = run_cli("init", str(outer / "cmdb"))
     assert result.exit_code == 0, result.output
     assert "git initialised" not in result.stdout
-    # GitHub reads workflows only at the repository's top: init says so, and where it wrote.
+    # GitHub and GitLab read CI files only at the repository's top: init says so, and
+    # where it wrote them.
     assert "warning:" in result.stderr
     assert "CI files belong at the repository's top" in result.stderr
-    assert str(outer.resolve() / ".github") in result.stderr
-    assert f"written to {outer / 'cmdb' / '.github'}" in result.stderr
+    assert f"({outer.resolve()})" in result.stderr
+    assert f"written to {outer / 'cmdb' / '.github'} and " in result.stderr
+    assert str(outer / "cmdb" / ".gitlab-ci.yml") in result.stderr
     assert "--repo cmdb" in result.stderr
     assert (outer / "cmdb" / ".github" / "workflows" / "cmdb.yml").is_file()
     assert not (outer / "cmdb" / ".git").exists()

@@ -19,7 +19,8 @@ def init(directory: str) -> None:
 
     Writes schemas/, example policies (people, groups, the default change policy), a
     handful of configuration items that validate clean, an example change request, a
-    README that walks the first pull request, a CI workflow, and the editor wiring
+    README that walks the first pull request, CI workflows for GitHub Actions and GitLab CI,
+    and the editor wiring
     (.vscode/: VS Code's YAML extension, or any client of yaml-language-server, checks
     and completes documents against schemas/ as you type); runs `git init` when
     DIRECTORY is not already in a git work tree. Existing files are never overwritten:
@@ -44,18 +45,18 @@ def init(directory: str) -> None:
             f"{', git initialised' if result.git_initialised else ''})"
         )
     if result.enclosing_top is not None:
-        written = result.root / CI_FOLDER
+        written = f"{result.root / CI_FOLDER} and {result.root / '.gitlab-ci.yml'}"
         click.echo(
             f"cmdbctl: warning: {result.root} is a sub-folder of the git repository "
             f"{result.enclosing_top}; CI files belong at the repository's top "
-            f"({result.enclosing_top / CI_FOLDER}), where GitHub reads them, but "
+            f"({result.enclosing_top}), where GitHub and GitLab read them, but "
             f"they were written to {written}",
             err=True,
         )
         click.echo(
             f"  hint: move {written} to the top and add --repo "
             f"{shlex.quote(os.path.relpath(result.root.resolve(), result.enclosing_top))}"
-            " to the cmdbctl commands in its workflow",
+            " to the cmdbctl commands in them",
             err=True,
         )
     if quiet():
