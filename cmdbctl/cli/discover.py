@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from cmdbctl.cli.common import inform, quiet_option
 from cmdbctl.errors import CommandError
 
 _ADAPTER_KEY = "cmdbctl.discover.adapter"
@@ -121,6 +122,7 @@ def _from_environment(options: list[click.Option]) -> None:
     help="json is canonical (stable key order, one item per line) and fast at any size; "
     "yaml reads better, for small snapshots.",
 )
+@quiet_option
 def discover(adapter: str | None, output: str, fmt: str, **adapter_options: Any) -> None:
     """Read what a discovery source says about the estate and write it as a snapshot.
 
@@ -188,11 +190,10 @@ def discover(adapter: str | None, output: str, fmt: str, **adapter_options: Any)
         write_atomically(output, discovered.data)
     snapshot = discovered.snapshot
     count = len(snapshot.items)
-    click.echo(
+    inform(
         f"{count} item{'s' if count != 1 else ''} from {snapshot.source} "
         f"written to {where} ({snapshot.digest[:19]})"
-        + ("; it replaced the file that was there" if replaced else ""),
-        err=True,
+        + ("; it replaced the file that was there" if replaced else "")
     )
 
 
