@@ -173,6 +173,8 @@ def split(root: Path, snapshot: Path, jobs: int | None) -> list[tuple[str, float
     code = f"""
 import io, json, time, sys
 t0 = time.perf_counter()
+import gc
+gc.set_threshold(100_000, 50, 100)  # as the CLI does (cmdbctl.cli.main)
 from datetime import datetime, timezone
 from cmdbctl.discovery.snapshot import read_snapshot
 from cmdbctl.drift import DiffResult, Drifted, spec_fields

@@ -132,19 +132,29 @@ def _identify(
     source: int, item: Item, plan: list[tuple[str, Callable[[str], str], Table]]
 ) -> Identified:
     identifiers = item.identifiers
-    chosen: Identified | None = None
+    chosen: tuple[str, str, str] | None = None  # CI, rule, value
     for rule, norm, table in plan:
         raw = identifiers.get(rule)
         if raw is None and rule == "mac":
             raw = identifiers.get("macs")
         if raw is None:
             continue
-        hits: dict[str, str] = {}  # CI id -> the value that found it
-        for value in map(norm, map(str, raw)) if isinstance(raw, list) else (norm(str(raw)),):
-            for ci in table.get(value, ()):
-                hits.setdefault(ci, value)
-        if not hits:
-            continue
+        if isinstance(raw, list):
+            hits: dict[str, str] = {}  # CI id -> the value that found it
+            for value in map(norm, map(str, raw)):
+                for ci in table.get(value, ()):
+                    hits.setdefault(ci, value)
+            if not hits:
+                continue
+        else:  # one value: the common case, without a dict of hits when one CI holds it
+            value = norm(str(raw))
+            claimed = table.get(value)
+            if claimed is None:
+                continue
+            if len(claimed) == 1 and (chosen is None or chosen[0] == claimed[0]):
+                chosen = chosen or (claimed[0], rule, value)
+                continue
+            hits = dict.fromkeys(claimed, value)
         if chosen is None:
             if len(hits) > 1:
                 values = sorted(set(hits.values()))
@@ -158,20 +168,22 @@ def _identify(
                     f"{rule} {', '.join(values)} is claimed by several CIs",
                 )
             ((ci, value),) = hits.items()
-            chosen = Identified(source, item, ci, rule, value)
-        elif chosen.ci not in hits:
+            chosen = (ci, rule, value)
+        elif chosen[0] not in hits:
             other = sorted(hits)
             return Identified(
                 source,
                 item,
                 None,
-                chosen.rule,
-                chosen.value,
-                (str(chosen.ci), *other),
-                f"{chosen.rule} {chosen.value} matches {chosen.ci} but {rule} "
+                chosen[1],
+                chosen[2],
+                (chosen[0], *other),
+                f"{chosen[1]} {chosen[2]} matches {chosen[0]} but {rule} "
                 f"{hits[other[0]]} matches {', '.join(other)}",
             )
-    return chosen or Identified(source, item, None, None, None)
+    if chosen is None:
+        return Identified(source, item, None, None, None)
+    return Identified(source, item, *chosen)
 
 
 def _one_item_per_ci(found: list[Identified], snapshots: Sequence[Snapshot]) -> list[Identified]:
