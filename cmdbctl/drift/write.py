@@ -21,9 +21,7 @@ deleted.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +33,7 @@ from ruamel.yaml.comments import CommentedMap
 from cmdbctl import gitio
 from cmdbctl.drift import DiffResult, Drifted, normalise, proposed_id
 from cmdbctl.drift.compare import Change
+from cmdbctl.drift.draft import draft_text, free_change_id
 from cmdbctl.drift.identify import Identified
 from cmdbctl.drift.reconcile import attributes_of
 from cmdbctl.editing import edit, flow_map
@@ -48,9 +47,6 @@ from cmdbctl.validate import validate
 from cmdbctl.workspace import Workspace
 
 NEW_CIS = "inventory/discovered"
-ROLLBACK_PLAN = (
-    "Revert the commit: the records go back to what they said before; no machine is touched."
-)
 
 
 class WriteRefused(CommandError):
@@ -134,10 +130,10 @@ def write_drift(
         files[drifted.ci.path] = edit(original, drifted.ci.path, _apply(drifted))
     for path, text in new.items():
         files[path] = text
-    change_id = _free_change_id(result, now)
+    change_id = free_change_id(result.ids, now)
     targets = [d.ci.id for d in result.drifted] + [Path(p).stem for p in new]
     change_path = f"changes/{change_id}.yaml"
-    files[change_path] = _change_request(change_id, requester, targets, result, new)
+    files[change_path] = draft_text(change_id, requester, targets, result, list(new))
     return _carry_out(
         root, head, current, name, files, set(new) | {change_path}, change_id, result, digest
     )
@@ -247,72 +243,6 @@ def _fill(entry: Identified, ci: str, result: DiffResult) -> Any:
         data["spec"] = CommentedMap(status="active", **normalise.deep("", attributes))
 
     return fill
-
-
-_CHANGE_ID = re.compile(r"^CHG-([0-9]{4})-([0-9]{4,})$")
-
-
-def _free_change_id(result: DiffResult, now: datetime) -> str:
-    year = f"{now:%Y}"
-    taken = [
-        int(m.group(2))
-        for m in map(_CHANGE_ID.match, result.ids)
-        if m is not None and m.group(1) == year
-    ]
-    return f"CHG-{year}-{max(taken, default=0) + 1:04d}"
-
-
-def _change_request(
-    change_id: str, requester: str, targets: list[str], result: DiffResult, new: dict[str, str]
-) -> str:
-    sources = ", ".join(sorted({s.source for s in result.snapshots}))
-    digests = [
-        f"- {_one_line(s.source)}: {s.digest} ({_one_line(s.path)}, discovered at "
-        f"{s.discovered_at.isoformat()})"
-        for s in result.snapshots
-    ]
-    fields = sum(len(d.changes) for d in result.drifted)
-    description = [
-        f"cmdbctl diff --write found {len(result.drifted)} drifted CI(s) ({fields} field(s))"
-        + (f" and added {len(new)} CI(s) for unmanaged items" if new else "")
-        + ", from these snapshots:",
-        *digests,
-    ]
-    plan = [
-        f"Update {d.ci.id}: " + ", ".join(c.path for c in d.changes) for d in result.drifted
-    ] + [f"Add {p}" for p in new]
-
-    def q(text: str) -> str:  # a JSON string is a YAML string, quoted safely
-        return json.dumps(text, ensure_ascii=False)
-
-    annotations = "".join(
-        f"    {q('snapshot/' + str(n))}: {q(s.source + ' ' + s.digest)}\n"
-        for n, s in enumerate(result.snapshots)
-    )
-    return (
-        "apiVersion: cmdb/v1\n"
-        "kind: ChangeRequest\n"
-        "metadata:\n"
-        f"  id: {change_id}\n"
-        f"  name: {q(f'Align the repository with discovery ({sources})')}\n"
-        "  annotations:\n"
-        f"{annotations}"
-        "spec:\n"
-        "  type: normal\n"
-        "  category: system\n"
-        f"  requester: {requester}\n"
-        f"  reason: {q('Discovery found the repository out of date with what runs.')}\n"
-        "  description: |\n"
-        + "".join(f"    {line}\n" for line in description)
-        + f"  targets: [{', '.join(targets)}]\n"
-        "  risk: low\n"
-        f"  rollbackPlan: {q(ROLLBACK_PLAN)}\n"
-        "  plan:\n" + "".join(f"    - {q(step)}\n" for step in plan) + "  status: draft\n"
-    )
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _carry_out(
