@@ -29,10 +29,10 @@ from cmdbctl.discovery.snapshot import Snapshot, read_snapshot
 from cmdbctl.drift import normalise
 from cmdbctl.drift.compare import Change, changes
 from cmdbctl.drift.desired import CI, reading
-from cmdbctl.drift.identify import Identified, identify
+from cmdbctl.drift.identify import Identified, identify, item_keys
 from cmdbctl.drift.ignores import Ignores
 from cmdbctl.drift.policy import DiscoveryPolicy
-from cmdbctl.drift.reconcile import View, reconcile
+from cmdbctl.drift.reconcile import View, attributes_of, reconcile
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry, load_registry
 from cmdbctl.workspace import Workspace
@@ -144,14 +144,18 @@ def run_diff(
     worker processes read the repository)."""
     kinds = load_registry(ws.root)
     wanted = frozenset(k for k, kind in kinds.kinds.items() if kind.is_ci)
+    fields = spec_fields(kinds)
     with reading(ws, kinds, wanted, jobs) as pending:
         snapshots = [read_snapshot(path) for path in paths]
+        # What the items say needs no CI: worked out while the workers still read them.
+        policy = pending.policy
+        keys = [[item_keys(i, policy.identifiers(i.kind)) for i in s.items] for s in snapshots]
+        reported = [[attributes_of(i, fields.get(i.kind)) for i in s.items] for s in snapshots]
         everything = pending.result()
-    policy = pending.policy
     covered = frozenset(item.kind for s in snapshots for item in s.items)
     desired = everything._replace(cis=[c for c in everything.cis if c.kind in covered])
-    identified = identify(snapshots, desired.cis, policy)
-    views = reconcile(identified, snapshots, policy, spec_fields(kinds))
+    identified = identify(snapshots, desired.cis, policy, keys)
+    views = reconcile(identified, snapshots, policy, fields, reported)
     ignores = Ignores.of(policy.ignores, now.date())
     result = DiffResult(snapshots, policy, identified, compared=len(desired.cis), ids=desired.ids)
     claimed = {c for e in identified if e.ambiguous for c in e.candidates}

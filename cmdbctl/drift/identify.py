@@ -100,54 +100,63 @@ class Index:
                     elif ci.id not in claimed:
                         claimed.append(ci.id)
 
-    def plan(
-        self, kind: str, rules: Sequence[str]
-    ) -> list[tuple[str, Callable[[str], str], Table]]:
-        """The rules for items of `kind`, each with its normaliser and table (rules no
-        CI of the kind has values for are left out: they can find nothing)."""
-        return [
-            (rule, NORMALISERS.get(rule, _strip), self._by[(kind, rule)])
-            for rule in rules
-            if (kind, rule) in self._by
-        ]
+    def plan(self, kind: str, rules: Sequence[str]) -> dict[str, Table]:
+        """The tables of the rules for items of `kind` (rules no CI of the kind has
+        values for are left out: they can find nothing)."""
+        return {rule: self._by[(kind, rule)] for rule in rules if (kind, rule) in self._by}
 
 
-def identify(
-    snapshots: Sequence[Snapshot], cis: Iterable[CI], policy: DiscoveryPolicy
-) -> list[Identified]:
-    """What each item of each snapshot is, in snapshot and item order."""
-    index = Index(cis)
-    plans: dict[str, list[tuple[str, Callable[[str], str], Table]]] = {}
-    found = []
-    for n, snapshot in enumerate(snapshots):
-        for item in snapshot.items:
-            plan = plans.get(item.kind)
-            if plan is None:
-                plan = plans[item.kind] = index.plan(item.kind, policy.identifiers(item.kind))
-            found.append(_identify(n, item, plan))
-    return _one_item_per_ci(found, snapshots)
+Keys = list[tuple[str, list[str]]]  # an item's normalised values per rule, in rule order
 
 
-def _identify(
-    source: int, item: Item, plan: list[tuple[str, Callable[[str], str], Table]]
-) -> Identified:
+def item_keys(item: Item, rules: Sequence[str]) -> Keys:
+    """The item's normalised values for each rule it has values for."""
     identifiers = item.identifiers
-    chosen: tuple[str, str, str] | None = None  # CI, rule, value
-    for rule, norm, table in plan:
+    keys = []
+    for rule in rules:
         raw = identifiers.get(rule)
         if raw is None and rule == "mac":
             raw = identifiers.get("macs")
         if raw is None:
             continue
-        if isinstance(raw, list):
-            hits: dict[str, str] = {}  # CI id -> the value that found it
-            for value in map(norm, map(str, raw)):
-                for ci in table.get(value, ()):
-                    hits.setdefault(ci, value)
-            if not hits:
-                continue
-        else:  # one value: the common case, without a dict of hits when one CI holds it
-            value = norm(str(raw))
+        norm = NORMALISERS.get(rule, _strip)
+        keys.append(
+            (rule, [norm(str(v)) for v in raw] if isinstance(raw, list) else [norm(str(raw))])
+        )
+    return keys
+
+
+def identify(
+    snapshots: Sequence[Snapshot],
+    cis: Iterable[CI],
+    policy: DiscoveryPolicy,
+    keys: Sequence[Sequence[Keys]] | None = None,
+) -> list[Identified]:
+    """What each item of each snapshot is, in snapshot and item order; `keys`: each
+    item's `item_keys`, when worked out already."""
+    index = Index(cis)
+    plans: dict[str, dict[str, Table]] = {}
+    found = []
+    for n, snapshot in enumerate(snapshots):
+        for position, item in enumerate(snapshot.items):
+            plan = plans.get(item.kind)
+            rules = policy.identifiers(item.kind)
+            if plan is None:
+                plan = plans[item.kind] = index.plan(item.kind, rules)
+            found.append(
+                _identify(n, item, plan, keys[n][position] if keys else item_keys(item, rules))
+            )
+    return _one_item_per_ci(found, snapshots)
+
+
+def _identify(source: int, item: Item, plan: dict[str, Table], keys: Keys) -> Identified:
+    chosen: tuple[str, str, str] | None = None  # CI, rule, value
+    for rule, values in keys:
+        table = plan.get(rule)
+        if table is None:
+            continue
+        if len(values) == 1:  # the common case, without a dict of hits when one CI holds it
+            value = values[0]
             claimed = table.get(value)
             if claimed is None:
                 continue
@@ -155,17 +164,24 @@ def _identify(
                 chosen = chosen or (claimed[0], rule, value)
                 continue
             hits = dict.fromkeys(claimed, value)
+        else:
+            hits = {}  # CI id -> the value that found it
+            for value in values:
+                for ci in table.get(value, ()):
+                    hits.setdefault(ci, value)
+            if not hits:
+                continue
         if chosen is None:
             if len(hits) > 1:
-                values = sorted(set(hits.values()))
+                found = sorted(set(hits.values()))
                 return Identified(
                     source,
                     item,
                     None,
                     rule,
-                    values[0],
+                    found[0],
                     tuple(sorted(hits)),
-                    f"{rule} {', '.join(values)} is claimed by several CIs",
+                    f"{rule} {', '.join(found)} is claimed by several CIs",
                 )
             ((ci, value),) = hits.items()
             chosen = (ci, rule, value)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from cmdbctl.discovery.snapshot import Snapshot
+from cmdbctl.discovery.snapshot import Item, Snapshot
 from cmdbctl.drift import normalise
 from cmdbctl.drift.identify import Identified
 from cmdbctl.drift.policy import DiscoveryPolicy
@@ -44,10 +44,9 @@ class View(NamedTuple):  # a tuple: one per matched CI, 10^5 of them
         return ""
 
 
-def attributes_of(entry: Identified, fields: frozenset[str] | None) -> dict[str, Any]:
+def attributes_of(item: Item, fields: frozenset[str] | None) -> dict[str, Any]:
     """The item's attributes, plus its identifiers that are spec fields of its kind;
     only the fields its kind's schema has (`fields`; None: every one)."""
-    item = entry.item
     found = dict(item.attributes)
     identifiers = item.identifiers
     for name in SPEC_IDENTIFIERS:
@@ -88,25 +87,32 @@ def reconcile(
     snapshots: Sequence[Snapshot],
     policy: DiscoveryPolicy,
     fields: Mapping[str, frozenset[str]],
+    attributes: Sequence[Sequence[dict[str, Any]]] | None = None,
 ) -> dict[str, View]:
-    """One view per identified CI."""
+    """One view per identified CI; `attributes`: each item's `attributes_of`, when
+    worked out already."""
+
+    def of(entry: Identified) -> dict[str, Any]:
+        if attributes is not None:
+            return attributes[entry.source][entry.item.position]
+        return attributes_of(entry.item, fields.get(entry.item.kind))
+
     by_ci: dict[str, list[Identified]] = {}
     for entry in identified:
         if entry.ci is not None:
             by_ci.setdefault(entry.ci, []).append(entry)
     views = {}
     for ci, entries in by_ci.items():
-        kind_fields = fields.get(entries[0].item.kind)
         if len(entries) == 1:
             (entry,) = entries
             views[ci] = View(
                 ci,
-                attributes_of(entry, kind_fields),
+                of(entry),
                 snapshots[entry.source].source,
                 (entry,),
             )
         else:
-            views[ci] = _merged(ci, entries, snapshots, policy, kind_fields)
+            views[ci] = _merged(ci, entries, snapshots, policy, list(map(of, entries)))
     return views
 
 
@@ -115,14 +121,14 @@ def _merged(
     entries: list[Identified],
     snapshots: Sequence[Snapshot],
     policy: DiscoveryPolicy,
-    fields: frozenset[str] | None,
+    found: list[dict[str, Any]],
 ) -> View:
     leaves: dict[
         str, list[tuple[int, str, Any]]
     ] = {}  # path -> (command-line order, source, value)
-    for entry in entries:
+    for entry, reported in zip(entries, found):
         source = snapshots[entry.source].source
-        for path, value in _leaves(attributes_of(entry, fields), ""):
+        for path, value in _leaves(reported, ""):
             leaves.setdefault(path, []).append((entry.source, source, value))
     attributes: dict[str, Any] = {}
     sources: dict[str, str] = {}

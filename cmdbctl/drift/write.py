@@ -226,7 +226,7 @@ def _new_cis(result: DiffResult) -> dict[str, str]:
 
 def _fill(entry: Identified, ci: str, result: DiffResult) -> Any:
     snapshot = result.snapshots[entry.source]
-    attributes = attributes_of(entry, None)
+    attributes = attributes_of(entry.item, None)
     macs = entry.item.identifiers.get("macs")
     if "interfaces" not in attributes and isinstance(macs, list):
         attributes["interfaces"] = [{"mac": m} for m in macs]
