@@ -6,8 +6,8 @@
 Writes (once, reused while its marker file is there) an estate under
 bench/out/drift-N/: `cmdbctl init`'s repository plus N Server files (hostname, fqdn,
 serial, vendor, model, os, cpu, memory, two disks, two interfaces with MACs and IPs;
-1,000 per folder) and a snapshot of N items that report all of it, with the MACs
-upper-cased and dash-separated as some tools write them (normalised before compare).
+1,000 per folder) and a snapshot of N items that report all of it, written as Ansible
+writes facts (lower-case, colon-separated MACs; tests/drift covers other spellings).
 Every 1/drift-th item reports other memory and OS version (two drifted fields); 10
 items are unmanaged and 10 CIs missing.
 
@@ -71,7 +71,7 @@ def ip(n: int) -> tuple[int, int, int, int]:
 
 
 def generate(root: Path, n: int, every: int) -> Path:
-    marker = root / ".generated"
+    marker = root / ".generated-2"
     snapshot = root.parent / f"{root.name}-snapshot.json"
     if marker.exists() and snapshot.exists():
         return snapshot
@@ -104,9 +104,9 @@ def generate(root: Path, n: int, every: int) -> Path:
                 "kind": "Server",
                 "identifiers": {
                     "serial": f"SN{i:08d}",
-                    "hostname": ci.upper(),
-                    "fqdn": f"{ci}.example.net.",
-                    "macs": [mac0.upper().replace(":", "-"), mac1.upper().replace(":", "-")],
+                    "hostname": ci,
+                    "fqdn": f"{ci}.example.net",
+                    "macs": [mac0, mac1],
                 },
                 "attributes": {
                     "vendor": "Dell",
@@ -116,8 +116,8 @@ def generate(root: Path, n: int, every: int) -> Path:
                     "memoryMb": 131072 if drifted else 65536,
                     "disks": [{"name": "sda", "sizeGb": 480}, {"name": "sdb", "sizeGb": 1920}],
                     "interfaces": [
-                        {"name": "eth0", "mac": mac0.upper(), "ips": [f"10.{a}.{b}.{c}"]},
-                        {"name": "eth1", "mac": mac1.upper(), "ips": [f"10.{d}.{b}.{c}"]},
+                        {"name": "eth0", "mac": mac0, "ips": [f"10.{a}.{b}.{c}"]},
+                        {"name": "eth1", "mac": mac1, "ips": [f"10.{d}.{b}.{c}"]},
                     ],
                 },
             }
@@ -174,7 +174,7 @@ def split(root: Path, snapshot: Path, jobs: int | None) -> list[tuple[str, float
 import io, json, time, sys
 t0 = time.perf_counter()
 import gc
-gc.set_threshold(100_000, 50, 100)  # as the CLI does (cmdbctl.cli.main)
+gc.disable()  # as run_diff does
 from datetime import datetime, timezone
 from cmdbctl.discovery.snapshot import read_snapshot
 from cmdbctl.drift import DiffResult, Drifted, spec_fields
