@@ -37,6 +37,8 @@ MODULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("cmdbctl.gate.standard", ("gate",)),
     ("cmdbctl.gate.rollback", ("gate",)),
     ("cmdbctl.audit", ("audit",)),
+    ("cmdbctl.drift", ("diff",)),
+    ("cmdbctl.drift.ignores", ("diff",)),
 )
 
 

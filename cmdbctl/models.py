@@ -502,5 +502,6 @@ SPEC_MODELS: dict[str, type[BaseModel]] = {
     "StandardChange": StandardChangeSpec,
     "Person": PersonSpec,
     "Group": GroupSpec,
+    "DiscoveryPolicy": DiscoveryPolicySpec,
 }
 """The spec model of each kind the engine reads as objects, by kind name."""

@@ -35,6 +35,7 @@ FAMILIES = (
     "policy",
     "gate",
     "audit",
+    "drift",
 )
 _FAMILY = "(?:" + "|".join(FAMILIES) + ")"
 CODE = re.compile(rf"{_FAMILY}(?:\.[a-z][a-z0-9-]*)+")

@@ -84,6 +84,8 @@ def python_type(annotation: Any) -> str:
         return "string"
     if origin is list:
         return "array"
+    if origin is dict:  # a mapping of names the schema leaves open (additionalProperties)
+        return "object"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
     simple = {

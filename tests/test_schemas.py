@@ -45,6 +45,7 @@ KIND_CLASS = {
     "Group": "group",
     "ChangePolicy": "policy",
     "StandardChange": "policy",
+    "DiscoveryPolicy": "policy",
 }
 CI_KINDS = [kind for kind, cls in KIND_CLASS.items() if cls in CI_CLASSES]
 
@@ -65,6 +66,7 @@ FORMATS_SPEC_FIELDS = {
     " window rollbackPlan approvals status model review rollback",
     "ChangePolicy": "separationOfDuties requireSignedApprovals rules freezes identification",
     "StandardChange": "description targetKinds fields",
+    "DiscoveryPolicy": "identification precedence ignores",
     "Person": "emails signingKeys displayName",
     "Group": "members description",
 }
@@ -106,6 +108,7 @@ EXPECTED_REFS: dict[str, dict[str, dict[str, list[str]]]] = {
         "spec.rules[].reviewers": {"kinds": ["Group"]},
     },
     "StandardChange": {},
+    "DiscoveryPolicy": {"spec.ignores[].owner": {"kinds": ["Group", "Person"]}},
 }
 for _kind in KIND_CLASS:
     EXPECTED_REFS[_kind]["metadata.owner"] = {"kinds": ["Group", "Person"]}
@@ -203,6 +206,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     ),
     "Person": envelope("Person", "alice", {"emails": ["alice@example.net"]}),
     "Group": envelope("Group", "change-managers", {"members": []}),
+    "DiscoveryPolicy": envelope("DiscoveryPolicy", "discovery", {}),
 }
 
 FULL_METADATA = {
@@ -501,6 +505,34 @@ FULL: dict[str, dict[str, Any]] = {
     ),
 }
 
+FULL["DiscoveryPolicy"] = envelope(
+    "DiscoveryPolicy",
+    "discovery",
+    {
+        "identification": {
+            "Server": ["serial", "fqdn", "hostname", "macs"],
+            "NetworkDevice": ["assetTag"],
+        },
+        "precedence": {
+            "serial": ["asset-register", "ansible"],
+            "os.version": ["ansible"],
+            "*": ["ansible", "asset-register"],
+        },
+        "ignores": [
+            {
+                "match": {"kind": "Server", "ids": ["lab-01"], "labels": {"env": "lab"}},
+                "fields": ["spec.memoryMb", "spec.disks.0.sizeGb"],
+                "reason": "lab hosts are resized daily",
+                "owner": "team-ops",
+                "expires": "2027-01-31",
+            },
+            {"reason": "everything, briefly", "owner": "alice", "expires": "2026-12-01"},
+        ],
+    },
+    name="Discovery policy",
+    owner="team-ops",
+)
+
 VALID_DOCUMENTS: list[tuple[str, str, dict[str, Any]]] = [
     *((kind, "minimal", doc) for kind, doc in MINIMAL.items()),
     *((kind, "full", doc) for kind, doc in FULL.items()),
@@ -742,6 +774,21 @@ KIND_INVALID: list[tuple[str, str, Any, str]] = [
     ("Group", "spec.members", DELETE, "no members"),
     ("Group", "spec.members", ["Alice"], "member is not an id"),
     ("Group", "spec.members", "alice", "members is a list"),
+    ("DiscoveryPolicy", "spec.identification.Server", [], "no identifiers"),
+    ("DiscoveryPolicy", "spec.identification.server", ["serial"], "bad kind name"),
+    ("DiscoveryPolicy", "spec.identification.Server", ["serial", "serial"], "repeated"),
+    ("DiscoveryPolicy", "spec.precedence.serial", "ansible", "precedence is a list"),
+    ("DiscoveryPolicy", "spec.precedence.serial", [""], "empty source"),
+    ("DiscoveryPolicy", "spec.ignores.0.reason", DELETE, "ignore without reason"),
+    ("DiscoveryPolicy", "spec.ignores.0.owner", DELETE, "ignore without owner"),
+    ("DiscoveryPolicy", "spec.ignores.0.expires", DELETE, "ignore without expiry"),
+    ("DiscoveryPolicy", "spec.ignores.0.expires", "31/01/2027", "expiry not a date"),
+    ("DiscoveryPolicy", "spec.ignores.0.fields", ["memoryMb"], "field outside spec"),
+    ("DiscoveryPolicy", "spec.ignores.0.match.kind", "server", "bad kind in match"),
+    ("DiscoveryPolicy", "spec.ignores.0.match.ids", ["Lab 01"], "bad id in match"),
+    ("DiscoveryPolicy", "spec.ignores.0.match.site", "x", "unknown key in match"),
+    ("DiscoveryPolicy", "spec.ignores.0.until", "2027-01-31", "unknown key in an ignore"),
+    ("DiscoveryPolicy", "spec.rules", [], "unknown key in the spec"),
 ]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from cmdbctl.cli.common import instant, repo_option, use_color
+from cmdbctl.cli.common import inform, instant, quiet_option, repo_option, use_color
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Report, summarize
 from cmdbctl.reporters.text import render
@@ -71,6 +71,7 @@ from cmdbctl.workspace import find_workspace
     help="Write the report to FILE instead of stdout.",
 )
 @repo_option
+@quiet_option
 def diff(
     snapshots: tuple[str, ...],
     fmt: str,
@@ -127,7 +128,7 @@ def diff(
     buffer = io.StringIO()
     RENDERERS[fmt](result, buffer, explain)
     _emit(buffer.getvalue(), output)
-    click.echo(summary_line(result), err=True)
+    inform(summary_line(result))
     if write:
         from cmdbctl.drift.write import WriteRefused, write_drift
 
@@ -142,7 +143,7 @@ def diff(
                 use_color(sys.stderr),
             )
             raise
-        click.echo(written.describe(), err=True)
+        inform(written.describe())
     if exit_code and result.found_drift:
         sys.exit(1)
 
