@@ -282,25 +282,31 @@ def test_an_overdue_emergency_review_is_reported_and_never_cached(repo: Repo) ->
     assert (code, report["findings"]) == (0, [])
 
 
-def test_a_review_rule_matched_through_the_affected_services_is_checked(
-    tmp_path: Path,
-) -> None:
-    """A rule that asks for a review of changes touching critical services matches a
-    change of app-01 (high) through the service that depends on it (shop, critical)."""
+def _with_critical_rule(tmp_path: Path, asks: str) -> Repo:
+    """`cmdbctl init` with one more rule, `critical` (changes affecting a critical
+    service: `asks`), committed on main by alice on 2026-11-01."""
     init_repository(tmp_path / "cmdb")
     repo = Repo(tmp_path / "cmdb", count())
     policy = repo.path / "policies/change-policy.yaml"
+    rule = f"    - {{id: critical, match: {{criticality: [critical]}}, {asks}}}\n"
     policy.write_text(
-        policy.read_text(encoding="utf-8").replace(
-            "  freezes:",
-            "    - {id: critical, match: {criticality: [critical]}, approvals: "
-            "[{group: change-managers, count: 1}], reviewWithin: P1D}\n  freezes:",
-        ),
+        policy.read_text(encoding="utf-8").replace("  freezes:", rule + "  freezes:"),
         encoding="utf-8",
     )
     repo.git("init", "--quiet", "-b", "main")
     repo.git("add", "-A")
     repo.git("commit", "--quiet", "-m", "cmdbctl init", when="2026-11-01T09:00:00Z")
+    return repo
+
+
+def test_a_review_rule_matched_through_the_affected_services_is_checked(
+    tmp_path: Path,
+) -> None:
+    """A rule that asks for a review of changes touching critical services matches a
+    change of app-01 (high) through the service that depends on it (shop, critical)."""
+    repo = _with_critical_rule(
+        tmp_path, "approvals: [{group: change-managers, count: 1}], reviewWithin: P1D"
+    )
     repo.request("feature", "CHG-2026-0042", 131072)
     repo.approve("CHG-2026-0042")
     path = "changes/CHG-2026-0042.yaml"
@@ -324,20 +330,7 @@ def test_dependents_are_those_of_the_commit_judged_not_of_the_head(tmp_path: Pat
     change affects (rule `critical`: two change managers), whether one process judges
     every commit or workers share them: a run of this many commits reads what each
     blob refers to once (`ReferenceIndex`), the head's blobs and then the older ones."""
-    init_repository(tmp_path / "cmdb")
-    repo = Repo(tmp_path / "cmdb", count())
-    policy = repo.path / "policies/change-policy.yaml"
-    policy.write_text(
-        policy.read_text(encoding="utf-8").replace(
-            "  freezes:",
-            "    - {id: critical, match: {criticality: [critical]}, approvals: "
-            "[{group: change-managers, count: 2}]}\n  freezes:",
-        ),
-        encoding="utf-8",
-    )
-    repo.git("init", "--quiet", "-b", "main")
-    repo.git("add", "-A")
-    repo.git("commit", "--quiet", "-m", "cmdbctl init", when="2026-11-01T09:00:00Z")
+    repo = _with_critical_rule(tmp_path, "approvals: [{group: change-managers, count: 2}]")
     repo.request("feature", "CHG-2026-0042", 131072)
     repo.approve("CHG-2026-0042")
     merged = repo.merge("feature", when="2026-11-22T10:00:00Z")

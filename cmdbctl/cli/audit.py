@@ -10,8 +10,10 @@ import click
 
 from cmdbctl.cli.common import (
     emit,
+    format_option,
     inform,
     instant,
+    now_option,
     progress_bar,
     quiet_option,
     repo_option,
@@ -37,21 +39,10 @@ _KINDS = {"merge": "merge", "squash": "squash merge", "direct": "direct push"}
     shell_complete=complete_revisions,
     help="Audit the commits after REV (REV..HEAD, first parent); default: all.",
 )
-@click.option(
-    "--now",
-    "now",
-    default=None,
-    metavar="INSTANT",
-    help="Judge post-implementation review deadlines as of this instant (default: now).",
-)
+@now_option("post-implementation review deadlines")
 @repo_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="text for people; json for scripts; markdown for a report.",
+@format_option(
+    ("text", "json", "markdown"), "text for people; json for scripts; markdown for a report."
 )
 @click.option(
     "--jobs",

@@ -49,15 +49,30 @@ sign_option = click.option(
 )
 
 
-def format_option(choices: Sequence[str] = tuple(REPORTERS)) -> Callable[[F], F]:
+def format_option(
+    choices: Sequence[str] = tuple(REPORTERS),
+    help: str = "text for people; json for scripts; github for workflow annotations; "
+    "sarif for code-scanning dashboards; markdown for a pull-request comment.",
+) -> Callable[[F], F]:
     return click.option(
         "--format",
         "fmt",
         type=click.Choice(list(choices)),
         default="text",
         show_default=True,
-        help="text for people; json for scripts; github for workflow annotations; "
-        "sarif for code-scanning dashboards; markdown for a pull-request comment.",
+        help=help,
+    )
+
+
+def now_option(judged: str) -> Callable[[F], F]:
+    """`--now INSTANT`: the moment `judged` (a phrase: "freezes and review deadlines")
+    is judged at, for a re-run of a past day or a test (parsed by `instant`)."""
+    return click.option(
+        "--now",
+        "now",
+        default=None,
+        metavar="INSTANT",
+        help=f"Judge {judged} as of this instant (default: now), ISO 8601 with an offset.",
     )
 
 

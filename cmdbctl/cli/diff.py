@@ -10,7 +10,15 @@ from pathlib import Path
 
 import click
 
-from cmdbctl.cli.common import inform, instant, quiet_option, repo_option, use_color
+from cmdbctl.cli.common import (
+    format_option,
+    inform,
+    instant,
+    now_option,
+    quiet_option,
+    repo_option,
+    use_color,
+)
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Report, summarize
 from cmdbctl.reporters.text import render
@@ -28,13 +36,9 @@ from cmdbctl.workspace import find_workspace
     help="A snapshot file (JSON or YAML, as `cmdbctl discover` writes). Repeat it for "
     "several sources; the DiscoveryPolicy's precedence says which to trust per attribute.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-    help="text for people; json for scripts; markdown for a pull-request comment.",
+@format_option(
+    ("text", "json", "markdown"),
+    "text for people; json for scripts; markdown for a pull-request comment.",
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything drifted (see below).")
 @click.option("--explain", is_flag=True, help="Say for each item which rule matched which CI.")
@@ -56,12 +60,7 @@ from cmdbctl.workspace import find_workspace
     help="With --write: also add a CI (inventory/discovered/<hostname>.yaml) for each "
     "unmanaged item.",
 )
-@click.option(
-    "--now",
-    metavar="INSTANT",
-    default=None,
-    help="The moment ignore expiry is judged at (default: now), ISO 8601 with an offset.",
-)
+@now_option("the expiry of ignore rules")
 @click.option(
     "--output",
     "-o",

@@ -6,7 +6,14 @@ import sys
 
 import click
 
-from cmdbctl.cli.common import emit, format_option, instant, quiet_option, repo_option
+from cmdbctl.cli.common import (
+    emit,
+    format_option,
+    instant,
+    now_option,
+    quiet_option,
+    repo_option,
+)
 from cmdbctl.cli.completion import complete_revisions
 from cmdbctl.findings import Report, exit_code
 from cmdbctl.reporters import REPORTERS
@@ -29,13 +36,7 @@ from cmdbctl.workspace import find_workspace
     shell_complete=complete_revisions,
     help="The branch under review.",
 )
-@click.option(
-    "--now",
-    "now",
-    default=None,
-    metavar="INSTANT",
-    help="Judge freezes and review deadlines as of this instant (default: now).",
-)
+@now_option("freezes and review deadlines")
 @repo_option
 @format_option(tuple(REPORTERS))
 @quiet_option
