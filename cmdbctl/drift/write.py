@@ -21,7 +21,6 @@ deleted.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,9 +39,9 @@ from cmdbctl.editing import edit, flow_map
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Finding
 from cmdbctl.gate.policy import read_rules
+from cmdbctl.putback import PutBack
 from cmdbctl.recording import commit_message
 from cmdbctl.revision import Snapshot
-from cmdbctl.rollback.undo import _uninterrupted
 from cmdbctl.validate import validate
 from cmdbctl.workspace import Workspace
 
@@ -256,12 +255,7 @@ def _carry_out(
     result: DiffResult,
     digest: str,
 ) -> Written:
-    times = {}
-    for path in files:
-        if path not in created:
-            info = (root / path).stat()
-            times[path] = (info.st_atime_ns, info.st_mtime_ns)
-    made_folders = [f for f in _missing_folders(root, created)]
+    undo = PutBack(root, head, current, branch, [p for p in files if p not in created], created)
     try:
         gitio.switch_new_branch(root, branch)
         for path, text in files.items():
@@ -290,7 +284,7 @@ def _carry_out(
         )
         commit = gitio.commit_index(root, message)
     except BaseException:
-        _undo(root, head, current, branch, created, times, made_folders)
+        undo.run("--write")
         raise
     origin = (current or head).removeprefix("refs/heads/")
     return Written(
@@ -303,54 +297,3 @@ def _carry_out(
         added,
         tuple(findings),
     )
-
-
-def _missing_folders(root: Path, created: set[str]) -> list[Path]:
-    """Folders the new files need that do not exist yet, deepest first (to remove on undo)."""
-    out: set[Path] = set()
-    for path in created:
-        folder = (root / path).parent
-        while not folder.exists():
-            out.add(folder)
-            folder = folder.parent
-    return sorted(out, key=lambda p: len(p.parts), reverse=True)
-
-
-def _undo(
-    root: Path,
-    head: str,
-    current: str | None,
-    branch: str,
-    created: set[str],
-    times: dict[str, tuple[int, int]],
-    folders: list[Path],
-) -> None:
-    """Put back exactly what this run changed."""
-    try:
-        with _uninterrupted():
-            now = gitio.resolve(root, "HEAD")
-            if now != head:  # the commit was made, then something failed
-                gitio.update_ref(root, "HEAD", head, now)
-            gitio.reset_index_and_tree(root, head)
-            for path in created:
-                (root / path).unlink(missing_ok=True)
-            for folder in folders:
-                try:
-                    folder.rmdir()
-                except OSError:
-                    pass
-            for path, (atime, mtime) in times.items():
-                if (root / path).is_file():
-                    os.utime(root / path, ns=(atime, mtime), follow_symlinks=False)
-            gitio.refresh_index(root)
-            if gitio.symbolic_head(root) == f"refs/heads/{branch}":
-                gitio.switch_back(root, current, head)
-            if gitio.new_branch_problem(root, branch):
-                gitio.delete_branch(root, branch)
-    except Exception as exc:
-        back = (current or "").removeprefix("refs/heads/") or head
-        raise CommandError(
-            f"--write failed and the repository could not be put back: {exc}",
-            f"put it back yourself: git reset --hard {head}; git checkout {back}; "
-            f"git branch -D {branch}",
-        ) from exc

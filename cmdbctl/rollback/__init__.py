@@ -19,12 +19,12 @@ requests are records; a revert of the merge that added one would delete it); the
 request's round-trip edit (`status: rolled-back`, `spec.rollback {by, at, reason,
 commits}`: its text before the rollback, plus the record); `validate` of the result;
 one commit naming the change and every reverted commit. History is never rewritten.
-Whatever fails half way (a conflict, validate, a commit hook, Ctrl-C), `undo.Undo` puts back
-exactly what this run changed: HEAD and the branch, the index, the work tree (file times
-too), and the branch `--branch` made.
+Whatever fails half way (a conflict, validate, a commit hook, Ctrl-C), `PutBack` puts
+back exactly what this run changed: HEAD and the branch, the index, the work tree (file
+times too), and the branch `--branch` made.
 
 Here: `rollback` and carrying the plan out; `plan` (which commits, what changes, or why
-not), `undo` (putting everything back).
+not).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from cmdbctl import gitio
 from cmdbctl.editing import edit
 from cmdbctl.findings import Finding
+from cmdbctl.putback import PutBack
 from cmdbctl.rollback.plan import CIS, RECORDS, Plan, RollbackRefused, make_plan
-from cmdbctl.rollback.undo import Undo
 from cmdbctl.validate import validate
 from cmdbctl.workspace import Workspace
 
@@ -88,7 +88,13 @@ def _record(plan: Plan) -> Any:
 def _carry_out(root: Path, plan: Plan) -> tuple[str, list[Finding]]:
     absolute = root / plan.path
     text = edit(absolute.read_bytes().decode("utf-8"), plan.path, _record(plan))
-    undo = Undo(root, plan, {plan.path, *(p for r in plan.reverts for p in r.paths)})
+    undo = PutBack(
+        root,
+        plan.head,
+        plan.current,
+        plan.branch,
+        {plan.path, *(p for r in plan.reverts for p in r.paths)},
+    )
     try:
         if plan.branch is not None:
             gitio.switch_new_branch(root, plan.branch)
@@ -122,7 +128,7 @@ def _carry_out(root: Path, plan: Plan) -> tuple[str, list[Finding]]:
             )
         commit = gitio.commit_index(root, plan.message)
     except BaseException:
-        undo.run()
+        undo.run("the rollback")
         raise
     return commit, findings
 
