@@ -73,9 +73,11 @@ def test_duplicate_key_in_a_json_export_is_an_error(repo: GitRepo, tmp_path: Pat
         ("deep.yaml", "- Serial: a\n  M: " + "[" * 30000 + "]" * 30000 + "\n", "nests"),
         (
             "bomb.yaml",
-            ("- Serial: a\n  a: &a [x,x,x,x,x,x,x,x,x]\n  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-            "  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-            "  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"),
+            (
+                "- Serial: a\n  a: &a [x,x,x,x,x,x,x,x,x]\n  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+                "  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+                "  e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n  f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+            ),
             "alias",
         ),
         ("tag.yaml", "- {Serial: !!python/object/apply:os.getpid [], M: 1}\n", "tag"),
