@@ -94,6 +94,7 @@ class Snapshot:
         self._docs: dict[str, Document | None] = {}
         self._texts: dict[str, str | None] = {}
         self._mentions: dict[str, set[str]] = {}  # id → paths whose text holds the word
+        self._escaping: set[str] | None = None  # paths holding a backslash, once searched
         # With a cache: it, each searched blob's paths, and the paths it has no verdict of.
         self._index: tuple[References, dict[str, list[str]], set[str]] | None = None
         self._near = near
@@ -242,8 +243,9 @@ class Snapshot:
         return out
 
     def mentioning(self, ids: set[str]) -> set[str]:
-        """Paths under inventory/ whose text holds any of `ids` as a word: every file
-        that could refer to one (and some that merely mention it)."""
+        """Paths under inventory/ whose text holds any of `ids` as a word, or an escape
+        that could spell one: every file that could refer to one (and some that merely
+        mention it)."""
         if self._near is not None and self._differ is not None:
             shared = {p for p in self._near.mentioning(ids) if self._shared(p)}
             return shared | {p for p in self._differ if p.startswith(_SEARCHED)}
@@ -259,10 +261,25 @@ class Snapshot:
         for i in todo:
             self._mentions[i] = set()
         if todo:
-            for path, word in gitio.grep_words(self.root, self.rev, todo, *self._searches):
+            # A double-quoted YAML scalar can spell an id with escapes ("app\\x2d01" is
+            # app-01) that no search for the word finds: the first search also names the
+            # files holding a backslash, which are then read whatever their text. (The
+            # one other way to spell a string, line folding, adds a space: no id
+            # survives it.)
+            first = self._escaping is None
+            self._escaping = self._escaping or set()
+            for path, word in gitio.grep_words(
+                self.root,
+                self.rev,
+                todo,
+                *self._searches,
+                escapes=[f":(literal){_SEARCHED}"] if first else None,
+            ):
+                if word == gitio.ESCAPE:
+                    self._escaping.add(path)
                 if word in self._mentions:
                     self._mentions[word].add(path)
-        return set().union(*(self._mentions[i] for i in ids))
+        return (self._escaping or set()).union(*(self._mentions[i] for i in ids))
 
     @cached_property
     def _searches(self) -> list[list[str]]:

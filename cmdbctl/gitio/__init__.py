@@ -49,7 +49,7 @@ from cmdbctl.gitio.diffs import (
     tree_files,
     wrote,
 )
-from cmdbctl.gitio.grep import grep_words
+from cmdbctl.gitio.grep import ESCAPE, grep_words
 from cmdbctl.gitio.process import (
     GitFailed,
     GitMissing,
@@ -90,6 +90,7 @@ from cmdbctl.gitio.worktree import (
 
 __all__ = [
     "EMPTY_TREE",
+    "ESCAPE",
     "BlobReader",
     "Commit",
     "FileChange",

@@ -16,16 +16,23 @@ from cmdbctl.gitio.process import Completed, GitFailed, complete, decode_path
 _PATTERN_BYTES = 20_000
 _NOT_WORD = re.compile(rb"[^0-9A-Za-z_]")  # what git's -w takes for a word boundary
 _GREP_RECORD = re.compile(rb"([^\0]*)\0([^\n]*)\n")  # "<rev>:<path>\0<line>\n"
+ESCAPE = "\\"  # the "word" `grep_words(escapes=...)` reports for a file with a backslash
 
 
 def grep_words(
-    root: Path, rev: str, words: Sequence[str], *folders: Sequence[str]
+    root: Path,
+    rev: str,
+    words: Sequence[str],
+    *folders: Sequence[str],
+    escapes: Sequence[str] | None = None,
 ) -> list[tuple[str, str]]:
     """(path, word) for each of `words` that a file under `folders` at `rev` holds as a
-    whole word. git finds the lines in C; each `folders` argument (a list of pathspecs)
-    is searched by a single-threaded git process of its own, all at once: git's threads
-    contend for the object store (on 2 cores, 2 threads take longer than 1), separate
-    processes do not."""
+    whole word; with `escapes` (pathspecs), also (path, ESCAPE) for each file there
+    holding a backslash, searched alongside (-w cannot find a backslash inside a word,
+    and a pattern that can is several times slower than this second process). git
+    finds the lines in C; each `folders` argument (a list of pathspecs) is searched by a
+    single-threaded git process of its own, all at once: git's threads contend for the
+    object store (on 2 cores, 2 threads take longer than 1), separate processes do not."""
     wanted = {w.encode("utf-8", "surrogateescape"): w for w in words if w and "\n" not in w}
     if not wanted:
         return []
@@ -52,15 +59,18 @@ def grep_words(
     def search(pathspecs: Sequence[str]) -> Completed:
         return complete(root, [*args, *pathspecs], patterns)
 
-    with ThreadPoolExecutor(len(folders)) as pool:
+    escaping = ["grep", "--threads=1", "-z", "-a", "-l", "-F", "-e", "\\", rev, "--"]
+    with ThreadPoolExecutor(len(folders) + 1) as pool:
+        backslashes = (
+            pool.submit(complete, root, [*escaping, *escapes]) if escapes is not None else None
+        )
         runs = list(pool.map(search, folders))
+        backslashed = backslashes.result() if backslashes is not None else None
     lengths = sorted({len(w) for w in wanted})
     found: dict[tuple[str, str], None] = {}
     prefix = len(rev) + 1  # "<rev>:<path>\0<line>\n"
     for proc in runs:
-        if proc.returncode not in (0, 1):  # 1: nothing found
-            message = proc.stderr.decode("utf-8", "replace").strip()
-            raise GitFailed(f"git grep failed: {message or 'no answer'}", proc.returncode)
+        _require_found(proc)
         for path, line in _GREP_RECORD.findall(proc.stdout):
             # Every word of the line, not only one (as -o would): one word may overlap
             # another ("a, srv" in "a, srv-1"), and each counts.
@@ -70,7 +80,18 @@ def grep_words(
                 for n in lengths:
                     if start + n in ends and (word := wanted.get(line[start : start + n])):
                         found[(decode_path(path[prefix:]), word)] = None
+    if backslashed is not None:
+        _require_found(backslashed)
+        for path in backslashed.stdout.split(b"\0"):
+            if path:
+                found[(decode_path(path[prefix:]), ESCAPE)] = None
     return list(found)
+
+
+def _require_found(proc: Completed) -> None:
+    if proc.returncode not in (0, 1):  # 1: nothing found
+        message = proc.stderr.decode("utf-8", "replace").strip()
+        raise GitFailed(f"git grep failed: {message or 'no answer'}", proc.returncode)
 
 
 def _alternations(words: Iterable[bytes]) -> list[bytes]:

@@ -80,11 +80,6 @@ def repo(tmp_path: Path, isolated_git: None) -> GitRepo:
 # --- the gate and a reference grep cannot see ----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gate finds dependents by git grep -w: a reference written with a YAML escape "
-    "in a file the branch did not write hides the service (window, owner approvals)",
-)
 @pytest.mark.parametrize("written", list(HIDDEN.values()), ids=list(HIDDEN))
 def test_gate_sees_a_dependent_however_its_reference_is_written(
     repo: GitRepo, written: str
@@ -96,11 +91,6 @@ def test_gate_sees_a_dependent_however_its_reference_is_written(
     assert "gate.window.outside" in codes(report)  # shop runs on app-01: its window applies
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the gate's verdict depends on whether validate ran first: its cache holds "
-    "parsed references, the search without it misses a YAML-escaped one",
-)
 def test_gate_verdict_is_the_same_with_and_without_a_validate_before_it(repo: GitRepo) -> None:
     repo.commit("alice", "rewrite references", hide_references(repo, HIDDEN["hex-escape"]))
     repo.git("checkout", "--quiet", "-b", "feature")
@@ -152,11 +142,6 @@ def _audit_against_gate(repo: GitRepo) -> dict[str, tuple[list[str], list[str]]]
     return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit of 10+ commits answers dependents from parsed references, the gate from "
-    "git grep: a YAML-escaped reference gives the same commit two verdicts",
-)
 def test_audit_of_many_commits_judges_each_as_the_gate_does(repo: GitRepo) -> None:
     _history(repo, 9, HIDDEN["hex-escape"])
     compared = _audit_against_gate(repo)
