@@ -4,6 +4,7 @@ JSON is the shared reporter's: `commits` beside `findings`, the reviews at HEAD)
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
 import click
@@ -12,7 +13,6 @@ from cmdbctl.cli.common import (
     emit,
     format_option,
     inform,
-    instant,
     now_option,
     progress_bar,
     quiet_option,
@@ -52,7 +52,9 @@ _KINDS = {"merge": "merge", "squash": "squash merge", "direct": "direct push"}
     help="Worker processes judging commits (default: one per CPU).",
 )
 @quiet_option
-def audit(since: str | None, now: str | None, repo: str | None, fmt: str, jobs: int | None) -> None:
+def audit(
+    since: str | None, now: datetime | None, repo: str | None, fmt: str, jobs: int | None
+) -> None:
     """Trace every commit on the branch to an approved change.
 
     Walks the first-parent history of HEAD and judges each commit that changed
@@ -77,7 +79,7 @@ def audit(since: str | None, now: str | None, repo: str | None, fmt: str, jobs: 
 
     ws = find_workspace(repo)
     with progress_bar(fmt, "auditing") as bar:
-        result = run_audit(ws.root, since, instant(now), progress=bar, jobs=jobs)
+        result = run_audit(ws.root, since, now, progress=bar, jobs=jobs)
     refused = result.summary["verdict"] == "refused"
     if fmt == "json":
         at_head = result.reviews + result.history

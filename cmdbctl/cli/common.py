@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import click
 
-from cmdbctl.errors import CommandError
 from cmdbctl.findings import Report
 from cmdbctl.reporters import REPORTERS, Reporter
 from cmdbctl.reporters.text import summary_line
@@ -64,12 +63,33 @@ def format_option(
     )
 
 
+class Instant(click.ParamType):
+    """An ISO 8601 instant with its UTC offset: a usage error names the option, or the
+    environment variable it came from."""
+
+    name = "instant"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(
+                f"{value!r} is not an ISO 8601 instant: write it like 2026-11-28T22:00:00+08:00"
+            )
+        if moment.tzinfo is None:
+            self.fail(f"{value!r} has no UTC offset: add one, e.g. +08:00 or Z")
+        return moment
+
+
 def now_option(judged: str) -> Callable[[F], F]:
     """`--now INSTANT`: the moment `judged` (a phrase: "freezes and review deadlines")
-    is judged at, for a re-run of a past day or a test (parsed by `instant`)."""
+    is judged at, for a re-run of a past day or a test; the command gets a datetime."""
     return click.option(
         "--now",
         "now",
+        type=Instant(),
         default=None,
         metavar="INSTANT",
         help=f"Judge {judged} as of this instant (default: now), ISO 8601 with an offset.",
@@ -92,6 +112,7 @@ quiet_option = click.option(
     "-q",
     is_flag=True,
     expose_value=False,
+    is_eager=True,  # before the others: their notes (an option from the environment) heed it
     callback=_set_quiet,
     help="Print only results (stdout) and errors: no summary, notes or progress.",
 )
@@ -168,18 +189,3 @@ def emit(report: Report, fmt: str) -> None:
 def committed(commit: str, signed: bool) -> str:
     """Where a recorded decision went: "in 3f2a9c1d0e (signed)"."""
     return f"in {commit[:10]}{' (signed)' if signed else ''}"
-
-
-def instant(value: str | None) -> datetime | None:
-    """An `--now` option's ISO 8601 instant (with its offset), or None."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(
-            f"--now {value!r} is not an ISO 8601 instant", "write it like 2026-11-28T22:00:00+08:00"
-        ) from exc
-    if moment.tzinfo is None:
-        raise CommandError(f"--now {value!r} has no UTC offset", "add one, e.g. +08:00 or Z")
-    return moment

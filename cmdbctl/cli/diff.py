@@ -13,7 +13,6 @@ import click
 from cmdbctl.cli.common import (
     format_option,
     inform,
-    instant,
     now_option,
     quiet_option,
     repo_option,
@@ -79,7 +78,7 @@ def diff(
     write: bool,
     branch: str | None,
     add_unmanaged: bool,
-    now: str | None,
+    now: datetime | None,
     output: str | None,
     repo: str | None,
 ) -> None:
@@ -122,7 +121,7 @@ def diff(
     if (branch or add_unmanaged) and not write:
         raise click.UsageError("--branch and --add-unmanaged go with --write")
     ws = find_workspace(repo)
-    moment = instant(now) or datetime.now().astimezone()
+    moment = now or datetime.now().astimezone()
     result = run_diff(ws, snapshots, moment)
     buffer = io.StringIO()
     RENDERERS[fmt](result, buffer, explain)

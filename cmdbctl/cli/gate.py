@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 
 from cmdbctl.cli.common import (
     emit,
     format_option,
-    instant,
     now_option,
     quiet_option,
     repo_option,
@@ -40,7 +40,7 @@ from cmdbctl.workspace import find_workspace
 @repo_option
 @format_option(tuple(REPORTERS))
 @quiet_option
-def gate(base: str, head: str, now: str | None, repo: str | None, fmt: str) -> None:
+def gate(base: str, head: str, now: datetime | None, repo: str | None, fmt: str) -> None:
     """Refuse a merge that breaks the change rules.
 
     Every CI changed between the merge base of BASE and HEAD must be a target of a
@@ -61,6 +61,6 @@ def gate(base: str, head: str, now: str | None, repo: str | None, fmt: str) -> N
     from cmdbctl.gate import run_gate  # imported here: start-up pays for one command
 
     ws = find_workspace(repo)
-    result = run_gate(ws.root, base, head, instant(now))
+    result = run_gate(ws.root, base, head, now)
     emit(Report("gate", result.findings, result.summary, result.details()), fmt)
     sys.exit(exit_code(result.findings))

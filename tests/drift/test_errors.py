@@ -130,7 +130,7 @@ def test_write_options_without_write_are_usage_errors(estate: Estate, args: list
 
 def test_a_bad_now_is_exit_2(estate: Estate) -> None:
     stderr = refused(estate, "-d", estate.snapshot([item(hostname="app-01")]), "--now", "soon")
-    assert "--now 'soon' is not an ISO 8601 instant" in stderr
+    assert "'--now': 'soon' is not an ISO 8601 instant" in stderr
 
 
 def test_diff_needs_a_snapshot(estate: Estate) -> None:

@@ -199,11 +199,6 @@ def test_the_gate_refuses_the_unapproved_branch(unapproved: GitRepo) -> None:
     assert gate_json(unapproved, "main", "HEAD")[0] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CMDBCTL_GATE_HEAD / CMDBCTL_GATE_BASE in the environment silently change what "
-    "the gate judges (it passes, naming neither the variable nor the revisions)",
-)
 @pytest.mark.parametrize(
     ("variable", "value", "args"),
     [
@@ -221,10 +216,6 @@ def test_a_gate_verdict_changed_by_the_environment_says_so(
     assert result.exit_code == 1 or variable in result.stdout + result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CMDBCTL_AUDIT_SINCE=HEAD in the environment silently audits nothing and passes",
-)
 def test_an_audit_narrowed_by_the_environment_says_so(unapproved: GitRepo) -> None:
     result = run_cli(
         "audit", "--now", NOW, repo=unapproved.path,
@@ -241,11 +232,6 @@ def test_a_flag_wins_over_the_environment_in_the_gate(unapproved: GitRepo) -> No
     assert result.exit_code == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a bad --now from CMDBCTL_GATE_NOW is reported as a bad --now flag, never "
-    "naming the variable the user must fix",
-)
 def test_a_bad_value_from_the_environment_names_the_variable(unapproved: GitRepo) -> None:
     result = run_cli(
         "gate", "--base", "main", repo=unapproved.path,
