@@ -21,12 +21,15 @@ from typing import Any
 from cmdbctl.discovery.snapshot import LIST_IDENTIFIERS, STRING_IDENTIFIERS
 from cmdbctl.discovery.spectypes import SpecTypes
 from cmdbctl.discovery.tabular import Row, Table
+from cmdbctl.discovery.values import beyond_64_bits, unfit
 from cmdbctl.errors import CommandError
 
 IDENTIFIERS = (*STRING_IDENTIFIERS, *LIST_IDENTIFIERS)
 _SPLIT = re.compile(r"[,;\s]+")  # a list in one cell: "a, b; c d"
 _TRUE = frozenset({"true", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "off"})
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+_UNFIT_HINT = "fix the export (a snapshot holds JSON numbers: 64-bit integers, finite floats)"
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,10 @@ def _put(
         typed = _identifier(target.path[0], value, where)
     else:
         typed = _typed(value, ".".join(target.path), spec, where)
+    misfit = unfit(typed)  # kept as given where the schema says nothing, so checked here
+    if misfit is not None:
+        inside, problem = misfit
+        raise CommandError(f"{where}: {target}{inside}: {problem}", _UNFIT_HINT)
     node = sections[target.section]
     for part in target.path[:-1]:
         child = node.setdefault(part, {})
@@ -246,8 +253,8 @@ def _scalar(value: Any, types: frozenset[str], where: str, dotted: str) -> Any:
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if text is not None and re.fullmatch(r"[+-]?[0-9]+", text):
-            return int(text)
+        if text is not None and _WHOLE.fullmatch(text):
+            return _whole(text, where, dotted)
     if "number" in types:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return value
@@ -257,7 +264,7 @@ def _scalar(value: Any, types: frozenset[str], where: str, dotted: str) -> Any:
             except ValueError:
                 pass
             else:
-                return int(number) if re.fullmatch(r"[+-]?[0-9]+", text) else number
+                return _whole(text, where, dotted) if _WHOLE.fullmatch(text) else number
     if "boolean" in types:
         if isinstance(value, bool):
             return value
@@ -269,6 +276,14 @@ def _scalar(value: Any, types: frozenset[str], where: str, dotted: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)  # `version: 12` in YAML: the digits the export meant
     raise _misfit(where, dotted, value, types)
+
+
+def _whole(text: str, where: str, dotted: str) -> int:
+    """A cell's digits as an integer: more than 19 of them are beyond 64 bits (and `int`
+    refuses more than 4300); the rest `unfit` checks once typed."""
+    if len(text.lstrip("+-").lstrip("0")) > 19:
+        raise CommandError(f"{where}: attributes.{dotted}: {beyond_64_bits(text)}", _UNFIT_HINT)
+    return int(text)
 
 
 def _misfit(where: str, dotted: str, value: Any, types: frozenset[str]) -> CommandError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,9 +96,40 @@ def _csv(path: str, text: str, delimiter: str) -> Table:
 
 def _json(path: str, raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)  # strict: no NaN, no number beyond a double, depth bound
     except orjson.JSONDecodeError as exc:
         raise CommandError(f"--input {path}: not valid JSON: {exc}") from exc
+    # orjson keeps the last of two equal keys; a second pass, of text orjson read, finds
+    # them (YAML exports are refused so by the YAML reader)
+    try:
+        json.loads(raw, object_pairs_hook=_unique)
+    except _DuplicateKey as exc:
+        raise CommandError(
+            f"--input {path}: key {exc.key!r} appears twice in one object",
+            "fix the export: which of the two values is meant cannot be told",
+        ) from exc
+    except RecursionError as exc:
+        raise CommandError(f"--input {path}: not valid JSON: it nests too deeply") from exc
+    except ValueError as exc:  # what orjson reads, json should too: never a crash if not
+        raise CommandError(f"--input {path}: not valid JSON: {exc}") from exc
+    return data
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return found
 
 
 def _yaml(path: str, text: str) -> Any:

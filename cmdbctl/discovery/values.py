@@ -7,7 +7,10 @@ serial is readable by root only); such a value is unknown, never an identifier.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _PLACEHOLDERS = frozenset(
     {
@@ -79,3 +82,40 @@ def fqdn(name: object) -> str | None:
     if short_hostname(text).lower() in {"localhost", "localhost6", "ip6-localhost"}:
         return None
     return text
+
+
+_INT64 = range(-(2**63), 2**63)
+_MAX_DEPTH = 128  # well inside what JSON readers take (orjson: 255 levels)
+
+
+def unfit(value: Any) -> tuple[str, str] | None:
+    """What in `value` cannot be snapshot data, or None when all can: an integer beyond
+    the signed 64 bits JSON readers take (orjson, `cmdbctl diff`'s reader, refuses it),
+    NaN or an infinity (JSON has neither), or nesting deeper than 128 levels. The answer
+    is where inside `value` (`[1].sizeGb`, "" for `value` itself) and what is wrong."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        node, at, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            return at, f"nests deeper than {_MAX_DEPTH} levels"
+        if isinstance(node, bool):
+            continue
+        if isinstance(node, int):
+            if node not in _INT64:
+                # `str` refuses integers beyond 4300 digits (14,000 bits is fewer)
+                digits = str(node) if node.bit_length() < 14_000 else "an integer of 4000+ digits"
+                return at, beyond_64_bits(digits)
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                return at, f"{node} is not a number JSON can hold"
+        elif isinstance(node, Mapping):
+            stack.extend((v, f"{at}.{k}", depth + 1) for k, v in node.items())
+        elif isinstance(node, list | tuple):
+            stack.extend((v, f"{at}[{i}]", depth + 1) for i, v in enumerate(node))
+    return None
+
+
+def beyond_64_bits(digits: str) -> str:
+    """What is wrong with an integer (its digits) beyond the signed 64 bits."""
+    shown = digits if len(digits) <= 28 else f"{digits[:12]}... ({len(digits)} characters)"
+    return f"{shown} is beyond the signed 64-bit integers (-2^63 to 2^63-1) a snapshot holds"
