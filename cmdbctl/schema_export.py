@@ -21,14 +21,19 @@ Two places:
   `.vscode/schemas/`.
 
 A file that exists with other content is never overwritten unless asked (`force`);
-a failure half way puts back every file as it was.
+a failure half way puts back every file as it was. Links are never followed out of the
+repository: below its root no folder written into may be a link (a `.vscode` linked to
+a home folder would take the settings there); a folder named outside it is the user's
+choice. Nothing is written into a git directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -111,8 +116,12 @@ def plan_export(root: Path, target: Path | None) -> Export:
     registry = KindRegistry(files, origin)
     kinds = {name: kind.file for name, kind in registry.kinds.items()}
     if target is not None:
+        _refuse_git_directory(target)
         out = {target / name: content for name, content in files.items()}
         out[target / DOCUMENT_SCHEMA] = document_schema(kinds, "")
+        _refuse_links(
+            root, out, "export into a folder that is no link, or name the folder it points to"
+        )
     else:
         editor = root / EDITOR_FOLDER
         if origin == "schemas/":
@@ -120,6 +129,9 @@ def plan_export(root: Path, target: Path | None) -> Export:
         else:
             out = {editor / "schemas" / name: content for name, content in files.items()}
             out[editor / DOCUMENT_SCHEMA] = document_schema(kinds, "schemas/")
+        _refuse_links(
+            root, out, "replace the link with a folder, or export into a folder: schema export DIR"
+        )
         notes = _wiring(editor, out)
         return Export(out, sorted(kinds), origin, list(registry.findings), notes)
     return Export(out, sorted(kinds), origin, list(registry.findings))
@@ -130,16 +142,51 @@ def _wiring(editor: Path, out: dict[Path, bytes]) -> list[str]:
     has none; a note when its own settings.json maps no document schema."""
     template = resources.files("cmdbctl") / "scaffold" / "dot-vscode"
     for name in ("settings.json", "extensions.json"):
-        if not (editor / name).exists():
+        if not os.path.lexists(editor / name):
             out[editor / name] = (template / name).read_bytes()
     settings = editor / "settings.json"
-    if settings.is_file() and DOCUMENT_SCHEMA.encode() not in settings.read_bytes():
+    if (
+        not settings.is_symlink()  # never read through: it may point anywhere
+        and settings.is_file()
+        and DOCUMENT_SCHEMA.encode() not in settings.read_bytes()
+    ):
         # init's settings.json has one mapping: its yaml.schemas (schema -> globs)
         ours = json.loads((template / "settings.json").read_bytes())
         key, mapping = next((k, v) for k, v in ours.items() if isinstance(v, dict))
         add = f'"{key}": {json.dumps(mapping)}'
         return [f"{settings} is yours and maps no {DOCUMENT_SCHEMA}: add to it {add}"]
     return []
+
+
+def _refuse_git_directory(target: Path) -> None:
+    from cmdbctl.discovery.output import git_directory_holding
+
+    git_dir = git_directory_holding(target / DOCUMENT_SCHEMA)
+    if git_dir is not None:
+        raise CommandError(
+            f"{target}: inside the git directory {git_dir}, whose files are git's own; "
+            "nothing was written",
+            "export into another folder, e.g. build/schemas",
+        )
+
+
+def _refuse_links(root: Path, files: Iterable[Path], hint: str) -> None:
+    """Exit 2 when a folder that `files` go into is a link, below `root`: inside the
+    repository nothing is written through a link, which may lead anywhere. Folders
+    outside the repository are the user's to name."""
+    folders = {Path(os.path.abspath(path.parent)) for path in files}
+    for folder in sorted(folders):
+        if not folder.is_relative_to(root):
+            continue
+        step = root
+        for part in folder.relative_to(root).parts:
+            step = step / part
+            if step.is_symlink():
+                raise CommandError(
+                    f"{step} is a link (to {os.readlink(step)}): the export is not written "
+                    "through it; nothing was written",
+                    hint,
+                )
 
 
 def write_export(files: Mapping[Path, bytes], force: bool) -> Written:
@@ -183,12 +230,13 @@ def _listed(paths: list[Path]) -> str:
 
 
 class _Undo:
-    """What an export changed, so that a failure puts exactly that back."""
+    """What an export changed, so that a failure puts exactly that back: created
+    folders and files removed, replaced files back with their bytes, mode and times."""
 
     def __init__(self) -> None:
         self.folders: list[Path] = []
         self.created: list[Path] = []
-        self.replaced: dict[Path, bytes] = {}
+        self.replaced: dict[Path, tuple[bytes, os.stat_result]] = {}
 
     def write(self, path: Path, content: bytes) -> None:
         missing = [p for p in (path.parent, *path.parent.parents) if not p.is_dir()]
@@ -196,23 +244,46 @@ class _Undo:
             folder.mkdir()
             self.folders.append(folder)
         if path.is_file():
-            self.replaced[path] = path.read_bytes()
+            info = path.stat()
+            self.replaced[path] = (path.read_bytes(), info)
+            _replace(path, content, info.st_mode & 0o7777)
         else:
             self.created.append(path)
-        temporary = path.with_name(f".{path.name}.cmdbctl-tmp")
-        try:
-            temporary.write_bytes(content)
-            os.replace(temporary, path)  # a reader never sees half a schema
-        finally:
-            temporary.unlink(missing_ok=True)
+            _replace(path, content, _new_file_mode())
 
     def undo(self) -> None:
-        for path, content in self.replaced.items():
-            path.write_bytes(content)
+        for path, (content, info) in self.replaced.items():
+            with contextlib.suppress(OSError):  # the others are put back all the same
+                _replace(path, content, info.st_mode & 0o7777, (info.st_atime_ns, info.st_mtime_ns))
         for path in reversed(self.created):
             path.unlink(missing_ok=True)
         for folder in reversed(self.folders):
-            try:
+            with contextlib.suppress(OSError):
                 folder.rmdir()
-            except OSError:
-                pass
+
+
+def _replace(path: Path, content: bytes, mode: int, times: tuple[int, int] | None = None) -> None:
+    """Put `content` at `path` through a new temporary file beside it and a rename: a
+    reader never sees half a schema, and a link someone left at a temporary name is
+    never written through (mkstemp creates a file of its own, or fails)."""
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".cmdbctl-tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        os.chmod(temporary, mode)
+        if times is not None:
+            os.utime(temporary, ns=times)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _new_file_mode() -> int:
+    """What `open()` would give a new file: 0o666 less the umask (mkstemp's are private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

@@ -30,11 +30,6 @@ def discover_file(repo: GitRepo, path: Path, *args: str) -> object:
 # --- discover: hostile exports ------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an integer beyond 64 bits in an export crashes discover's canonical JSON "
-    "(orjson.dumps in discovery/snapshot.py snapshot_bytes)",
-)
 @pytest.mark.parametrize(
     ("name", "text"),
     [
@@ -52,10 +47,6 @@ def test_huge_integer_in_an_export_is_an_error_not_a_crash(
     assert str(path) in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a JSON export with a duplicate key is read silently (the last value wins)",
-)
 def test_duplicate_key_in_a_json_export_is_an_error(repo: GitRepo, tmp_path: Path) -> None:
     path = tmp_path / "dup.json"
     path.write_text('[{"Serial": "A1", "Serial": "B2", "M": 1024}]')
@@ -129,10 +120,6 @@ def export(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="discover -o into a git directory replaces git's own files (.git/config, hooks)",
-)
 @pytest.mark.parametrize("target", [".git/config", ".git/hooks/post-checkout", ".git/HEAD"])
 def test_output_inside_the_git_directory_is_refused(
     repo: GitRepo, export: Path, target: str
@@ -178,11 +165,6 @@ def test_output_to_a_symlink_to_a_folder_is_refused(
 # --- schema export ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schema export follows a .vscode folder link out of the repository and writes "
-    "settings.json and the schemas there",
-)
 def test_editor_wiring_never_follows_a_vscode_link_out_of_the_repository(
     repo: GitRepo, tmp_path: Path
 ) -> None:
@@ -195,11 +177,6 @@ def test_editor_wiring_never_follows_a_vscode_link_out_of_the_repository(
     assert list(home.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schema export writes its temporary file (.NAME.cmdbctl-tmp) through a symlink "
-    "already there, clobbering the file it points to",
-)
 def test_export_never_writes_through_a_link_at_its_temporary_name(
     repo: GitRepo, tmp_path: Path
 ) -> None:
@@ -212,9 +189,6 @@ def test_export_never_writes_through_a_link_at_its_temporary_name(
     assert victim.read_text() == "precious\n"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="schema export DIR accepts a folder inside the git directory"
-)
 @pytest.mark.parametrize("folder", [".git", ".git/hooks", ".git/info/new"])
 def test_export_into_the_git_directory_is_refused(repo: GitRepo, folder: str) -> None:
     before = snapshot(repo.path / ".git", ignore=("cmdbctl",))
