@@ -13,12 +13,22 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from cmdbctl import gitio
-from cmdbctl.workspace import DOCUMENT_DIRS, YAML_SUFFIXES, file_id
+from cmdbctl.workspace import DOCUMENT_DIRS, YAML_SUFFIXES, Workspace, file_id
 
 
 def document_ids(root: Path, folders: Iterable[str] = DOCUMENT_DIRS) -> list[str]:
-    """The ids of the documents under `folders` of `root`, sorted, each once."""
-    return sorted({file_id(name) for folder in folders for name in _yaml_names(root / folder)})
+    """The ids of the documents under `folders` of `root`, sorted, each once. A folder
+    that is a link leaving the repository is not listed: the names in it are not the
+    repository's (validate does not read it either)."""
+    workspace = Workspace(root)
+    return sorted(
+        {
+            file_id(name)
+            for folder in folders
+            if not workspace._leaves(root / folder)
+            for name in _yaml_names(root / folder)
+        }
+    )
 
 
 def change_ids(root: Path) -> list[str]:

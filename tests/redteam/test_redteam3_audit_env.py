@@ -256,11 +256,6 @@ def _complete(cwd: Path, *words: str, env: dict[str, str] | None = None) -> list
     return [line.partition(",")[2] for line in proc.stdout.split()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="completion lists ids from a document folder that is a link out of the "
-    "repository (the file names of the folder it points to)",
-)
 def test_completion_lists_no_names_from_a_folder_link_leaving_the_repository(
     repo: GitRepo, tmp_path: Path
 ) -> None:
