@@ -13,9 +13,9 @@ items are unmanaged and 10 CIs missing.
 
 Prints the whole command's wall time (a fresh `cmdbctl diff --format json -o FILE`
 process, start-up included, best of --repeat), the exit status, and the split of one
-in-process run into its steps: reading the snapshot, reading the desired state (walk,
-parse in worker processes), the policy, identification, reconciliation and comparison,
-and rendering the JSON.
+in-process run into its steps: the walk and policy, reading the snapshot and working out
+what its items say (both while the worker processes parse the repository), waiting for
+the workers, identification, grouping by CI and comparison.
 """
 
 from __future__ import annotations
@@ -177,27 +177,35 @@ import gc
 gc.disable()  # as run_diff does
 from datetime import datetime, timezone
 from cmdbctl.discovery.snapshot import read_snapshot
-from cmdbctl.drift import DiffResult, Drifted, spec_fields
+from cmdbctl.drift import discovered, spec_fields
 from cmdbctl.drift.compare import changes
-from cmdbctl.drift.desired import reading
+from cmdbctl.drift.desired import ci_of, reading
 from cmdbctl.drift.identify import identify
-from cmdbctl.drift.reconcile import reconcile
-from cmdbctl.drift.report import render_json
+from cmdbctl.drift.reconcile import grouped
 from cmdbctl.kinds import load_registry
 from cmdbctl.workspace import Workspace
 steps = [("imports", time.perf_counter() - t0)]
 def step(name, t): steps.append((name, time.perf_counter() - t)); return time.perf_counter()
 t = time.perf_counter()
-snap = read_snapshot({str(snapshot)!r}); t = step("read the snapshot", t)
 ws = Workspace(__import__("pathlib").Path({str(root)!r}))
 kinds = load_registry(ws.root); t = step("schemas", t)
 with reading(ws, kinds, frozenset({{"Server"}}), {jobs!r}) as pending:
-    desired = pending.result()
-policy = pending.policy
-t = step("read the desired state", t)
-found = identify([snap], desired.cis, policy); t = step("identify", t)
-views = reconcile(found, [snap], policy, spec_fields(kinds)); t = step("reconcile", t)
-drifted = [c for c in desired.cis if c.id in views and changes(c.spec, views[c.id].attributes)]
+    t = step("walk, policy, start workers", t)
+    snap = read_snapshot({str(snapshot)!r}); t = step("read the snapshot", t)
+    items = discovered([snap], pending.policy, spec_fields(kinds), pending.share)
+    t = step("items' keys, digests", t)
+    desired = pending.result(); t = step("wait for the workers", t)
+found = identify([snap], desired.tables, pending.policy, items.keys); t = step("identify", t)
+by_ci = grouped(found); t = step("group by CI", t)
+drifted = 0
+for row in desired.rows:
+    entries = by_ci.get(row[1])
+    if entries is None:
+        continue
+    e = entries[0]
+    if row[4] is not None and row[4] == items.digests[0][e.item.position]:
+        continue
+    drifted += bool(changes(ci_of(row).spec, items.attributes(e)))
 t = step("compare", t)
 print(json.dumps(steps))
 """

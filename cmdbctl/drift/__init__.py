@@ -21,20 +21,20 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from cmdbctl.discovery.snapshot import Snapshot, read_snapshot
 from cmdbctl.drift import normalise
-from cmdbctl.drift.compare import Change, changes
-from cmdbctl.drift.desired import CI, reading
-from cmdbctl.drift.identify import Identified, identify, item_keys
+from cmdbctl.drift.compare import Change, changes, digest
+from cmdbctl.drift.desired import CI, ci_of, reading
+from cmdbctl.drift.identify import Identified, Keys, identify, item_keys
 from cmdbctl.drift.ignores import Ignores
 from cmdbctl.drift.policy import DiscoveryPolicy
-from cmdbctl.drift.reconcile import View, attributes_of, reconcile
+from cmdbctl.drift.reconcile import SPEC_IDENTIFIERS, View, attributes_of, grouped, view_of
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry, load_registry
 from cmdbctl.workspace import Workspace
@@ -162,34 +162,93 @@ def run_diff(
         return _run_diff(ws, paths, now, jobs)
 
 
+class Discovered(NamedTuple):
+    """What the snapshots' items say, worked out before any CI is known."""
+
+    keys: list[list[Keys]]  # per snapshot and item: identifier values (identify.item_keys)
+    reported: dict[str, frozenset[str]]  # kind -> the spec fields its items report
+    digests: list[list[bytes | None]]  # per item: compare.digest of its attributes, when
+    # they are all the fields its kind's items report (else None)
+    fields: Mapping[str, frozenset[str]]  # the spec fields of each kind
+
+    def attributes(self, entry: Identified) -> dict[str, Any]:
+        """reconcile.attributes_of the entry's item, worked out again where needed (a
+        CI whose digest differs): 10^5 kept would cost more memory than time."""
+        return attributes_of(entry.item, self.fields.get(entry.item.kind))
+
+
+def discovered(
+    snapshots: Sequence[Snapshot],
+    policy: DiscoveryPolicy,
+    fields: Mapping[str, frozenset[str]],
+    share: Callable[[Mapping[str, frozenset[str]]], None] | None = None,
+) -> Discovered:
+    """What the items say; `share` is told the fields each kind's items report as soon
+    as that is known."""
+    # Every field attributes_of could give an item of each kind (its attributes, and its
+    # identifiers that are spec fields, of those its kind has), without building them.
+    names: dict[str, set[str]] = {}
+    spec_identifiers = frozenset(SPEC_IDENTIFIERS)
+    for snapshot in snapshots:
+        for item in snapshot.items:
+            seen = names.get(item.kind)
+            if seen is None:
+                seen = names[item.kind] = set()
+            seen.update(item.attributes)
+            seen.update(spec_identifiers.intersection(item.identifiers))
+    reported: dict[str, frozenset[str]] = {}
+    for kind, found in names.items():
+        allowed = fields.get(kind)
+        spec = found if allowed is None else found & allowed
+        # A view merged from several sources nests a dotted name (os.version: os).
+        reported[kind] = frozenset({*spec, *(f.partition(".")[0] for f in spec)})
+    if share is not None:
+        share(reported)  # the workers digest these fields from now on
+    keys = []
+    digests = []
+    for snapshot in snapshots:
+        keys.append([item_keys(i, policy.identifiers(i.kind)) for i in snapshot.items])
+        out: list[bytes | None] = []
+        for item in snapshot.items:
+            attrs = attributes_of(item, fields.get(item.kind))
+            out.append(digest(attrs) if attrs.keys() == reported[item.kind] else None)
+        digests.append(out)
+    return Discovered(keys, reported, digests, fields)
+
+
 def _run_diff(ws: Workspace, paths: Sequence[str], now: datetime, jobs: int | None) -> DiffResult:
     kinds = load_registry(ws.root)
     wanted = frozenset(k for k, kind in kinds.kinds.items() if kind.is_ci)
-    fields = spec_fields(kinds)
     with reading(ws, kinds, wanted, jobs) as pending:
         snapshots = [read_snapshot(path) for path in paths]
         # What the items say needs no CI: worked out while the workers still read them.
         policy = pending.policy
-        keys = [[item_keys(i, policy.identifiers(i.kind)) for i in s.items] for s in snapshots]
-        reported = [[attributes_of(i, fields.get(i.kind)) for i in s.items] for s in snapshots]
-        everything = pending.result()
-    covered = frozenset(item.kind for s in snapshots for item in s.items)
-    desired = everything._replace(cis=[c for c in everything.cis if c.kind in covered])
-    identified = identify(snapshots, desired.cis, policy, keys)
-    views = reconcile(identified, snapshots, policy, fields, reported)
+        items = discovered(snapshots, policy, spec_fields(kinds), pending.share)
+        desired = pending.result()
+    identified = identify(snapshots, desired.tables, policy, items.keys)
+    by_ci = grouped(identified)
     ignores = Ignores.of(policy.ignores, now.date())
-    result = DiffResult(snapshots, policy, identified, compared=len(desired.cis), ids=desired.ids)
+    result = DiffResult(snapshots, policy, identified, ids=desired.ids)
     claimed = {c for e in identified if e.ambiguous for c in e.candidates}
-    for ci in desired.cis:
-        view = views.get(ci.id)
-        if view is None:
-            if (
-                ci.id not in claimed
-                and ci.status not in NOT_DEPLOYED
-                and not ignores.hides_item(ci.kind, ci.id, ci.labels)
-            ):
+    digests = items.digests
+    for row in desired.rows:
+        if row[2] not in items.reported:
+            continue  # a kind no snapshot covers
+        result.compared += 1
+        entries = by_ci.get(row[1])
+        if entries is None:
+            if row[1] in claimed:
+                continue
+            ci = ci_of(row)
+            if ci.status not in NOT_DEPLOYED and not ignores.hides_item(ci.kind, ci.id, ci.labels):
                 result.missing.append(ci)
             continue
+        if row[4] is not None and len(entries) == 1:  # the cheap digest first
+            (entry,) = entries
+            if row[4] == digests[entry.source][entry.item.position]:
+                continue  # equal in every field the source reports
+        ci = ci_of(row)
+        view = view_of(ci.id, entries, snapshots, policy, items.attributes)
         found = changes(ci.spec, view.attributes)
         if not found or ignores.hides_item(ci.kind, ci.id, ci.labels):
             continue

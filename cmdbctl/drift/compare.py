@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from cmdbctl.drift import normalise
 
 Part = str | int
@@ -45,6 +47,30 @@ def unchanged(spec: Mapping[str, Any], attributes: Mapping[str, Any]) -> bool:
     """The cheap test: every reported field equals the repository's, byte for byte."""
     get = spec.get
     return all(get(key, _ABSENT) == value for key, value in attributes.items())
+
+
+# Sorted keys; values orjson would write as something else refused (a date, a str or dict
+# subclass), so that equal bytes mean equal values.
+_DIGEST = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
+def digest(fields: Mapping[str, Any]) -> bytes | None:
+    """The cheap digest: canonical JSON of some fields, computed on each side of the
+    comparison (a CI's spec in the worker that read it, an item's attributes in the
+    parent). Equal digests mean equal fields, so the CI has not drifted in them; unequal
+    ones mean nothing (1 and 1.0, "a" and "A" in a host name) and `changes` decides.
+    None where the bytes could be equal for unequal values: orjson writes NaN and
+    infinities as null, so no digest holds a null."""
+    try:
+        out = orjson.dumps(fields, option=_DIGEST)
+    except TypeError:  # a value JSON has no form for, text orjson refuses, too deep
+        return None
+    return None if b"null" in out else out
 
 
 def changes(spec: Mapping[str, Any], attributes: Mapping[str, Any]) -> list[Change]:

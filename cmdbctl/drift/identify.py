@@ -13,15 +13,12 @@ An ambiguous item is neither drifted nor unmanaged, and its CIs are not missing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from cmdbctl.discovery.snapshot import Item, Snapshot
 from cmdbctl.drift import normalise
 from cmdbctl.drift.policy import DiscoveryPolicy
-
-if TYPE_CHECKING:
-    from cmdbctl.drift.desired import CI
 
 
 class Identified(NamedTuple):  # a tuple: 10^5 of them are built per run
@@ -53,57 +50,72 @@ NORMALISERS: dict[str, Callable[[str], str]] = {
 }
 
 
-def keys_of(spec: Mapping[str, Any], rules: Sequence[str]) -> dict[str, list[str]]:
-    """identifier -> the normalised values a CI's spec holds for it (those it has)."""
-    keys = {}
-    for rule in rules:
-        values = spec_values(spec, rule)
-        if values:
-            keys[rule] = values
-    return keys
-
-
 def spec_values(spec: Mapping[str, Any], identifier: str) -> list[str]:
     """The normalised values a CI's spec holds for an identifier."""
-    if identifier in ("macs", "mac"):
+    if identifier == "macs" or identifier == "mac":
         interfaces = spec.get("interfaces")
         if not isinstance(interfaces, list):
             return []
+        mac = normalise.mac
         return [
-            normalise.mac(i["mac"])
+            mac(i["mac"])
             for i in interfaces
             if isinstance(i, dict) and isinstance(i.get("mac"), str)
         ]
     value = spec.get(identifier)
-    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-        return [NORMALISERS.get(identifier, _strip)(str(value))]
-    return []
+    if type(value) is not str:
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            return []
+        value = str(value)
+    if not value.strip():
+        return []
+    norm = NORMALISERS.get(identifier)
+    return [norm(value) if norm is not None else value.strip()]
 
 
-Table = dict[str, list[str]]  # normalised value -> the CIs that hold it
+Table = dict[str, str | list[str]]  # normalised value -> the CI that holds it, or the CIs
+Tables = dict[tuple[str, str], Table]  # by kind and identifier
 
 
-class Index:
-    """CI ids by kind, identifier and normalised value."""
+def add_keys(
+    tables: Tables, kind: str, ci: str, spec: Mapping[str, Any], rules: Sequence[str]
+) -> None:
+    """Enter the normalised values a CI's spec holds for each identifier into the tables."""
+    for rule in rules:
+        values = spec_values(spec, rule)
+        if not values:
+            continue
+        table = tables.get((kind, rule))
+        if table is None:
+            table = tables[(kind, rule)] = {}
+        for value in values:
+            claimed = table.setdefault(value, ci)  # one C call where no other CI holds it
+            if claimed is ci:
+                continue
+            if isinstance(claimed, str):
+                if claimed != ci:
+                    table[value] = [claimed, ci]
+            elif ci not in claimed:
+                claimed.append(ci)
 
-    def __init__(self, cis: Iterable[CI]) -> None:
-        self._by: dict[tuple[str, str], Table] = {}
-        for ci in cis:
-            for identifier, values in ci.keys.items():
-                table = self._by.get((ci.kind, identifier))
-                if table is None:
-                    table = self._by[(ci.kind, identifier)] = {}
-                for value in values:
-                    claimed = table.get(value)
-                    if claimed is None:
-                        table[value] = [ci.id]
-                    elif ci.id not in claimed:
-                        claimed.append(ci.id)
 
-    def plan(self, kind: str, rules: Sequence[str]) -> dict[str, Table]:
-        """The tables of the rules for items of `kind` (rules no CI of the kind has
-        values for are left out: they can find nothing)."""
-        return {rule: self._by[(kind, rule)] for rule in rules if (kind, rule) in self._by}
+def merge_tables(into: Tables, more: Tables) -> None:
+    """Add the tables of later CIs (a worker's run of files) to those of earlier ones:
+    in C where no value is claimed by both (dict.update), the usual case."""
+    for key, table in more.items():
+        mine = into.get(key)
+        if mine is None:
+            into[key] = table
+            continue
+        for value in mine.keys() & table.keys():
+            claimed = mine[value]
+            ids = [claimed] if isinstance(claimed, str) else list(claimed)
+            later = table.pop(value)
+            for ci in [later] if isinstance(later, str) else later:
+                if ci not in ids:
+                    ids.append(ci)
+            mine[value] = ids[0] if len(ids) == 1 else ids
+        mine.update(table)
 
 
 Keys = list[tuple[str, list[str]]]  # an item's normalised values per rule, in rule order
@@ -115,37 +127,45 @@ def item_keys(item: Item, rules: Sequence[str]) -> Keys:
     keys = []
     for rule in rules:
         raw = identifiers.get(rule)
-        if raw is None and rule == "mac":
-            raw = identifiers.get("macs")
         if raw is None:
-            continue
+            if rule != "mac":
+                continue
+            raw = identifiers.get("macs")
+            if raw is None:
+                continue
         norm = NORMALISERS.get(rule, _strip)
-        keys.append(
-            (rule, [norm(str(v)) for v in raw] if isinstance(raw, list) else [norm(str(raw))])
-        )
+        if isinstance(raw, str):
+            keys.append((rule, [norm(raw)]))
+        else:
+            keys.append(
+                (rule, [norm(str(v)) for v in raw] if isinstance(raw, list) else [norm(str(raw))])
+            )
     return keys
 
 
 def identify(
     snapshots: Sequence[Snapshot],
-    cis: Iterable[CI],
+    tables: Tables,
     policy: DiscoveryPolicy,
     keys: Sequence[Sequence[Keys]] | None = None,
 ) -> list[Identified]:
-    """What each item of each snapshot is, in snapshot and item order; `keys`: each
-    item's `item_keys`, when worked out already."""
-    index = Index(cis)
+    """What each item of each snapshot is, in snapshot and item order, by the CIs'
+    identification `tables`; `keys`: each item's `item_keys`, when worked out already."""
     plans: dict[str, dict[str, Table]] = {}
     found = []
     for n, snapshot in enumerate(snapshots):
+        of = keys[n] if keys else None
         for position, item in enumerate(snapshot.items):
             plan = plans.get(item.kind)
-            rules = policy.identifiers(item.kind)
             if plan is None:
-                plan = plans[item.kind] = index.plan(item.kind, rules)
-            found.append(
-                _identify(n, item, plan, keys[n][position] if keys else item_keys(item, rules))
-            )
+                # The tables of the kind's rules (rules no CI has values for can find nothing).
+                plan = plans[item.kind] = {
+                    rule: tables[(item.kind, rule)]
+                    for rule in policy.identifiers(item.kind)
+                    if (item.kind, rule) in tables
+                }
+            item_rules = of[position] if of else item_keys(item, policy.identifiers(item.kind))
+            found.append(_identify(n, item, plan, item_rules))
     return _one_item_per_ci(found, snapshots)
 
 
@@ -155,19 +175,28 @@ def _identify(source: int, item: Item, plan: dict[str, Table], keys: Keys) -> Id
         table = plan.get(rule)
         if table is None:
             continue
+        hits: dict[str, str]  # CI id -> the value that found it
         if len(values) == 1:  # the common case, without a dict of hits when one CI holds it
             value = values[0]
             claimed = table.get(value)
             if claimed is None:
                 continue
-            if len(claimed) == 1 and (chosen is None or chosen[0] == claimed[0]):
-                chosen = chosen or (claimed[0], rule, value)
-                continue
-            hits = dict.fromkeys(claimed, value)
+            if isinstance(claimed, str):
+                if chosen is None:
+                    chosen = (claimed, rule, value)
+                    continue
+                if chosen[0] == claimed:
+                    continue
+                hits = {claimed: value}
+            else:
+                hits = dict.fromkeys(claimed, value)
         else:
-            hits = {}  # CI id -> the value that found it
+            hits = {}
             for value in values:
-                for ci in table.get(value, ()):
+                claimed = table.get(value)
+                if claimed is None:
+                    continue
+                for ci in [claimed] if isinstance(claimed, str) else claimed:
                     hits.setdefault(ci, value)
             if not hits:
                 continue

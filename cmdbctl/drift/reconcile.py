@@ -12,7 +12,7 @@ say otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from cmdbctl.discovery.snapshot import Item, Snapshot
@@ -59,61 +59,63 @@ def attributes_of(item: Item, fields: frozenset[str] | None) -> dict[str, Any]:
     return _canonical(found)
 
 
-def _canonical_mac(interface: Any) -> Any:
-    if isinstance(interface, dict):
-        value = interface.get("mac")
-        if isinstance(value, str):
-            canonical = normalise.mac(value)
-            if canonical != value:
-                return {**interface, "mac": canonical}
-    return interface
-
-
 def _canonical(found: dict[str, Any]) -> dict[str, Any]:
     """Host names and MACs as the repository usually writes them (normalise.py), so
-    that the cheap comparison finds equal what only differs in spelling."""
+    that the cheap comparison finds equal what only differs in spelling. The item's own
+    values are left as they are (a list is copied before it changes)."""
     for name in ("hostname", "fqdn"):
         value = found.get(name)
         if isinstance(value, str):
             found[name] = normalise.host(value)
     interfaces = found.get("interfaces")
     if isinstance(interfaces, list):
-        found["interfaces"] = [_canonical_mac(i) for i in interfaces]
+        for n, interface in enumerate(interfaces):
+            if isinstance(interface, dict):
+                value = interface.get("mac")
+                if isinstance(value, str):
+                    canonical = normalise.mac(value)
+                    if canonical != value:
+                        if found["interfaces"] is interfaces:
+                            found["interfaces"] = list(interfaces)
+                        found["interfaces"][n] = {**interface, "mac": canonical}
     return found
 
 
-def reconcile(
-    identified: Sequence[Identified],
-    snapshots: Sequence[Snapshot],
-    policy: DiscoveryPolicy,
-    fields: Mapping[str, frozenset[str]],
-    attributes: Sequence[Sequence[dict[str, Any]]] | None = None,
-) -> dict[str, View]:
-    """One view per identified CI; `attributes`: each item's `attributes_of`, when
-    worked out already."""
+Grouped = dict[str, list[Identified]]  # CI id -> the items identified as it
 
-    def of(entry: Identified) -> dict[str, Any]:
-        if attributes is not None:
-            return attributes[entry.source][entry.item.position]
-        return attributes_of(entry.item, fields.get(entry.item.kind))
 
-    by_ci: dict[str, list[Identified]] = {}
+def grouped(identified: Sequence[Identified]) -> Grouped:
+    """The items identified as each CI, in order."""
+    by_ci: Grouped = {}
     for entry in identified:
         if entry.ci is not None:
-            by_ci.setdefault(entry.ci, []).append(entry)
-    views = {}
-    for ci, entries in by_ci.items():
-        if len(entries) == 1:
-            (entry,) = entries
-            views[ci] = View(
-                ci,
-                of(entry),
-                snapshots[entry.source].source,
-                (entry,),
-            )
-        else:
-            views[ci] = _merged(ci, entries, snapshots, policy, list(map(of, entries)))
-    return views
+            found = by_ci.get(entry.ci)
+            if found is None:
+                by_ci[entry.ci] = [entry]
+            else:
+                found.append(entry)
+    return by_ci
+
+
+def view_of(
+    ci: str,
+    entries: list[Identified],
+    snapshots: Sequence[Snapshot],
+    policy: DiscoveryPolicy,
+    attributes: Callable[[Identified], dict[str, Any]],
+) -> View:
+    """What the sources say of one CI, from the items identified as it; `attributes`:
+    an item's `attributes_of`."""
+    if len(entries) == 1:
+        (entry,) = entries
+        return View(
+            ci,
+            attributes(entry),
+            snapshots[entry.source].source,
+            (entry,),
+        )
+    found = [attributes(e) for e in entries]
+    return _merged(ci, entries, snapshots, policy, found)
 
 
 def _merged(
