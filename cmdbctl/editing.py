@@ -1,7 +1,7 @@
 """Round-trip YAML edits that keep the author's comments, quoting and layout.
 
-Used by the commands that write documents (approve, rollback). Only the edited nodes
-change; the indentation style is detected from the file.
+Used by the commands that write documents (approve, review, rollback, diff --write).
+Only the edited nodes change; the indentation style is detected from the file.
 """
 
 from __future__ import annotations
@@ -13,9 +13,30 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.util import load_yaml_guess_indent
 
 from cmdbctl.errors import CommandError
+
+# Characters YAML 1.1 reads as line breaks (NEL, LS, PS) but the emitter writes raw in a
+# plain, single-quoted or block scalar, where a reader folds or normalises them (NEL came
+# back as a space): a string holding one is written double-quoted, where they are escapes
+# (\N, \L, \P) every reader turns back into the character written.
+_FOLDED = re.compile("[\x85\u2028\u2029]")
+_STR = "tag:yaml.org,2002:str"
+
+
+class _Representer(RoundTripRepresenter):
+    """Round-trip representation, but a string with a line break only escapes keep is
+    double-quoted whatever style it had (discovered values, a comment typed by a user)."""
+
+    def represent_scalar(
+        self, tag: Any, value: Any, style: Any = None, anchor: Any = None
+    ) -> ScalarNode:
+        if tag == _STR and isinstance(value, str) and _FOLDED.search(value):
+            style = '"'
+        return super().represent_scalar(tag, value, style, anchor)
 
 
 def _mapping_indent(text: str) -> int:
@@ -31,6 +52,7 @@ def edit(text: str, path: str, change: Callable[[Any], None]) -> str:
     try:
         _, sequence_indent, offset = load_yaml_guess_indent(text)
         yaml = YAML(typ="rt")
+        yaml.Representer = _Representer
         yaml.preserve_quotes = True
         yaml.width = 4096
         yaml.indent(

@@ -39,8 +39,15 @@ class PutBack:
             except OSError:
                 continue
             self.times[path] = (info.st_atime_ns, info.st_mtime_ns)
-        self.created = sorted(set(created))
-        missing = {f for p in self.created for f in (root / p).parents if not f.exists()}
+        # Only what is not there now is the run's to remove: a path that is (a tracked
+        # symlink, someone's file) stays whatever the run did.
+        self.created = sorted(p for p in set(created) if not os.path.lexists(root / p))
+        missing = {
+            folder
+            for p in self.created
+            for folder in (root / p).parents
+            if folder.is_relative_to(root) and not os.path.lexists(folder)
+        }
         self.folders = sorted(missing, key=lambda f: len(f.parts), reverse=True)  # deepest first
 
     def run(self, what: str) -> None:
@@ -54,7 +61,10 @@ class PutBack:
                     gitio.update_ref(root, "HEAD", head, now)
                 gitio.reset_index_and_tree(root, head)
                 for path in self.created:
-                    (root / path).unlink(missing_ok=True)
+                    try:
+                        (root / path).unlink()
+                    except (FileNotFoundError, NotADirectoryError):  # never made: a file
+                        pass  # was where its folder should be, or the run stopped first
                 for folder in self.folders:
                     try:
                         folder.rmdir()

@@ -5,6 +5,7 @@ the time such a record carries. `approve`, `review` and `rollback` record this w
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,10 +24,30 @@ def commit_message(
     trailers: Sequence[tuple[str, str]],
 ) -> str:
     """The message of a commit that records something about a change request: the
-    subject `<action> <id>: <name>`, the body, then `Change-Id:` and `trailers`."""
-    subject = f"{action} {change_id}" + (f": {name}" if name else "")
-    lines = [f"{key}: {value}\n" for key, value in (("Change-Id", change_id), *trailers)]
+    subject `<action> <id>: <name>`, the body, then `Change-Id:` and `trailers`.
+
+    The subject and each trailer value are collapsed to one line: they carry text from
+    documents and snapshots (a change's name, a snapshot's source), and a line break there
+    would start a line git reads as a trailer of its own (`Change-Id:` of another change,
+    `Signed-off-by:`) or split the subject. Collapsed rather than refused: the record is
+    still true, and the text a user cannot always change (another person's document)
+    never blocks an approval. A trailer key is ours, never data: a bad one is a bug."""
+    subject = one_line(f"{action} {change_id}" + (f": {name}" if name else ""))
+    lines = []
+    for key, value in (("Change-Id", change_id), *trailers):
+        if not _TRAILER_KEY.fullmatch(key):
+            raise ValueError(f"not a trailer key: {key!r}")
+        lines.append(f"{key}: {one_line(value)}\n")
     return subject + (f"\n\n{body}" if body else "") + "\n\n" + "".join(lines)
+
+
+_TRAILER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: every run of white space, line breaks of any kind included
+    (CR, NEL, LS, PS, ...), made one space."""
+    return " ".join(text.split())
 
 
 def timestamp(now: datetime | None = None) -> str:

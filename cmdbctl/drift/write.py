@@ -12,8 +12,9 @@ is the review, and `cmdbctl gate` refuses the branch until the change is approve
 
 Refused, changing nothing: a dirty work tree, git busy with a merge or rebase, a branch
 name that is taken or invalid, an identity that is no Person (the requester), nothing to
-write, a new CI whose id is taken (exit 2); a result `validate` finds errors in (exit 1,
-its findings printed). Whatever fails half way, Ctrl-C included, the repository is put
+write, a new CI whose id is taken, a path to write that is not the repository's own (a
+symlink on the way, something in the way of a new file or its folder: `confined`)
+(exit 2); a result `validate` finds errors in (exit 1, its findings printed). Whatever fails half way, Ctrl-C included, the repository is put
 back: HEAD and the branch, the index, the work tree (file times too), the new branch
 deleted.
 """
@@ -21,6 +22,8 @@ deleted.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +33,7 @@ from typing import Any
 from ruamel.yaml.comments import CommentedMap
 
 from cmdbctl import gitio
-from cmdbctl.drift import DiffResult, Drifted, normalise, proposed_id
+from cmdbctl.drift import DiffResult, Drifted, confined, normalise, proposed_id
 from cmdbctl.drift.compare import Change
 from cmdbctl.drift.draft import draft_text, free_change_id
 from cmdbctl.drift.identify import Identified
@@ -43,7 +46,7 @@ from cmdbctl.putback import PutBack
 from cmdbctl.recording import commit_message
 from cmdbctl.revision import Snapshot
 from cmdbctl.validate import validate
-from cmdbctl.workspace import Workspace
+from cmdbctl.workspace import Workspace, file_id
 
 NEW_CIS = "inventory/discovered"
 
@@ -123,19 +126,42 @@ def write_drift(
             None,
         )
     requester = _requester(root)
+    change_id = free_change_id(result.ids | _names_in(root, "changes"), now)
+    change_path = f"changes/{change_id}.yaml"
+    created = {*new, change_path}
+    _require_writable(root, [d.ci.path for d in result.drifted], created)
     files: dict[str, str] = {}
     for drifted in result.drifted:
-        original = (root / drifted.ci.path).read_text(encoding="utf-8")
+        original = confined.read(root, drifted.ci.path).decode("utf-8")
         files[drifted.ci.path] = edit(original, drifted.ci.path, _apply(drifted))
     for path, text in new.items():
         files[path] = text
-    change_id = free_change_id(result.ids, now)
     targets = [d.ci.id for d in result.drifted] + [Path(p).stem for p in new]
-    change_path = f"changes/{change_id}.yaml"
     files[change_path] = draft_text(change_id, requester, targets, result, list(new))
-    return _carry_out(
-        root, head, current, name, files, set(new) | {change_path}, change_id, result, digest
-    )
+    return _carry_out(root, head, current, name, files, created, change_id, result, digest)
+
+
+def _names_in(root: Path, folder: str) -> set[str]:
+    """The id every name under `folder` claims, whatever it is (a symlinked or ignored
+    file the listing leaves out still takes its id: the draft never lands on it)."""
+    names: set[str] = set()
+    for _, folders, files in os.walk(root / folder):  # links are listed, never followed
+        names.update(file_id(name) for name in (*folders, *files))
+    return names
+
+
+def _require_writable(root: Path, edited: Sequence[str], created: set[str]) -> None:
+    """Exit 2, before anything changes, unless every path the run writes is the
+    repository's own: checked with lstat from the root down (no symlink on the way, a
+    folder where one is needed, a new file not there as anything, an edited file a regular
+    file)."""
+    for path in [*edited, *sorted(created)]:
+        problem = confined.problem(root, path, new=path in created)
+        if problem:
+            raise CommandError(
+                f"cannot write {path}: {problem}; nothing was changed",
+                "move it out of the way (or leave out --add-unmanaged for new CIs), then run again",
+            )
 
 
 def _digest(result: DiffResult) -> str:
@@ -144,6 +170,17 @@ def _digest(result: DiffResult) -> str:
     if len(digests) == 1:
         return digests[0].partition(":")[2]
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+# A source is whatever the snapshot says. In a trailer, which people and tools read as
+# `Key: value` lines, it is shown only when it is a plain name (no line break, no colon);
+# the draft change request, committed beside, records every source in full.
+_PLAIN_SOURCE = re.compile(r"[\w.@+/-]+(?: [\w.@+/-]+)*")
+
+
+def _snapshot_trailer(source: str, digest: str) -> str:
+    plain = len(source) <= 100 and _PLAIN_SOURCE.fullmatch(source) is not None
+    return f"{source} {digest}" if plain else digest
 
 
 def _requester(root: Path) -> str:
@@ -239,7 +276,13 @@ def _fill(entry: Identified, ci: str, result: DiffResult) -> Any:
                 discoveredBy=f"{snapshot.source} {snapshot.digest}",
             ),
         )
-        data["spec"] = CommentedMap(status="active", **normalise.deep("", attributes))
+        # What discovery reports wins over the default, as it does for a drifted CI:
+        # the new CI records what was found, so the next diff finds it in step (a status
+        # of "active" over a reported "retired" would be drift at once, and would count it
+        # as deployed); a status the schema refuses fails validate, changing nothing.
+        spec = CommentedMap(status="active")
+        spec.update(normalise.deep("", attributes))
+        data["spec"] = spec
 
     return fill
 
@@ -259,8 +302,7 @@ def _carry_out(
     try:
         gitio.switch_new_branch(root, branch)
         for path, text in files.items():
-            (root / path).parent.mkdir(parents=True, exist_ok=True)
-            (root / path).write_bytes(text.encode("utf-8"))
+            confined.write(root, path, text.encode("utf-8"), new=path in created)
         gitio.run(root, "add", "--", *files)
         findings = validate(Workspace(root)).findings
         errors = [f for f in findings if f.severity == "error"]
@@ -280,7 +322,7 @@ def _carry_out(
             change_id,
             None,
             "\n".join([*(f"Update {p}" for p in edited), *(f"Add {p}" for p in added)]),
-            [("Snapshot", f"{s.source} {s.digest}") for s in result.snapshots],
+            [("Snapshot", _snapshot_trailer(s.source, s.digest)) for s in result.snapshots],
         )
         commit = gitio.commit_index(root, message)
     except BaseException:

@@ -75,11 +75,26 @@ def symbolic_head(root: Path) -> str | None:
 
 
 def new_branch_problem(root: Path, name: str) -> str | None:
-    """Why `name` cannot be made a new branch (not a valid name, or taken), if it cannot."""
-    if output(root, "check-ref-format", "--branch", name) is None or name.startswith("-"):
+    """Why `name` cannot be made a new branch (not a valid name, taken, or one git would
+    read as another revision), if it cannot.
+
+    A valid name is one `git check-ref-format --branch` takes as it is (it expands
+    `@{-1}` and `@` to other branches); not a full ref name (`refs/heads/main` would make
+    `refs/heads/refs/heads/main`, which `git push` and `checkout` read as main) and not
+    one that already names a revision (`@` is HEAD, `v1` a tag, `origin/main`, an
+    abbreviated commit id): every command that takes the name would act on that instead."""
+    expanded = output(root, "check-ref-format", "--branch", name)
+    if (
+        expanded is None
+        or expanded.decode("utf-8", "surrogateescape").removesuffix("\n") != name
+        or name.startswith(("-", "refs/"))
+        or "@{" in name
+    ):
         return f"{name!r} is not a valid branch name"
     if output(root, "rev-parse", "--verify", "--quiet", f"refs/heads/{name}") is not None:
         return f"branch {name!r} exists already"
+    if output(root, "rev-parse", "--verify", "--quiet", "--end-of-options", name) is not None:
+        return f"{name!r} names a revision already; git would read the branch's name as that"
     return None
 
 

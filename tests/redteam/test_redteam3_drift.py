@@ -55,11 +55,6 @@ def parsed(text: str) -> Any:
 # --- --add-unmanaged: the new CI's id and file -------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unmanaged item reporting `status` crashes --add-unmanaged (CommentedMap "
-    "got two values for status)",
-)
 def test_unmanaged_item_reporting_its_status_is_no_crash(estate: Estate) -> None:
     snap = estate.snapshot([item(hostname="web-09", attributes={"status": "retired"})])
     before, head = snapshot(estate.path, ignore=(".git",)), estate.head()
@@ -106,11 +101,6 @@ def test_add_unmanaged_names_new_files_only_under_inventory_discovered(
     assert estate.git("diff", "--name-only", "main", "drift/x", "--", "policies").strip() == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--add-unmanaged writes through a symlink at inventory/discovered/<id>.yaml "
-    "(clobbering the file outside) and the undo then deletes the tracked link",
-)
 def test_add_unmanaged_never_writes_through_a_symlink(estate: Estate) -> None:
     victim = estate.path.parent / "precious.txt"
     victim.write_text("precious\n")
@@ -125,11 +115,6 @@ def test_add_unmanaged_never_writes_through_a_symlink(estate: Estate) -> None:
     unchanged(estate, before, head)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the draft change request is written through a symlink at changes/<next id>.yaml "
-    "(the id a symlinked file claims is not counted as taken)",
-)
 def test_draft_change_request_never_written_through_a_symlink(estate: Estate) -> None:
     victim = estate.path.parent / "precious.txt"
     victim.write_text("precious\n")
@@ -189,11 +174,6 @@ def test_discovered_string_is_written_as_that_string(estate: Estate, value: str)
         assert set(doc) == {"apiVersion", "kind", "metadata", "spec"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a NEL (U+0085) in a discovered string is written raw in a single-quoted "
-    "scalar and reads back as a space: the value written is not the value found",
-)
 def test_next_line_character_survives_the_round_trip(estate: Estate) -> None:
     value = "line\x85break"
     snap = estate.snapshot([item(serial="CZ1234", attributes={"os": {"name": value}})])
@@ -282,11 +262,6 @@ def test_hostile_yaml_snapshot_is_an_error_with_a_location(estate: Estate, text:
 # --- what the commit says about itself ----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a snapshot's source with newlines forges commit trailers (Change-Id of another "
-    "change) in the --write commit",
-)
 def test_snapshot_source_cannot_forge_commit_trailers(estate: Estate) -> None:
     snap = estate.snapshot(
         [item(serial="CZ1234", attributes={"memoryMb": 8192})],
@@ -333,11 +308,6 @@ def test_bad_branch_names_are_refused_changing_nothing(estate: Estate, name: str
     unchanged(estate, before, head)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--branch @ and --branch refs/heads/main are taken as new branch names that "
-    "git then reads as HEAD or main (the push it prints pushes main)",
-)
 @pytest.mark.parametrize("name", ["@", "refs/heads/main"])
 def test_branch_names_git_reads_as_another_ref_are_refused(estate: Estate, name: str) -> None:
     snap = estate.snapshot([item(serial="CZ1234", attributes={"memoryMb": 8192})])
@@ -363,11 +333,6 @@ def test_a_failing_commit_hook_puts_everything_back(estate: Estate) -> None:
     unchanged(estate, before, head)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a file where inventory/discovered/ should be makes --write fail half way and "
-    "its undo fail too (NotADirectoryError): left on the new branch",
-)
 def test_a_file_in_the_way_of_the_new_cis_folder_changes_nothing(estate: Estate) -> None:
     estate.write("inventory/discovered", "not a folder\n")
     estate.commit_all("a file named like the folder")
