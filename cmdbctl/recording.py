@@ -32,19 +32,19 @@ def commit_message(
     `Signed-off-by:`) or split the subject. Collapsed rather than refused: the record is
     still true, and the text a user cannot always change (another person's document)
     never blocks an approval. A trailer key is ours, never data: a bad one is a bug."""
-    subject = one_line(f"{action} {change_id}" + (f": {name}" if name else ""))
+    subject = _one_line(f"{action} {change_id}" + (f": {name}" if name else ""))
     lines = []
     for key, value in (("Change-Id", change_id), *trailers):
         if not _TRAILER_KEY.fullmatch(key):
             raise ValueError(f"not a trailer key: {key!r}")
-        lines.append(f"{key}: {one_line(value)}\n")
+        lines.append(f"{key}: {_one_line(value)}\n")
     return subject + (f"\n\n{body}" if body else "") + "\n\n" + "".join(lines)
 
 
 _TRAILER_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
-def one_line(text: str) -> str:
+def _one_line(text: str) -> str:
     """`text` on one line: every run of white space, line breaks of any kind included
     (CR, NEL, LS, PS, ...), made one space."""
     return " ".join(text.split())
