@@ -175,31 +175,32 @@ def _identify(source: int, item: Item, plan: dict[str, Table], keys: Keys) -> Id
         table = plan.get(rule)
         if table is None:
             continue
-        hits: dict[str, str]  # CI id -> the value that found it
-        if len(values) == 1:  # the common case, without a dict of hits when one CI holds it
-            value = values[0]
+        # The common case first, without a dict of hits: every value the item has
+        # under this rule that some CI holds is held by one CI, the same one.
+        single: tuple[str, str] | None = None  # CI, the first value that found it
+        for value in values:
             claimed = table.get(value)
             if claimed is None:
                 continue
-            if isinstance(claimed, str):
-                if chosen is None:
-                    chosen = (claimed, rule, value)
-                    continue
-                if chosen[0] == claimed:
-                    continue
-                hits = {claimed: value}
-            else:
-                hits = dict.fromkeys(claimed, value)
+            if not isinstance(claimed, str) or (single is not None and single[0] != claimed):
+                break
+            if single is None:
+                single = (claimed, value)
         else:
-            hits = {}
-            for value in values:
-                claimed = table.get(value)
-                if claimed is None:
-                    continue
-                for ci in [claimed] if isinstance(claimed, str) else claimed:
-                    hits.setdefault(ci, value)
-            if not hits:
+            if single is None:
                 continue
+            if chosen is None:
+                chosen = (single[0], rule, single[1])
+                continue
+            if chosen[0] == single[0]:
+                continue
+        hits: dict[str, str] = {}  # CI id -> the value that found it
+        for value in values:
+            claimed = table.get(value)
+            if claimed is None:
+                continue
+            for ci in [claimed] if isinstance(claimed, str) else claimed:
+                hits.setdefault(ci, value)
         if chosen is None:
             if len(hits) > 1:
                 found = sorted(set(hits.values()))
