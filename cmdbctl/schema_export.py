@@ -171,22 +171,32 @@ def _refuse_git_directory(target: Path) -> None:
 
 
 def _refuse_links(root: Path, files: Iterable[Path], hint: str) -> None:
-    """Exit 2 when a folder that `files` go into is a link, below `root`: inside the
-    repository nothing is written through a link, which may lead anywhere. Folders
-    outside the repository are the user's to name."""
-    folders = {Path(os.path.abspath(path.parent)) for path in files}
-    for folder in sorted(folders):
-        if not folder.is_relative_to(root):
-            continue
-        step = root
-        for part in folder.relative_to(root).parts:
-            step = step / part
-            if step.is_symlink():
-                raise CommandError(
-                    f"{step} is a link (to {os.readlink(step)}): the export is not written "
-                    "through it; nothing was written",
-                    hint,
-                )
+    """Exit 2 when a folder that `files` go into is reached through a link that is in
+    the repository (`root` or below): such a link may lead anywhere. Links outside it,
+    in a folder the user names, are theirs."""
+    for folder in sorted({path.parent for path in files}):
+        link = _link_in_repository(root, folder)
+        if link is not None:
+            raise CommandError(
+                f"{link} is a link (to {os.readlink(link)}): the export is not written "
+                "through it; nothing was written",
+                hint,
+            )
+
+
+def _link_in_repository(root: Path, folder: Path) -> Path | None:
+    """The first link in the repository that the path `folder` goes through, followed
+    component by component as the system does (a `..` after a link climbs from where
+    the link leads), or None."""
+    here = Path("/")  # always a real path: every link met is resolved
+    for part in Path(os.getcwd(), folder).parts[1:]:
+        step = here.parent if part == ".." else here / part
+        if part != ".." and step.is_symlink():
+            if here.is_relative_to(root):
+                return step
+            step = Path(os.path.realpath(step))
+        here = step
+    return None
 
 
 def write_export(files: Mapping[Path, bytes], force: bool) -> Written:

@@ -29,7 +29,9 @@ _SPLIT = re.compile(r"[,;\s]+")  # a list in one cell: "a, b; c d"
 _TRUE = frozenset({"true", "yes", "y", "1", "on"})
 _FALSE = frozenset({"false", "no", "n", "0", "off"})
 _WHOLE = re.compile(r"[+-]?[0-9]+")
-_UNFIT_HINT = "fix the export (a snapshot holds JSON numbers: 64-bit integers, finite floats)"
+_UNFIT_HINT = (
+    "fix the export: a snapshot holds 64-bit integers, finite numbers, nesting 128 deep at most"
+)
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def git_directory_holding(path: Path) -> Path | None:
     work tree's `.git` file included; the file itself is replaced, not followed), or a
     git directory of another name (bare, `--separate-git-dir`), as `git rev-parse
     --absolute-git-dir` finds it from the nearest folder that exists."""
-    given = Path(os.path.abspath(path))
+    given = Path(os.getcwd(), path)  # `..` kept: after a link it leads where the link does
     folder = given.parent
     while not folder.is_dir() and folder != folder.parent:
         folder = folder.parent

@@ -64,10 +64,12 @@ def discover(
 
 
 def _check_numbers(name: str, items: Sequence[Item]) -> None:
-    """Refuse what JSON cannot carry: an integer beyond 64 bits, NaN, an infinity.
+    """Refuse what JSON cannot carry: an integer beyond 64 bits, NaN, an infinity, more
+    nesting than the snapshot's writer takes.
 
-    One pass in C first (integers within 53 bits, and no null, which is what orjson
-    writes for NaN); only when it finds something does each item get looked at.
+    One pass in C first (integers within 53 bits, nesting orjson writes, and no null,
+    which is what orjson writes for NaN); only when it finds something does each item
+    get looked at.
     """
     try:
         raw = orjson.dumps(
@@ -86,5 +88,6 @@ def _check_numbers(name: str, items: Sequence[Item]) -> None:
             field, problem = misfit
             raise CommandError(
                 f"discovery adapter {name!r}: {item.label()}: {field[1:]}: {problem}",
-                "fix the adapter: a snapshot holds JSON numbers (64-bit integers, finite floats)",
+                "fix the adapter: a snapshot holds 64-bit integers, finite numbers, nesting "
+                "128 deep at most",
             )

@@ -97,7 +97,8 @@ def unfit(value: Any) -> tuple[str, str] | None:
     while stack:
         node, at, depth = stack.pop()
         if depth > _MAX_DEPTH:
-            return at, f"nests deeper than {_MAX_DEPTH} levels"
+            shown = at if len(at) <= 40 else f"{at[:40]}..."
+            return shown, f"nests deeper than {_MAX_DEPTH} levels"
         if isinstance(node, bool):
             continue
         if isinstance(node, int):
