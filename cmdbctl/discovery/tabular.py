@@ -105,8 +105,8 @@ def _json(path: str, raw: bytes) -> Any:
         json.loads(raw, object_pairs_hook=_unique)
     except _DuplicateKey as exc:
         raise CommandError(
-            f"--input {path}: key {exc.key!r} appears twice in one object",
-            "fix the export: which of the two values is meant cannot be told",
+            f"--input {path}: key {exc.key!r} appears more than once in one object",
+            "keep one of the entries: which value is meant cannot be told",
         ) from exc
     except RecursionError as exc:
         raise CommandError(f"--input {path}: not valid JSON: it nests too deeply") from exc

@@ -93,7 +93,7 @@ def test_a_duplicate_key_anywhere_in_a_json_export_is_named(tmp_path: Path) -> N
     path.write_text('{"items": [{"Serial": "A1", "os": {"name": "a", "name": "b"}}]}')
     result = _discover_file(path)
     assert result.exit_code == 2
-    assert f"--input {path}: key 'name' appears twice" in result.stderr
+    assert f"--input {path}: key 'name' appears more than once" in result.stderr
 
 
 def test_a_json_export_nested_deeper_than_python_reads_is_an_error(tmp_path: Path) -> None:
