@@ -256,7 +256,10 @@ def _scalar(value: Any, types: frozenset[str], where: str, dotted: str) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if text is not None and _WHOLE.fullmatch(text):
-            return _whole(text, where, dotted)
+            if _in_64_bits(text):
+                return int(text)
+            if "string" not in types:
+                raise _beyond(where, dotted, text)
     if "number" in types:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return value
@@ -266,7 +269,12 @@ def _scalar(value: Any, types: frozenset[str], where: str, dotted: str) -> Any:
             except ValueError:
                 pass
             else:
-                return _whole(text, where, dotted) if _WHOLE.fullmatch(text) else number
+                if not _WHOLE.fullmatch(text):
+                    return number
+                if _in_64_bits(text):
+                    return int(text)
+                if "string" not in types:
+                    raise _beyond(where, dotted, text)
     if "boolean" in types:
         if isinstance(value, bool):
             return value
@@ -280,12 +288,14 @@ def _scalar(value: Any, types: frozenset[str], where: str, dotted: str) -> Any:
     raise _misfit(where, dotted, value, types)
 
 
-def _whole(text: str, where: str, dotted: str) -> int:
-    """A cell's digits as an integer: more than 19 of them are beyond 64 bits (and `int`
-    refuses more than 4300); the rest `unfit` checks once typed."""
-    if len(text.lstrip("+-").lstrip("0")) > 19:
-        raise CommandError(f"{where}: attributes.{dotted}: {beyond_64_bits(text)}", _UNFIT_HINT)
-    return int(text)
+def _in_64_bits(digits: str) -> bool:
+    """Whether a cell's digits are a signed 64-bit integer (more than 19 of them never
+    are, and `int` refuses more than 4300)."""
+    return len(digits.lstrip("+-").lstrip("0")) <= 19 and -(2**63) <= int(digits) < 2**63
+
+
+def _beyond(where: str, dotted: str, digits: str) -> CommandError:
+    return CommandError(f"{where}: attributes.{dotted}: {beyond_64_bits(digits)}", _UNFIT_HINT)
 
 
 def _misfit(where: str, dotted: str, value: Any, types: frozenset[str]) -> CommandError:

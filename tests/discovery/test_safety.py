@@ -49,6 +49,25 @@ def test_an_integer_cell_beyond_64_bits_names_row_column_and_field(
     assert shown in result.stderr
 
 
+def test_digits_beyond_64_bits_stay_text_where_the_schema_allows_text(
+    tmp_path: Path, isolated_git: None
+) -> None:
+    repo = GitRepo.scaffold(tmp_path / "repo")
+    schema_path = repo.path / "schemas" / "server.schema.json"
+    schema = json.loads(schema_path.read_text())
+    schema["properties"]["spec"]["properties"]["assetNo"] = {"type": ["integer", "string"]}
+    schema_path.write_text(json.dumps(schema))
+    path = tmp_path / "assets.csv"
+    path.write_text("Serial,assetNo\nA1,12\nA2,123456789012345678901234567890\n")
+    result = run_cli(
+        "discover", "--adapter", "file", "--map", "serial=Serial", "--input", str(path),
+        "--repo", str(repo.path),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    found = [i["attributes"]["assetNo"] for i in json.loads(result.stdout)["items"]]
+    assert found == [12, "123456789012345678901234567890"]
+
+
 def test_the_64_bit_limits_themselves_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "assets.csv"
     path.write_text("Serial,M\nA1,9223372036854775807\nA2,-9223372036854775808\n")
