@@ -3,7 +3,9 @@
 The steps, a module each: `desired` (the CIs of the kinds the snapshots cover, read as
 `validate` reads them), `policy` (the DiscoveryPolicy or its defaults), `identify`
 (which CI each item is), `reconcile` (one view per CI when several sources report it),
-`compare` (field by field, cheap equality first), `ignores` (what the policy hides, and
+`compare` (a digest of the reported fields first, then field by field where it differs:
+the digests of 10^5 CIs are computed by the workers that read them, the items' here while
+they do), `ignores` (what the policy hides, and
 expired rules), `report` (text, JSON, Markdown), `write` (`--write`: the drift as a
 branch with a draft change request).
 

@@ -2,10 +2,11 @@
 
 Only what the sources report is compared: a field absent from the discovered view is
 not looked at; a field the repository lacks but a source reports is drift (desired
-null). Cheap first: when every reported top-level field equals the repository's as it
-is (one C-level equality per field, no normalising, no walking), the CI has not
-drifted, which is the case for nearly all of them; only the rest are walked and
-normalised (normalise.py) field by field.
+null). Cheap first: when the digest of the CI's reported fields (`digest`, canonical
+JSON) equals the item's, or else every reported top-level field equals the
+repository's as it is (one C-level equality per field, no normalising, no walking), the
+CI has not drifted, which is the case for nearly all of them; only the rest are walked
+and normalised (normalise.py) field by field.
 
 Lists: items that are mappings are paired by `name` when every item on both sides has
 one (disks, interfaces), else by `mac`, else by position; a paired item is compared
