@@ -25,7 +25,7 @@ def document_ids(root: Path, folders: Iterable[str] = DOCUMENT_DIRS) -> list[str
         {
             file_id(name)
             for folder in folders
-            if not workspace._leaves(root / folder)
+            if not workspace.leaves_repository(root / folder)
             for name in _yaml_names(root / folder)
         }
     )

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from cmdbctl import gitio
 from cmdbctl.errors import CommandError
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import SCHEMA_SUFFIX, KindRegistry, builtin_schema_files
@@ -159,9 +160,8 @@ def _wiring(editor: Path, out: dict[Path, bytes]) -> list[str]:
 
 
 def _refuse_git_directory(target: Path) -> None:
-    from cmdbctl.discovery.output import git_directory_holding
 
-    git_dir = git_directory_holding(target / DOCUMENT_SCHEMA)
+    git_dir = gitio.git_directory_holding(target / DOCUMENT_SCHEMA)
     if git_dir is not None:
         raise CommandError(
             f"{target}: inside the git directory {git_dir}, whose files are git's own; "

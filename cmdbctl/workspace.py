@@ -248,7 +248,7 @@ class Workspace:
             )
             stack.extend(f"{rel}/{name}" for name in subfolders)
 
-    def _leaves(self, link: Path) -> bool:
+    def leaves_repository(self, link: Path) -> bool:
         """The link resolves outside the repository (a loop does not: it leads nowhere)."""
         try:
             return not link.resolve().is_relative_to(self.root)
@@ -260,7 +260,7 @@ class Workspace:
         (git stores the link), so it is never walked."""
         link = self.root / top
         target = _target(link)
-        if self._leaves(link):
+        if self.leaves_repository(link):
             return _escape(top, target, folder=True)
         return Finding(
             top,
@@ -292,7 +292,7 @@ class Workspace:
                 hint="replace the link with the file itself (git stores the link, not the "
                 "document)",
             )
-        if not self._leaves(link):
+        if not self.leaves_repository(link):
             return None  # a folder (or other file) inside the repository: not entered
         return _escape(path, _target(link), folder=link.is_dir())
 

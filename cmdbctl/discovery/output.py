@@ -111,36 +111,13 @@ def write_atomically(path: str, data: bytes) -> None:
 def refuse_git_directory(path: str) -> None:
     """Exit 2 when `path` is in a git directory: a snapshot there would replace git's own
     files (config, HEAD, hooks it then runs)."""
-    git_dir = git_directory_holding(Path(path))
+    git_dir = gitio.git_directory_holding(Path(path))
     if git_dir is not None:
         raise CommandError(
             f"cannot write {path}: it is inside the git directory {git_dir}, "
             "whose files are git's own",
             "write the snapshot elsewhere, e.g. -o snapshots/NAME.json (or -o - for stdout)",
         )
-
-
-def git_directory_holding(path: Path) -> Path | None:
-    """The git directory a file written at `path` would be in, else None: a `.git`
-    anywhere in the path, as given or with the links of its folders followed (a linked
-    work tree's `.git` file included; the file itself is replaced, not followed), or a
-    git directory of another name (bare, `--separate-git-dir`), as `git rev-parse
-    --absolute-git-dir` finds it from the nearest folder that exists."""
-    given = Path(os.getcwd(), path)  # `..` kept: after a link it leads where the link does
-    folder = given.parent
-    while not folder.is_dir() and folder != folder.parent:
-        folder = folder.parent
-    real_folder = Path(os.path.realpath(folder))  # links followed, as a write would
-    real = real_folder / given.relative_to(folder)
-    for candidate in (given, real):
-        parts = [part.lower() for part in candidate.parts]  # .GIT on a folded file system
-        if ".git" in parts:
-            return Path(*candidate.parts[: parts.index(".git") + 1])
-    found = gitio.output(real_folder, "rev-parse", "--absolute-git-dir")
-    if found is None:
-        return None
-    git_dir = Path(os.path.realpath(os.fsdecode(found.rstrip(b"\n"))))
-    return git_dir if real.is_relative_to(git_dir) else None
 
 
 def _mode(target: Path) -> int:

@@ -61,6 +61,7 @@ from cmdbctl.gitio.process import (
 from cmdbctl.gitio.repository import (
     Identity,
     current_identity,
+    git_directory_holding,
     init,
     is_work_tree,
     new_branch_problem,
@@ -113,6 +114,7 @@ __all__ = [
     "environment",
     "first_parent_diffs",
     "first_parent_line",
+    "git_directory_holding",
     "gpg_home",
     "gpg_import",
     "grep_words",

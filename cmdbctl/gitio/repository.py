@@ -4,6 +4,7 @@ names revisions go by."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,3 +107,26 @@ def ref_names(root: Path) -> list[str]:
         root, "for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/remotes", "refs/tags"
     )
     return out.decode("utf-8", "surrogateescape").split() if out else []
+
+
+def git_directory_holding(path: Path) -> Path | None:
+    """The git directory a file written at `path` would be in, else None: a `.git`
+    anywhere in the path, as given or with the links of its folders followed (a linked
+    work tree's `.git` file included; the file itself is replaced, not followed), or a
+    git directory of another name (bare, `--separate-git-dir`), as `git rev-parse
+    --absolute-git-dir` finds it from the nearest folder that exists."""
+    given = Path(os.getcwd(), path)  # `..` kept: after a link it leads where the link does
+    folder = given.parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    real_folder = Path(os.path.realpath(folder))  # links followed, as a write would
+    real = real_folder / given.relative_to(folder)
+    for candidate in (given, real):
+        parts = [part.lower() for part in candidate.parts]  # .GIT on a folded file system
+        if ".git" in parts:
+            return Path(*candidate.parts[: parts.index(".git") + 1])
+    found = output(real_folder, "rev-parse", "--absolute-git-dir")
+    if found is None:
+        return None
+    git_dir = Path(os.path.realpath(os.fsdecode(found.rstrip(b"\n"))))
+    return git_dir if real.is_relative_to(git_dir) else None
