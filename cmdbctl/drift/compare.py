@@ -71,7 +71,9 @@ def digest(fields: Mapping[str, Any]) -> bytes | None:
         out = orjson.dumps(fields, option=_DIGEST)
     except TypeError:  # a value JSON has no form for, text orjson refuses, too deep
         return None
-    return None if b"null" in out else out
+    # A copy of its own size: orjson's bytes keep the allocation it wrote into, about
+    # 4 KiB here, and 10^5 digests kept would hold 0.4 GB (measured) instead of 40 MB.
+    return None if b"null" in out else memoryview(out).tobytes()
 
 
 def changes(spec: Mapping[str, Any], attributes: Mapping[str, Any]) -> list[Change]:
