@@ -12,14 +12,20 @@ Required: `source`, `discoveredAt` (ISO 8601 with an offset), `items` (a list, e
 nothing was found) and, for each item, `kind` and at least one identifier. Anything
 missing or mistyped makes the whole snapshot unreadable (exit 2), the message naming the
 file, the item and the field: a diff against half a snapshot would report the other half
-as missing. Values are kept as the source gave them; identifiers are normalised (case of
-MACs and host names) where they are compared, not here.
+as missing. Values are kept as the source gave them, but what JSON cannot carry and no
+report could write (`values.unfit`: integers beyond 64 bits, NaN, infinities, nesting
+deeper than 128 levels) is refused so too, as is a key given twice in one JSON object
+(orjson would keep one of the two silently). Identifiers are normalised (case of MACs
+and host names) where they are compared, not here. Messages escape control characters
+(`printable`): a hostile snapshot's names never reach a terminal as escape sequences.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +34,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from cmdbctl.discovery.values import unfit
 from cmdbctl.errors import CommandError
 from cmdbctl.loading import fast, positions
 from cmdbctl.loading.source import position_after
@@ -78,8 +85,10 @@ def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
 
 def parse_snapshot(raw: bytes, path: str) -> Snapshot:
     """A snapshot from its bytes; `path` names it in messages."""
-    data = _parse(raw, path)
-    return snapshot_from_data(data, path, digest_of(raw))
+    data, is_json = _parse(raw, path)
+    snapshot = snapshot_from_data(data, path, digest_of(raw))
+    _check_values(snapshot, nan_possible=not is_json)
+    return snapshot
 
 
 def snapshot_bytes(snapshot: Snapshot) -> bytes:
@@ -152,11 +161,15 @@ def digest_of(raw: bytes) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
-def _parse(raw: bytes, path: str) -> Any:
+def _parse(raw: bytes, path: str) -> tuple[Any, bool]:
+    """The data, and whether it was JSON (orjson refuses NaN and infinities; YAML has them)."""
     try:
-        return orjson.loads(raw)  # JSON first: what tools write, and fast at 10^5 items
+        data = orjson.loads(raw)  # JSON first: what tools write, and fast at 10^5 items
     except orjson.JSONDecodeError as exc:
         json_error = exc
+    else:
+        _refuse_repeated_keys(raw, data, path)
+        return data, True
     if path.lower().endswith(".json"):
         raise CommandError(
             f"snapshot {path}: not valid JSON: {json_error}",
@@ -174,7 +187,7 @@ def _parse(raw: bytes, path: str) -> Any:
         raise CommandError(f"snapshot {path}: binary (it holds a NUL byte), not JSON or YAML")
     data = fast.parse(text)
     if data is not None:
-        return data
+        return data, False
     parsed = positions.parse(path, text)  # safe: tags are refused, never constructed
     if isinstance(parsed, list):
         first = parsed[0]
@@ -183,7 +196,141 @@ def _parse(raw: bytes, path: str) -> Any:
             f"snapshot: {first.message}",
             first.hint or "a snapshot is plain JSON or YAML data",
         )
-    return parsed.data
+    return parsed.data, False
+
+
+class DuplicateKey(Exception):
+    """A key given twice in one JSON object (`unique_keys` raises it)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An `object_pairs_hook` for `json.loads` that refuses a key given twice."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return found
+
+
+def _refuse_repeated_keys(raw: bytes, data: Any, path: str) -> None:
+    """Refuse a key given twice in one object of the JSON `raw` (orjson, which read it
+    into `data`, keeps the last value silently).
+
+    Cheap first (a quarter of orjson's read): every `"` in the file is a string's quote
+    or an escaped `\\"`, and so is every `"` orjson writes of `data`, so both hold as
+    many unless an object lost a key (or a quote was written `\\u0022`). Only then does
+    the standard library's reader go through the items one by one, with `unique_keys`.
+    """
+    try:
+        written = orjson.dumps(data)
+    except orjson.JSONEncodeError:  # nested beyond what orjson writes: look closely
+        written = b""
+    if written.count(b'"') == raw.count(b'"') and b"\\u0022" not in raw:
+        return
+    found = _repeated_key(raw.decode("utf-8"))  # orjson read it: UTF-8
+    if found is None:
+        return
+    position, problem, hint = found
+    where = None
+    if position is not None:
+        items = data.get("items") if isinstance(data, dict) else None
+        entry = items[position] if isinstance(items, list) and position < len(items) else None
+        where = _where(position, entry)
+    raise _bad(path, where, "", problem, hint)
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _repeated_key(text: str) -> tuple[int | None, str, str] | None:
+    """What is wrong with `text` (JSON that orjson read) that orjson let pass, or None:
+    the item's index (None: outside the items), the problem, a hint.
+
+    A key given twice in one object, or nesting the standard library's reader cannot
+    follow. That reader, with `unique_keys`, reads each value of the top-level object
+    and each of its items, so a repeated key names its item.
+    """
+    scan = json.JSONDecoder(object_pairs_hook=unique_keys).raw_decode  # one value at `at`
+
+    def after(at: int, separator: str = "") -> int:  # past white space (and `separator`)
+        end = _SPACE.match(text, at)
+        at = end.end() if end else at
+        return after(at + 1) if separator and text.startswith(separator, at) else at
+
+    position: int | None = None
+    try:
+        at = after(0)
+        if not text.startswith("{", at):
+            scan(text, at)
+            return None
+        at, seen = after(at + 1), set()
+        while text.startswith('"', at):
+            key, at = scan(text, at)
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+            at = after(at, ":")
+            if key == "items" and text.startswith("[", at):
+                at, position = after(at + 1), 0
+                while not text.startswith("]", at):
+                    at = after(scan(text, at)[1], ",")
+                    position += 1
+                at, position = at + 1, None
+            else:
+                at = scan(text, at)[1]
+            at = after(at, ",")
+    except DuplicateKey as exc:
+        return (
+            position,
+            f"key {exc.key!r} appears more than once in one object",
+            "keep one of the entries: which value is meant cannot be told",
+        )
+    except RecursionError:
+        return position, "nests too deeply to be read", _FIT_HINT
+    except ValueError:  # what orjson reads, json reads: never a crash if not
+        return position, "is not JSON the standard library reads", "write plain JSON"
+    return None
+
+
+_FIT_HINT = "a snapshot holds integers within 64 bits, finite numbers, 128 levels of nesting"
+
+# orjson writes 254 levels of nesting at most: the items, wrapped in as many more lists,
+# reach it where an item's field reaches the 128 levels `unfit` allows.
+_WRAPPING = 125
+
+
+def _check_values(snapshot: Snapshot, nan_possible: bool) -> None:
+    """Refuse what `values.unfit` finds in an item: what JSON cannot carry and the
+    reports could not write (an integer beyond 64 bits, NaN or an infinity, nesting
+    deeper than 128 levels), naming the item and the field.
+
+    One pass in C first: orjson writes the items' values, nested deeper by as much as
+    its own limit exceeds unfit's, refusing integers beyond 53 bits; only when it
+    refuses (or, when NaN was possible, writes a null, as it writes NaN) is each item
+    looked at.
+    """
+    wrapped: Any = [(item.identifiers, item.attributes) for item in snapshot.items]
+    for _ in range(_WRAPPING):
+        wrapped = [wrapped]
+    try:
+        written = orjson.dumps(wrapped, option=orjson.OPT_STRICT_INTEGER)
+    except orjson.JSONEncodeError:
+        pass
+    else:
+        if not (nan_possible and b"null" in written):
+            return
+    for item in snapshot.items:
+        misfit = unfit({"identifiers": item.identifiers, "attributes": item.attributes})
+        if misfit is not None:
+            field, problem = misfit
+            raise _bad(snapshot.path, item.label(), field[1:], problem, _FIT_HINT)
 
 
 def _instant(path: str, value: Any) -> datetime:
@@ -256,14 +403,12 @@ def _items(path: str, entries: list[Any]) -> tuple[Item, ...]:
 
 def _check_item(path: str, position: int, entry: Any) -> None:
     """Raise the error that names what is wrong with an item (or return: it is fine)."""
-    where = f"item {position}"
+    where = _where(position, entry)
     if not isinstance(entry, dict):
         raise _bad(
             path, where, "", f"is {_a(entry)}, not a mapping of kind, identifiers, attributes"
         )
     identifiers = entry.get("identifiers")
-    if isinstance(identifiers, dict):  # name the item by them before anything else is checked
-        where = f"item {position} ({entry.get('kind', '?')} {_name(identifiers)})"
     kind = entry.get("kind")
     if kind is None:
         raise _bad(path, where, "kind", "is missing", 'the kind of the schemas, e.g. "Server"')
@@ -280,6 +425,14 @@ def _check_item(path: str, position: int, entry: Any) -> None:
     attributes = entry.get("attributes", {})
     if not isinstance(attributes, dict):
         raise _bad(path, where, "attributes", f"must be a mapping, not {_a(attributes)}")
+
+
+def _where(position: int, entry: Any) -> str:
+    """How a message names an item not yet checked: by its identifiers when it has them."""
+    identifiers = entry.get("identifiers") if isinstance(entry, dict) else None
+    if not isinstance(identifiers, dict):
+        return f"item {position}"
+    return f"item {position} ({entry.get('kind', '?')} {_name(identifiers)})"
 
 
 _IDENTIFIER_HINT = "give at least one of serial, fqdn, hostname (strings) or macs (a list)"
@@ -320,7 +473,27 @@ def _bad(
 ) -> CommandError:
     subject = f"{where}: " if where else ""
     what = f"field {field!r} " if field else ""
-    return CommandError(f"snapshot {path}: {subject}{what}{problem}", hint)
+    return CommandError(printable(f"snapshot {path}: {subject}{what}{problem}"), hint)
+
+
+# What a terminal or an editor acts on rather than shows: C0 (tabs and line breaks too),
+# DEL, C1, the line and paragraph separators, and the bidirectional controls that
+# reorder what is shown (CVE-2021-42574).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(text: str) -> str:
+    """`text` with what a terminal acts on written as an escape (`\\x1b`, `\\u202e`):
+    what a snapshot (or a document) says, shown to a person, never moves the cursor,
+    retitles the window or reorders the line."""
+    return _CONTROL.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def _a(value: Any) -> str:

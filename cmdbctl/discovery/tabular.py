@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from cmdbctl.discovery.snapshot import DuplicateKey, unique_keys
 from cmdbctl.errors import CommandError
 from cmdbctl.loading import fast, positions
 
@@ -102,8 +103,8 @@ def _json(path: str, raw: bytes) -> Any:
     # orjson keeps the last of two equal keys; a second pass, of text orjson read, finds
     # them (YAML exports are refused so by the YAML reader)
     try:
-        json.loads(raw, object_pairs_hook=_unique)
-    except _DuplicateKey as exc:
+        json.loads(raw, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
         raise CommandError(
             f"--input {path}: key {exc.key!r} appears more than once in one object",
             "keep one of the entries: which value is meant cannot be told",
@@ -113,23 +114,6 @@ def _json(path: str, raw: bytes) -> Any:
     except ValueError as exc:  # what orjson reads, json should too: never a crash if not
         raise CommandError(f"--input {path}: not valid JSON: {exc}") from exc
     return data
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return found
 
 
 def _yaml(path: str, text: str) -> Any:

@@ -6,6 +6,11 @@ discovered}]}], "ambiguous": [{kind, source, snapshot, item, label, candidates, 
 "findings": [...], "summary": {...}}`; each change names its `source` when several
 snapshots were read; `explain` (with `--explain`) lists what identification did with
 each item.
+
+Text and Markdown are written a line at a time through `_lines`, which escapes control
+characters (`snapshot.printable`): ids, paths, values and sources come from snapshots and
+documents, and none may reach a terminal as an escape sequence. JSON, for programs, keeps
+every value as it is.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from cmdbctl.discovery.snapshot import printable
 from cmdbctl.drift import DiffResult, proposed_id
 from cmdbctl.drift.identify import Identified, explanation
 from cmdbctl.findings import FORMAT_VERSION
@@ -118,41 +124,50 @@ def _explain_line(entry: Identified, result: DiffResult) -> str:
     return f"{where}: {entry.rule} {entry.value} {ARROW} {entry.ci}"
 
 
+def _lines(out: TextIO) -> Callable[[str], None]:
+    """A writer of one line: `text` with its control characters escaped, a line break."""
+
+    def line(text: str) -> None:
+        out.write(printable(text) + "\n")
+
+    return line
+
+
 def render_text(result: DiffResult, out: TextIO, explain: bool) -> None:
-    w = out.write
+    w = _lines(out)
     several = len(result.snapshots) > 1
     if explain:
-        w("Identification:\n")
+        w("Identification:")
         for entry in result.identified:
-            w(f"  {_explain_line(entry, result)}\n")
+            w(f"  {_explain_line(entry, result)}")
     if result.missing:
-        w(f"Missing: in the repository, not discovered ({len(result.missing)})\n")
+        w(f"Missing: in the repository, not discovered ({len(result.missing)})")
         for ci in result.missing:
-            w(f"  {ci.id}  {ci.kind}  {ci.path}\n")
+            w(f"  {ci.id}  {ci.kind}  {ci.path}")
     if result.unmanaged:
-        w(f"Unmanaged: discovered, not in the repository ({len(result.unmanaged)})\n")
+        w(f"Unmanaged: discovered, not in the repository ({len(result.unmanaged)})")
         for e in result.unmanaged:
             snapshot = result.snapshots[e.source]
-            w(f"  {e.item.label()} from {snapshot.source} ({snapshot.path})\n")
+            w(f"  {e.item.label()} from {snapshot.source} ({snapshot.path})")
     if result.drifted:
-        w(f"Drifted ({len(result.drifted)})\n")
+        w(f"Drifted ({len(result.drifted)})")
         for d in result.drifted:
-            w(f"  {d.ci.id}  {d.ci.kind}  {d.ci.path}\n")
+            w(f"  {d.ci.id}  {d.ci.kind}  {d.ci.path}")
             for c in d.changes:
                 source = d.view.source_of(c.path[5:])
                 w(
                     f"    {c.path}: {_value(c.desired, '(absent)')} {ARROW} "
-                    f"{_value(c.discovered, '(gone)')} ({source})\n"
+                    f"{_value(c.discovered, '(gone)')} ({source})"
                 )
     if result.ambiguous:
-        w(f"Ambiguous: not matched, never guessed ({len(result.ambiguous)})\n")
+        w(f"Ambiguous: not matched, never guessed ({len(result.ambiguous)})")
         for e in result.ambiguous:
             origin = f" from {result.snapshots[e.source].source}" if several else ""
-            w(f"  {e.item.label()}{origin}: {e.why} (candidates: {', '.join(e.candidates)})\n")
+            w(f"  {e.item.label()}{origin}: {e.why} (candidates: {', '.join(e.candidates)})")
     for f in result.findings:
-        w(f"{f.path}:{f.line or 1}:{f.column or 1}: {f.severity} {f.code}: {f.message}\n")
+        w(f"{f.path}:{f.line or 1}:{f.column or 1}: {f.severity} {f.code}: {f.message}")
     if not (result.missing or result.unmanaged or result.drifted or result.ambiguous):
-        w("No drift: the repository and the snapshots agree.\n")
+        w("No drift: the repository and the snapshots agree.")
 
 
 def _cell(text: str) -> str:
@@ -160,52 +175,65 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(result: DiffResult, out: TextIO, explain: bool) -> None:
-    w = out.write
-    w("### cmdbctl diff\n\n")
-    w(f"{_cell(summary_line(result))}\n\n")
+    w = _lines(out)
+    w("### cmdbctl diff")
+    w("")
+    w(_cell(summary_line(result)))
+    w("")
     w(
         "Snapshots: "
         + ", ".join(f"`{s.source}` ({_cell(s.path)}, `{s.digest[:19]}`)" for s in result.snapshots)
-        + "\n\n"
     )
+    w("")
     if result.drifted:
-        w("#### Drifted\n\n| CI | kind | field | desired | discovered | source |\n")
-        w("| --- | --- | --- | --- | --- | --- |\n")
+        w("#### Drifted")
+        w("")
+        w("| CI | kind | field | desired | discovered | source |")
+        w("| --- | --- | --- | --- | --- | --- |")
         for d in result.drifted:
             for c in d.changes:
                 w(
                     f"| `{d.ci.id}` | {d.ci.kind} | `{c.path}` | {_cell(_value(c.desired, '(absent)'))} "
-                    f"| {_cell(_value(c.discovered, '(gone)'))} | {d.view.source_of(c.path[5:])} |\n"
+                    f"| {_cell(_value(c.discovered, '(gone)'))} | {d.view.source_of(c.path[5:])} |"
                 )
-        w("\n")
+        w("")
     if result.missing:
-        w("#### Missing (in the repository, not discovered)\n\n| CI | kind | file |\n")
-        w("| --- | --- | --- |\n")
+        w("#### Missing (in the repository, not discovered)")
+        w("")
+        w("| CI | kind | file |")
+        w("| --- | --- | --- |")
         for ci in result.missing:
-            w(f"| `{ci.id}` | {ci.kind} | {_cell(ci.path)} |\n")
-        w("\n")
+            w(f"| `{ci.id}` | {ci.kind} | {_cell(ci.path)} |")
+        w("")
     if result.unmanaged:
-        w(
-            "#### Unmanaged (discovered, not in the repository)\n\n| item | source |\n| --- | --- |\n"
-        )
+        w("#### Unmanaged (discovered, not in the repository)")
+        w("")
+        w("| item | source |")
+        w("| --- | --- |")
         for e in result.unmanaged:
-            w(f"| {_cell(e.item.label())} | {result.snapshots[e.source].source} |\n")
-        w("\n")
+            w(f"| {_cell(e.item.label())} | {result.snapshots[e.source].source} |")
+        w("")
     if result.ambiguous:
-        w("#### Ambiguous (never guessed)\n\n| item | candidates | why |\n| --- | --- | --- |\n")
+        w("#### Ambiguous (never guessed)")
+        w("")
+        w("| item | candidates | why |")
+        w("| --- | --- | --- |")
         for e in result.ambiguous:
-            w(f"| {_cell(e.item.label())} | {', '.join(e.candidates)} | {_cell(e.why)} |\n")
-        w("\n")
+            w(f"| {_cell(e.item.label())} | {', '.join(e.candidates)} | {_cell(e.why)} |")
+        w("")
     if result.findings:
-        w("#### Findings\n\n")
+        w("#### Findings")
+        w("")
         for f in result.findings:
-            w(f"- `{f.path}:{f.line or 1}:{f.column or 1}` **{f.code}**: {_cell(f.message)}\n")
-        w("\n")
+            w(f"- `{f.path}:{f.line or 1}:{f.column or 1}` **{f.code}**: {_cell(f.message)}")
+        w("")
     if explain:
-        w("<details><summary>Identification</summary>\n\n")
+        w("<details><summary>Identification</summary>")
+        w("")
         for entry in result.identified:
-            w(f"- {_cell(_explain_line(entry, result))}\n")
-        w("\n</details>\n")
+            w(f"- {_cell(_explain_line(entry, result))}")
+        w("")
+        w("</details>")
 
 
 RENDERERS: dict[str, Callable[[DiffResult, TextIO, bool], None]] = {

@@ -184,11 +184,6 @@ def test_next_line_character_survives_the_round_trip(estate: Estate) -> None:
     assert json.loads(again.stdout)["summary"]["drifted"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a nested discovered value 900 deep crashes the report (orjson recursion limit "
-    "in drift/report.py _value)",
-)
 def test_deeply_nested_discovered_value_is_refused_or_written_whole(estate: Estate) -> None:
     deep: Any = "x"
     for _ in range(900):  # below orjson's depth limit, far beyond any schema
@@ -200,11 +195,6 @@ def test_deeply_nested_discovered_value_is_refused_or_written_whole(estate: Esta
     unchanged(estate, before, head)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an integer beyond 64 bits in a YAML snapshot crashes every report format "
-    "(orjson.dumps in drift/report.py)",
-)
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown"])
 def test_huge_integer_in_a_yaml_snapshot_is_no_crash(estate: Estate, fmt: str) -> None:
     path = estate.snapshots / "big.yaml"
@@ -216,11 +206,6 @@ def test_huge_integer_in_a_yaml_snapshot_is_no_crash(estate: Estate, fmt: str) -
     assert result.exit_code in (0, 1, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a JSON snapshot with duplicate keys is read silently (orjson keeps the last); "
-    "YAML ones are refused",
-)
 def test_duplicate_keys_in_a_json_snapshot_are_an_error(estate: Estate) -> None:
     path = estate.snapshots / "dup.json"
     path.write_text(
@@ -422,11 +407,6 @@ def test_an_expired_ignore_rule_hides_nothing(estate: Estate) -> None:
 # --- text output ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the text report prints a snapshot's source and host names raw: escape "
-    "sequences reach the terminal",
-)
 def test_text_report_prints_no_terminal_escapes_from_the_snapshot(estate: Estate) -> None:
     snap = estate.snapshot(
         [item(serial="CZ1234", attributes={"memoryMb": 8192}), item(hostname="w\x1b]0;x\x07")],
