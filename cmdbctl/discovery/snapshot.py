@@ -86,8 +86,18 @@ def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
 def parse_snapshot(raw: bytes, path: str) -> Snapshot:
     """A snapshot from its bytes; `path` names it in messages."""
     data, is_json = _parse(raw, path)
+    # One pass in C over everything first; items get looked at closely only when it
+    # finds something (see `_written`).
+    strict = _written(data, strict_integers=True)
+    written = strict if strict is not None else _written(data, strict_integers=False)
+    # Every `"` in the file is a string's quote or an escaped `\\"`, and so is every `"`
+    # orjson writes: as many unless an object lost a key it was given twice (or a quote
+    # was spelt `\\u0022`). Only then does the standard library's reader look.
+    if is_json and (written is None or written.count(b'"') != raw.count(b'"') or b"\\u0022" in raw):
+        _refuse_repeated_keys(raw, data, path)
     snapshot = snapshot_from_data(data, path, digest_of(raw))
-    _check_values(snapshot, nan_possible=not is_json)
+    if strict is None or (not is_json and b"null" in strict):  # YAML has NaN, orjson not
+        _check_values(snapshot, nan_possible=not is_json, shallow=written is not None)
     return snapshot
 
 
@@ -162,14 +172,11 @@ def digest_of(raw: bytes) -> str:
 
 
 def _parse(raw: bytes, path: str) -> tuple[Any, bool]:
-    """The data, and whether it was JSON (orjson refuses NaN and infinities; YAML has them)."""
+    """The data, and whether it was JSON."""
     try:
-        data = orjson.loads(raw)  # JSON first: what tools write, and fast at 10^5 items
+        return orjson.loads(raw), True  # JSON first: what tools write, and fast at 10^5 items
     except orjson.JSONDecodeError as exc:
         json_error = exc
-    else:
-        _refuse_repeated_keys(raw, data, path)
-        return data, True
     if path.lower().endswith(".json"):
         raise CommandError(
             f"snapshot {path}: not valid JSON: {json_error}",
@@ -186,17 +193,36 @@ def _parse(raw: bytes, path: str) -> tuple[Any, bool]:
     if "\x00" in text:
         raise CommandError(f"snapshot {path}: binary (it holds a NUL byte), not JSON or YAML")
     data = fast.parse(text)
-    if data is not None:
-        return data, False
-    parsed = positions.parse(path, text)  # safe: tags are refused, never constructed
-    if isinstance(parsed, list):
-        first = parsed[0]
-        raise CommandError(
-            f"snapshot {path}:{first.line}:{first.column}: not a readable JSON or YAML "
-            f"snapshot: {first.message}",
-            first.hint or "a snapshot is plain JSON or YAML data",
-        )
-    return parsed.data, False
+    if data is None:
+        parsed = positions.parse(path, text)  # safe: tags are refused, never constructed
+        if isinstance(parsed, list):
+            first = parsed[0]
+            raise CommandError(
+                f"snapshot {path}:{first.line}:{first.column}: not a readable JSON or YAML "
+                f"snapshot: {first.message}",
+                first.hint or "a snapshot is plain JSON or YAML data",
+            )
+        data = parsed.data
+    return data, False
+
+
+# orjson writes 254 levels of nesting at most: wrapped in as many more lists, an item's
+# field (the data, its items, an item, then its attributes) reaches that limit where
+# it reaches the 128 levels `unfit` allows.
+_WRAPPING = 124
+
+
+def _written(data: Any, strict_integers: bool) -> bytes | None:
+    """`data` as orjson writes it nested deeper by as much as its own limit exceeds
+    `unfit`'s, or None when it cannot: nesting beyond that, an integer beyond 64 bits (or
+    53, `strict_integers`). NaN and the infinities it writes as null."""
+    wrapped = data
+    for _ in range(_WRAPPING):
+        wrapped = [wrapped]
+    try:
+        return orjson.dumps(wrapped, option=orjson.OPT_STRICT_INTEGER if strict_integers else 0)
+    except orjson.JSONEncodeError:
+        return None
 
 
 class DuplicateKey(Exception):
@@ -221,19 +247,7 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _refuse_repeated_keys(raw: bytes, data: Any, path: str) -> None:
     """Refuse a key given twice in one object of the JSON `raw` (orjson, which read it
-    into `data`, keeps the last value silently).
-
-    Cheap first (a quarter of orjson's read): every `"` in the file is a string's quote
-    or an escaped `\\"`, and so is every `"` orjson writes of `data`, so both hold as
-    many unless an object lost a key (or a quote was written `\\u0022`). Only then does
-    the standard library's reader go through the items one by one, with `unique_keys`.
-    """
-    try:
-        written = orjson.dumps(data)
-    except orjson.JSONEncodeError:  # nested beyond what orjson writes: look closely
-        written = b""
-    if written.count(b'"') == raw.count(b'"') and b"\\u0022" not in raw:
-        return
+    into `data`, keeps the last value silently), naming the item holding it."""
     found = _repeated_key(raw.decode("utf-8"))  # orjson read it: UTF-8
     if found is None:
         return
@@ -301,33 +315,24 @@ def _repeated_key(text: str) -> tuple[int | None, str, str] | None:
 
 _FIT_HINT = "a snapshot holds integers within 64 bits, finite numbers, 128 levels of nesting"
 
-# orjson writes 254 levels of nesting at most: the items, wrapped in as many more lists,
-# reach it where an item's field reaches the 128 levels `unfit` allows.
-_WRAPPING = 125
 
-
-def _check_values(snapshot: Snapshot, nan_possible: bool) -> None:
+def _check_values(snapshot: Snapshot, nan_possible: bool, shallow: bool) -> None:
     """Refuse what `values.unfit` finds in an item: what JSON cannot carry and the
     reports could not write (an integer beyond 64 bits, NaN or an infinity, nesting
-    deeper than 128 levels), naming the item and the field.
-
-    One pass in C first: orjson writes the items' values, nested deeper by as much as
-    its own limit exceeds unfit's, refusing integers beyond 53 bits; only when it
-    refuses (or, when NaN was possible, writes a null, as it writes NaN) is each item
-    looked at.
-    """
-    wrapped: Any = [(item.identifiers, item.attributes) for item in snapshot.items]
-    for _ in range(_WRAPPING):
-        wrapped = [wrapped]
-    try:
-        written = orjson.dumps(wrapped, option=orjson.OPT_STRICT_INTEGER)
-    except orjson.JSONEncodeError:
-        pass
-    else:
-        if not (nan_possible and b"null" in written):
-            return
+    deeper than 128 levels), naming the item and the field. `shallow`: no item nests
+    too deeply, so an item orjson writes within 53-bit integers (and, if NaN is
+    possible, without a null) needs no closer look."""
     for item in snapshot.items:
-        misfit = unfit({"identifiers": item.identifiers, "attributes": item.attributes})
+        values = {"identifiers": item.identifiers, "attributes": item.attributes}
+        if shallow:
+            try:
+                written = orjson.dumps(values, option=orjson.OPT_STRICT_INTEGER)
+            except orjson.JSONEncodeError:
+                pass
+            else:
+                if not (nan_possible and b"null" in written):
+                    continue
+        misfit = unfit(values)
         if misfit is not None:
             field, problem = misfit
             raise _bad(snapshot.path, item.label(), field[1:], problem, _FIT_HINT)

@@ -76,6 +76,25 @@ def test_a_json_integer_beyond_64_signed_bits_names_item_and_field(value: str) -
     assert f"item 1 (Server B): field 'identifiers.asset' {value} is beyond" in message
 
 
+@pytest.mark.parametrize(
+    ("fine", "unfit_value", "said"),
+    [
+        ("9007199254740993", "9223372036854775808", "9223372036854775808 is beyond"),
+        ("null", ".nan", "nan is not a number"),
+    ],
+    ids=["beyond-53-bits", "null"],
+)
+def test_the_item_holding_the_misfit_is_named_among_items_that_only_look_alike(
+    fine: str, unfit_value: str, said: str
+) -> None:
+    items = "".join(
+        f"- kind: Server\n  identifiers: {{serial: S{n}}}\n  attributes: {{m: {value}}}\n"
+        for n, value in enumerate([fine, fine, unfit_value, fine])
+    )
+    message = _refused((HEAD + items).encode(), "s.yaml")
+    assert f"item 2 (Server S2): field 'attributes.m' {said}" in message
+
+
 def test_numbers_within_64_bits_nulls_and_finite_floats_are_read() -> None:
     big, small = 2**63 - 1, -(2**63)
     attributes = {"a": big, "b": small, "c": 2**53 + 1, "d": None, "e": 0.5, "f": 1e308}
