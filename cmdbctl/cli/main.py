@@ -34,6 +34,7 @@ from cmdbctl.cli.schema import schema
 from cmdbctl.cli.show import show
 from cmdbctl.cli.validate import validate
 from cmdbctl.errors import CommandError
+from cmdbctl.printable import printable_lines
 
 INTERNAL_ERROR = 3
 INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command ended by Ctrl-C
@@ -104,9 +105,10 @@ class Cli(click.Group):
                 **extra,
             )
         except CommandError as exc:
-            click.echo(f"cmdbctl: error: {exc.message}", err=True)
+            # A message may quote a file name, a revision, git's own words: shown escaped.
+            click.echo(f"cmdbctl: error: {printable_lines(exc.message)}", err=True)
             if exc.hint:
-                click.echo(f"  hint: {exc.hint}", err=True)
+                click.echo(f"  hint: {printable_lines(exc.hint)}", err=True)
             return exc.exit_code
         except click.ClickException as exc:  # bad usage: exit 2 (click's UsageError)
             exc.show()

@@ -38,6 +38,7 @@ from cmdbctl.discovery.values import unfit
 from cmdbctl.errors import CommandError
 from cmdbctl.loading import fast, positions
 from cmdbctl.loading.source import position_after
+from cmdbctl.printable import printable
 
 # The identifiers identification rules know (FORMATS.md, DiscoveryPolicy); a source may
 # add others (an asset tag, a cloud instance id), strings or lists of strings alike.
@@ -479,26 +480,6 @@ def _bad(
     subject = f"{where}: " if where else ""
     what = f"field {field!r} " if field else ""
     return CommandError(printable(f"snapshot {path}: {subject}{what}{problem}"), hint)
-
-
-# What a terminal or an editor acts on rather than shows: C0 (tabs and line breaks too),
-# DEL, C1, the line and paragraph separators, and the bidirectional controls that
-# reorder what is shown (CVE-2021-42574).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def printable(text: str) -> str:
-    """`text` with what a terminal acts on written as an escape (`\\x1b`, `\\u202e`):
-    what a snapshot (or a document) says, shown to a person, never moves the cursor,
-    retitles the window or reorders the line."""
-    return _CONTROL.sub(_escaped, text)
-
-
-def _escaped(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
-    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def _a(value: Any) -> str:

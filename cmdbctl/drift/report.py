@@ -8,7 +8,7 @@ snapshots were read; `explain` (with `--explain`) lists what identification did 
 each item.
 
 Text and Markdown are written a line at a time through `_lines`, which escapes control
-characters (`snapshot.printable`): ids, paths, values and sources come from snapshots and
+characters (`cmdbctl.printable`): ids, paths, values and sources come from snapshots and
 documents, and none may reach a terminal as an escape sequence. JSON, for programs, keeps
 every value as it is.
 """
@@ -20,10 +20,10 @@ from typing import Any, TextIO
 
 import orjson
 
-from cmdbctl.discovery.snapshot import printable
 from cmdbctl.drift import DiffResult, proposed_id
 from cmdbctl.drift.identify import Identified, explanation
 from cmdbctl.findings import FORMAT_VERSION
+from cmdbctl.printable import printable
 
 ARROW = "→"
 

@@ -7,22 +7,25 @@ from typing import TextIO
 import click
 
 from cmdbctl.findings import Report
+from cmdbctl.printable import printable
 
 _COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
 
 
 def render(report: Report, out: TextIO, color: bool) -> None:
+    # A message quotes documents and file names: a hostile branch's bytes, shown escaped.
     for f in report.findings:
-        where = f"{f.path}:{f.line or 1}:{f.column or 1}:"
+        where = f"{printable(f.path)}:{f.line or 1}:{f.column or 1}:"
         severity = (
             click.style(f.severity, fg=_COLOURS[f.severity], bold=True) if color else f.severity
         )
         code = click.style(f.code, dim=True) if color else f.code
         out.write(
-            f"{click.style(where, bold=True) if color else where} {severity} {code}: {f.message}\n"
+            f"{click.style(where, bold=True) if color else where} {severity} {code}: "
+            f"{printable(f.message)}\n"
         )
         if f.hint:
-            out.write(f"    hint: {f.hint}\n")
+            out.write(f"    hint: {printable(f.hint)}\n")
 
 
 def counted(number: int, noun: str) -> str:

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from cmdbctl.discovery.snapshot import printable
+from cmdbctl.printable import printable
 from tests.drift.kit import NOW, Estate, item
 
 # What no line printed may hold (but its own line break).
