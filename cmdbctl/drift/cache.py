@@ -13,10 +13,9 @@ bytes, a renamed one the same.
 
 One SQLite database in the git directory beside `validate`'s (found as it finds its own,
 off with CMDBCTL_NO_CACHE=1 and outside a git repository). Workers read it (read-only, a
-run of files per query, without waiting long for a writer); what they parsed afresh is
-written in one transaction once every file is read, by a worker idle by then while the
-parent compares: into a new file linked into place if there is still none, else into
-the existing one (SQLite's lock: a concurrent run sees all of it or none of it).
+run of files per query); the parent writes what they parsed afresh, in one transaction
+after the last run of files: into a new file renamed into place when there is none, else
+into the existing one (SQLite's lock: a concurrent run sees all of it or none of it).
 
 Nothing is trusted but what checks out: an entry is kept only if its JSON gives back the
 very value (NaN, infinities, integers past 64 bits and text JSON cannot hold are parsed
@@ -53,7 +52,7 @@ _TABLE = (
 )
 _BATCH = 500  # keys per IN (...): under SQLite's limit on parameters, old versions too
 _READ_TIMEOUT = 1.0  # seconds a worker waits for a writer before doing without
-_WRITE_TIMEOUT = 2.0  # seconds a write waits for another; the command ends after it
+_WRITE_TIMEOUT = 5.0
 # The options an entry is encoded with: anything but dict, list, str, int, float, bool
 # and None (what `load` gives) is refused, not turned into something else.
 _EXACT = (
@@ -234,12 +233,11 @@ class Lookup:
                     f"({','.join('?' * len(batch))})",
                     batch,
                 ).fetchall()
-        except sqlite3.OperationalError:
-            # locked past the timeout, a hot journal, permissions: not read again this
-            # run (a writer holding it would cost the timeout again on every run of files)
-            self._off = True
-            self.close()
-            return {}
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                self._off = True  # unreadable (a hot journal, permissions): not this run
+                self.close()
+            return {}  # busy: parsed afresh, this time
         except sqlite3.DatabaseError:  # not a database, malformed
             self._off = self.broken = True
             self.close()
