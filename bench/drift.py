@@ -12,10 +12,8 @@ Every 1/drift-th item reports other memory and OS version (two drifted fields); 
 items are unmanaged and 10 CIs missing.
 
 Prints the whole command's wall time (a fresh `cmdbctl diff --format json -o FILE`
-process, start-up included, best of --repeat) three ways: cold (the cache of parsed CIs
-in .git/cmdbctl/ removed before each run, which then fills it), warm (that cache filled)
-and with CMDBCTL_NO_CACHE=1 (the cache neither read nor filled: what cold cost before
-there was one). Then the split of one in-process run into its steps (warm): the walk and policy, reading the snapshot and working out
+process, start-up included, best of --repeat), the exit status, and the split of one
+in-process run into its steps: the walk and policy, reading the snapshot and working out
 what its items say (both while the worker processes parse the repository), waiting for
 the workers, identification, grouping by CI and comparison.
 """
@@ -31,8 +29,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-from cmdbctl.drift.cache import location
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
@@ -136,20 +132,14 @@ def generate(root: Path, n: int, every: int) -> Path:
 
 
 def whole_command(
-    root: Path, snapshot: Path, repeat: int, jobs: int | None, mode: str
+    root: Path, snapshot: Path, repeat: int, jobs: int | None
 ) -> tuple[list[float], list[float]]:
     """Wall times and CPU times (user + system, the command's workers included: on a
-    shared machine the CPU time says more than the wall time) of `repeat` runs, `mode`
-    cold, warm or uncached."""
+    shared machine the CPU time says more than the wall time) of `repeat` runs."""
     times, cpu = [], []
-    env = {k: v for k, v in os.environ.items() if k != "CMDBCTL_NO_CACHE"}
-    if mode == "uncached":
-        env["CMDBCTL_NO_CACHE"] = "1"
+    env = dict(os.environ)
     out = root.parent / "drift-report.json"
-    kept = location(root)  # in the git directory that holds the estate
     for _ in range(repeat):
-        if mode == "cold" and kept is not None:
-            kept.unlink(missing_ok=True)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         proc = subprocess.run(
@@ -243,19 +233,14 @@ def main() -> None:
     snapshot = generate(root, args.n, max(round(1 / args.drift), 1))
     if Path("/proc/loadavg").exists():
         print(f"load average before: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
-    print(f"cmdbctl diff, {args.n:,} CIs vs {args.n:,} items, {args.drift:.0%} drifted:")
-    for mode in ("cold", "warm", "uncached"):
-        times, cpu = whole_command(root, snapshot, args.repeat, args.jobs, mode)
-        print(
-            f"  {mode:<8} best {min(times):.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)}); "
-            f"CPU (user + system, workers included): {', '.join(f'{c:.2f}' for c in cpu)} s"
-            + (
-                f"; target <= 3 s: {'met' if min(times) <= 3 else 'NOT met'}"
-                if mode == "warm"
-                else ""
-            )
-        )
+    times, cpu = whole_command(root, snapshot, args.repeat, args.jobs)
     print(
+        f"cmdbctl diff, {args.n:,} CIs vs {args.n:,} items, {args.drift:.0%} drifted: "
+        f"best {min(times):.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)}); "
+        f"target <= 3 s: {'met' if min(times) <= 3 else 'NOT met'}"
+    )
+    print(
+        f"CPU time (user + system, workers included): {', '.join(f'{c:.2f}' for c in cpu)} s; "
         f"peak RSS of the largest process "
         f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB"
     )

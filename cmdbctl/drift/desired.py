@@ -3,19 +3,15 @@
 processes for large estates).
 
 Only what a diff needs comes back from the workers, per run of files:
-- a row per CI: path, id, kind, what its file says (kind, metadata id, labels, spec) as
-  JSON (decoded only for the CIs that are missing or differ), and the CI's digest
-  (compare.digest of its spec's fields the sources report) once the parent has said
-  which those are;
+- a row per CI: path, id, kind, its status, labels and spec as orjson bytes (decoded
+  only for the CIs that are missing or differ), and the CI's digest (compare.digest of
+  its spec's fields the sources report) once the parent has said which those are;
 - the identification tables of the run: per kind and identifier, normalised value ->
   the CI (or CIs) that hold it, merged by the parent in C (dict.update) rather than
   value by value.
 The parent reads its snapshots meanwhile, then `share`s the fields each kind's items
 report: runs that start after that send digests and leave out kinds no snapshot covers;
-earlier ones send whole specs, compared the slow way. A file whose very bytes were
-parsed before is not parsed again: its JSON comes from the cache of parsed CIs
-(cache.py); what was parsed afresh comes back too, and a worker, idle by then, writes it
-into the cache while this process compares. A file that holds no readable
+earlier ones send whole specs, compared the slow way. A file that holds no readable
 document is named, not guessed at: the diff reports it, since a CI it cannot read could
 match a discovered item.
 """
@@ -25,17 +21,14 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import wait as futures_wait
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.sharedctypes import SynchronizedBase
-from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import orjson
 
-from cmdbctl.drift import cache
 from cmdbctl.drift.compare import digest
 from cmdbctl.drift.identify import Tables, add_keys, merge_tables
 from cmdbctl.drift.policy import DiscoveryPolicy, read_policy
@@ -60,19 +53,19 @@ class CI(NamedTuple):
     status: Any
 
 
-# One per CI: path, id, kind, what its file says (cache.Essence: kind, metadata id,
-# labels, spec) as the JSON the cache keeps where JSON gives it back exactly (as it is
-# where not), and compare.digest of the spec's reported fields when known. A plain
-# tuple: 10^5 of them cross from the workers, and pickle rebuilds a named tuple in Python.
-Row = tuple[str, str, str, bytes | cache.Essence, bytes | None]
+# One per CI: path, id, kind, (status, labels, spec) as orjson bytes where it can be (as
+# it is where orjson refuses its text), and compare.digest of the spec's reported fields
+# when known (then spec is None: the digest is those fields, as JSON). A plain tuple: 10^5 of them cross from the workers, and pickle rebuilds a
+# named tuple in Python.
+Row = tuple[str, str, str, bytes | tuple[Any, Any, Any], bytes | None]
 
 
 def ci_of(row: Row) -> CI:
-    path, ci, kind, found, _ = row
-    essence = cache.loads(found) if isinstance(found, bytes) else found
-    assert essence is not None
-    _, _, labels, spec = essence
-    return CI(ci, kind, path, labels, spec, spec.get("status"))
+    path, ci, kind, extra, found = row
+    status, labels, spec = orjson.loads(extra) if isinstance(extra, bytes) else extra
+    if spec is None:  # the digest is the spec's reported fields
+        spec = orjson.loads(found) if found is not None else {}
+    return CI(ci, kind, path, labels, spec, status)
 
 
 class Desired(NamedTuple):
@@ -89,10 +82,7 @@ class _Ready(Protocol):
     def is_set(self) -> bool: ...
 
 
-# What the cache is told of a run of files: entries parsed afresh, keys found in it,
-# whether SQLite could not read it.
-Fill = tuple[list[cache.Entry], list[bytes], bool]
-Chunk = tuple[list[Row], list[str], Tables, Fill]
+Chunk = tuple[list[Row], list[str], Tables]
 
 
 @contextmanager
@@ -103,7 +93,6 @@ def reading(
     processes, which also work out each CI's identifier values by the policy; the caller
     reads its snapshots meanwhile (on another core), `share`s what they report, then
     takes `result()`. Leaving the block stops the workers, whatever happened."""
-    settle()
     listing = ws.walk()
     paths = listing.paths()
     inventory = [p for p in paths if p.startswith(CIS)]
@@ -112,45 +101,29 @@ def reading(
     read = WorktreeReader(ws.root)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     chunks = [inventory[i : i + _CHUNK] for i in range(0, len(inventory), _CHUNK)]
-    kept = cache.location(ws.root) if inventory else None
-    fill = kept is not None and cache.writable(kept)
-    lookup = cache.Lookup(None if kept is None else str(kept), fill)
     if jobs <= 1 or len(inventory) < PARALLEL_THRESHOLD:
-        serial = _Serial(policy, paths, kept, chunks, read, rules, lookup)
-        try:
-            yield serial
-        finally:
-            lookup.close()
+        yield _Serial(policy, paths, chunks, read, rules)
         return
     context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
     ready = context.Event()
     shared = context.RawArray(ctypes.c_char, _SHARED_BYTES)
     # Workers start (fork) here, in the caller's thread, before anything else runs.
     pool = ProcessPoolExecutor(
-        jobs,
-        mp_context=context,
-        initializer=_init,
-        initargs=(read, rules, ready, shared, lookup),
+        jobs, mp_context=context, initializer=_init, initargs=(read, rules, ready, shared)
     )
-    futures: list[Future[Chunk]] = []
     try:
-        futures += (pool.submit(_chunk, chunk) for chunk in chunks)
-        results = (f.result() for f in futures)
-        yield _Parallel(policy, paths, kept, lambda: results, ready, shared, pool)
+        futures = [pool.submit(_chunk, chunk) for chunk in chunks]
+        yield _Parallel(policy, paths, lambda: (f.result() for f in futures), ready, shared)
     finally:
         # Not waiting for the workers to exit (a large process takes a while to end):
-        # runs not started are cancelled, the interpreter joins the workers at its exit,
-        # once a worker has written the cache (`_Parallel._keep`) if it was asked to.
-        for future in futures:
-            future.cancel()
-        pool.shutdown(wait=False)
+        # runs not started are cancelled, the interpreter joins the workers at its exit.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 class Reading:
-    def __init__(self, policy: DiscoveryPolicy, paths: list[str], kept: Path | None) -> None:
+    def __init__(self, policy: DiscoveryPolicy, paths: list[str]) -> None:
         self.policy = policy
         self._paths = paths
-        self._kept = kept  # the cache of parsed CIs (None: none)
         self._reported: Reported | None = None
 
     def share(self, reported: Reported) -> None:
@@ -160,26 +133,14 @@ class Reading:
     def _chunks(self) -> Iterable[Chunk]:
         raise NotImplementedError
 
-    def _keep(self, kept: Path, entries: list[cache.Entry], seen: list[bytes], bad: bool) -> None:
-        cache.keep(kept, entries, seen, bad)
-
     def result(self) -> Desired:
         rows: list[Row] = []
         unread: list[str] = []
         tables: Tables = {}
-        entries: list[cache.Entry] = []
-        seen: list[bytes] = []
-        broken = False
-        for found, bad, chunk_tables, (new, hits, unusable) in self._chunks():
+        for found, bad, chunk_tables in self._chunks():
             rows.extend(found)
             unread.extend(bad)
             merge_tables(tables, chunk_tables)
-            entries += new
-            seen += hits
-            broken |= unusable
-        if self._kept is not None:  # once every file is read: one transaction
-            seen += (entry[0] for entry in entries)
-            self._keep(self._kept, entries, seen, broken)
         paths = self._paths
         return Desired(
             rows,
@@ -196,17 +157,15 @@ class _Serial(Reading):
         self,
         policy: DiscoveryPolicy,
         paths: list[str],
-        kept: Path | None,
         chunks: list[list[str]],
         read: WorktreeReader,
         rules: Mapping[str, Sequence[str]],
-        lookup: cache.Lookup,
     ) -> None:
-        super().__init__(policy, paths, kept)
-        self._todo, self._read, self._rules, self._lookup = chunks, read, rules, lookup
+        super().__init__(policy, paths)
+        self._todo, self._read, self._rules = chunks, read, rules
 
     def _chunks(self) -> Iterable[Chunk]:
-        return (_rows(c, self._read, self._rules, self._reported, self._lookup) for c in self._todo)
+        return (_rows(c, self._read, self._rules, self._reported) for c in self._todo)
 
 
 class _Parallel(Reading):
@@ -214,24 +173,12 @@ class _Parallel(Reading):
         self,
         policy: DiscoveryPolicy,
         paths: list[str],
-        kept: Path | None,
         results: Callable[[], Iterable[Chunk]],
         ready: _Ready,
         shared: ctypes.Array[ctypes.c_char],
-        pool: ProcessPoolExecutor,
     ) -> None:
-        super().__init__(policy, paths, kept)
-        self._results, self._ready, self._shared, self._pool = results, ready, shared, pool
-
-    def _keep(self, kept: Path, entries: list[cache.Entry], seen: list[bytes], bad: bool) -> None:
-        """Written by a worker, idle by now, while this process identifies and compares:
-        the cost of filling the cache is not on the way to the report."""
-        global _writing
-        if entries or bad:
-            try:
-                _writing = self._pool.submit(cache.keep, kept, entries, seen, bad)
-            except RuntimeError:  # the pool is broken or shut: only speed is lost
-                pass
+        super().__init__(policy, paths)
+        self._results, self._ready, self._shared = results, ready, shared
 
     def share(self, reported: Reported) -> None:
         super().share(reported)
@@ -249,71 +196,53 @@ def _rows(
     read: WorktreeReader,
     rules: Mapping[str, Sequence[str]],
     reported: Reported | None,
-    cached: cache.Lookup,
 ) -> Chunk:
     """The rows of each document of a wanted kind (those `rules` has identifiers for;
     of those, once `reported` is known, the kinds it names), the files with no readable
-    document, the identification tables of the documents, and for the cache: the entries
-    of the files parsed afresh, the keys of those found in it, whether it is broken."""
+    document, and the identification tables of the documents."""
     rows: list[Row] = []
     unread: list[str] = []
     tables: Tables = {}
-    new: list[cache.Entry] = []
     names = {kind: kind for kind in rules}  # one string per kind: pickled once per run
-    raws: list[bytes | None] = []
     for path in paths:
         try:
-            raws.append(read(path))
+            data = load(path, read(path)).data
         except OSError:
-            raws.append(None)
-    keys: list[bytes | None] = [None] * len(raws)
-    if cached.path is not None:
-        keys = [None if raw is None else cache.key(raw) for raw in raws]
-    found = cached([k for k in keys if k is not None])
-    for path, raw, key in zip(paths, raws, keys):
-        if raw is None:
+            data = None
+        if data is None:
             unread.append(path)
             continue
-        hit = found.get(key) if key is not None else None
-        value: bytes | None
-        if hit is not None:
-            value, essence = hit
-        else:
-            essence = cache.essence(load(path, raw).data)
-            value = cache.exact(essence)
-            if value is not None and key is not None and cached.fill:
-                new.append(cache.entry(key, value))
-        if essence is None:
-            unread.append(path)
-            continue
-        kind, doc_id, _, spec = essence
-        if kind is None or kind not in rules:
+        kind = data.get("kind")
+        if not isinstance(kind, str) or kind not in rules:
             continue
         kind = names[kind]
         if reported is not None and kind not in reported:
             continue  # no snapshot covers the kind
-        doc_id = doc_id if doc_id is not None else file_id(path)
+        meta = data.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        doc_id = meta.get("id")
+        doc_id = doc_id if isinstance(doc_id, str) else file_id(path)
+        labels = meta.get("labels")
+        spec = data.get("spec")
+        spec = spec if isinstance(spec, dict) else {}
         add_keys(tables, kind, doc_id, spec, rules[kind])
-        digested = None
+        status = spec.get("status")
+        found = None
         if reported is not None:
             fields = reported[kind]
-            digested = digest({k: v for k, v in spec.items() if k in fields})
-        rows.append((path, doc_id, kind, value if value is not None else essence, digested))
-    return rows, unread, tables, (new, list(found), cached.broken)
+            spec = {k: v for k, v in spec.items() if k in fields}
+            found = digest(spec)
+        # The digest is canonical JSON of the spec's reported fields: not sent twice.
+        extra = (status, labels if isinstance(labels, dict) else {}, None if found else spec)
+        try:
+            encoded: bytes | tuple[Any, Any, Any] = orjson.dumps(extra)
+        except TypeError:  # text orjson refuses (a lone surrogate): sent as it is
+            encoded = extra
+        rows.append((path, doc_id, kind, encoded, found))
+    return rows, unread, tables
 
 
-_writing: Future[None] | None = None  # the last run's write of the cache, by a worker
-
-
-def settle() -> None:
-    """Wait for this process's last write of the cache (a run reads what it wrote)."""
-    global _writing
-    if _writing is not None:
-        futures_wait([_writing])
-        _writing = None
-
-
-_worker: tuple[WorktreeReader, Mapping[str, Sequence[str]], _Ready, Any, cache.Lookup] | None = None
+_worker: tuple[WorktreeReader, Mapping[str, Sequence[str]], _Ready, Any] | None = None
 _reported: Reported | None = None
 
 
@@ -322,16 +251,15 @@ def _init(
     rules: Mapping[str, Sequence[str]],
     ready: _Ready,
     shared: SynchronizedBase | ctypes.Array[ctypes.c_char],
-    lookup: cache.Lookup,
 ) -> None:
     global _worker
-    _worker = (read, rules, ready, shared, lookup)  # the lookup opens in the worker
+    _worker = (read, rules, ready, shared)
 
 
 def _chunk(paths: Sequence[str]) -> Chunk:
     global _reported
     assert _worker is not None
-    read, rules, ready, shared, lookup = _worker
+    read, rules, ready, shared = _worker
     if _reported is None and ready.is_set():
         _reported = {k: frozenset(v) for k, v in orjson.loads(shared.value).items()}
-    return _rows(paths, read, rules, _reported, lookup)
+    return _rows(paths, read, rules, _reported)
