@@ -95,12 +95,7 @@ def write_drift(
     add_unmanaged: bool,
     now: datetime,
 ) -> Written:
-    gitio.require_work_tree(root)
-    if (gitio.output(root, "rev-parse", "--show-prefix") or b"").strip():
-        raise CommandError(
-            f"{root} is below the top of its git repository",
-            "--write needs the CMDB at the top of its own repository",
-        )
+    gitio.require_top(root, "--write")
     head = gitio.resolve(root, "HEAD")
     current = gitio.symbolic_head(root)
     gitio.require_clean(root)

@@ -40,6 +40,17 @@ def require_work_tree(root: Path) -> None:
         )
 
 
+def require_top(root: Path, command: str) -> None:
+    """Exit 2 unless `root` is the top of its git work tree: `command` commits there, and
+    its paths are the repository's."""
+    require_work_tree(root)
+    if (output(root, "rev-parse", "--show-prefix") or b"").strip():
+        raise CommandError(
+            f"{root} is below the top of its git repository",
+            f"{command} needs the CMDB at the top of its own repository",
+        )
+
+
 def resolve(root: Path, rev: str) -> str:
     """The commit id of `rev`, or exit 2 naming it."""
     proc = complete(

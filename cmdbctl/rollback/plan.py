@@ -88,12 +88,7 @@ def make_plan(
             "the reason is empty",
             'say why the change is rolled back: --reason "error rate doubled"',
         )
-    gitio.require_work_tree(root)
-    if (gitio.output(root, "rev-parse", "--show-prefix") or b"").strip():
-        raise CommandError(
-            f"{root} is below the top of its git repository",
-            "rollback needs the CMDB at the top of its own repository",
-        )
+    gitio.require_top(root, "rollback")
     head = gitio.resolve(root, "HEAD")
     current = gitio.symbolic_head(root)
     if branch is not None:
