@@ -110,6 +110,10 @@ def test_an_interrupt_exits_130_with_one_short_line(
     assert capsys.readouterr().err.strip() == "cmdbctl: interrupted"
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_a_git_call_exits_130_and_stops_git(cmdb_repo: Path, tmp_path: Path) -> None:
     """A real SIGINT while the gate waits for a git that hangs: exit 130, no traceback,
     and the git process is stopped rather than waited for."""
@@ -127,6 +131,9 @@ def test_ctrl_c_during_a_git_call_exits_130_and_stops_git(cmdb_repo: Path, tmp_p
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As a terminal starts a command: a suite run in the background by a shell
+        # without job control inherits SIGINT ignored, and so would the child.
+        preexec_fn=_sigint_default,  # noqa: PLW1509 - the test starts no threads
     )
     try:
         deadline = time.monotonic() + 20
