@@ -24,6 +24,7 @@ from cmdbctl.drift import DiffResult, proposed_id
 from cmdbctl.drift.identify import Identified, explanation
 from cmdbctl.findings import FORMAT_VERSION
 from cmdbctl.printable import printable
+from cmdbctl.reporters.markdown import cell, finding_line
 
 ARROW = "→"
 
@@ -170,70 +171,80 @@ def render_text(result: DiffResult, out: TextIO, explain: bool) -> None:
         w("No drift: the repository and the snapshots agree.")
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(result: DiffResult, out: TextIO, explain: bool) -> None:
     w = _lines(out)
     w("### cmdbctl diff")
     w("")
-    w(_cell(summary_line(result)))
+    w(cell(summary_line(result)))
     w("")
     w(
         "Snapshots: "
-        + ", ".join(f"`{s.source}` ({_cell(s.path)}, `{s.digest[:19]}`)" for s in result.snapshots)
+        + ", ".join(f"`{s.source}` ({cell(s.path)}, `{s.digest[:19]}`)" for s in result.snapshots)
     )
     w("")
-    if result.drifted:
-        w("#### Drifted")
-        w("")
-        w("| CI | kind | field | desired | discovered | source |")
-        w("| --- | --- | --- | --- | --- | --- |")
-        for d in result.drifted:
-            for c in d.changes:
-                w(
-                    f"| `{d.ci.id}` | {d.ci.kind} | `{c.path}` | {_cell(_value(c.desired, '(absent)'))} "
-                    f"| {_cell(_value(c.discovered, '(gone)'))} | {d.view.source_of(c.path[5:])} |"
-                )
-        w("")
-    if result.missing:
-        w("#### Missing (in the repository, not discovered)")
-        w("")
-        w("| CI | kind | file |")
-        w("| --- | --- | --- |")
-        for ci in result.missing:
-            w(f"| `{ci.id}` | {ci.kind} | {_cell(ci.path)} |")
-        w("")
-    if result.unmanaged:
-        w("#### Unmanaged (discovered, not in the repository)")
-        w("")
-        w("| item | source |")
-        w("| --- | --- |")
-        for e in result.unmanaged:
-            w(f"| {_cell(e.item.label())} | {result.snapshots[e.source].source} |")
-        w("")
-    if result.ambiguous:
-        w("#### Ambiguous (never guessed)")
-        w("")
-        w("| item | candidates | why |")
-        w("| --- | --- | --- |")
-        for e in result.ambiguous:
-            w(f"| {_cell(e.item.label())} | {', '.join(e.candidates)} | {_cell(e.why)} |")
-        w("")
+    _table(
+        w,
+        "Drifted",
+        ("CI", "kind", "field", "desired", "discovered", "source"),
+        [
+            (
+                f"`{d.ci.id}`",
+                d.ci.kind,
+                f"`{c.path}`",
+                cell(_value(c.desired, "(absent)")),
+                cell(_value(c.discovered, "(gone)")),
+                d.view.source_of(c.path[5:]),
+            )
+            for d in result.drifted
+            for c in d.changes
+        ],
+    )
+    _table(
+        w,
+        "Missing (in the repository, not discovered)",
+        ("CI", "kind", "file"),
+        [(f"`{ci.id}`", ci.kind, cell(ci.path)) for ci in result.missing],
+    )
+    _table(
+        w,
+        "Unmanaged (discovered, not in the repository)",
+        ("item", "source"),
+        [(cell(e.item.label()), result.snapshots[e.source].source) for e in result.unmanaged],
+    )
+    _table(
+        w,
+        "Ambiguous (never guessed)",
+        ("item", "candidates", "why"),
+        [(cell(e.item.label()), ", ".join(e.candidates), cell(e.why)) for e in result.ambiguous],
+    )
     if result.findings:
         w("#### Findings")
         w("")
         for f in result.findings:
-            w(f"- `{f.path}:{f.line or 1}:{f.column or 1}` **{f.code}**: {_cell(f.message)}")
+            w(finding_line(f).rstrip("\n"))
         w("")
     if explain:
         w("<details><summary>Identification</summary>")
         w("")
         for entry in result.identified:
-            w(f"- {_cell(_explain_line(entry, result))}")
+            w(f"- {cell(_explain_line(entry, result))}")
         w("")
         w("</details>")
+
+
+def _table(
+    w: Callable[[str], None], title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]
+) -> None:
+    """One section of the Markdown report: a heading and a table, or nothing."""
+    if not rows:
+        return
+    w(f"#### {title}")
+    w("")
+    w("| " + " | ".join(header) + " |")
+    w("|" + " --- |" * len(header))
+    for row in rows:
+        w("| " + " | ".join(row) + " |")
+    w("")
 
 
 RENDERERS: dict[str, Callable[[DiffResult, TextIO, bool], None]] = {
