@@ -7,18 +7,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from cmdbctl.discovery.adapters import Adapter, Progress
 from cmdbctl.discovery.output import refuse_git_directory, render
 from cmdbctl.discovery.snapshot import (
     Item,
     Snapshot,
     digest_of,
+    first_unfit,
     format_instant,
     snapshot_from_data,
 )
-from cmdbctl.discovery.values import unfit
 from cmdbctl.errors import CommandError
 
 
@@ -64,30 +62,13 @@ def discover(
 
 
 def _check_numbers(name: str, items: Sequence[Item]) -> None:
-    """Refuse what JSON cannot carry: an integer beyond 64 bits, NaN, an infinity, more
-    nesting than the snapshot's writer takes.
-
-    One pass in C first (integers within 53 bits, nesting orjson writes, and no null,
-    which is what orjson writes for NaN); only when it finds something does each item
-    get looked at.
-    """
-    try:
-        raw = orjson.dumps(
-            [(item.identifiers, item.attributes) for item in items],
-            default=dict,
-            option=orjson.OPT_STRICT_INTEGER,
+    """Refuse what a snapshot cannot hold (an integer beyond 64 bits, NaN, an infinity,
+    nesting deeper than 128 levels), as the reader would refuse it, naming the adapter."""
+    misfit = first_unfit(items)
+    if misfit is not None:
+        item, field, problem = misfit
+        raise CommandError(
+            f"discovery adapter {name!r}: {item.label()}: {field}: {problem}",
+            "fix the adapter: a snapshot holds 64-bit integers, finite numbers, nesting "
+            "128 deep at most",
         )
-    except TypeError:
-        pass
-    else:
-        if b"null" not in raw:
-            return
-    for item in items:
-        misfit = unfit({"identifiers": item.identifiers, "attributes": item.attributes})
-        if misfit is not None:
-            field, problem = misfit
-            raise CommandError(
-                f"discovery adapter {name!r}: {item.label()}: {field[1:]}: {problem}",
-                "fix the adapter: a snapshot holds 64-bit integers, finite numbers, nesting "
-                "128 deep at most",
-            )

@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -98,7 +98,10 @@ def parse_snapshot(raw: bytes, path: str) -> Snapshot:
         _refuse_repeated_keys(raw, data, path)
     snapshot = snapshot_from_data(data, path, digest_of(raw))
     if strict is None or (not is_json and b"null" in strict):  # YAML has NaN, orjson not
-        _check_values(snapshot, nan_possible=not is_json, shallow=written is not None)
+        misfit = _first_unfit(snapshot.items, nan_possible=not is_json, shallow=written is not None)
+        if misfit is not None:
+            item, field, problem = misfit
+            raise _bad(snapshot.path, item.label(), field, problem, _FIT_HINT)
     return snapshot
 
 
@@ -317,13 +320,27 @@ def _repeated_key(text: str) -> tuple[int | None, str, str] | None:
 _FIT_HINT = "a snapshot holds integers within 64 bits, finite numbers, 128 levels of nesting"
 
 
-def _check_values(snapshot: Snapshot, nan_possible: bool, shallow: bool) -> None:
-    """Refuse what `values.unfit` finds in an item: what JSON cannot carry and the
+def first_unfit(items: Sequence[Item]) -> tuple[Item, str, str] | None:
+    """The first item holding what a snapshot cannot (see `_first_unfit`), with the field
+    and the problem, or None: what `discover` checks of an adapter's items, as the
+    reader would. One pass in C over all of them first."""
+    layout = {"items": [{"identifiers": i.identifiers, "attributes": i.attributes} for i in items]}
+    strict = _written(layout, strict_integers=True)
+    if strict is not None and b"null" not in strict:
+        return None
+    shallow = strict is not None or _written(layout, strict_integers=False) is not None
+    return _first_unfit(items, nan_possible=True, shallow=shallow)
+
+
+def _first_unfit(
+    items: Sequence[Item], nan_possible: bool, shallow: bool
+) -> tuple[Item, str, str] | None:
+    """The first item in which `values.unfit` finds what JSON cannot carry and the
     reports could not write (an integer beyond 64 bits, NaN or an infinity, nesting
-    deeper than 128 levels), naming the item and the field. `shallow`: no item nests
+    deeper than 128 levels), with the field and the problem. `shallow`: no item nests
     too deeply, so an item orjson writes within 53-bit integers (and, if NaN is
     possible, without a null) needs no closer look."""
-    for item in snapshot.items:
+    for item in items:
         values = {"identifiers": item.identifiers, "attributes": item.attributes}
         if shallow:
             try:
@@ -336,7 +353,8 @@ def _check_values(snapshot: Snapshot, nan_possible: bool, shallow: bool) -> None
         misfit = unfit(values)
         if misfit is not None:
             field, problem = misfit
-            raise _bad(snapshot.path, item.label(), field[1:], problem, _FIT_HINT)
+            return item, field[1:], problem
+    return None
 
 
 def _instant(path: str, value: Any) -> datetime:
