@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from cmdbctl.findings import Report
 from cmdbctl.reporters import REPORTERS, Reporter
@@ -189,3 +190,36 @@ def emit(report: Report, fmt: str) -> None:
 def committed(commit: str, signed: bool) -> str:
     """Where a recorded decision went: "in 3f2a9c1d0e (signed)"."""
     return f"in {commit[:10]}{' (signed)' if signed else ''}"
+
+
+def from_environment(param: click.Parameter, prefix: str) -> None:
+    """Let an option come from the environment as PREFIX_<FLAG>, named by its long flag
+    as users read it (CMDBCTL_VALIDATE_FORMAT for --format, where click would follow
+    the Python name, fmt), and say so on stderr when it does."""
+    if not isinstance(param, click.Option) or param.envvar is not None:
+        return
+    flags = [opt for opt in param.opts if opt.startswith("--")]
+    if param.allow_from_autoenv and flags:
+        param.envvar = f"{prefix}_{flags[0][2:].replace('-', '_').upper()}"
+        param.callback = _noting_environment(param.callback)
+
+
+def _noting_environment(callback: Any) -> Any:
+    """The option's callback, then a note on stderr when its value came from the
+    environment: a variable left set (CMDBCTL_GATE_BASE=HEAD) changes what a command
+    judges, and must not do so unseen. -q (eager, so set first) leaves the notes out."""
+
+    def noted(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if callback is not None:
+            value = callback(ctx, param, value)
+        from_environment = ctx.get_parameter_source(param.name or "") == ParameterSource.ENVIRONMENT
+        if from_environment and not quiet():
+            flag = next((o for o in param.opts if o.startswith("--")), param.name)
+            click.echo(
+                f"cmdbctl: note: {flag} {os.environ.get(str(param.envvar), '')!r} "
+                f"from the environment ({param.envvar})",
+                err=True,
+            )
+        return value
+
+    return noted

@@ -14,11 +14,11 @@ from typing import Any
 
 import click
 
-from cmdbctl.cli.common import inform, quiet_option
+from cmdbctl.cli.common import from_environment, inform, quiet_option
 from cmdbctl.errors import CommandError
 
 _ADAPTER_KEY = "cmdbctl.discover.adapter"
-_ENV_PREFIX = "CMDBCTL_DISCOVER_"
+_ENV_PREFIX = "CMDBCTL_DISCOVER"
 
 
 class _DiscoverCommand(click.Command):
@@ -47,7 +47,8 @@ class _DiscoverCommand(click.Command):
                     + ", ".join(clashes),
                     "rename them in the adapter",
                 )
-            _from_environment(options)
+            for option in options:  # as the command's own: CMDBCTL_DISCOVER_FACTS
+                from_environment(option, _ENV_PREFIX)
             ctx.meta[_ADAPTER_KEY] = (name, adapter, options)
         return super().parse_args(ctx, args)
 
@@ -85,16 +86,7 @@ def _adapter_named(args: Sequence[str]) -> str | None:
             return args[index + 1]
         if arg.startswith("--adapter="):
             return arg.partition("=")[2]
-    return os.environ.get(f"{_ENV_PREFIX}ADAPTER") or None
-
-
-def _from_environment(options: list[click.Option]) -> None:
-    """An adapter's options come from the environment as the command's own do:
-    CMDBCTL_DISCOVER_FACTS for --facts."""
-    for option in options:
-        flags = [f for f in option.opts if f.startswith("--")]
-        if option.envvar is None and option.allow_from_autoenv and flags:
-            option.envvar = _ENV_PREFIX + flags[0][2:].replace("-", "_").upper()
+    return os.environ.get(f"{_ENV_PREFIX}_ADAPTER") or None
 
 
 @click.command(cls=_DiscoverCommand, short_help="Turn a discovery source into a snapshot.")

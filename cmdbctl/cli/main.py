@@ -20,7 +20,7 @@ from click.core import ParameterSource
 from cmdbctl import __version__
 from cmdbctl.cli.approve import approve
 from cmdbctl.cli.audit import audit
-from cmdbctl.cli.common import quiet
+from cmdbctl.cli.common import from_environment
 from cmdbctl.cli.completion import completion
 from cmdbctl.cli.diff import diff
 from cmdbctl.cli.discover import discover
@@ -162,35 +162,10 @@ def _envvars_by_flag(command: click.Command, prefix: str) -> None:
     CMDBCTL_VALIDATE_FORMAT for --format, where click's automatic name would follow the
     Python name (fmt). Sub-commands (schema export) get CMDBCTL_SCHEMA_EXPORT_...."""
     for param in command.params:
-        if isinstance(param, click.Option) and param.envvar is None and param.allow_from_autoenv:
-            flags = [opt for opt in param.opts if opt.startswith("--")]
-            if flags:
-                param.envvar = f"{prefix}_{_upper(flags[0][2:])}"
-                param.callback = _noting_environment(param.callback)
+        from_environment(param, prefix)
     if isinstance(command, click.Group):
         for name, sub in command.commands.items():
             _envvars_by_flag(sub, f"{prefix}_{_upper(name)}")
-
-
-def _noting_environment(callback: Any) -> Any:
-    """The option's callback, then a note on stderr when its value came from the
-    environment: a variable left set (CMDBCTL_GATE_BASE=HEAD) changes what a command
-    judges, and must not do so unseen. -q (eager, so set first) leaves the notes out."""
-
-    def noted(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if callback is not None:
-            value = callback(ctx, param, value)
-        from_environment = ctx.get_parameter_source(param.name or "") == ParameterSource.ENVIRONMENT
-        if from_environment and not quiet():
-            flag = next((o for o in param.opts if o.startswith("--")), param.name)
-            click.echo(
-                f"cmdbctl: note: {flag} {os.environ.get(str(param.envvar), '')!r} "
-                f"from the environment ({param.envvar})",
-                err=True,
-            )
-        return value
-
-    return noted
 
 
 def _silence_stdout() -> None:
