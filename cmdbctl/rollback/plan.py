@@ -137,9 +137,8 @@ def make_plan(
     reverts, before = _reverts(root, head, change_id)
     shas = [r.sha for r in reverts]
     record = {"by": person.id, "at": timestamp(now), "reason": reason, "commits": shas}
-    one_line = " ".join(name.split()) if name else None
     message = commit_message(
-        "Roll back", change_id, one_line, reason, [("Reverts", sha) for sha in shas]
+        "Roll back", change_id, name, reason, [("Reverts", sha) for sha in shas]
     )
     return Plan(
         change_id,
