@@ -115,16 +115,17 @@ def diff(
       cmdbctl diff -d ansible.json --exit-code --format json
       cmdbctl diff -d ansible.json --write --branch drift/db-memory
     """
-    from cmdbctl.drift import run_diff
+    from cmdbctl.drift import no_cycle_collection, run_diff
     from cmdbctl.drift.report import RENDERERS, summary_line
 
     if (branch or add_unmanaged) and not write:
         raise click.UsageError("--branch and --add-unmanaged go with --write")
     ws = find_workspace(repo)
     moment = now or datetime.now().astimezone()
-    result = run_diff(ws, snapshots, moment)
-    buffer = io.StringIO()
-    RENDERERS[fmt](result, buffer, explain)
+    with no_cycle_collection():  # while the diff's objects live: see there
+        result = run_diff(ws, snapshots, moment)
+        buffer = io.StringIO()
+        RENDERERS[fmt](result, buffer, explain)
     _emit(buffer.getvalue(), output)
     inform(summary_line(result))
     if write:

@@ -19,7 +19,9 @@ match a discovered item.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -29,6 +31,8 @@ from typing import Any, NamedTuple, Protocol
 
 import orjson
 
+from cmdbctl.drift import cache
+from cmdbctl.drift.cache import DesiredCache, Stat, stat_of
 from cmdbctl.drift.compare import digest
 from cmdbctl.drift.identify import Tables, add_keys, merge_tables
 from cmdbctl.drift.policy import DiscoveryPolicy, read_policy
@@ -75,6 +79,7 @@ class Desired(NamedTuple):
     ids: frozenset[str]  # every id the file names under inventory/, changes/, policies/ claim
     policies: list[str]  # the files under policies/
     changes: list[str]  # the files under changes/
+    cached: int  # files under inventory/ the cache knew unchanged, so not read
 
 
 class _Ready(Protocol):
@@ -82,7 +87,13 @@ class _Ready(Protocol):
     def is_set(self) -> bool: ...
 
 
-Chunk = tuple[list[Row], list[str], Tables]
+class Chunk(NamedTuple):
+    rows: list[Row]
+    unread: list[str]
+    tables: Tables
+    hits: list[str]  # files the cache knows unchanged (not read)
+    read: dict[str, Stat]  # the status of each file read (before it was read)
+    empty: list[str]  # files read that gave no row (no CI of a covered kind)
 
 
 @contextmanager
@@ -92,39 +103,69 @@ def reading(
     """Read the DiscoveryPolicy, then start reading the desired state in worker
     processes, which also work out each CI's identifier values by the policy; the caller
     reads its snapshots meanwhile (on another core), `share`s what they report, then
-    takes `result()`. Leaving the block stops the workers, whatever happened."""
+    takes `result()`. Files the cache (cache.py) knows unchanged are not read. Leaving
+    the block stops the workers, whatever happened."""
+    started = time.time_ns()  # before any file is read: what the cache's entries date from
     listing = ws.walk()
     paths = listing.paths()
     inventory = [p for p in paths if p.startswith(CIS)]
     policy = read_policy(ws.root, [p for p in paths if p.startswith("policies/")], kinds)
     rules = {kind: policy.identifiers(kind) for kind in wanted}
+    place = cache.location(ws.root)
+    key = _cache_key(kinds, rules)
+    known = cache.load(place, key)
     read = WorktreeReader(ws.root)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     chunks = [inventory[i : i + _CHUNK] for i in range(0, len(inventory), _CHUNK)]
+    saving = _Saving(place, key, started, known)
     if jobs <= 1 or len(inventory) < PARALLEL_THRESHOLD:
-        yield _Serial(policy, paths, chunks, read, rules)
+        yield _Serial(policy, paths, chunks, read, rules, saving)
         return
     context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
     ready = context.Event()
     shared = context.RawArray(ctypes.c_char, _SHARED_BYTES)
     # Workers start (fork) here, in the caller's thread, before anything else runs.
     pool = ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_init, initargs=(read, rules, ready, shared)
+        jobs,
+        mp_context=context,
+        initializer=_init,
+        initargs=(read, rules, ready, shared, known),
     )
     try:
-        futures = [pool.submit(_chunk, chunk) for chunk in chunks]
-        yield _Parallel(policy, paths, lambda: (f.result() for f in futures), ready, shared)
+        futures = [pool.submit(_chunk, chunk, True) for chunk in chunks]
+
+        def more(todo: list[list[str]]) -> Iterable[Chunk]:
+            return [f.result() for f in [pool.submit(_chunk, c, False) for c in todo]]
+
+        yield _Parallel(
+            policy, paths, lambda: (f.result() for f in futures), more, ready, shared, saving
+        )
     finally:
         # Not waiting for the workers to exit (a large process takes a while to end):
         # runs not started are cancelled, the interpreter joins the workers at its exit.
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _cache_key(kinds: KindRegistry, rules: Mapping[str, Sequence[str]]) -> str:
+    """What a cached entry depends on besides the file and the reported fields: the
+    schemas and tool version (the registry's fingerprint) and identification rules."""
+    text = orjson.dumps([kinds.fingerprint, sorted((k, list(v)) for k, v in rules.items())])
+    return hashlib.sha256(text).hexdigest()[:32]
+
+
+class _Saving(NamedTuple):
+    place: Any  # Path | None: where the cache lives
+    key: str
+    started: int  # time.time_ns() before the first file was read
+    known: DesiredCache | None  # the cache as this run found it
+
+
 class Reading:
-    def __init__(self, policy: DiscoveryPolicy, paths: list[str]) -> None:
+    def __init__(self, policy: DiscoveryPolicy, paths: list[str], saving: _Saving) -> None:
         self.policy = policy
         self._paths = paths
         self._reported: Reported | None = None
+        self._saving = saving
 
     def share(self, reported: Reported) -> None:
         """The spec fields each covered kind's items report (what the workers digest)."""
@@ -133,14 +174,43 @@ class Reading:
     def _chunks(self) -> Iterable[Chunk]:
         raise NotImplementedError
 
+    def _more(self, todo: list[list[str]]) -> Iterable[Chunk]:
+        """Read these files, whatever the cache says."""
+        raise NotImplementedError
+
     def result(self) -> Desired:
         rows: list[Row] = []
         unread: list[str] = []
         tables: Tables = {}
-        for found, bad, chunk_tables in self._chunks():
-            rows.extend(found)
-            unread.extend(bad)
-            merge_tables(tables, chunk_tables)
+        hits: list[str] = []
+        stats: dict[str, Stat] = {}
+        empty: list[str] = []
+        chunks = list(self._chunks())
+        known = self._saving.known
+        if known is not None and known.reported != self._reported:
+            # The cache's digests, and those of files read before the fields were
+            # known, are of other fields: every file is read again.
+            todo = [p for p in self._paths if p.startswith(CIS)]
+            chunks = list(self._more([todo[i : i + _CHUNK] for i in range(0, len(todo), _CHUNK)]))
+            known = None
+        if known is not None:
+            tables = known.tables
+            hit = {p for c in chunks for p in c.hits}
+            cache.without(
+                tables, {r[1] for p, r in known.rows.items() if r is not None and p not in hit}
+            )
+        for chunk in chunks:
+            rows.extend(chunk.rows)
+            unread.extend(chunk.unread)
+            merge_tables(tables, chunk.tables)
+            hits.extend(chunk.hits)
+            stats.update(chunk.read)
+            empty.extend(chunk.empty)
+        if known is not None:
+            cached = known.rows
+            rows.extend(r for r in map(cached.__getitem__, hits) if r is not None)
+        if known is None or stats or len(hits) != len(known.rows):
+            self._save(known, rows, hits, stats, empty, tables)
         paths = self._paths
         return Desired(
             rows,
@@ -149,7 +219,26 @@ class Reading:
             frozenset(map(file_id, paths)),
             [p for p in paths if p.startswith("policies/")],
             [p for p in paths if p.startswith("changes/")],
+            len(hits),
         )
+
+    def _save(
+        self,
+        known: DesiredCache | None,
+        rows: list[Row],
+        hits: list[str],
+        stats: dict[str, Stat],
+        empty: list[str],
+        tables: Tables,
+    ) -> None:
+        if self._reported is None:
+            return  # nothing to date the digests by
+        entries: dict[str, Row | None] = {p: None for p in empty}
+        entries.update((r[0], r) for r in rows)
+        if known is not None:
+            stats = {**{p: known.stats[p] for p in hits}, **stats}
+        save = self._saving
+        cache.save(save.place, save.key, self._reported, stats, entries, tables, save.started)
 
 
 class _Serial(Reading):
@@ -160,12 +249,17 @@ class _Serial(Reading):
         chunks: list[list[str]],
         read: WorktreeReader,
         rules: Mapping[str, Sequence[str]],
+        saving: _Saving,
     ) -> None:
-        super().__init__(policy, paths)
+        super().__init__(policy, paths, saving)
         self._todo, self._read, self._rules = chunks, read, rules
 
     def _chunks(self) -> Iterable[Chunk]:
-        return (_rows(c, self._read, self._rules, self._reported) for c in self._todo)
+        known = self._saving.known
+        return (_rows(c, self._read, self._rules, self._reported, known) for c in self._todo)
+
+    def _more(self, todo: list[list[str]]) -> Iterable[Chunk]:
+        return (_rows(c, self._read, self._rules, self._reported, None) for c in todo)
 
 
 class _Parallel(Reading):
@@ -174,11 +268,13 @@ class _Parallel(Reading):
         policy: DiscoveryPolicy,
         paths: list[str],
         results: Callable[[], Iterable[Chunk]],
+        more: Callable[[list[list[str]]], Iterable[Chunk]],
         ready: _Ready,
         shared: ctypes.Array[ctypes.c_char],
+        saving: _Saving,
     ) -> None:
-        super().__init__(policy, paths)
-        self._results, self._ready, self._shared = results, ready, shared
+        super().__init__(policy, paths, saving)
+        self._results, self._more_of, self._ready, self._shared = results, more, ready, shared
 
     def share(self, reported: Reported) -> None:
         super().share(reported)
@@ -190,21 +286,40 @@ class _Parallel(Reading):
     def _chunks(self) -> Iterable[Chunk]:
         return self._results()
 
+    def _more(self, todo: list[list[str]]) -> Iterable[Chunk]:
+        return self._more_of(todo)
+
 
 def _rows(
     paths: Sequence[str],
     read: WorktreeReader,
     rules: Mapping[str, Sequence[str]],
     reported: Reported | None,
+    known: DesiredCache | None,
 ) -> Chunk:
     """The rows of each document of a wanted kind (those `rules` has identifiers for;
     of those, once `reported` is known, the kinds it names), the files with no readable
-    document, and the identification tables of the documents."""
+    document, and the identification tables of the documents. A file `known` (the cache)
+    says is unchanged is not read (a hit); until `reported` is known, the cache's fields
+    are presumed to be those reported."""
     rows: list[Row] = []
     unread: list[str] = []
     tables: Tables = {}
+    hits: list[str] = []
+    stats: dict[str, Stat] = {}
+    empty: list[str] = []
     names = {kind: kind for kind in rules}  # one string per kind: pickled once per run
+    if known is not None:
+        if reported is None:
+            reported = known.reported  # presumed; the parent reads again if it is not so
+        elif known.reported != reported:
+            known = None
+    root = str(read.root)
     for path in paths:
+        if known is not None and known.fresh(root, path):
+            hits.append(path)
+            continue
+        status = stat_of(f"{root}/{path}")  # before the bytes: a later change shows
         try:
             data = load(path, read(path)).data
         except OSError:
@@ -212,11 +327,15 @@ def _rows(
         if data is None:
             unread.append(path)
             continue
+        if status is not None:
+            stats[path] = status
         kind = data.get("kind")
         if not isinstance(kind, str) or kind not in rules:
+            empty.append(path)
             continue
         kind = names[kind]
         if reported is not None and kind not in reported:
+            empty.append(path)
             continue  # no snapshot covers the kind
         meta = data.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
@@ -226,23 +345,25 @@ def _rows(
         spec = data.get("spec")
         spec = spec if isinstance(spec, dict) else {}
         add_keys(tables, kind, doc_id, spec, rules[kind])
-        status = spec.get("status")
+        state = spec.get("status")
         found = None
         if reported is not None:
             fields = reported[kind]
             spec = {k: v for k, v in spec.items() if k in fields}
             found = digest(spec)
         # The digest is canonical JSON of the spec's reported fields: not sent twice.
-        extra = (status, labels if isinstance(labels, dict) else {}, None if found else spec)
+        extra = (state, labels if isinstance(labels, dict) else {}, None if found else spec)
         try:
             encoded: bytes | tuple[Any, Any, Any] = orjson.dumps(extra)
         except TypeError:  # text orjson refuses (a lone surrogate): sent as it is
             encoded = extra
         rows.append((path, doc_id, kind, encoded, found))
-    return rows, unread, tables
+    return Chunk(rows, unread, tables, hits, stats, empty)
 
 
-_worker: tuple[WorktreeReader, Mapping[str, Sequence[str]], _Ready, Any] | None = None
+_worker: (
+    tuple[WorktreeReader, Mapping[str, Sequence[str]], _Ready, Any, DesiredCache | None] | None
+) = None
 _reported: Reported | None = None
 
 
@@ -251,15 +372,16 @@ def _init(
     rules: Mapping[str, Sequence[str]],
     ready: _Ready,
     shared: SynchronizedBase | ctypes.Array[ctypes.c_char],
+    known: DesiredCache | None,
 ) -> None:
     global _worker
-    _worker = (read, rules, ready, shared)
+    _worker = (read, rules, ready, shared, known)
 
 
-def _chunk(paths: Sequence[str]) -> Chunk:
+def _chunk(paths: Sequence[str], use_cache: bool) -> Chunk:
     global _reported
     assert _worker is not None
-    read, rules, ready, shared = _worker
+    read, rules, ready, shared, known = _worker
     if _reported is None and ready.is_set():
         _reported = {k: frozenset(v) for k, v in orjson.loads(shared.value).items()}
-    return _rows(paths, read, rules, _reported)
+    return _rows(paths, read, rules, _reported, known if use_cache else None)
