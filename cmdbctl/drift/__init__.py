@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from cmdbctl.discovery.snapshot import Snapshot, read_snapshot
+from cmdbctl.discovery.snapshot import Item, Snapshot, read_snapshot
 from cmdbctl.drift import normalise
 from cmdbctl.drift.compare import Change, changes, digest
-from cmdbctl.drift.desired import CI, ci_of, reading
-from cmdbctl.drift.identify import Identified, Keys, identify, item_keys
+from cmdbctl.drift.desired import CI, Desired, ci_of, reading
+from cmdbctl.drift.halves import in_two
+from cmdbctl.drift.identify import Identified, Identifier, one_item_per_ci
 from cmdbctl.drift.ignores import Ignores
 from cmdbctl.drift.policy import DiscoveryPolicy
 from cmdbctl.drift.reconcile import SPEC_IDENTIFIERS, View, attributes_of, grouped, view_of
@@ -167,12 +168,11 @@ def run_diff(
 
 
 class Discovered(NamedTuple):
-    """What the snapshots' items say, worked out before any CI is known."""
+    """What the snapshots' items say: which CI each is, and whether it says what the
+    CI's file does (in every field its kind's items report)."""
 
-    keys: list[list[Keys]]  # per snapshot and item: identifier values (identify.item_keys)
-    reported: dict[str, frozenset[str]]  # kind -> the spec fields its items report
-    digests: list[list[bytes | None]]  # per item: compare.digest of its attributes, when
-    # they are all the fields its kind's items report (else None)
+    identified: list[Identified]  # in snapshot and item order
+    same: list[list[bool]]  # per snapshot and item: its digest is its CI's (compare.py)
     fields: Mapping[str, frozenset[str]]  # the spec fields of each kind
 
     def attributes(self, entry: Identified) -> dict[str, Any]:
@@ -181,16 +181,12 @@ class Discovered(NamedTuple):
         return attributes_of(entry.item, self.fields.get(entry.item.kind))
 
 
-def discovered(
-    snapshots: Sequence[Snapshot],
-    policy: DiscoveryPolicy,
-    fields: Mapping[str, frozenset[str]],
-    share: Callable[[Mapping[str, frozenset[str]]], None] | None = None,
-) -> Discovered:
-    """What the items say; `share` is told the fields each kind's items report as soon
-    as that is known."""
-    # Every field attributes_of could give an item of each kind (its attributes, and its
-    # identifiers that are spec fields, of those its kind has), without building them.
+def reported_fields(
+    snapshots: Sequence[Snapshot], fields: Mapping[str, frozenset[str]]
+) -> dict[str, frozenset[str]]:
+    """The spec fields the items of each kind report: every field attributes_of could
+    give an item (its attributes, and its identifiers that are spec fields, of those
+    its kind has), without building them."""
     names: dict[str, set[str]] = {}
     spec_identifiers = frozenset(SPEC_IDENTIFIERS)
     for snapshot in snapshots:
@@ -206,37 +202,71 @@ def discovered(
         spec = found if allowed is None else found & allowed
         # A view merged from several sources nests a dotted name (os.version: os).
         reported[kind] = frozenset({*spec, *(f.partition(".")[0] for f in spec)})
-    if share is not None:
-        share(reported)  # the workers digest these fields from now on
-    keys = []
-    digests = []
-    for snapshot in snapshots:
-        keys.append([item_keys(i, policy.identifiers(i.kind)) for i in snapshot.items])
-        out: list[bytes | None] = []
-        for item in snapshot.items:
-            attrs = attributes_of(item, fields.get(item.kind))
-            out.append(digest(attrs) if attrs.keys() == reported[item.kind] else None)
-        digests.append(out)
-    return Discovered(keys, reported, digests, fields)
+    return reported
+
+
+def discovered(
+    snapshots: Sequence[Snapshot],
+    desired: Desired,
+    policy: DiscoveryPolicy,
+    fields: Mapping[str, frozenset[str]],
+    reported: Mapping[str, frozenset[str]],
+) -> Discovered:
+    """Which CI each item is, by the CIs' identification tables, and whether its digest
+    is that CI's: each snapshot's items in two processes at once (halves.py)."""
+    identify = Identifier(desired.tables, policy)
+    digests: dict[str, bytes | None] = {}  # CI id -> its row's digest
+    for row in desired.rows:
+        # An id two files claim has no one digest: its rows are compared the slow way.
+        digests[row[1]] = row[4] if row[1] not in digests else None
+    found: list[Identified] = []
+    same = []
+    for n, snapshot in enumerate(snapshots):
+        items = snapshot.items
+
+        def work(lo: int, hi: int, n: int = n, items: tuple[Item, ...] = items) -> list[Facts]:
+            out = []
+            for item in items[lo:hi]:
+                entry = identify(n, item)
+                known = digests.get(entry.ci) if entry.ci is not None else None
+                if known is not None:
+                    attrs = attributes_of(item, fields.get(item.kind))
+                    equal = attrs.keys() == reported[item.kind] and digest(attrs) == known
+                else:
+                    equal = False
+                out.append((entry.ci, entry.rule, entry.value, entry.candidates, entry.why, equal))
+            return out
+
+        facts = in_two(work, len(items))
+        found.extend(Identified(n, item, *f[:5]) for item, f in zip(items, facts))
+        same.append([f[5] for f in facts])
+    return Discovered(one_item_per_ci(found, snapshots), same, fields)
+
+
+# What `discovered` works out of one item: its CI, rule, value, candidates, why (as in
+# Identified), and whether its digest is that CI's; a plain tuple, as the fork sends it.
+Facts = tuple[str | None, str | None, str | None, tuple[str, ...], str, bool]
 
 
 def _run_diff(ws: Workspace, paths: Sequence[str], now: datetime, jobs: int | None) -> DiffResult:
     kinds = load_registry(ws.root)
     wanted = frozenset(k for k, kind in kinds.kinds.items() if kind.is_ci)
+    fields = spec_fields(kinds)
     with reading(ws, kinds, wanted, jobs) as pending:
-        snapshots = [read_snapshot(path) for path in paths]
-        # What the items say needs no CI: worked out while the workers still read them.
+        snapshots = [read_snapshot(path) for path in paths]  # while the workers read
         policy = pending.policy
-        items = discovered(snapshots, policy, spec_fields(kinds), pending.share)
+        reported = reported_fields(snapshots, fields)
+        pending.share(reported)  # the workers digest these fields from now on
         desired = pending.result()
-    identified = identify(snapshots, desired.tables, policy, items.keys)
+    items = discovered(snapshots, desired, policy, fields, reported)
+    identified = items.identified
     by_ci = grouped(identified)
     ignores = Ignores.of(policy.ignores, now.date())
     result = DiffResult(snapshots, policy, identified, ids=desired.ids)
     claimed = {c for e in identified if e.ambiguous for c in e.candidates}
-    digests = items.digests
+    same = items.same
     for row in desired.rows:
-        if row[2] not in items.reported:
+        if row[2] not in reported:
             continue  # a kind no snapshot covers
         result.compared += 1
         entries = by_ci.get(row[1])
@@ -247,9 +277,9 @@ def _run_diff(ws: Workspace, paths: Sequence[str], now: datetime, jobs: int | No
             if ci.status not in NOT_DEPLOYED and not ignores.hides_item(ci.kind, ci.id, ci.labels):
                 result.missing.append(ci)
             continue
-        if row[4] is not None and len(entries) == 1:  # the cheap digest first
+        if len(entries) == 1:  # the cheap digest first
             (entry,) = entries
-            if row[4] == digests[entry.source][entry.item.position]:
+            if same[entry.source][entry.item.position]:
                 continue  # equal in every field the source reports
         ci = ci_of(row)
         view = view_of(ci.id, entries, snapshots, policy, items.attributes)

@@ -235,7 +235,8 @@ class Reading:
             return  # nothing to date the digests by
         entries: dict[str, Row | None] = {p: None for p in empty}
         entries.update((r[0], r) for r in rows)
-        if known is not None:
+        if known is not None:  # the hits, those with no row included
+            entries.update((p, known.rows[p]) for p in hits)
             stats = {**{p: known.stats[p] for p in hits}, **stats}
         save = self._saving
         cache.save(save.place, save.key, self._reported, stats, entries, tables, save.started)

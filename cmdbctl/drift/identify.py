@@ -143,30 +143,32 @@ def item_keys(item: Item, rules: Sequence[str]) -> Keys:
     return keys
 
 
+class Identifier:
+    """Identification of one item at a time, by the CIs' identification `tables`."""
+
+    def __init__(self, tables: Tables, policy: DiscoveryPolicy) -> None:
+        self._tables, self._policy = tables, policy
+        self._plans: dict[str, tuple[tuple[str, ...], dict[str, Table]]] = {}
+
+    def __call__(self, source: int, item: Item) -> Identified:
+        plan = self._plans.get(item.kind)
+        if plan is None:
+            # The tables of the kind's rules (rules no CI has values for can find nothing).
+            rules = self._policy.identifiers(item.kind)
+            tables = {
+                r: self._tables[(item.kind, r)] for r in rules if (item.kind, r) in self._tables
+            }
+            plan = self._plans[item.kind] = (rules, tables)
+        return _identify(source, item, plan[1], item_keys(item, plan[0]))
+
+
 def identify(
-    snapshots: Sequence[Snapshot],
-    tables: Tables,
-    policy: DiscoveryPolicy,
-    keys: Sequence[Sequence[Keys]] | None = None,
+    snapshots: Sequence[Snapshot], tables: Tables, policy: DiscoveryPolicy
 ) -> list[Identified]:
-    """What each item of each snapshot is, in snapshot and item order, by the CIs'
-    identification `tables`; `keys`: each item's `item_keys`, when worked out already."""
-    plans: dict[str, dict[str, Table]] = {}
-    found = []
-    for n, snapshot in enumerate(snapshots):
-        of = keys[n] if keys else None
-        for position, item in enumerate(snapshot.items):
-            plan = plans.get(item.kind)
-            if plan is None:
-                # The tables of the kind's rules (rules no CI has values for can find nothing).
-                plan = plans[item.kind] = {
-                    rule: tables[(item.kind, rule)]
-                    for rule in policy.identifiers(item.kind)
-                    if (item.kind, rule) in tables
-                }
-            item_rules = of[position] if of else item_keys(item, policy.identifiers(item.kind))
-            found.append(_identify(n, item, plan, item_rules))
-    return _one_item_per_ci(found, snapshots)
+    """What each item of each snapshot is, in snapshot and item order."""
+    of = Identifier(tables, policy)
+    found = [of(n, item) for n, snapshot in enumerate(snapshots) for item in snapshot.items]
+    return one_item_per_ci(found, snapshots)
 
 
 def _identify(source: int, item: Item, plan: dict[str, Table], keys: Keys) -> Identified:
@@ -232,7 +234,7 @@ def _identify(source: int, item: Item, plan: dict[str, Table], keys: Keys) -> Id
     return Identified(source, item, *chosen)
 
 
-def _one_item_per_ci(found: list[Identified], snapshots: Sequence[Snapshot]) -> list[Identified]:
+def one_item_per_ci(found: list[Identified], snapshots: Sequence[Snapshot]) -> list[Identified]:
     """Two items of one snapshot that match the same CI: both ambiguous."""
     first: dict[tuple[int, str | None], int] = {}
     clashes: dict[tuple[int, str | None], list[int]] = {}
