@@ -98,6 +98,18 @@ def now_option(judged: str) -> Callable[[F], F]:
 
 
 _QUIET = "cmdbctl.quiet"
+_quick = False  # a command asked to end quickly (one command per process: main.py)
+
+
+def end_quickly() -> None:
+    """Say that the command is done and leaves nothing to clean up: the console script
+    may end the process without freeing its objects (main.py)."""
+    global _quick
+    _quick = True
+
+
+def ending_quickly() -> bool:
+    return _quick
 
 
 def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:

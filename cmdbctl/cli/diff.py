@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from cmdbctl.cli.common import (
+    end_quickly,
     format_option,
     inform,
     now_option,
@@ -143,6 +144,8 @@ def diff(
             )
             raise
         inform(written.describe())
+    else:
+        end_quickly()  # nothing written but the report: no need to free 10^6 objects
     if exit_code and result.found_drift:
         sys.exit(1)
 

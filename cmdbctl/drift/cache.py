@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from cmdbctl.drift.identify import Tables
+from cmdbctl.drift.identify import Table, Tables
 
 _FORMAT = "drift-v1"
 _RACY_NS = 2_000_000_000  # file times lag the clock by a tick; NFS servers by more
@@ -93,60 +93,76 @@ def load(place: Path | None, key: str) -> DesiredCache | None:
 
 
 def _decode(raw: bytes, key: str) -> DesiredCache | None:
+    """The cache from its bytes: columns, turned into rows and statuses by C-level
+    loops (zip, slices), as 10^5 entries are read in a tenth of a second."""
     end = raw.index(b"\n")
     head = orjson.loads(raw[:end])
     if head.get("format") != _FORMAT or head.get("key") != key:
         return None
-    paths, ids, kinds = head["paths"], head["ids"], head["kinds"]
-    stats = array("q", bytes.fromhex(head["stats"]))
-    sizes = array("q", bytes.fromhex(head["sizes"]))
+    paths, ids, kinds, empty = head["paths"], head["ids"], head["kinds"], head["empty"]
     n = len(paths)
-    if not (len(ids) == len(kinds) == n and len(stats) == 4 * n and len(sizes) == 2 * n):
-        raise ValueError("columns of unequal length")
-    if not all(isinstance(p, str) for p in paths) or len(set(paths)) != n:
-        raise ValueError("paths")
-    body = memoryview(raw)[end + 1 :]
-    if sum(s for s in sizes if s > 0) != len(body) or min(sizes, default=0) < -1:
-        raise ValueError("payload")
-    rows: dict[str, Row | None] = {}
-    at = 0
-    for i, path in enumerate(paths):
-        extra_size, digest_size = sizes[2 * i], sizes[2 * i + 1]
-        if extra_size < 0:
-            rows[path] = None
-            continue
-        doc_id, kind = ids[i], kinds[i]
-        if not isinstance(doc_id, str) or not isinstance(kind, str):
-            raise TypeError("row")
-        extra = body[at : at + extra_size].tobytes()
-        at += extra_size
-        digest = body[at : at + digest_size].tobytes() if digest_size >= 0 else None
-        at += max(digest_size, 0)
-        rows[path] = (path, doc_id, kind, extra, digest)
+    stats = array("q", bytes.fromhex(head["stats"]))  # size, mtime, ctime, inode per file
+    extra_ends = array("q", bytes.fromhex(head["extras"]))  # offsets past each row's
+    digest_ends = array("q", bytes.fromhex(head["digests"]))
+    files = [*paths, *empty]
+    if (
+        not (len(ids) == len(kinds) == len(extra_ends) == len(digest_ends) == n)
+        or len(stats) != 4 * len(files)
+        or not set(map(type, files)) | set(map(type, ids)) | set(map(type, kinds)) <= {str}
+        or len(set(files)) != len(files)
+        or (n and (digest_ends[-1] != len(raw) or extra_ends[0] < end + 1))
+        or any(map(int.__gt__, extra_ends, digest_ends))
+        or any(map(int.__gt__, digest_ends[:-1], extra_ends[1:]))
+    ):
+        raise ValueError("columns that do not fit together")
+    starts = [end + 1, *digest_ends[:-1]]
+    extras = [raw[a:b] for a, b in zip(starts, extra_ends)]
+    digests = [raw[a:b] for a, b in zip(extra_ends, digest_ends)]
+    rows: dict[str, Row | None] = dict(zip(paths, zip(paths, ids, kinds, extras, digests)))
+    rows.update(dict.fromkeys(empty))
+    status = zip(stats[0::4], stats[1::4], stats[2::4], stats[3::4])
     reported = {k: frozenset(v) for k, v in head["reported"].items()}
-    tables = _tables(head["tables"])
-    return DesiredCache(
-        reported,
-        {
-            p: (stats[4 * i], stats[4 * i + 1], stats[4 * i + 2], stats[4 * i + 3])
-            for i, p in enumerate(paths)
-        },
-        rows,
-        tables,
-    )
+    return DesiredCache(reported, dict(zip(files, status)), rows, _tables(head["tables"], ids))
 
 
-def _tables(found: Mapping[str, Any]) -> Tables:
+def _tables(found: Mapping[str, Any], ids: list[str]) -> Tables:
+    """The identification tables as `_encoded` wrote them."""
     tables: Tables = {}
-    for name, table in found.items():
+    for name, (values, owners, shared) in found.items():
         kind, _, rule = name.partition("\0")
-        if not isinstance(table, dict) or not all(
-            isinstance(v, str) or (isinstance(v, list) and all(isinstance(c, str) for c in v))
-            for v in table.values()
-        ):
-            raise TypeError("table")
+        owned = array("i", bytes.fromhex(owners))
+        if len(owned) != len(values) or not set(map(type, values)) <= {str}:
+            raise ValueError("table")
+        if min(owned, default=0) < 0:
+            raise ValueError("table owners")
+        claims = list(map(ids.__getitem__, owned))  # IndexError past the end
+        table: Table = dict(zip(values, claims))
+        for value, claimed in shared.items():
+            if not isinstance(claimed, list) or not set(map(type, claimed)) <= {str}:
+                raise TypeError("table")
+            table[value] = claimed
         tables[(kind, rule)] = table
     return tables
+
+
+def _encoded(tables: Tables, ids: list[str]) -> dict[str, Any]:
+    """The tables in a form read fast: per table its values, the index of the id of
+    the CI that holds each (into `ids`), and the values several CIs claim."""
+    index = {ci: n for n, ci in enumerate(ids)}
+    out: dict[str, Any] = {}
+    for (kind, rule), table in tables.items():
+        values: list[str] = []
+        owners = array("i")
+        shared: dict[str, list[str]] = {}
+        for value, claimed in table.items():
+            at = index.get(claimed) if isinstance(claimed, str) else None
+            if at is None:
+                shared[value] = [claimed] if isinstance(claimed, str) else claimed
+            else:
+                values.append(value)
+                owners.append(at)
+        out[f"{kind}\0{rule}"] = (values, owners.tobytes().hex(), shared)
+    return out
 
 
 def save(
@@ -165,61 +181,72 @@ def save(
     A failure to write is no failure of the diff."""
     if place is None:
         return
-    ids = [r[1] for r in rows.values() if r is not None]
-    if len(set(ids)) != len(ids):
+    claimed = [r[1] for r in rows.values() if r is not None]
+    if len(set(claimed)) != len(claimed):
         return
     settled = started_ns - _RACY_NS
     left_out: set[str] = set()  # ids of rows not kept: their values leave the tables
     paths: list[str] = []
-    kinds: list[str | None] = []
-    out_ids: list[str | None] = []
-    stat_col, sizes = array("q"), array("q")
+    ids: list[str] = []
+    kinds: list[str] = []
+    empty: list[str] = []
+    stat_col, empty_stats = array("q"), array("q")
     body: list[bytes] = []
     for path, row in rows.items():
         known = stats.get(path)
-        if (
-            known is None
-            or known[2] >= settled
-            or (row is not None and (not isinstance(row[3], bytes) or row[4] is None))
-        ):  # no status, too recent, or a whole spec (sent before the fields were known)
+        if known is None or known[2] >= settled:  # no status, or too recent to trust
             if row is not None:
                 left_out.add(row[1])
             continue
-        paths.append(path)
-        stat_col.extend(known)
         if row is None:
-            out_ids.append(None)
-            kinds.append(None)
-            sizes.extend((-1, -1))
+            empty.append(path)
+            empty_stats.extend(known)
             continue
-        out_ids.append(row[1])
+        extra, digest = row[3], row[4]
+        if not isinstance(extra, bytes) or digest is None:
+            left_out.add(row[1])  # a whole spec, sent before the fields were known
+            continue
+        paths.append(path)
+        ids.append(row[1])
         kinds.append(row[2])
-        sizes.extend((len(row[3]), len(row[4]) if row[4] is not None else -1))
-        body.append(row[3])
-        if row[4] is not None:
-            body.append(row[4])
+        stat_col.extend(known)
+        body.append(extra)
+        body.append(digest)
     if left_out:
         tables = {name: dict(table) for name, table in tables.items()}
         without(tables, left_out)
-    head = orjson.dumps(
-        {
-            "format": _FORMAT,
-            "key": key,
-            "reported": {k: sorted(v) for k, v in reported.items()},
-            "paths": paths,
-            "ids": out_ids,
-            "kinds": kinds,
-            "stats": stat_col.tobytes().hex(),
-            "sizes": sizes.tobytes().hex(),
-            "tables": {f"{k}\0{r}": t for (k, r), t in tables.items()},
-        }
-    )
+    stat_col.extend(empty_stats)
+    head = {
+        "format": _FORMAT,
+        "key": key,
+        "reported": {k: sorted(v) for k, v in reported.items()},
+        "paths": paths,
+        "ids": ids,
+        "kinds": kinds,
+        "empty": empty,
+        "stats": stat_col.tobytes().hex(),
+        "tables": _encoded(tables, ids),
+    }
+    # Offsets of the rows' bytes after the header: it holds them, so it is sized first
+    # with placeholders of the same length.
+    for name in ("extras", "digests"):
+        head[name] = array("q", [0] * len(paths)).tobytes().hex()
+    at = len(orjson.dumps(head)) + 1
+    extra_ends, digest_ends = array("q"), array("q")
+    for extra, digest in zip(body[0::2], body[1::2]):
+        at += len(extra)
+        extra_ends.append(at)
+        at += len(digest)
+        digest_ends.append(at)
+    head["extras"] = extra_ends.tobytes().hex()
+    head["digests"] = digest_ends.tobytes().hex()
+    encoded = orjson.dumps(head)
     try:
         place.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=place.parent, prefix=".drift-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(head)
+                out.write(encoded)
                 out.write(b"\n")
                 out.writelines(body)
             os.replace(temporary, place)
