@@ -9,6 +9,7 @@ if the fork fails or dies, this process does its half too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from multiprocessing import get_all_start_methods, get_context
@@ -50,7 +51,6 @@ def in_two(work: Callable[[int, int], list[T]], n: int) -> list[T]:
 
 
 def _send(send: Connection, work: Callable[[int, int], list[T]], lo: int, hi: int) -> None:
-    try:
+    # An error here is not printed: the parent does this half again and raises it.
+    with contextlib.suppress(Exception), send:
         send.send(work(lo, hi))
-    finally:
-        send.close()
