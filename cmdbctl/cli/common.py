@@ -98,18 +98,15 @@ def now_option(judged: str) -> Callable[[F], F]:
 
 
 _QUIET = "cmdbctl.quiet"
-_quick = False  # a command asked to end quickly (one command per process: main.py)
 
 
-def end_quickly() -> None:
-    """Say that the command is done and leaves nothing to clean up: the console script
-    may end the process without freeing its objects (main.py)."""
-    global _quick
-    _quick = True
+class Process:
+    """What the process cmdbctl runs in allows: set by the console script (main.py),
+    which runs one command and ends; not under click's CliRunner or as a library."""
 
-
-def ending_quickly() -> bool:
-    return _quick
+    console_script = False  # this process ends with the command
+    end_quickly = False  # the command asked to end without freeing its objects
+    kept: object = None  # what the command made, kept to the end: not freed at all
 
 
 def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:

@@ -21,7 +21,7 @@ from click.core import ParameterSource
 from cmdbctl import __version__
 from cmdbctl.cli.approve import approve
 from cmdbctl.cli.audit import audit
-from cmdbctl.cli.common import ending_quickly, from_environment
+from cmdbctl.cli.common import Process, from_environment
 from cmdbctl.cli.completion import completion
 from cmdbctl.cli.diff import diff
 from cmdbctl.cli.discover import discover
@@ -244,10 +244,11 @@ def main() -> None:
     # index entries) and exits; the cycle collector's default rhythm rescans them all
     # again and again and costs a fifth of a large validate. Collect rarely instead.
     gc.set_threshold(100_000, 50, 100)
+    Process.console_script = True
     try:
         cli.main(prog_name="cmdbctl")
     except SystemExit as done:
-        if isinstance(done.code, int | None) and ending_quickly():
+        if isinstance(done.code, int | None) and Process.end_quickly:
             _leave(done.code or 0)
         raise
 
