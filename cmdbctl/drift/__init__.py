@@ -314,6 +314,7 @@ def _run_diff(ws: Workspace, paths: Sequence[str], now: datetime, jobs: int | No
         ),
     ]
     result.ignored_items, result.ignored_fields = ignores.items, ignores.fields
-    result.missing.sort(key=lambda c: c.id)
-    result.drifted.sort(key=lambda d: d.ci.id)
+    # By id, then file (an id two files claim): the same order whatever read them first.
+    result.missing.sort(key=lambda c: (c.id, c.path))
+    result.drifted.sort(key=lambda d: (d.ci.id, d.ci.path))
     return result

@@ -14,16 +14,18 @@ that read it by `_RACY_NS`, so that a change in the same clock tick as the read 
 times are coarse) cannot go unseen.
 
 The cache is one file in the git directory, replaced whole (a temporary file renamed):
-a JSON header (paths, ids, kinds, statuses and the tables) then the rows' bytes. Anything
-unreadable in it (a different format, a broken or hand-edited file) is as no cache: the
-run reads everything and writes it again. CMDBCTL_NO_CACHE=1 turns it off, as for
-`validate`.
+a CRC-32 of the rest, a JSON header (paths, ids, kinds, statuses and the tables), then
+the rows' bytes. Anything unreadable in it (a different format, a broken or hand-edited
+file) is as no cache: the run reads everything and writes it again. A file whose name,
+id or identifier JSON cannot hold (a name that is not UTF-8) is not kept: read each time.
+CMDBCTL_NO_CACHE=1 turns it off, as for `validate`.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import zlib
 from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -86,10 +88,15 @@ def load(place: Path | None, key: str) -> DesiredCache | None:
         raw = place.read_bytes()
     except OSError:
         return None
+    # Written whole by `save` after a checksum of the rest (CRC-32: it finds a broken or
+    # hand-edited file; the git directory is this user's own, not a branch's).
+    check, _, rest = raw.partition(b"\n")
+    if check != b"%08x" % zlib.crc32(rest):
+        return None
     try:
-        return _decode(raw, key)
-    except (ValueError, KeyError, TypeError, IndexError, OverflowError):
-        return None  # broken, hand-edited or of another version: read everything
+        return _decode(rest, key)
+    except (ValueError, KeyError, TypeError, IndexError, OverflowError, AttributeError):
+        return None  # of another version, or not as `save` writes: read everything
 
 
 def _decode(raw: bytes, key: str) -> DesiredCache | None:
@@ -97,7 +104,7 @@ def _decode(raw: bytes, key: str) -> DesiredCache | None:
     loops (zip, slices), as 10^5 entries are read in a tenth of a second."""
     end = raw.index(b"\n")
     head = orjson.loads(raw[:end])
-    if head.get("format") != _FORMAT or head.get("key") != key:
+    if not isinstance(head, dict) or head.get("format") != _FORMAT or head.get("key") != key:
         return None
     paths, ids, kinds, empty = head["paths"], head["ids"], head["kinds"], head["empty"]
     n = len(paths)
@@ -185,7 +192,15 @@ def save(
     if len(set(claimed)) != len(claimed):
         return
     settled = started_ns - _RACY_NS
-    left_out: set[str] = set()  # ids of rows not kept: their values leave the tables
+    # Ids of rows not kept: their values leave the tables. Among them the CIs holding a
+    # value JSON cannot (a lone surrogate, from a YAML escape): read afresh each time.
+    left_out = {
+        ci
+        for table in tables.values()
+        for value, claim in table.items()
+        if not _storable(value)
+        for ci in ([claim] if isinstance(claim, str) else claim)
+    }
     paths: list[str] = []
     ids: list[str] = []
     kinds: list[str] = []
@@ -194,7 +209,12 @@ def save(
     body: list[bytes] = []
     for path, row in rows.items():
         known = stats.get(path)
-        if known is None or known[2] >= settled:  # no status, or too recent to trust
+        if (
+            known is None  # no status
+            or known[2] >= settled  # too recent to trust
+            or not _storable(path)  # a name that is not UTF-8 (from another system)
+            or (row is not None and (row[1] in left_out or not _storable(row[1])))
+        ):
             if row is not None:
                 left_out.add(row[1])
             continue
@@ -240,21 +260,31 @@ def save(
         digest_ends.append(at)
     head["extras"] = extra_ends.tobytes().hex()
     head["digests"] = digest_ends.tobytes().hex()
-    encoded = orjson.dumps(head)
+    rest = orjson.dumps(head) + b"\n" + b"".join(body)
     try:
         place.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=place.parent, prefix=".drift-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(encoded)
-                out.write(b"\n")
-                out.writelines(body)
+                out.write(b"%08x\n" % zlib.crc32(rest))
+                out.write(rest)
             os.replace(temporary, place)
         except BaseException:
             os.unlink(temporary)
             raise
     except OSError:
         return
+
+
+def _storable(text: str) -> bool:
+    """Whether JSON can hold the text: UTF-8 cannot, a lone surrogate."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def without(tables: Tables, ids: Iterable[str]) -> None:

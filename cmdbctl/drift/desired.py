@@ -206,6 +206,8 @@ class Reading:
             hits.extend(chunk.hits)
             stats.update(chunk.read)
             empty.extend(chunk.empty)
+        if self._reported is not None:
+            rows = _digested(rows, self._reported, empty)
         if known is not None:
             cached = known.rows
             rows.extend(r for r in map(cached.__getitem__, hits) if r is not None)
@@ -240,6 +242,35 @@ class Reading:
             stats = {**{p: known.stats[p] for p in hits}, **stats}
         save = self._saving
         cache.save(save.place, save.key, self._reported, stats, entries, tables, save.started)
+
+
+def _digested(rows: list[Row], reported: Reported, empty: list[str]) -> list[Row]:
+    """The rows sent whole before the reported fields were known, as they would have
+    been sent after: digested (compared cheaply, and kept by the cache), or, for a kind
+    no snapshot covers, no row (its file named in `empty`)."""
+    if all(row[4] is not None for row in rows):
+        return rows
+    out = []
+    for row in rows:
+        path, doc_id, kind, extra, found = row
+        if found is None and isinstance(extra, bytes):
+            fields = reported.get(kind)
+            if fields is None:
+                empty.append(path)
+                continue
+            status, labels, spec = orjson.loads(extra)
+            if spec is not None:
+                spec = {k: v for k, v in spec.items() if k in fields}
+                found = digest(spec)
+                row = (
+                    path,
+                    doc_id,
+                    kind,
+                    orjson.dumps((status, labels, None if found else spec)),
+                    found,
+                )
+        out.append(row)
+    return out
 
 
 class _Serial(Reading):
