@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from cmdbctl.discovery.snapshot import Item, Snapshot, read_snapshot
@@ -40,7 +41,7 @@ from cmdbctl.drift.policy import DiscoveryPolicy
 from cmdbctl.drift.reconcile import SPEC_IDENTIFIERS, View, attributes_of, grouped, view_of
 from cmdbctl.findings import Finding
 from cmdbctl.kinds import KindRegistry, load_registry
-from cmdbctl.workspace import Workspace
+from cmdbctl.workspace import Workspace, file_id
 
 CODES: dict[str, str] = {
     "drift.unread": "a file under inventory/ holds no readable document: diff cannot tell "
@@ -73,7 +74,12 @@ class DiffResult:
     ignored_items: int = 0
     ignored_fields: int = 0
     compared: int = 0  # CIs of the covered kinds
-    ids: frozenset[str] = frozenset()  # every id file names claim (a new CI must not reuse one)
+    paths: Sequence[str] = ()  # every document file
+
+    @cached_property
+    def ids(self) -> frozenset[str]:
+        """Every id the file names claim: a new CI must not reuse one."""
+        return frozenset(map(file_id, self.paths))
 
     @property
     def expired(self) -> int:
@@ -229,14 +235,14 @@ def discovered(
         def work(lo: int, hi: int, n: int = n, items: tuple[Item, ...] = items) -> list[Facts]:
             out = []
             for item in items[lo:hi]:
-                entry = identify(n, item)
-                known = digests.get(entry.ci) if entry.ci is not None else None
+                facts = identify.facts(n, item)
+                known = digests.get(facts[0]) if facts[0] is not None else None
                 if known is not None:
                     attrs = attributes_of(item, fields.get(item.kind))
                     equal = attrs.keys() == reported[item.kind] and digest(attrs) == known
                 else:
                     equal = False
-                out.append((entry.ci, entry.rule, entry.value, entry.candidates, entry.why, equal))
+                out.append((*facts, equal))
             return out
 
         facts = in_two(work, len(items))
@@ -264,7 +270,7 @@ def _run_diff(ws: Workspace, paths: Sequence[str], now: datetime, jobs: int | No
     identified = items.identified
     by_ci = grouped(identified)
     ignores = Ignores.of(policy.ignores, now.date())
-    result = DiffResult(snapshots, policy, identified, ids=desired.ids)
+    result = DiffResult(snapshots, policy, identified, paths=desired.paths)
     claimed = {c for e in identified if e.ambiguous for c in e.candidates}
     same = items.same
     for row in desired.rows:

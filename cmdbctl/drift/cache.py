@@ -37,6 +37,7 @@ import orjson
 from cmdbctl.drift.identify import Table, Tables
 
 _FORMAT = "drift-v1"
+_CHECK = 9  # bytes of the checksum line, "%08x\n"
 _RACY_NS = 2_000_000_000  # file times lag the clock by a tick; NFS servers by more
 Stat = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 Row = tuple[str, str, str, Any, bytes | None]  # desired.Row
@@ -90,11 +91,10 @@ def load(place: Path | None, key: str) -> DesiredCache | None:
         return None
     # Written whole by `save` after a checksum of the rest (CRC-32: it finds a broken or
     # hand-edited file; the git directory is this user's own, not a branch's).
-    check, _, rest = raw.partition(b"\n")
-    if check != b"%08x" % zlib.crc32(rest):
+    if raw[:_CHECK] != b"%08x\n" % zlib.crc32(memoryview(raw)[_CHECK:]):
         return None
     try:
-        return _decode(rest, key)
+        return _decode(raw, key)
     except (ValueError, KeyError, TypeError, IndexError, OverflowError, AttributeError):
         return None  # of another version, or not as `save` writes: read everything
 
@@ -102,8 +102,8 @@ def load(place: Path | None, key: str) -> DesiredCache | None:
 def _decode(raw: bytes, key: str) -> DesiredCache | None:
     """The cache from its bytes: columns, turned into rows and statuses by C-level
     loops (zip, slices), as 10^5 entries are read in a tenth of a second."""
-    end = raw.index(b"\n")
-    head = orjson.loads(raw[:end])
+    end = raw.index(b"\n", _CHECK)
+    head = orjson.loads(memoryview(raw)[_CHECK:end])
     if not isinstance(head, dict) or head.get("format") != _FORMAT or head.get("key") != key:
         return None
     paths, ids, kinds, empty = head["paths"], head["ids"], head["kinds"], head["empty"]
@@ -251,7 +251,7 @@ def save(
     # with placeholders of the same length.
     for name in ("extras", "digests"):
         head[name] = array("q", [0] * len(paths)).tobytes().hex()
-    at = len(orjson.dumps(head)) + 1
+    at = _CHECK + len(orjson.dumps(head)) + 1
     extra_ends, digest_ends = array("q"), array("q")
     for extra, digest in zip(body[0::2], body[1::2]):
         at += len(extra)

@@ -18,6 +18,7 @@ match a discovered item.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import hashlib
 import os
@@ -76,9 +77,7 @@ class Desired(NamedTuple):
     rows: list[Row]  # of the wanted kinds (runs read after `share`: of the covered ones)
     tables: Tables  # identification: (kind, identifier) -> normalised value -> CI id(s)
     unread: list[str]  # files under inventory/ that hold no readable document
-    ids: frozenset[str]  # every id the file names under inventory/, changes/, policies/ claim
-    policies: list[str]  # the files under policies/
-    changes: list[str]  # the files under changes/
+    paths: list[str]  # every document file, sorted
     cached: int  # files under inventory/ the cache knew unchanged, so not read
 
 
@@ -108,8 +107,8 @@ def reading(
     started = time.time_ns()  # before any file is read: what the cache's entries date from
     listing = ws.walk()
     paths = listing.paths()
-    inventory = [p for p in paths if p.startswith(CIS)]
-    policy = read_policy(ws.root, [p for p in paths if p.startswith("policies/")], kinds)
+    inventory = under(paths, CIS)
+    policy = read_policy(ws.root, under(paths, "policies/"), kinds)
     rules = {kind: policy.identifiers(kind) for kind in wanted}
     place = cache.location(ws.root)
     key = _cache_key(kinds, rules)
@@ -144,6 +143,12 @@ def reading(
         # Not waiting for the workers to exit (a large process takes a while to end):
         # runs not started are cancelled, the interpreter joins the workers at its exit.
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def under(paths: list[str], folder: str) -> list[str]:
+    """The sorted `paths` below `folder` ("inventory/"): a slice, found by bisection."""
+    start = bisect.bisect_left(paths, folder)
+    return paths[start : bisect.bisect_left(paths, folder[:-1] + chr(ord("/") + 1), start)]
 
 
 def _cache_key(kinds: KindRegistry, rules: Mapping[str, Sequence[str]]) -> str:
@@ -190,7 +195,7 @@ class Reading:
         if known is not None and known.reported != self._reported:
             # The cache's digests, and those of files read before the fields were
             # known, are of other fields: every file is read again.
-            todo = [p for p in self._paths if p.startswith(CIS)]
+            todo = under(self._paths, CIS)
             chunks = list(self._more([todo[i : i + _CHUNK] for i in range(0, len(todo), _CHUNK)]))
             known = None
         if known is not None:
@@ -213,16 +218,7 @@ class Reading:
             rows.extend(r for r in map(cached.__getitem__, hits) if r is not None)
         if known is None or stats or len(hits) != len(known.rows):
             self._save(known, rows, hits, stats, empty, tables)
-        paths = self._paths
-        return Desired(
-            rows,
-            tables,
-            unread,
-            frozenset(map(file_id, paths)),
-            [p for p in paths if p.startswith("policies/")],
-            [p for p in paths if p.startswith("changes/")],
-            len(hits),
-        )
+        return Desired(rows, tables, unread, self._paths, len(hits))
 
     def _save(
         self,

@@ -148,18 +148,64 @@ class Identifier:
 
     def __init__(self, tables: Tables, policy: DiscoveryPolicy) -> None:
         self._tables, self._policy = tables, policy
-        self._plans: dict[str, tuple[tuple[str, ...], dict[str, Table]]] = {}
+        self._plans: dict[str, tuple[tuple[str, ...], dict[str, Table], list[_Step]]] = {}
 
     def __call__(self, source: int, item: Item) -> Identified:
+        return Identified(source, item, *self.facts(source, item))
+
+    def facts(self, source: int, item: Item) -> Facts:
+        """What identification makes of the item: CI, rule, value, candidates, why."""
         plan = self._plans.get(item.kind)
         if plan is None:
-            # The tables of the kind's rules (rules no CI has values for can find nothing).
-            rules = self._policy.identifiers(item.kind)
-            tables = {
-                r: self._tables[(item.kind, r)] for r in rules if (item.kind, r) in self._tables
-            }
-            plan = self._plans[item.kind] = (rules, tables)
-        return _identify(source, item, plan[1], item_keys(item, plan[0]))
+            plan = self._plans[item.kind] = self._plan(item.kind)
+        # The common case first, in one pass and without building the item's keys:
+        # every value that finds a CI finds one CI, always the same.
+        identifiers = item.identifiers
+        chosen: tuple[str, str, str] | None = None
+        for rule, names, norm, table in plan[2]:
+            raw = identifiers.get(names[0])
+            if raw is None and len(names) > 1:
+                raw = identifiers.get(names[1])
+            if raw is None:
+                continue
+            for value in (norm(raw),) if raw.__class__ is str else _each(raw, norm):
+                claimed = table.get(value)
+                if claimed is None:
+                    continue
+                if claimed.__class__ is not str or (chosen is not None and claimed != chosen[0]):
+                    found = _identify(source, item, plan[1], item_keys(item, plan[0]))
+                    return found.ci, found.rule, found.value, found.candidates, found.why
+                if chosen is None:
+                    chosen = (claimed, rule, value)
+        if chosen is None:
+            return None, None, None, (), ""
+        return chosen[0], chosen[1], chosen[2], (), ""
+
+    def _plan(self, kind: str) -> tuple[tuple[str, ...], dict[str, Table], list[_Step]]:
+        # The tables of the kind's rules (rules no CI has values for can find nothing).
+        rules = self._policy.identifiers(kind)
+        tables = {r: self._tables[(kind, r)] for r in rules if (kind, r) in self._tables}
+        steps: list[_Step] = [
+            (
+                rule,
+                ("mac", "macs") if rule == "mac" else (rule,),
+                NORMALISERS.get(rule, _strip),
+                table,
+            )
+            for rule, table in tables.items()
+        ]
+        return rules, tables, steps
+
+
+# A rule as Identifier.facts applies it: its name, the identifiers it reads (`mac` reads
+# `macs` where an item has no `mac`), their normaliser and the table of the CIs' values.
+_Step = tuple[str, tuple[str, ...], Callable[[str], str], Table]
+Facts = tuple[str | None, str | None, str | None, tuple[str, ...], str]
+
+
+def _each(raw: Any, norm: Callable[[str], str]) -> list[str]:
+    """An identifier's values normalised, as item_keys has them."""
+    return [norm(str(v)) for v in raw] if isinstance(raw, list) else [norm(str(raw))]
 
 
 def identify(
