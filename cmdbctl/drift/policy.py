@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from cmdbctl.checks import check_document
-from cmdbctl.document import Document
 from cmdbctl.errors import CommandError
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading import load
-from cmdbctl.models import DiscoveryIgnore, DiscoveryPolicySpec
+
+if TYPE_CHECKING:
+    from cmdbctl.models import DiscoveryIgnore
 
 KIND = "DiscoveryPolicy"
 DEFAULT_IDENTIFICATION: tuple[str, ...] = ("serial", "fqdn", "hostname", "macs")
@@ -63,6 +62,14 @@ class DiscoveryPolicy:
 
 def read_policy(root: Path, paths: Sequence[str], kinds: KindRegistry) -> DiscoveryPolicy:
     """The DiscoveryPolicy among `paths` (the files under policies/), or the defaults."""
+    # The models and checks (pydantic: a tenth of a second to import) only where there
+    # is a policy to read.
+    from pydantic import ValidationError
+
+    from cmdbctl.checks import check_document
+    from cmdbctl.document import Document
+    from cmdbctl.models import DiscoveryPolicySpec
+
     found: list[tuple[str, Document]] = []
     for path in paths:
         raw = (root / path).read_bytes()
