@@ -246,7 +246,8 @@ def discovered(
             return out
 
         facts = in_two(work, len(items))
-        found.extend(Identified(n, item, *f[:5]) for item, f in zip(items, facts))
+        new = tuple.__new__  # Identified's fields, without its __new__'s arguments
+        found.extend([new(Identified, (n, item, *f[:5])) for item, f in zip(items, facts)])
         same.append([f[5] for f in facts])
     return Discovered(one_item_per_ci(found, snapshots), same, fields)
 
