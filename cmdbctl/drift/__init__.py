@@ -272,7 +272,7 @@ def _run_diff(ws: Workspace, paths: Sequence[str], now: datetime, jobs: int | No
     by_ci = grouped(identified)
     ignores = Ignores.of(policy.ignores, now.date())
     result = DiffResult(snapshots, policy, identified, paths=desired.paths)
-    claimed = {c for e in identified if e.ambiguous for c in e.candidates}
+    claimed = {c for e in identified for c in e.candidates}  # of ambiguous items
     same = items.same
     for row in desired.rows:
         if row[2] not in reported:
@@ -301,7 +301,7 @@ def _run_diff(ws: Workspace, paths: Sequence[str], now: datetime, jobs: int | No
         if found:
             result.drifted.append(Drifted(ci, view, tuple(found)))
     for entry in identified:
-        if entry.ambiguous:
+        if entry.candidates:  # ambiguous
             result.ambiguous.append(entry)
         elif entry.ci is None and not ignores.hides_item(entry.item.kind, proposed_id(entry), {}):
             result.unmanaged.append(entry)
