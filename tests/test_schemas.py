@@ -538,8 +538,16 @@ VALID_DOCUMENTS: list[tuple[str, str, dict[str, Any]]] = [
     *((kind, "full", doc) for kind, doc in FULL.items()),
 ]
 
-DELETE = object()
-"""A mutation value meaning: remove the key."""
+
+class _Delete:
+    """A mutation value meaning: remove the key (named so in test ids, which must be the
+    same in every process that collects them)."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 
 def mutated(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

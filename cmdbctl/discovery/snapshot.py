@@ -324,7 +324,12 @@ def first_unfit(items: Sequence[Item]) -> tuple[Item, str, str] | None:
     """The first item holding what a snapshot cannot (see `_first_unfit`), with the field
     and the problem, or None: what `discover` checks of an adapter's items, as the
     reader would. One pass in C over all of them first."""
-    layout = {"items": [{"identifiers": i.identifiers, "attributes": i.attributes} for i in items]}
+    layout = {
+        "items": [
+            {"kind": i.kind, "identifiers": i.identifiers, "attributes": i.attributes}
+            for i in items
+        ]
+    }
     strict = _written(layout, strict_integers=True)
     if strict is not None and b"null" not in strict:
         return None
@@ -341,7 +346,7 @@ def _first_unfit(
     too deeply, so an item orjson writes within 53-bit integers (and, if NaN is
     possible, without a null) needs no closer look."""
     for item in items:
-        values = {"identifiers": item.identifiers, "attributes": item.attributes}
+        values = {"kind": item.kind, "identifiers": item.identifiers, "attributes": item.attributes}
         if shallow:
             try:
                 written = orjson.dumps(values, option=orjson.OPT_STRICT_INTEGER)

@@ -91,8 +91,10 @@ _MAX_DEPTH = 128  # well inside what JSON readers take (orjson: 255 levels)
 def unfit(value: Any) -> tuple[str, str] | None:
     """What in `value` cannot be snapshot data, or None when all can: an integer beyond
     the signed 64 bits JSON readers take (orjson, `cmdbctl diff`'s reader, refuses it),
-    NaN or an infinity (JSON has neither), or nesting deeper than 128 levels. The answer
-    is where inside `value` (`[1].sizeGb`, "" for `value` itself) and what is wrong."""
+    NaN or an infinity (JSON has neither), text with a lone surrogate (half a character,
+    which a YAML or JSON escape can spell but no UTF-8 holds), or nesting deeper than 128
+    levels. The answer is where inside `value` (`[1].sizeGb`, "" for `value` itself) and
+    what is wrong."""
     stack: list[tuple[Any, str, int]] = [(value, "", 0)]
     while stack:
         node, at, depth = stack.pop()
@@ -109,11 +111,31 @@ def unfit(value: Any) -> tuple[str, str] | None:
         elif isinstance(node, float):
             if not math.isfinite(node):
                 return at, f"{node} is not a number JSON can hold"
+        elif isinstance(node, str):
+            if not is_text(node):
+                return at, _HALF
         elif isinstance(node, Mapping):
+            for key in node:
+                if isinstance(key, str) and not is_text(key):
+                    return f"{at}.{key}", f"its name {_HALF}"
             stack.extend((v, f"{at}.{k}", depth + 1) for k, v in node.items())
         elif isinstance(node, list | tuple):
             stack.extend((v, f"{at}[{i}]", depth + 1) for i, v in enumerate(node))
     return None
+
+
+_HALF = "holds a lone surrogate (half a character, from an escape): not text JSON can hold"
+
+
+def is_text(text: str) -> bool:
+    """Whether UTF-8 can hold the text: not if it has a lone surrogate."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def beyond_64_bits(digits: str) -> str:

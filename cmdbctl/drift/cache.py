@@ -24,6 +24,7 @@ CMDBCTL_NO_CACHE=1 turns it off, as for `validate`.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import zlib
 from array import array
@@ -34,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from cmdbctl.discovery.values import is_text
 from cmdbctl.drift.identify import Table, Tables
 
 _FORMAT = "drift-v1"
@@ -85,9 +87,8 @@ def load(place: Path | None, key: str) -> DesiredCache | None:
     cannot be read as written."""
     if place is None:
         return None
-    try:
-        raw = place.read_bytes()
-    except OSError:
+    raw = _read(place)
+    if raw is None:
         return None
     # Written whole by `save` after a checksum of the rest (CRC-32: it finds a broken or
     # hand-edited file; the git directory is this user's own, not a branch's).
@@ -97,6 +98,24 @@ def load(place: Path | None, key: str) -> DesiredCache | None:
         return _decode(raw, key)
     except (ValueError, KeyError, TypeError, IndexError, OverflowError, AttributeError):
         return None  # of another version, or not as `save` writes: read everything
+
+
+def _read(place: Path) -> bytes | None:
+    """The cache file's bytes, when it is a regular file: never through a link, never
+    blocking on a FIFO, never reading a device."""
+    try:
+        fd = os.open(place, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as file:
+            return file.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _decode(raw: bytes, key: str) -> DesiredCache | None:
@@ -135,6 +154,7 @@ def _decode(raw: bytes, key: str) -> DesiredCache | None:
 def _tables(found: Mapping[str, Any], ids: list[str]) -> Tables:
     """The identification tables as `_encoded` wrote them."""
     tables: Tables = {}
+    known = set(ids)
     for name, (values, owners, shared) in found.items():
         kind, _, rule = name.partition("\0")
         owned = array("i", bytes.fromhex(owners))
@@ -145,8 +165,8 @@ def _tables(found: Mapping[str, Any], ids: list[str]) -> Tables:
         claims = list(map(ids.__getitem__, owned))  # IndexError past the end
         table: Table = dict(zip(values, claims))
         for value, claimed in shared.items():
-            if not isinstance(claimed, list) or not set(map(type, claimed)) <= {str}:
-                raise TypeError("table")
+            if not isinstance(claimed, list) or len(claimed) < 2 or not known.issuperset(claimed):
+                raise ValueError("a claim by a CI the cache has no row of")
             table[value] = claimed
         tables[(kind, rule)] = table
     return tables
@@ -154,7 +174,9 @@ def _tables(found: Mapping[str, Any], ids: list[str]) -> Tables:
 
 def _encoded(tables: Tables, ids: list[str]) -> dict[str, Any]:
     """The tables in a form read fast: per table its values, the index of the id of
-    the CI that holds each (into `ids`), and the values several CIs claim."""
+    the CI that holds each (into `ids`), and the values several CIs claim. Only claims
+    by the CIs `ids` (the rows kept) are kept: any other CI's file is read next time,
+    and its values enter the tables again then."""
     index = {ci: n for n, ci in enumerate(ids)}
     out: dict[str, Any] = {}
     for (kind, rule), table in tables.items():
@@ -163,11 +185,16 @@ def _encoded(tables: Tables, ids: list[str]) -> dict[str, Any]:
         shared: dict[str, list[str]] = {}
         for value, claimed in table.items():
             at = index.get(claimed) if isinstance(claimed, str) else None
-            if at is None:
-                shared[value] = [claimed] if isinstance(claimed, str) else claimed
-            else:
+            if at is not None:
                 values.append(value)
                 owners.append(at)
+                continue
+            kept = [c for c in claimed if c in index] if isinstance(claimed, list) else []
+            if len(kept) > 1:
+                shared[value] = kept
+            elif kept:
+                values.append(value)
+                owners.append(index[kept[0]])
         out[f"{kind}\0{rule}"] = (values, owners.tobytes().hex(), shared)
     return out
 
@@ -182,85 +209,19 @@ def save(
     started_ns: int,
 ) -> None:
     """Write the cache: the entries of `rows` whose file's status is known and settled
-    (its ctime older than the run's start, `started_ns`, by `_RACY_NS`), with the tables
-    of all of them. Written only when every row has a distinct id (else taking a changed
-    file's values out of the tables could take another's) and no row was sent whole.
-    A failure to write is no failure of the diff."""
+    (its ctime older than the run's start, `started_ns`, by `_RACY_NS`), with the tables'
+    claims by them. Written only when every row has a distinct id (else taking a changed
+    file's values out of the tables could take another's). A failure to write is no
+    failure of the diff."""
     if place is None:
         return
     claimed = [r[1] for r in rows.values() if r is not None]
     if len(set(claimed)) != len(claimed):
         return
-    settled = started_ns - _RACY_NS
-    # Ids of rows not kept: their values leave the tables. Among them the CIs holding a
-    # value JSON cannot (a lone surrogate, from a YAML escape): read afresh each time.
-    left_out = {
-        ci
-        for table in tables.values()
-        for value, claim in table.items()
-        if not _storable(value)
-        for ci in ([claim] if isinstance(claim, str) else claim)
-    }
-    paths: list[str] = []
-    ids: list[str] = []
-    kinds: list[str] = []
-    empty: list[str] = []
-    stat_col, empty_stats = array("q"), array("q")
-    body: list[bytes] = []
-    for path, row in rows.items():
-        known = stats.get(path)
-        if (
-            known is None  # no status
-            or known[2] >= settled  # too recent to trust
-            or not _storable(path)  # a name that is not UTF-8 (from another system)
-            or (row is not None and (row[1] in left_out or not _storable(row[1])))
-        ):
-            if row is not None:
-                left_out.add(row[1])
-            continue
-        if row is None:
-            empty.append(path)
-            empty_stats.extend(known)
-            continue
-        extra, digest = row[3], row[4]
-        if not isinstance(extra, bytes) or digest is None:
-            left_out.add(row[1])  # a whole spec, sent before the fields were known
-            continue
-        paths.append(path)
-        ids.append(row[1])
-        kinds.append(row[2])
-        stat_col.extend(known)
-        body.append(extra)
-        body.append(digest)
-    if left_out:
-        tables = {name: dict(table) for name, table in tables.items()}
-        without(tables, left_out)
-    stat_col.extend(empty_stats)
-    head = {
-        "format": _FORMAT,
-        "key": key,
-        "reported": {k: sorted(v) for k, v in reported.items()},
-        "paths": paths,
-        "ids": ids,
-        "kinds": kinds,
-        "empty": empty,
-        "stats": stat_col.tobytes().hex(),
-        "tables": _encoded(tables, ids),
-    }
-    # Offsets of the rows' bytes after the header: it holds them, so it is sized first
-    # with placeholders of the same length.
-    for name in ("extras", "digests"):
-        head[name] = array("q", [0] * len(paths)).tobytes().hex()
-    at = _CHECK + len(orjson.dumps(head)) + 1
-    extra_ends, digest_ends = array("q"), array("q")
-    for extra, digest in zip(body[0::2], body[1::2]):
-        at += len(extra)
-        extra_ends.append(at)
-        at += len(digest)
-        digest_ends.append(at)
-    head["extras"] = extra_ends.tobytes().hex()
-    head["digests"] = digest_ends.tobytes().hex()
-    rest = orjson.dumps(head) + b"\n" + b"".join(body)
+    try:
+        rest = _encode(key, reported, stats, rows, tables, started_ns - _RACY_NS)
+    except (TypeError, ValueError, OverflowError):  # what JSON cannot hold (none expected)
+        return
     try:
         place.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=place.parent, prefix=".drift-", suffix=".tmp")
@@ -276,15 +237,78 @@ def save(
         return
 
 
-def _storable(text: str) -> bool:
-    """Whether JSON can hold the text: UTF-8 cannot, a lone surrogate."""
-    if text.isascii():
-        return True
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+def _encode(
+    key: str,
+    reported: Mapping[str, frozenset[str]],
+    stats: Mapping[str, Stat],
+    rows: Mapping[str, Row | None],
+    tables: Tables,
+    settled: int,
+) -> bytes:
+    """The cache file but its checksum line: the rows of files whose ctime is before
+    `settled`, and the tables' claims by them."""
+    # CIs holding a value JSON cannot (a lone surrogate, from a YAML escape): not kept,
+    # so their files are read afresh each time.
+    unfit = {
+        ci
+        for table in tables.values()
+        for value, claim in table.items()
+        if not is_text(value)
+        for ci in ([claim] if isinstance(claim, str) else claim)
+    }
+    paths: list[str] = []
+    ids: list[str] = []
+    kinds: list[str] = []
+    empty: list[str] = []
+    stat_col, empty_stats = array("q"), array("q")
+    body: list[bytes] = []
+    for path, row in rows.items():
+        known = stats.get(path)
+        if known is None or known[2] >= settled or not is_text(path):
+            continue  # no status, too recent to trust, or a name not UTF-8
+        try:
+            status = array("q", known)
+        except OverflowError:  # a time after 2262, an inode beyond 63 bits
+            continue
+        if row is None:
+            empty.append(path)
+            empty_stats.extend(status)
+            continue
+        extra, digest = row[3], row[4]
+        if not isinstance(extra, bytes) or digest is None or row[1] in unfit or not is_text(row[1]):
+            continue  # a whole spec (sent before the fields were known), or unfit
+        paths.append(path)
+        ids.append(row[1])
+        kinds.append(row[2])
+        stat_col.extend(status)
+        body.append(extra)
+        body.append(digest)
+    stat_col.extend(empty_stats)
+    head = {
+        "format": _FORMAT,
+        "key": key,
+        "reported": {k: sorted(v) for k, v in reported.items()},
+        "paths": paths,
+        "ids": ids,
+        "kinds": kinds,
+        "empty": empty,
+        "stats": stat_col.tobytes().hex(),
+        "tables": _encoded(tables, ids),
+    }
+    # Offsets of the rows' bytes in the file: the header holds them, so it is sized
+    # first with placeholders of the same length.
+    for name in ("extras", "digests"):
+        head[name] = array("q", [0] * len(paths)).tobytes().hex()
+    at = _CHECK + len(orjson.dumps(head)) + 1
+    extra_ends, digest_ends = array("q"), array("q")
+    for extra, digest in zip(body[0::2], body[1::2]):
+        at += len(extra)
+        extra_ends.append(at)
+        at += len(digest)
+        digest_ends.append(at)
+    head["extras"] = extra_ends.tobytes().hex()
+    head["digests"] = digest_ends.tobytes().hex()
+    return orjson.dumps(head) + b"\n" + b"".join(body)
 
 
 def without(tables: Tables, ids: Iterable[str]) -> None:
