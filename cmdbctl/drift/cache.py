@@ -31,12 +31,13 @@ from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from cmdbctl.discovery.values import is_text
 from cmdbctl.drift.identify import Table, Tables
+from cmdbctl.workspace import Folder
 
 _FORMAT = "drift-v1"
 _CHECK = 9  # bytes of the checksum line, "%08x\n"
@@ -72,6 +73,8 @@ def location(root: Path) -> Path | None:
 @dataclass
 class DesiredCache:
     reported: dict[str, frozenset[str]]  # kind -> the fields its rows' digests are of
+    rules: list[list[Any]]  # the identification rules its tables are of (Run.rules)
+    folders: dict[str, Folder]  # the listing of the document folders (Workspace.walk)
     stats: dict[str, Stat]  # path -> its status when read
     rows: dict[str, Row | None]  # path -> its row (None: no CI of a covered kind)
     tables: Tables
@@ -80,6 +83,17 @@ class DesiredCache:
         """Whether the file is as it was when its entry was made."""
         known = self.stats.get(path)
         return known is not None and stat_of(f"{root}/{path}") == known
+
+
+class Run(NamedTuple):
+    """What a run's entries are of, besides the files: the fields reported, the
+    identification rules ([kind, [identifier, ...]], sorted), the folders' listing, and
+    when it started (time.time_ns(), before any file was read)."""
+
+    reported: Mapping[str, frozenset[str]]
+    rules: list[list[Any]]
+    folders: Mapping[str, Folder]
+    started: int
 
 
 def load(place: Path | None, key: str) -> DesiredCache | None:
@@ -135,7 +149,6 @@ def _decode(raw: bytes, key: str) -> DesiredCache | None:
         not (len(ids) == len(kinds) == len(extra_ends) == len(digest_ends) == n)
         or len(stats) != 4 * len(files)
         or not set(map(type, files)) | set(map(type, ids)) | set(map(type, kinds)) <= {str}
-        or len(set(files)) != len(files)
         or (n and (digest_ends[-1] != len(raw) or extra_ends[0] < end + 1))
         or any(map(int.__gt__, extra_ends, digest_ends))
         or any(map(int.__gt__, digest_ends[:-1], extra_ends[1:]))
@@ -148,7 +161,12 @@ def _decode(raw: bytes, key: str) -> DesiredCache | None:
     rows.update(dict.fromkeys(empty))
     status = zip(stats[0::4], stats[1::4], stats[2::4], stats[3::4])
     reported = {k: frozenset(v) for k, v in head["reported"].items()}
-    return DesiredCache(reported, dict(zip(files, status)), rows, _tables(head["tables"], ids))
+    folders = {rel: Folder.from_plain(plain) for rel, plain in head["folders"].items()}
+    rules = head["rules"]
+    if not isinstance(rules, list):
+        raise TypeError("rules")
+    tables = _tables(head["tables"], ids)
+    return DesiredCache(reported, rules, folders, dict(zip(files, status)), rows, tables)
 
 
 def _tables(found: Mapping[str, Any], ids: list[str]) -> Tables:
@@ -202,15 +220,14 @@ def _encoded(tables: Tables, ids: list[str]) -> dict[str, Any]:
 def save(
     place: Path | None,
     key: str,
-    reported: Mapping[str, frozenset[str]],
+    run: Run,
     stats: Mapping[str, Stat],
     rows: Mapping[str, Row | None],
     tables: Tables,
-    started_ns: int,
 ) -> None:
     """Write the cache: the entries of `rows` whose file's status is known and settled
-    (its ctime older than the run's start, `started_ns`, by `_RACY_NS`), with the tables'
-    claims by them. Written only when every row has a distinct id (else taking a changed
+    (its ctime older than the run's start by `_RACY_NS`), with the tables' claims by
+    them, and what the run's entries are of. Written only when every row has a distinct id (else taking a changed
     file's values out of the tables could take another's). A failure to write is no
     failure of the diff."""
     if place is None:
@@ -219,7 +236,7 @@ def save(
     if len(set(claimed)) != len(claimed):
         return
     try:
-        rest = _encode(key, reported, stats, rows, tables, started_ns - _RACY_NS)
+        rest = _encode(key, run, stats, rows, tables)
     except (TypeError, ValueError, OverflowError):  # what JSON cannot hold (none expected)
         return
     try:
@@ -238,15 +255,11 @@ def save(
 
 
 def _encode(
-    key: str,
-    reported: Mapping[str, frozenset[str]],
-    stats: Mapping[str, Stat],
-    rows: Mapping[str, Row | None],
-    tables: Tables,
-    settled: int,
+    key: str, run: Run, stats: Mapping[str, Stat], rows: Mapping[str, Row | None], tables: Tables
 ) -> bytes:
-    """The cache file but its checksum line: the rows of files whose ctime is before
-    `settled`, and the tables' claims by them."""
+    """The cache file but its checksum line: the rows of settled files, the tables'
+    claims by them, and what they are of."""
+    settled = run.started - _RACY_NS
     # CIs holding a value JSON cannot (a lone surrogate, from a YAML escape): not kept,
     # so their files are read afresh each time.
     unfit = {
@@ -287,7 +300,15 @@ def _encode(
     head = {
         "format": _FORMAT,
         "key": key,
-        "reported": {k: sorted(v) for k, v in reported.items()},
+        "reported": {k: sorted(v) for k, v in run.reported.items()},
+        "rules": run.rules,
+        # A folder holding a name JSON cannot (not UTF-8) is listed afresh each time.
+        "folders": {
+            rel: folder.plain()
+            for rel, folder in run.folders.items()
+            if all(map(is_text, (rel, *folder.files, *folder.links, *folder.others)))
+            and all(map(is_text, (*folder.subfolders, *folder.skipped)))
+        },
         "paths": paths,
         "ids": ids,
         "kinds": kinds,

@@ -40,7 +40,7 @@ from cmdbctl.drift.policy import DiscoveryPolicy, read_policy
 from cmdbctl.kinds import KindRegistry
 from cmdbctl.loading import load
 from cmdbctl.validate.verdicts import PARALLEL_THRESHOLD, WorktreeReader
-from cmdbctl.workspace import Workspace, file_id
+from cmdbctl.workspace import Folder, Workspace, file_id
 
 CIS = "inventory/"
 _CHUNK = 2000
@@ -105,18 +105,21 @@ def reading(
     takes `result()`. Files the cache (cache.py) knows unchanged are not read. Leaving
     the block stops the workers, whatever happened."""
     started = time.time_ns()  # before any file is read: what the cache's entries date from
-    listing = ws.walk()
+    place = cache.location(ws.root)
+    key = _cache_key(kinds, wanted)
+    known = cache.load(place, key)
+    listing = ws.walk(known.folders if known is not None else None)  # unchanged: not listed
     paths = listing.paths()
     inventory = under(paths, CIS)
     policy = read_policy(ws.root, under(paths, "policies/"), kinds)
     rules = {kind: policy.identifiers(kind) for kind in wanted}
-    place = cache.location(ws.root)
-    key = _cache_key(kinds, rules)
-    known = cache.load(place, key)
+    plain_rules = sorted([kind, list(found)] for kind, found in rules.items())
+    if known is not None and known.rules != plain_rules:
+        known = None  # identification changed: every file's values are worked out again
     read = WorktreeReader(ws.root)
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     chunks = [inventory[i : i + _CHUNK] for i in range(0, len(inventory), _CHUNK)]
-    saving = _Saving(place, key, started, known)
+    saving = _Saving(place, key, started, known, listing.folders, plain_rules)
     if jobs <= 1 or len(inventory) < PARALLEL_THRESHOLD:
         yield _Serial(policy, paths, chunks, read, rules, saving)
         return
@@ -151,11 +154,11 @@ def under(paths: list[str], folder: str) -> list[str]:
     return paths[start : bisect.bisect_left(paths, folder[:-1] + chr(ord("/") + 1), start)]
 
 
-def _cache_key(kinds: KindRegistry, rules: Mapping[str, Sequence[str]]) -> str:
-    """What a cached entry depends on besides the file and the reported fields: the
-    schemas and tool version (the registry's fingerprint) and identification rules."""
-    text = orjson.dumps([kinds.fingerprint, sorted((k, list(v)) for k, v in rules.items())])
-    return hashlib.sha256(text).hexdigest()[:32]
+def _cache_key(kinds: KindRegistry, wanted: frozenset[str]) -> str:
+    """What a cached entry depends on besides the file, the identification rules and
+    the reported fields (which the cache records): the schemas and tool version (the
+    registry's fingerprint) and the kinds read."""
+    return hashlib.sha256(orjson.dumps([kinds.fingerprint, sorted(wanted)])).hexdigest()[:32]
 
 
 class _Saving(NamedTuple):
@@ -163,6 +166,8 @@ class _Saving(NamedTuple):
     key: str
     started: int  # time.time_ns() before the first file was read
     known: DesiredCache | None  # the cache as this run found it
+    folders: dict[str, Folder]  # the listing of the document folders
+    rules: list[list[Any]]  # the identification rules: [kind, [identifier, ...]], sorted
 
 
 class Reading:
@@ -200,10 +205,10 @@ class Reading:
             known = None
         if known is not None:
             tables = known.tables
-            hit = {p for c in chunks for p in c.hits}
-            cache.without(
-                tables, {r[1] for p, r in known.rows.items() if r is not None and p not in hit}
-            )
+            if sum(len(c.hits) for c in chunks) != len(known.rows):  # files changed or went
+                hit = {p for c in chunks for p in c.hits}
+                gone = {r[1] for p, r in known.rows.items() if r is not None and p not in hit}
+                cache.without(tables, gone)
         for chunk in chunks:
             rows.extend(chunk.rows)
             unread.extend(chunk.unread)
@@ -237,7 +242,14 @@ class Reading:
             entries.update((p, known.rows[p]) for p in hits)
             stats = {**{p: known.stats[p] for p in hits}, **stats}
         save = self._saving
-        cache.save(save.place, save.key, self._reported, stats, entries, tables, save.started)
+        cache.save(
+            save.place,
+            save.key,
+            cache.Run(self._reported, save.rules, save.folders, save.started),
+            stats,
+            entries,
+            tables,
+        )
 
 
 def _digested(rows: list[Row], reported: Reported, empty: list[str]) -> list[Row]:
