@@ -34,7 +34,7 @@ from cmdbctl.discovery.snapshot import Item
 from cmdbctl.drift import desired, halves
 from cmdbctl.drift.identify import Identifier, Tables, _identify, add_keys, item_keys
 from cmdbctl.drift.policy import DiscoveryPolicy
-from tests.conftest import GitRepo, snapshot
+from tests.conftest import snapshot
 from tests.drift.kit import NOW, Estate, changes_by_id, item, server_yaml
 from tests.drift.test_cache import (
     SAME,
@@ -48,14 +48,6 @@ from tests.drift.test_cache import (
     servers,
     step,
 )
-
-
-@pytest.fixture
-def estate(tmp_path: Path, isolated_git: None) -> Estate:
-    repo = GitRepo.scaffold(tmp_path / "repo")
-    found = Estate(repo.path, tmp_path / "snapshots")
-    found.snapshots.mkdir()
-    return found
 
 
 def fill(estate: Estate, count: int) -> None:
