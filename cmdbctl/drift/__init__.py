@@ -1,13 +1,14 @@
 """`cmdbctl diff`: the repository (desired) against discovery snapshots (discovered).
 
 The steps, a module each: `desired` (the CIs of the kinds the snapshots cover, read as
-`validate` reads them), `policy` (the DiscoveryPolicy or its defaults), `identify`
-(which CI each item is), `reconcile` (one view per CI when several sources report it),
-`compare` (a digest of the reported fields first, then field by field where it differs:
-the digests of 10^5 CIs are computed by the workers that read them, the items' here while
-they do), `ignores` (what the policy hides, and
-expired rules), `report` (text, JSON, Markdown), `write` (`--write`: the drift as a
-branch with a draft change request).
+`validate` reads them, by worker processes while the snapshots are read here; `cache`
+keeps what they made of each file), `policy` (the DiscoveryPolicy or its defaults),
+`identify` (which CI each item is), `reconcile` (one view per CI when several sources
+report it), `compare` (a digest of the reported fields first, then field by field where
+it differs: the CIs' digests are computed by the workers that read them, the items'
+with their identification, in two processes (`halves`)), `ignores` (what the policy
+hides, and expired rules), `report` (text, JSON, Markdown), `write` (`--write`: the
+drift as a branch with a draft change request).
 
 What is what:
 - missing: a CI of a kind some snapshot covers (a source covers the kinds of its

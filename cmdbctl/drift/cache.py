@@ -35,8 +35,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from cmdbctl import gitio
 from cmdbctl.discovery.values import is_text
 from cmdbctl.drift.identify import Table, Tables
+from cmdbctl.validate.cache import enabled
 from cmdbctl.workspace import Folder
 
 _FORMAT = "drift-v1"
@@ -52,16 +54,13 @@ def stat_of(path: str) -> Stat | None:
         info = os.stat(path, follow_symlinks=False)
     except OSError:
         return None
-    if (info.st_mode & 0o170000) != 0o100000:
+    if not stat.S_ISREG(info.st_mode):
         return None
     return info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino
 
 
 def location(root: Path) -> Path | None:
     """Where the cache of the repository at `root` lives; None when it has none."""
-    from cmdbctl import gitio
-    from cmdbctl.validate.cache import enabled
-
     if not enabled():
         return None
     git_dir = gitio.output(root, "rev-parse", "--absolute-git-dir")

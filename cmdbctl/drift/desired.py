@@ -11,9 +11,12 @@ Only what a diff needs comes back from the workers, per run of files:
   value by value.
 The parent reads its snapshots meanwhile, then `share`s the fields each kind's items
 report: runs that start after that send digests and leave out kinds no snapshot covers;
-earlier ones send whole specs, compared the slow way. A file that holds no readable
-document is named, not guessed at: the diff reports it, since a CI it cannot read could
-match a discovered item.
+earlier ones send whole specs, which the parent digests once it knows the fields
+(`_digested`). A file the cache (cache.py) knows unchanged is not read: its row and its
+values in the tables are the cache's, and the workers only compare its status (a run
+that starts before the fields are known presumes the cache's; if they turn out other,
+every file is read again). A file that holds no readable document is named, not guessed
+at: the diff reports it, since a CI it cannot read could match a discovered item.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 same objects without their being sent (copy on write) and sends back only its results.
 
 For the items of a snapshot (identification and digests, about 10 µs each): at 10^5
-items that is half a second less. Where there is no fork (Windows), one core, or too
-little work to pay for the fork and for pickling the results, all of it is done here;
-if the fork fails or dies, this process does its half too.
+items that is a quarter of a second less. Where there is no fork (Windows), one core,
+or too little work to pay for the fork and for pickling the results, all of it is done
+here; if the fork fails or dies, this process does its part too.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ def in_two(work: Callable[[int, int], list[T]], n: int) -> list[T]:
         return work(0, n)
     # The fork's share is the smaller: it copies each page of objects it touches (their
     # reference counts change) and sends its results, which this process does not.
-    half = n * 11 // 20
+    part = n * 11 // 20
     context = get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_send, args=(send, work, half, n), daemon=True)
+    child = context.Process(target=_send, args=(send, work, part, n), daemon=True)
     try:
         child.start()
     except OSError:  # no fork to be had (a process limit): all of it here
@@ -39,11 +39,11 @@ def in_two(work: Callable[[int, int], list[T]], n: int) -> list[T]:
         return work(0, n)
     send.close()
     try:
-        mine = work(0, half)
+        mine = work(0, part)
         try:
             theirs: list[T] = receive.recv()
-        except (EOFError, OSError):  # the fork failed or died: its half is done here
-            theirs = work(half, n)
+        except (EOFError, OSError):  # the fork failed or died: its part is done here
+            theirs = work(part, n)
     finally:
         receive.close()
         if child.is_alive():
@@ -53,6 +53,6 @@ def in_two(work: Callable[[int, int], list[T]], n: int) -> list[T]:
 
 
 def _send(send: Connection, work: Callable[[int, int], list[T]], lo: int, hi: int) -> None:
-    # An error here is not printed: the parent does this half again and raises it.
+    # An error here is not printed: the parent does this part again and raises it.
     with contextlib.suppress(Exception), send:
         send.send(work(lo, hi))
