@@ -192,12 +192,6 @@ class Reading:
         raise NotImplementedError
 
     def result(self) -> Desired:
-        rows: list[Row] = []
-        unread: list[str] = []
-        tables: Tables = {}
-        hits: list[str] = []
-        stats: dict[str, Stat] = {}
-        empty: list[str] = []
         chunks = list(self._chunks())
         known = self._saving.known
         if known is not None and known.reported != self._reported:
@@ -206,19 +200,20 @@ class Reading:
             todo = under(self._paths, CIS)
             chunks = list(self._more([todo[i : i + _CHUNK] for i in range(0, len(todo), _CHUNK)]))
             known = None
+        rows = [r for c in chunks for r in c.rows]
+        unread = [p for c in chunks for p in c.unread]
+        hits = [p for c in chunks for p in c.hits]
+        stats = {p: s for c in chunks for p, s in c.read.items()}
+        empty = [p for c in chunks for p in c.empty]
+        tables: Tables = {}
         if known is not None:
             tables = known.tables
-            if sum(len(c.hits) for c in chunks) != len(known.rows):  # files changed or went
-                hit = {p for c in chunks for p in c.hits}
+            if len(hits) != len(known.rows):  # files changed or went: their values go
+                hit = set(hits)
                 gone = {r[1] for p, r in known.rows.items() if r is not None and p not in hit}
                 cache.without(tables, gone)
         for chunk in chunks:
-            rows.extend(chunk.rows)
-            unread.extend(chunk.unread)
             merge_tables(tables, chunk.tables)
-            hits.extend(chunk.hits)
-            stats.update(chunk.read)
-            empty.extend(chunk.empty)
         if self._reported is not None:
             rows = _digested(rows, self._reported, empty)
         if known is not None:

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 from click.testing import Result
+from ruamel.yaml import YAML
 
-from tests.conftest import GitRepo
+from tests.conftest import GitRepo, snapshot
 
 NOW = "2026-11-22T10:00:00Z"
 
@@ -110,6 +111,33 @@ def estate(tmp_path: Path, isolated_git: None) -> Estate:
     found = Estate(repo.path, tmp_path / "snapshots")
     found.snapshots.mkdir()
     return found
+
+
+def with_db(estate: Estate) -> Estate:
+    """The estate with one Server, db-01 (serial CZ1234), committed: what `--write`
+    attacks change."""
+    estate.server("db-01", hostname="db-01", serial="CZ1234")
+    estate.commit_all()
+    return estate
+
+
+def write(estate: Estate, snap: str, *args: str) -> Result:
+    """`cmdbctl diff -d SNAP --write ...`."""
+    return estate.run("-d", snap, "--write", "--now", NOW, *args)
+
+
+def unchanged(estate: Estate, before: dict[str, Any], head: str) -> None:
+    """The repository is as it was: files, HEAD's branch and commit, no new branch."""
+    assert snapshot(estate.path, ignore=(".git",)) == before
+    assert estate.git("status", "--porcelain") == ""
+    assert estate.git("branch", "--show-current").strip() == "main"
+    assert estate.head() == head
+    assert estate.git("branch", "--format=%(refname:short)").split() == ["main"]
+
+
+def parsed(text: str) -> Any:
+    """YAML as plain data, safely."""
+    return YAML(typ="safe", pure=True).load(text)
 
 
 def changes_by_id(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

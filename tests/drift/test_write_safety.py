@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from cmdbctl import gitio
 from cmdbctl.drift import confined
@@ -19,32 +18,14 @@ from cmdbctl.editing import edit
 from cmdbctl.putback import PutBack
 from cmdbctl.recording import commit_message
 from tests.conftest import GitRepo, snapshot
-from tests.drift.kit import NOW, Estate, item
+from tests.drift.kit import Estate, item, parsed, unchanged, with_db, write
 
 pytestmark = pytest.mark.filterwarnings(r"ignore:unclosed file <_io.BufferedReader")
 
 
 @pytest.fixture
 def db(estate: Estate) -> Estate:
-    estate.server("db-01", hostname="db-01", serial="CZ1234")
-    estate.commit_all()
-    return estate
-
-
-def write(estate: Estate, snap: str, *args: str) -> Any:
-    return estate.run("-d", snap, "--write", "--now", NOW, *args)
-
-
-def unchanged(estate: Estate, before: dict[str, Any], head: str) -> None:
-    assert snapshot(estate.path, ignore=(".git",)) == before
-    assert estate.git("status", "--porcelain") == ""
-    assert estate.git("branch", "--show-current").strip() == "main"
-    assert estate.head() == head
-    assert estate.git("branch", "--format=%(refname:short)").split() == ["main"]
-
-
-def parsed(text: str) -> Any:
-    return YAML(typ="safe", pure=True).load(text)
+    return with_db(estate)
 
 
 def new_ci(estate: Estate) -> str:

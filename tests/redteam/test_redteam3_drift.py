@@ -11,45 +11,19 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
-from tests.conftest import GitRepo, identity, run_cli, snapshot
-from tests.drift.kit import Estate, item
+from tests.conftest import identity, run_cli, snapshot
+from tests.drift.kit import NOW, Estate, item, parsed, unchanged, with_db, write
 
 pytestmark = pytest.mark.filterwarnings(r"ignore:unclosed file <_io.BufferedReader")
 
-NOW = "2026-11-22T10:00:00Z"
-
 
 @pytest.fixture
-def estate(tmp_path: Path, isolated_git: None) -> Estate:
-    repo = GitRepo.scaffold(tmp_path / "repo")
-    found = Estate(repo.path, tmp_path / "snapshots")
-    found.snapshots.mkdir()
-    found.server("db-01", hostname="db-01", serial="CZ1234")
-    found.commit_all()
-    return found
-
-
-def write(estate: Estate, snap: str, *args: str) -> Any:
-    return estate.run("-d", snap, "--write", "--now", NOW, *args)
-
-
-def unchanged(estate: Estate, before: dict[str, Any], head: str) -> None:
-    """The repository is as it was: files, HEAD's branch and commit, no new branch."""
-    assert snapshot(estate.path, ignore=(".git",)) == before
-    assert estate.git("status", "--porcelain") == ""
-    assert estate.git("branch", "--show-current").strip() == "main"
-    assert estate.head() == head
-    assert estate.git("branch", "--format=%(refname:short)").split() == ["main"]
-
-
-def parsed(text: str) -> Any:
-    return YAML(typ="safe", pure=True).load(text)
+def estate(estate: Estate) -> Estate:
+    return with_db(estate)
 
 
 # --- --add-unmanaged: the new CI's id and file -------------------------------------------
