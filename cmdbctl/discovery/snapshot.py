@@ -317,7 +317,10 @@ def _repeated_key(text: str) -> tuple[int | None, str, str] | None:
     return None
 
 
-_FIT_HINT = "a snapshot holds integers within 64 bits, finite numbers, 128 levels of nesting"
+_FIT_HINT = (
+    "a snapshot holds integers within 64 bits, finite numbers, whole characters (UTF-8), "
+    "128 levels of nesting"
+)
 
 
 def first_unfit(items: Sequence[Item]) -> tuple[Item, str, str] | None:
